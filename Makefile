@@ -1,0 +1,31 @@
+# cgan-studio: `make run` launches the app, `make test` runs the whole suite. Both build .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test bench clean
+
+venv: $(STAMP)
+
+# Rebuilt only when the dependency files change, so `make venv` is fast when nothing did.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "cgan-studio needs Python 3.11 (torch's cp311 wheel); .venv has another" >&2; exit 1; }
+	@# torch first and alone, pinned: an unpinned torch would pull the newest CUDA build (several GB).
+	$(PY) -m pip install -q -c constraints.txt "torch==2.13.0"
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+run: venv
+	$(VENV)/bin/cgan-studio
+
+test: venv
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
+
+bench: venv
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,140 @@
+"""Atomic, durable files: resumable checkpoints (torch, weights_only) and self-describing
+generator files (safetensors, which runs no code when opened)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from .errors import CheckpointError
+from .presets import ARCHITECTURES
+
+CHECKPOINT_SCHEMA = 1
+GENERATOR_FORMAT = "cgan-studio-generator"
+TMP_MARK = ".tmp-"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one, never a mix:
+    a temp file in the same folder, flushed and fsynced, then os.replace, then an fsync of the folder."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete temp files a crashed writer left behind; they are never taken for real files."""
+    stale = [p for p in Path(folder).glob(f"*{TMP_MARK}*") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save({"schema": CHECKPOINT_SCHEMA, **state}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint with torch.load(weights_only=True); never falls back to full unpickling."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a checkpoint (truncated or corrupt)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged or unsafe files
+        raise CheckpointError(f"{path}: cannot be loaded safely ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    if not isinstance(state, dict) or state.get("schema") != CHECKPOINT_SCHEMA:
+        raise CheckpointError(f"{path}: not a cgan-studio checkpoint (schema {state.get('schema') if isinstance(state, dict) else None})")
+    return state
+
+
+def generator_metadata(g: nn.Module, class_names: list[str], extra: dict | None = None) -> dict[str, str]:
+    kwargs = {"latent_dim": g.latent_dim, "num_classes": g.num_classes, "image_shape": list(g.image_shape)}
+    kwargs.update({k: getattr(g, k) for k in ("width",) if hasattr(g, k)})
+    meta = {
+        "format": GENERATOR_FORMAT,
+        "architecture": type(g).__name__,
+        "kwargs": json.dumps(kwargs),
+        "class_names": json.dumps(list(class_names)),
+        "image_shape": json.dumps(list(g.image_shape)),
+        "output_range": g.output_range,
+        "polarity": "0=background",
+    }
+    meta.update({k: str(v) for k, v in (extra or {}).items()})
+    return meta
+
+
+def save_generator(path: Path, g: nn.Module, class_names: list[str], extra: dict | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}
+    atomic_write_bytes(path, st_save(tensors, metadata=generator_metadata(g, class_names, extra)))
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such generator file")
+    data = path.read_bytes()
+    try:
+        header_len = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8 : 8 + header_len]).get("__metadata__") or {}
+        tensors = st_load(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from None
+    return tensors, meta
+
+
+def load_generator(path: Path) -> tuple[nn.Module, dict]:
+    """Rebuild a generator from its safetensors file alone, validating it before use."""
+    path = Path(path)
+    tensors, meta = _read_safetensors(path)
+    if meta.get("format") != GENERATOR_FORMAT or meta.get("architecture") not in ARCHITECTURES:
+        raise CheckpointError(f"{path}: not a cgan-studio generator (architecture {meta.get('architecture')!r})")
+    try:
+        kwargs = json.loads(meta["kwargs"])
+        class_names = json.loads(meta["class_names"])
+        g = ARCHITECTURES[meta["architecture"]](**kwargs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad generator metadata ({exc})") from None
+    expected = g.state_dict()
+    if set(tensors) != set(expected):
+        missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+        raise CheckpointError(f"{path}: tensors do not match {meta['architecture']} (missing {missing[:3]}, unexpected {extra[:3]})")
+    for key, ref in expected.items():
+        t = tensors[key]
+        if t.shape != ref.shape or t.dtype != ref.dtype:
+            raise CheckpointError(f"{path}: {key} is {t.dtype} {tuple(t.shape)}, expected {ref.dtype} {tuple(ref.shape)}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: {key} holds NaN or infinite values")
+    g.load_state_dict(tensors, strict=True)
+    info = {"class_names": class_names, "output_range": meta.get("output_range", g.output_range), **meta}
+    return g.eval(), info
+

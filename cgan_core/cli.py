@@ -1,0 +1,205 @@
+"""`cgan-studio`: no arguments opens the desktop app; a subcommand runs the engine headless.
+
+Errors are one line: a bad flag or value exits 2 naming the flag, a bad file exits 1 naming the
+file, and there is never a traceback unless --debug is given.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .errors import CganError, ConfigError
+from .presets import PRESETS
+
+EXIT_BAD_FILE, EXIT_USAGE = 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError
+    return value
+
+
+_positive_int.__name__ = "positive integer"
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError
+    return value
+
+
+_positive_float.__name__ = "positive number"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cgan-studio", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub.add_parser("presets", help="list the presets and their sources")
+    train = sub.add_parser("train", help="train headless")
+    train.add_argument("--preset", choices=list(PRESETS))
+    train.add_argument("--dataset")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive_int)
+    length.add_argument("--epochs", type=_positive_float)
+    train.add_argument("--max-seconds", type=_positive_float)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--lr-g", type=_positive_float)
+    train.add_argument("--lr-d", type=_positive_float)
+    train.add_argument("--latent-dim", type=_positive_int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device")
+    train.add_argument("--out", type=Path)
+    train.add_argument("--config", type=Path, help="a TOML file of settings; flags override it")
+    train.add_argument("--resume", type=Path, help="a run directory or checkpoint to continue")
+    sample = sub.add_parser("sample", help="sample from a generator file or run directory")
+    sample.add_argument("generator", type=Path)
+    which = sample.add_mutually_exclusive_group()
+    which.add_argument("--per-class", type=_positive_int, default=None)
+    which.add_argument("--labels")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:
+        from studio.app import main as studio_main  # the only place the engine reaches the GUI
+
+        return studio_main([])
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("a subcommand is required: presets, train or sample")
+        return {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample}[args.command](args)
+    except UsageError as exc:
+        print(f"cgan-studio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(f"cgan-studio: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_FILE if "no such file" in str(exc) or "TOML" in str(exc) else EXIT_USAGE
+    except CganError as exc:
+        print(f"cgan-studio: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_FILE
+    except OSError as exc:
+        print(f"cgan-studio: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_FILE
+    except Exception as exc:  # a bug: one line, and the traceback only with --debug
+        if debug:
+            traceback.print_exc()
+        print(f"cgan-studio: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 3
+
+
+def cmd_presets(args) -> int:
+    for name, preset in PRESETS.items():
+        print(f"{name:22s} {preset.source}")
+    return 0
+
+
+def _train_config(args) -> tuple[TrainConfig, dict]:
+    values = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
+    flags = {k: getattr(args, k) for k in ("preset", "dataset", "steps", "epochs", "max_seconds", "batch_size",
+                                            "lr_g", "lr_d", "latent_dim", "seed", "device")}
+    given = {k: v for k, v in flags.items() if v is not None}
+    return TrainConfig.from_dict({**values, **given}), given
+
+
+def cmd_train(args) -> int:
+    from .device import describe
+    from .run import TrainingRun
+
+    config, given = _train_config(args)
+    if not args.resume:
+        config.validate()
+    warn = lambda msg: print(f"cgan-studio: warning: {msg}", file=sys.stderr)
+    run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn)
+    stop = {"requested": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # finish cleanly on Ctrl-C
+    print(f"training {run.config.preset} on {run.config.dataset}, {describe(run.trainer.device)}, run dir {run.run_dir}",
+          file=sys.stderr)
+    last_print, summary = 0.0, None
+    try:
+        for event in run.events(lambda: stop["requested"]):
+            kind = type(event).__name__
+            if kind == "LossChunk" and time.monotonic() - last_print > 1.0:
+                last_print = time.monotonic()
+                print(_progress_line(run, event), file=sys.stderr)
+            elif kind == "RunFinished":
+                summary = event.summary
+    finally:
+        run.close()
+    print(json.dumps(summary))
+    return 0
+
+
+def _progress_line(run, chunk) -> str:
+    d1, d2, g = (float(chunk.column(n)[-1]) for n in ("d1", "d2", "g"))
+    done = run.progress()
+    eta = f" | ETA {run.seconds * (1 - done) / done:5.0f}s" if done else ""
+    return (f"step {int(chunk.steps[-1]):7d} | epoch {chunk.epoch:6.2f} | d1 {d1:.3f} d2 {d2:.3f} g {g:.3f}"
+            f" | {chunk.images_per_second:7.0f} img/s{eta}")
+
+
+def _parse_labels(text: str, num_classes: int) -> torch.Tensor:
+    try:
+        labels = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise UsageError(f"argument --labels: expected comma-separated class indices, got {text!r}") from None
+    if not labels or any(not 0 <= l < num_classes for l in labels):
+        raise UsageError(f"argument --labels: classes must be in 0..{num_classes - 1}, got {text!r}")
+    return torch.tensor(labels, dtype=torch.int64)
+
+
+def cmd_sample(args) -> int:
+    from .checkpoint import load_generator
+    from .sampling import make_grid, save_png, to_uint8
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".png", ".npz"):
+        raise UsageError(f"argument --out: must end in .png or .npz, got {args.out}")
+    path = args.generator / "generator.safetensors" if args.generator.is_dir() else args.generator
+    g, info = load_generator(path)
+    k = g.num_classes
+    if args.labels:
+        labels = _parse_labels(args.labels, k)
+    else:
+        labels = torch.arange(k).repeat_interleave(args.per_class or 8)
+    z = torch.randn(len(labels), g.latent_dim, generator=torch.Generator().manual_seed(args.seed))
+    with torch.no_grad():
+        images = to_uint8(g(z, labels).float(), info["output_range"]).numpy()
+    if suffix == ".npz":
+        pixels = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+        np.savez_compressed(args.out, images=pixels, labels=labels.numpy().astype(np.int64))
+    else:
+        columns = len(labels) if args.labels else (args.per_class or 8)
+        save_png(args.out, make_grid(images, columns), scale=2)
+    print(json.dumps({"out": str(args.out), "images": int(len(labels))}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

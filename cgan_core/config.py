@@ -1,0 +1,113 @@
+"""Run configuration: what a run trains, for how long, and the hyperparameters that may change live."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .data import DATASETS
+from .errors import ConfigError
+from .losses import LOSSES
+from .presets import DEFAULT_PRESET, get_preset
+
+# Hyperparameters that may change between any two steps; the rest are fixed for a run.
+LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "d_steps", "label_smoothing")
+# Fields a preset provides when the user gives none.
+PRESET_FIELDS = ("batch_size", "latent_dim", "loss") + LIVE_FIELDS
+
+
+@dataclass
+class TrainConfig:
+    preset: str = DEFAULT_PRESET
+    dataset: str = "mnist"
+    steps: int | None = None
+    epochs: float | None = None
+    max_seconds: float | None = None
+    batch_size: int | None = None
+    latent_dim: int | None = None
+    loss: str | None = None
+    lr_g: float | None = None
+    lr_d: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    d_steps: int | None = None
+    label_smoothing: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    sample_every: int = 100
+    checkpoint_every: int = 1000
+    stats_every: int = 10
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with every preset-provided field filled in, validated."""
+        preset = get_preset(self.preset)
+        filled = {name: getattr(preset, name) if getattr(self, name) is None else getattr(self, name)
+                  for name in PRESET_FIELDS}
+        config = dataclasses.replace(self, **filled)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        get_preset(self.preset)
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"--dataset: unknown dataset {self.dataset!r} (available: {', '.join(DATASETS)})")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"--device: {self.device!r} is not one of auto, cpu, cuda, mps")
+        if self.loss is not None and self.loss not in LOSSES:
+            raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(LOSSES)}")
+        _check_positive("steps", self.steps, allow_none=True)
+        _check_positive("epochs", self.epochs, allow_none=True)
+        _check_positive("max-seconds", self.max_seconds, allow_none=True)
+        for name in ("batch_size", "latent_dim", "d_steps", "sample_every", "checkpoint_every", "stats_every"):
+            _check_positive(name.replace("_", "-"), getattr(self, name), allow_none=True, integer=True)
+        check_hparams({name: getattr(self, name) for name in LIVE_FIELDS if getattr(self, name) is not None})
+
+    def hparams(self) -> dict:
+        return {name: getattr(self, name) for name in LIVE_FIELDS}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: Path) -> "TrainConfig":
+        try:
+            values = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
+        return cls.from_dict(values, str(path))
+
+
+def _check_positive(name: str, value, allow_none: bool = False, integer: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if integer:
+        ok = ok and float(value).is_integer()
+    if not ok:
+        raise ConfigError(f"--{name}: must be a positive {'integer' if integer else 'number'}, got {value!r}")
+
+
+def check_hparams(values: dict) -> None:
+    """Validate live hyperparameters; raises ConfigError naming the first bad one."""
+    for name, value in values.items():
+        if name not in LIVE_FIELDS:
+            raise ConfigError(f"{name}: not a hyperparameter that can change during a run")
+        if name in ("lr_g", "lr_d"):
+            _check_positive(name.replace("_", "-"), value)
+        elif name == "d_steps":
+            _check_positive("d-steps", value, integer=True)
+        elif name in ("beta1", "beta2", "label_smoothing"):
+            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+                raise ConfigError(f"--{name.replace('_', '-')}: must be in [0, 1), got {value!r}")

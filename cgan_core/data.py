@@ -1,0 +1,163 @@
+"""Datasets that live whole on the training device, and a seeded on-device batch stream.
+
+MNIST is 47 MB as uint8, so the whole set is indexed on the device: no per-item DataLoader,
+no worker processes (which would re-import the GUI under spawn).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import resources
+
+from . import idx, paths
+from .errors import DataError
+
+MNIST_FILES = {  # file -> canonical MD5 of the decompressed bytes
+    "train-images-idx3-ubyte.gz": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte.gz": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
+}
+DIGITS = [str(i) for i in range(10)]
+DATASETS = ("mnist",)
+
+
+@dataclass
+class ImageDataset:
+    """uint8 images (N, C, H, W) with 0 = background, int64 labels (N,), and the class names."""
+
+    name: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_names: list[str]
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
+            raise DataError(f"{self.name}: images must be uint8 (N, C, H, W), got {tuple(self.images.shape)}")
+        if len(self.labels) != len(self.images):
+            raise DataError(f"{self.name}: {len(self.labels)} labels for {len(self.images)} images")
+        if len(self.class_names) < 2:
+            raise DataError(f"{self.name}: a conditional GAN needs at least two classes")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def to(self, device: torch.device | str) -> "ImageDataset":
+        return ImageDataset(self.name, self.images.to(device), self.labels.to(device), list(self.class_names))
+
+
+def _verified_md5_cache() -> Path:
+    return paths.cache_dir() / "verified-md5.json"
+
+
+def _read_checked(path: Path, md5: str) -> np.ndarray:
+    """Read an IDX file, checking its MD5 unless this exact file (size, mtime) was verified before."""
+    stat = path.stat() if path.is_file() else None
+    key = str(path.resolve())
+    stamp = [stat.st_size, stat.st_mtime_ns, md5] if stat else None
+    cache_file = _verified_md5_cache()
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    verified = stamp is not None and cache.get(key) == stamp
+    array = idx.read_idx(path, None if verified else md5)
+    if not verified:
+        cache[key] = stamp
+        tmp = cache_file.with_name(f"{cache_file.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(cache))
+        os.replace(tmp, cache_file)
+    return array
+
+
+@functools.lru_cache(maxsize=4)
+def _load_mnist_arrays(folder: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    prefix = "train" if split == "train" else "t10k"
+    images_file = Path(folder) / f"{prefix}-images-idx3-ubyte.gz"
+    labels_file = Path(folder) / f"{prefix}-labels-idx1-ubyte.gz"
+    images = _read_checked(images_file, MNIST_FILES[images_file.name])
+    labels = _read_checked(labels_file, MNIST_FILES[labels_file.name])
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(f"{images_file}: {images.shape} images do not match {labels.shape} labels in {labels_file}")
+    return images, labels
+
+
+def load_mnist(split: str = "train", folder: Path | None = None) -> ImageDataset:
+    """The embedded MNIST (checked against its canonical MD5s), on the CPU."""
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r}: use 'train' or 'test'")
+    images, labels = _load_mnist_arrays(str(folder or resources.MNIST_DIR), split)
+    return ImageDataset(
+        name="mnist",
+        images=torch.from_numpy(images.copy()).unsqueeze(1),
+        labels=torch.from_numpy(labels.astype(np.int64)),
+        class_names=list(DIGITS),
+    )
+
+
+def load_dataset(name: str, split: str = "train") -> ImageDataset:
+    """A dataset by name: 'mnist' for now (more sources come with the data issue)."""
+    if name == "mnist":
+        return load_mnist(split)
+    raise DataError(f"unknown dataset {name!r}: available are {', '.join(DATASETS)}")
+
+
+class BatchStream:
+    """Shuffled index batches drawn on the device from a seeded torch.Generator.
+
+    Each epoch is one permutation; a last partial batch is dropped, so shapes stay fixed.
+    The state (generator, permutation, position, epoch) goes into checkpoints for exact resume.
+    """
+
+    def __init__(self, size: int, device: torch.device, seed: int) -> None:
+        self.size = size
+        self.device = device
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(seed)
+        self.epoch = 0
+        self.position = 0
+        self.permutation = torch.randperm(size, generator=self.generator, device=device)
+
+    def next(self, batch_size: int) -> torch.Tensor:
+        if batch_size > self.size:
+            raise DataError(f"batch size {batch_size} is larger than the dataset ({self.size} images)")
+        if self.position + batch_size > self.size:
+            self.epoch += 1
+            self.position = 0
+            self.permutation = torch.randperm(self.size, generator=self.generator, device=self.device)
+        indices = self.permutation[self.position : self.position + batch_size]
+        self.position += batch_size
+        return indices
+
+    @property
+    def epoch_progress(self) -> float:
+        return self.epoch + self.position / self.size
+
+    def state_dict(self) -> dict:
+        return {
+            "generator": self.generator.get_state(),
+            "permutation": self.permutation.cpu(),
+            "position": self.position,
+            "epoch": self.epoch,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.permutation = state["permutation"].to(self.device)
+        self.position = int(state["position"])
+        self.epoch = int(state["epoch"])

@@ -1,0 +1,38 @@
+"""Choosing the training device and sharing the CPU with a UI thread."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .errors import ConfigError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an explicit device must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device: {name} was requested but CUDA is not available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("--device: mps was requested but it is not available")
+    return torch.device(name)
+
+
+def describe(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type
+
+
+def leave_core_for_ui() -> int:
+    """Torch's intra-op threads take every core by default; keep one for the UI thread."""
+    threads = max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(threads)
+    return threads

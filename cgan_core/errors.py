@@ -1,0 +1,17 @@
+"""Errors a user can act on. Each message names the file, flag or value at fault."""
+
+
+class CganError(Exception):
+    """Base class: its message is shown to the user as one line, without a traceback."""
+
+
+class DataError(CganError):
+    """A data file or folder is missing, malformed or fails its checksum."""
+
+
+class CheckpointError(CganError):
+    """A checkpoint or generator file cannot be read, or does not match what it claims to be."""
+
+
+class ConfigError(CganError):
+    """A configuration value is out of range or unknown."""

@@ -1,0 +1,60 @@
+"""Small frozen events a run yields. Plain floats, ints, strings and numpy copies: never tensors,
+so they are safe to hand to another thread (a loss tensor would keep its graph alive, a CUDA one
+would sync the GPU on the reader's thread)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LossChunk:
+    """Per-step stats for a stretch of consecutive steps."""
+
+    steps: np.ndarray  # int64 (n,)
+    values: np.ndarray  # float32 (n, len(names))
+    names: tuple[str, ...]
+    epoch: float
+    images_seen: int
+    seconds: float  # training time so far
+    images_per_second: float
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.names.index(name)]
+
+
+@dataclass(frozen=True)
+class SampleGrid:
+    """The fixed-noise grid, one row per class, as uint8 (H, W, C) with 0 = background."""
+
+    step: int
+    image: np.ndarray
+    class_names: tuple[str, ...]
+    per_class: int
+    cell: int  # side of one sample in pixels, padding included
+
+
+@dataclass(frozen=True)
+class HParamChange:
+    step: int
+    name: str
+    old: float
+    new: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.name.replace('_', ' ')} {self.old:.3g} -> {self.new:.3g}"
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    step: int
+    path: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    step: int
+    reason: str  # "steps", "epochs", "seconds", "stopped"
+    summary: dict

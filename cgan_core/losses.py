@@ -1,0 +1,32 @@
+"""GAN losses as tiny pure functions of discriminator logits.
+
+BCE takes logits (binary_cross_entropy_with_logits): the same value as a sigmoid output layer
+followed by BCE, without its overflow at saturation.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("bce", "hinge")
+
+
+def d_real(logits: torch.Tensor, kind: str, smoothing: float = 0.0) -> torch.Tensor:
+    """The discriminator's loss on real images (d1). One-sided label smoothing targets 1 - smoothing."""
+    if kind == "hinge":
+        return F.relu(1.0 - logits).mean()
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 - smoothing))
+
+
+def d_fake(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """The discriminator's loss on generated images (d2)."""
+    if kind == "hinge":
+        return F.relu(1.0 + logits).mean()
+    return F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+
+
+def g_loss(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """The generator's loss (g): non-saturating BCE, or the hinge generator loss -D(G(z))."""
+    if kind == "hinge":
+        return -logits.mean()
+    return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))

@@ -1,0 +1,104 @@
+"""Presets: an architecture + hyperparameters + loss + update scheme, named after the recipe it reproduces."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from . import nets_conv, nets_mlp
+from .errors import ConfigError
+
+# Every architecture a generator file may name, for rebuilding it from its metadata alone.
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    cls.__name__: cls
+    for cls in (
+        nets_mlp.Seed001Generator, nets_mlp.Seed001Discriminator,
+        nets_mlp.Seed002Generator, nets_mlp.Seed002Discriminator,
+        nets_conv.Seed003Generator, nets_conv.Seed003Discriminator,
+        nets_conv.Seed004Generator, nets_conv.Seed004Discriminator,
+        nets_conv.FastGenerator, nets_conv.ProjectionDiscriminator,
+    )
+}
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """How one training step updates D and G.
+
+    d_update: "joint" = one D step on (d1 + d2) / 2; "separate" = a D step on real, then one on fake.
+    real_fraction: 0.5 trains D on half-batches (seed 004), 1.0 on full batches.
+    g_input: "reuse" the D step's fakes (one G forward per step), "regenerate" them from the same
+             z and labels, or draw "fresh" z and labels.
+    fake_labels: "random" classes, or the real batch's "data" labels (seeds 000/003).
+    """
+
+    d_update: str = "joint"
+    real_fraction: float = 1.0
+    g_input: str = "reuse"
+    fake_labels: str = "random"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    source: str
+    generator: str
+    discriminator: str
+    latent_dim: int
+    batch_size: int
+    lr_g: float
+    lr_d: float
+    beta1: float = 0.5
+    beta2: float = 0.999
+    loss: str = "bce"
+    label_smoothing: float = 0.0
+    d_steps: int = 1
+    scheme: Scheme = field(default_factory=Scheme)
+    ema_decay: float = 0.0  # 0 keeps no EMA of G
+    channels_last: bool = False
+    arch_kwargs: dict = field(default_factory=dict)
+
+    def build(self, num_classes: int, image_shape: tuple[int, int, int], latent_dim: int) -> tuple[nn.Module, nn.Module]:
+        g = ARCHITECTURES[self.generator](latent_dim, num_classes, image_shape, **self.arch_kwargs)
+        d = ARCHITECTURES[self.discriminator](num_classes, image_shape, **self.arch_kwargs)
+        return g, d
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "studio-fast", "cgan-studio: small BN generator, projection discriminator, EMA of G; one G forward per step",
+            "FastGenerator", "ProjectionDiscriminator", latent_dim=64, batch_size=64, lr_g=4e-4, lr_d=4e-4,
+            beta1=0.5, loss="bce", ema_decay=0.999, channels_last=True, arch_kwargs={"width": 64},
+        ),
+        Preset(
+            "seed001-mlp", "seed 001: F. Rodriguez, 'GANs - Conditional GANs with MNIST (Part 4)', Keras MLP",
+            "Seed001Generator", "Seed001Discriminator", latent_dim=100, batch_size=128, lr_g=2e-4, lr_d=2e-4,
+            label_smoothing=0.1, scheme=Scheme(d_update="separate", g_input="fresh"),
+        ),
+        Preset(
+            "seed002-mlp", "seed 002: 'Step by Step Implementation of Conditional GANs', PyTorch MLP",
+            "Seed002Generator", "Seed002Discriminator", latent_dim=100, batch_size=100, lr_g=2e-4, lr_d=2e-4,
+            beta1=0.9, scheme=Scheme(d_update="joint", g_input="regenerate"),
+        ),
+        Preset(
+            "seed003-conv-onehot", "seeds 000 and 003: Keras 'Conditional GAN' (S. Paul), one-hot channels",
+            "Seed003Generator", "Seed003Discriminator", latent_dim=128, batch_size=64, lr_g=3e-4, lr_d=3e-4,
+            beta1=0.9, scheme=Scheme(d_update="joint", g_input="fresh", fake_labels="data"),
+        ),
+        Preset(
+            "seed004-dcgan", "seed 004: J. Brownlee, 'How to Develop a Conditional GAN (cGAN) From Scratch', Keras DCGAN",
+            "Seed004Generator", "Seed004Discriminator", latent_dim=100, batch_size=128, lr_g=2e-4, lr_d=2e-4,
+            scheme=Scheme(d_update="separate", real_fraction=0.5, g_input="fresh"),
+        ),
+    ]
+}
+DEFAULT_PRESET = "studio-fast"
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}: available are {', '.join(PRESETS)}") from None

@@ -1,0 +1,253 @@
+"""A training run: a Trainer, its run directory, and the events it yields.
+
+Plain code that the CLI, the tests and the studio's worker thread all drive the same way:
+call `step()` (or iterate `events()`), read the events, change hyperparameters between steps.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from . import paths
+from .config import LIVE_FIELDS, TrainConfig
+from .data import ImageDataset
+from .errors import CheckpointError
+from .events import CheckpointSaved, HParamChange, LossChunk, RunFinished, SampleGrid
+from .sampling import make_grid, to_uint8
+from .trainer import STAT_NAMES, StepStats, Trainer
+
+METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
+KEEP_CHECKPOINTS = 3
+Event = LossChunk | SampleGrid | HParamChange | CheckpointSaved | RunFinished
+
+
+def new_run_dir(preset: str) -> Path:
+    return paths.runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{preset}"
+
+
+def checkpoint_files(run_dir: Path) -> list[Path]:
+    """A run's checkpoints, newest first (temp files are never among them)."""
+    files = [p for p in (Path(run_dir) / "checkpoints").glob("step-*.pt") if ckpt.TMP_MARK not in p.name]
+    return sorted(files, reverse=True)
+
+
+def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None) -> tuple[Path, dict]:
+    """The newest checkpoint of a run directory that loads; a damaged one is reported and skipped."""
+    path = Path(path)
+    if path.is_file():
+        return path, ckpt.load_checkpoint(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run directory or checkpoint")
+    for candidate in checkpoint_files(path):
+        try:
+            return candidate, ckpt.load_checkpoint(candidate)
+        except CheckpointError as exc:
+            warn(f"{exc}; using the previous checkpoint")
+    raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}")
+
+
+class TrainingRun:
+    def __init__(self, config: TrainConfig, out: Path | None = None, dataset: ImageDataset | None = None,
+                 resume: Path | None = None, overrides: dict | None = None, grid_per_class: int = 8,
+                 warn: Callable[[str], None] = lambda msg: None) -> None:
+        state = None
+        if resume is not None:
+            resume_path, state = latest_checkpoint(resume, warn)
+            saved = TrainConfig.from_dict(state["config"])
+            fixed = {k: v for k, v in (overrides or {}).items() if k not in LIVE_FIELDS}
+            config = TrainConfig.from_dict({**saved.to_dict(), **fixed})
+            out = out or (resume_path.parent.parent if Path(resume).is_file() else Path(resume))
+        self.trainer = Trainer(config, dataset)
+        self.config = self.trainer.config
+        self.run_dir = Path(out) if out else new_run_dir(self.config.preset)
+        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        ckpt.remove_stale_temps(self.run_dir)
+        ckpt.remove_stale_temps(self.run_dir / "checkpoints")
+        self.grid_per_class = grid_per_class
+        self.seconds = 0.0
+        self._pending: list[tuple[StepStats, float]] = []
+        self._queued: list[Event] = []
+        self._rate = (0.0, 0)  # (seconds, images) at the last chunk, for a recent images/s
+        if state is not None:
+            self.trainer.load_state_dict(state)
+            self.seconds = float(state.get("seconds", 0.0))
+            self._rate = (self.seconds, self.trainer.images_seen)
+            self._truncate_metrics(self.trainer.step_count)
+            live = {k: v for k, v in (overrides or {}).items() if k in LIVE_FIELDS and v is not None}
+            self.set_hparams(**live)
+        ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=2))
+        self._metrics = self._open_metrics()
+
+    # ---- files -----------------------------------------------------------------------------
+    def _open_metrics(self):
+        path = self.run_dir / "metrics.csv"
+        new = not path.exists() or path.stat().st_size == 0
+        handle = open(path, "a", newline="")
+        if new:
+            handle.write(",".join(METRIC_COLUMNS) + "\n")
+        return handle
+
+    def _truncate_metrics(self, step: int) -> None:
+        """On resume, drop rows past the checkpoint: those steps are trained again."""
+        path = self.run_dir / "metrics.csv"
+        if not path.exists():
+            return
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step] if rows else []
+        ckpt.atomic_write_text(path, "".join(",".join(r) + "\n" for r in kept))
+
+    def _log_event(self, kind: str, **fields) -> None:
+        with open(self.run_dir / "events.jsonl", "a") as f:
+            f.write(json.dumps({"event": kind, "time": time.time(), **fields}) + "\n")
+
+    # ---- stepping ----------------------------------------------------------------------------
+    @property
+    def step_count(self) -> int:
+        return self.trainer.step_count
+
+    def step(self) -> list[Event]:
+        """One training step, then whatever events fall due (loss chunk, grid, checkpoint)."""
+        start = time.perf_counter()
+        stats = self.trainer.step()
+        self._pending.append((stats, self.trainer.batches.epoch_progress))
+        step = self.trainer.step_count
+        events: list[Event] = self._queued
+        self._queued = []
+        if len(self._pending) >= self.config.stats_every:
+            events.append(self.flush())
+        if step % self.config.sample_every == 0:
+            events.append(self.sample_grid())
+        if step % self.config.checkpoint_every == 0:
+            events.append(self.save_checkpoint())
+        self.seconds += time.perf_counter() - start
+        return events
+
+    def flush(self) -> LossChunk | None:
+        """Read the pending stats (one host sync for all of them) into a chunk and metrics.csv."""
+        if not self._pending:
+            return None
+        values = torch.stack([s.values for s, _ in self._pending]).cpu().numpy()  # host sync
+        steps = np.array([s.step for s, _ in self._pending], dtype=np.int64)
+        epochs = [e for _, e in self._pending]
+        self._pending = []
+        hp, names = self.trainer.hparams, list(STAT_NAMES)
+        for i, step in enumerate(steps):
+            row = dict(zip(names, values[i].tolist()), step=int(step), epoch=epochs[i],
+                       lr_g=hp["lr_g"], lr_d=hp["lr_d"], seconds=self.seconds)
+            self._metrics.write(",".join(_fmt(row[c]) for c in METRIC_COLUMNS) + "\n")
+        self._metrics.flush()
+        seconds, images = self._rate
+        elapsed = max(self.seconds - seconds, 1e-9)
+        rate = (self.trainer.images_seen - images) / elapsed
+        self._rate = (self.seconds, self.trainer.images_seen)
+        return LossChunk(steps, values.astype(np.float32), tuple(names), epochs[-1],
+                         self.trainer.images_seen, self.seconds, rate)
+
+    def sample_grid(self, per_class: int | None = None) -> SampleGrid:
+        per_class = per_class or self.grid_per_class
+        z, labels = self.trainer.fixed_grid_batch(per_class)
+        images = to_uint8(self.trainer.generate(z, labels), self.trainer.g.output_range).cpu().numpy()
+        grid = make_grid(images, per_class)
+        side = images.shape[2] + 2
+        return SampleGrid(self.trainer.step_count, grid, tuple(self.trainer.dataset.class_names), per_class, side)
+
+    def set_hparams(self, **changes) -> list[HParamChange]:
+        """Apply live hyperparameters between steps; each change is recorded and returned."""
+        pending = self.flush()  # rows before the change keep the old learning rates
+        if pending is not None:
+            self._queued.append(pending)
+        changed = self.trainer.set_hparams(**changes)
+        events = [HParamChange(self.step_count, k, float(old), float(new)) for k, (old, new) in changed.items()]
+        for e in events:
+            self._log_event("hparam", step=e.step, name=e.name, old=e.old, new=e.new)
+        return events
+
+    def save_checkpoint(self) -> CheckpointSaved:
+        state = self.trainer.state_dict()
+        state.update(config=self.config.to_dict(), seconds=self.seconds)
+        path = self.run_dir / "checkpoints" / f"step-{self.step_count:09d}.pt"
+        ckpt.save_checkpoint(path, state)
+        self.save_generator()
+        for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
+            old.unlink(missing_ok=True)
+        self._log_event("checkpoint", step=self.step_count, path=str(path))
+        return CheckpointSaved(self.step_count, str(path))
+
+    def save_generator(self, path: Path | None = None) -> Path:
+        path = Path(path) if path else self.run_dir / "generator.safetensors"
+        extra = {"preset": self.config.preset, "dataset": self.config.dataset, "step": self.step_count,
+                 "ema": self.trainer.ema is not None}
+        ckpt.save_generator(path, self.trainer.sampler, self.trainer.dataset.class_names, extra)
+        return path
+
+    # ---- limits and the loop ---------------------------------------------------------------------
+    def limit_reached(self) -> str | None:
+        c = self.config
+        if c.steps is not None and self.step_count >= c.steps:
+            return "steps"
+        if c.epochs is not None and self.trainer.batches.epoch_progress >= c.epochs:
+            return "epochs"
+        if c.max_seconds is not None and self.seconds >= c.max_seconds:
+            return "seconds"
+        return None
+
+    def progress(self) -> float | None:
+        """Fraction of the bounded length done, or None when the run is unbounded."""
+        c, parts = self.config, []
+        if c.steps is not None:
+            parts.append(self.step_count / c.steps)
+        if c.epochs is not None:
+            parts.append(self.trainer.batches.epoch_progress / c.epochs)
+        if c.max_seconds is not None:
+            parts.append(self.seconds / c.max_seconds)
+        return min(1.0, max(parts)) if parts else None
+
+    def events(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:
+        """Train until a limit is reached or `should_stop()` is true, then finish the run."""
+        reason = None
+        while reason is None:
+            yield from self.step()
+            reason = self.limit_reached() or ("stopped" if should_stop() else None)
+        yield from self.finish(reason)
+
+    def finish(self, reason: str) -> list[Event]:
+        """Flush, write the final checkpoint and generator, and summarise the run."""
+        events: list[Event] = [e for e in [self.flush()] if e is not None]
+        if not checkpoint_files(self.run_dir) or not checkpoint_files(self.run_dir)[0].name.endswith(f"{self.step_count:09d}.pt"):
+            events.append(self.save_checkpoint())
+        events.append(RunFinished(self.step_count, reason, self.summary()))
+        self._log_event("finished", step=self.step_count, reason=reason)
+        return events
+
+    def summary(self) -> dict:
+        last = _last_metrics(self.run_dir / "metrics.csv")
+        return {
+            "run_dir": str(self.run_dir),
+            "steps": self.step_count,
+            "images": self.trainer.images_seen,
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.trainer.images_seen / max(self.seconds, 1e-9), 1),
+            "d1": last.get("d1"), "d2": last.get("d2"), "g": last.get("g"),
+        }
+
+    def close(self) -> None:
+        self._metrics.close()
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _last_metrics(path: Path) -> dict:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: float(v) for k, v in rows[-1].items() if k in STAT_NAMES} if rows else {}

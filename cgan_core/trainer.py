@@ -1,0 +1,244 @@
+"""The training step of a class-conditional GAN: plain code, no threads, no UI.
+
+`Trainer.step()` runs one step of the preset's update scheme and returns its stats as a device
+tensor: nothing in the step syncs with the host, so on CUDA the caller decides when to read them.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import losses
+from .config import TrainConfig, check_hparams
+from .data import BatchStream, ImageDataset, load_dataset
+from .device import pick_device
+from .presets import get_preset
+
+STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g")
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """One step's stats, on the training device. Reading a field is a host sync."""
+
+    step: int
+    values: torch.Tensor  # (len(STAT_NAMES),)
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(zip(STAT_NAMES, self.values.tolist()))  # .tolist() is a host sync
+
+    def __getattr__(self, name: str) -> float:
+        if name in STAT_NAMES:
+            return float(self.values[STAT_NAMES.index(name)])
+        raise AttributeError(name)
+
+
+def _grad_norm(module: nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None) -> None:
+        self.config = config.resolved()
+        self.preset = get_preset(self.config.preset)
+        self.device = pick_device(self.config.device)
+        data = dataset if dataset is not None else load_dataset(self.config.dataset)
+        self.dataset = data.to(self.device)
+        self.hparams = self.config.hparams()
+        seed = self.config.seed
+        torch.manual_seed(seed)  # model initialisation and dropout draw from torch's global RNG
+        self.g, self.d = self.preset.build(data.num_classes, data.image_shape, self.config.latent_dim)
+        self.g.to(self.device)
+        self.d.to(self.device)
+        self.memory_format = torch.channels_last if self.preset.channels_last else torch.contiguous_format
+        self.g.to(memory_format=self.memory_format)
+        self.d.to(memory_format=self.memory_format)
+        self.ema = copy.deepcopy(self.g).eval().requires_grad_(False) if self.preset.ema_decay else None
+        fused = self.device.type == "cuda"  # fused Adam is one kernel per step on CUDA
+        betas = (self.hparams["beta1"], self.hparams["beta2"])
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=self.hparams["lr_g"], betas=betas, fused=fused or None)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=self.hparams["lr_d"], betas=betas, fused=fused or None)
+        self.batches = BatchStream(len(data), self.device, seed + 1)
+        self.noise = torch.Generator(device=self.device)
+        self.noise.manual_seed(seed + 2)
+        preview = torch.Generator().manual_seed(seed + 3)  # the fixed noise of the sample grid
+        self.fixed_z = torch.randn(16, self.config.latent_dim, generator=preview).to(self.device)
+        # uint8 -> the generator's output range, as one multiply-add on the device.
+        tanh = self.g.output_range == "tanh"
+        self.pixel_scale, self.pixel_offset = (2.0 / 255.0, -1.0) if tanh else (1.0 / 255.0, 0.0)
+        self.step_count = 0
+        self.images_seen = 0
+
+    # ---- hyperparameters -------------------------------------------------------------------
+    def set_hparams(self, **changes) -> dict[str, tuple]:
+        """Change live hyperparameters; returns {name: (old, new)} for those that changed.
+
+        Learning rates and betas are written into the live optimizers' param groups, so their
+        moment estimates are kept.
+        """
+        check_hparams(changes)
+        changed = {k: (self.hparams[k], v) for k, v in changes.items() if self.hparams[k] != v}
+        self.hparams.update(changes)
+        for opt, lr in ((self.opt_g, self.hparams["lr_g"]), (self.opt_d, self.hparams["lr_d"])):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                group["betas"] = (self.hparams["beta1"], self.hparams["beta2"])
+        return changed
+
+    # ---- the step --------------------------------------------------------------------------
+    def _real_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = self.batches.next(n)
+        x = self.dataset.images[idx].float().mul_(self.pixel_scale).add_(self.pixel_offset)
+        return x.contiguous(memory_format=self.memory_format), self.dataset.labels[idx]
+
+    def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn(n, self.config.latent_dim, device=self.device, generator=self.noise)
+        y = torch.randint(0, self.dataset.num_classes, (n,), device=self.device, generator=self.noise)
+        return z, y
+
+    def step(self) -> StepStats:
+        """One training step: d_steps discriminator updates, then one generator update."""
+        scheme, kind = self.preset.scheme, self.config.loss
+        n_real = max(1, int(self.config.batch_size * scheme.real_fraction))
+        reuse = scheme.g_input == "reuse"
+        for _ in range(int(self.hparams["d_steps"])):
+            real, y_real = self._real_batch(n_real)
+            z, y_fake = self._latent(n_real)
+            if scheme.fake_labels == "data":
+                y_fake = y_real
+            with torch.set_grad_enabled(reuse):  # the G graph is only needed when G's step reuses it
+                fake = self.g(z, y_fake)
+            if scheme.d_update == "joint":
+                d1, d2, out_real, out_fake = self._d_step_joint(real, y_real, fake.detach(), y_fake, kind)
+            else:
+                d1, d2, out_real, out_fake = self._d_step_separate(real, y_real, fake.detach(), y_fake, kind)
+            self.images_seen += n_real
+        grad_d = _grad_norm(self.d)
+        if scheme.g_input == "regenerate":
+            fake = self.g(z, y_fake)
+        elif scheme.g_input == "fresh":
+            z, y_fake = self._latent(self.config.batch_size)
+            fake = self.g(z, y_fake)
+        g_value, grad_g = self._g_step(fake, y_fake, kind)
+        self._update_ema()
+        self.step_count += 1
+        with torch.no_grad():
+            d_real, d_fake = torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
+            values = torch.stack([d1, d2, g_value, d_real, d_fake, grad_d, grad_g]).float()
+        return StepStats(self.step_count, values)
+
+    def _d_step_joint(self, real, y_real, fake, y_fake, kind):
+        """One D update on (d1 + d2) / 2, with real and fake in a single forward pass."""
+        self.opt_d.zero_grad(set_to_none=True)
+        out = self.d(torch.cat([real, fake]), torch.cat([y_real, y_fake]))
+        out_real, out_fake = out[: len(real)], out[len(real):]
+        d1 = losses.d_real(out_real, kind, self.hparams["label_smoothing"])
+        d2 = losses.d_fake(out_fake, kind)
+        ((d1 + d2) * 0.5).backward()
+        self.opt_d.step()
+        return d1.detach(), d2.detach(), out_real.detach(), out_fake.detach()
+
+    def _d_step_separate(self, real, y_real, fake, y_fake, kind):
+        """Two D updates, as Keras' train_on_batch(real) then train_on_batch(fake)."""
+        self.opt_d.zero_grad(set_to_none=True)
+        out_real = self.d(real, y_real)
+        d1 = losses.d_real(out_real, kind, self.hparams["label_smoothing"])
+        d1.backward()
+        self.opt_d.step()
+        self.opt_d.zero_grad(set_to_none=True)
+        out_fake = self.d(fake, y_fake)
+        d2 = losses.d_fake(out_fake, kind)
+        d2.backward()
+        self.opt_d.step()
+        return d1.detach(), d2.detach(), out_real.detach(), out_fake.detach()
+
+    def _g_step(self, fake, y_fake, kind):
+        self.opt_g.zero_grad(set_to_none=True)
+        self.d.requires_grad_(False)  # G's backward needs D's input gradients, not its weight gradients
+        try:
+            g_value = losses.g_loss(self.d(fake, y_fake), kind)
+            g_value.backward()
+        finally:
+            self.d.requires_grad_(True)
+        grad_g = _grad_norm(self.g)
+        self.opt_g.step()
+        return g_value.detach(), grad_g
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        # Warm-up: early on, the EMA follows G closely instead of averaging in the random init.
+        decay = min(self.preset.ema_decay, (1 + self.step_count) / (10 + self.step_count))
+        torch._foreach_lerp_(list(self.ema.parameters()), list(self.g.parameters()), 1.0 - decay)
+        for ema_buf, buf in zip(self.ema.buffers(), self.g.buffers()):
+            ema_buf.copy_(buf)
+
+    # ---- sampling ----------------------------------------------------------------------------
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator to sample from: the EMA where the preset keeps one."""
+        return self.ema if self.ema is not None else self.g
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, c: torch.Tensor, use_ema: bool = True) -> torch.Tensor:
+        """Images in the generator's output range, in eval mode (BatchNorm uses running stats)."""
+        model = self.sampler if use_ema else self.g
+        was_training = model.training
+        model.eval()
+        try:
+            return model(z.to(self.device), c.to(self.device)).float()
+        finally:
+            model.train(was_training)
+
+    def fixed_grid_batch(self, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fixed noise for the sample grid: the same z in every row, one row per class."""
+        k = self.dataset.num_classes
+        z = self.fixed_z[:per_class].repeat(k, 1)
+        labels = torch.arange(k, device=self.device).repeat_interleave(per_class)
+        return z, labels
+
+    # ---- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to resume exactly; only tensors and plain types (weights_only-safe)."""
+        state = {
+            "step": self.step_count,
+            "images_seen": self.images_seen,
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "batches": self.batches.state_dict(),
+            "noise_rng": self.noise.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "fixed_z": self.fixed_z.cpu(),
+            "hparams": dict(self.hparams),
+        }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.batches.load_state_dict(state["batches"])
+        self.noise.set_state(state["noise_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.fixed_z = state["fixed_z"].to(self.device)
+        self.step_count = int(state["step"])
+        self.images_seen = int(state["images_seen"])
+        self.set_hparams(**state["hparams"])
