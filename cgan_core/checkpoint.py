@@ -135,6 +135,6 @@ def load_generator(path: Path) -> tuple[nn.Module, dict]:
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"{path}: {key} holds NaN or infinite values")
     g.load_state_dict(tensors, strict=True)
-    info = {"class_names": class_names, "output_range": meta.get("output_range", g.output_range), **meta}
+    info = {**meta, "class_names": class_names, "output_range": meta.get("output_range", g.output_range)}
     return g.eval(), info
 

@@ -1,0 +1,107 @@
+"""The CLI contract, run as a user runs it: in a subprocess."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+TINY = ["--preset", "seed001-mlp", "--batch-size", "16"]
+
+
+def cli(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "cgan_core.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "r"
+    result = cli("train", *TINY, "--steps", 12, "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_train_contract(trained_run):
+    out, result = trained_run
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary) == {"run_dir", "steps", "images", "seconds", "images_per_second", "d1", "d2", "g"}
+    assert summary["steps"] == 12 and summary["images"] == 12 * 16  # real images consumed
+    assert "step" in result.stderr and "img/s" in result.stderr
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:7] == ["step", "epoch", "d1", "d2", "g", "lr_g", "lr_d"]
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))
+    assert all(np.isfinite(float(r[k])) for r in rows for k in ("d1", "d2", "g"))
+    assert json.loads((out / "config.json").read_text())["preset"] == "seed001-mlp"
+    assert (out / "generator.safetensors").is_file() and list((out / "checkpoints").glob("step-*.pt"))
+
+
+def test_sample_npz_contract(trained_run, tmp_path):
+    out, _ = trained_run
+    result = cli("sample", out, "--per-class", 3, "--out", tmp_path / "s.npz")
+    assert result.returncode == 0, result.stderr
+    data = np.load(tmp_path / "s.npz")
+    assert data["images"].dtype == np.uint8 and data["images"].shape == (30, 28, 28)
+    assert data["labels"].dtype == np.int64 and list(data["labels"]) == [c for c in range(10) for _ in range(3)]
+    result = cli("sample", out / "generator.safetensors", "--labels", "3,3,7", "--out", tmp_path / "s.png")
+    assert result.returncode == 0 and (tmp_path / "s.png").stat().st_size > 100
+
+
+def test_resume_continues_to_the_total_step_count(trained_run, tmp_path):
+    import shutil
+
+    out, _ = trained_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    result = cli("train", "--resume", copy, "--steps", 15, "--lr-g", 1e-4)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["steps"] == 15
+    events = [json.loads(l) for l in (copy / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "hparam" and e["name"] == "lr_g" and e["new"] == 1e-4 for e in events)
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["train", "--steps", "zero"], "--steps"),
+        (["train", "--steps", "-3"], "--steps"),
+        (["train", "--lr-g", "nan"], "--lr-g"),
+        (["train", "--preset", "nope"], "--preset"),
+        (["train", "--dataset", "nope"], "--dataset"),
+        (["train", "--device", "tpu"], "--device"),
+        (["train", "--bogus"], "--bogus"),
+        (["sample", "x.safetensors", "--out", "x.jpg"], "--out"),
+    ],
+)
+def test_bad_flag_exits_2_with_one_line(args, flag):
+    result = cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and flag in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_files_exit_1_naming_the_file(tmp_path):
+    missing = tmp_path / "missing.safetensors"
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 64)
+    toml = tmp_path / "bad.toml"
+    toml.write_text("steps = [")
+    for args, name in [(["sample", missing, "--out", tmp_path / "a.png"], "missing.safetensors"),
+                       (["sample", junk, "--out", tmp_path / "a.png"], "junk.safetensors"),
+                       (["train", "--config", toml], "bad.toml"),
+                       (["train", "--resume", tmp_path / "norun"], "norun")]:
+        result = cli(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert name in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+
+
+def test_config_file_and_presets_listing(tmp_path):
+    listing = cli("presets")
+    assert listing.returncode == 0
+    assert {line.split()[0] for line in listing.stdout.splitlines()} >= {
+        "studio-fast", "seed001-mlp", "seed002-mlp", "seed003-conv-onehot", "seed004-dcgan"}
+    assert "seed 004" in listing.stdout
