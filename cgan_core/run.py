@@ -116,8 +116,12 @@ class TrainingRun:
 
     def step(self) -> list[Event]:
         """One training step, then whatever events fall due (loss chunk, grid, checkpoint)."""
+        return self.step_parts(True, True)
+
+    def step_parts(self, update_d: bool, update_g: bool) -> list[Event]:
+        """A step that may update only D or only G (see Trainer.step)."""
         start = time.perf_counter()
-        stats = self.trainer.step()
+        stats = self.trainer.step(update_d, update_g)
         self._pending.append((stats, self.trainer.batches.epoch_progress))
         step = self.trainer.step_count
         events: list[Event] = self._queued

@@ -102,31 +102,43 @@ class Trainer:
         y = torch.randint(0, self.dataset.num_classes, (n,), device=self.device, generator=self.noise)
         return z, y
 
-    def step(self) -> StepStats:
-        """One training step: d_steps discriminator updates, then one generator update."""
+    def step(self, update_d: bool = True, update_g: bool = True) -> StepStats:
+        """One training step: d_steps discriminator updates, then one generator update.
+
+        With update_d or update_g false that half is only measured (no gradients, no update):
+        the studio's "Step D only" and "Step G only".
+        """
         scheme, kind = self.preset.scheme, self.config.loss
         n_real = max(1, int(self.config.batch_size * scheme.real_fraction))
-        reuse = scheme.g_input == "reuse"
-        for _ in range(int(self.hparams["d_steps"])):
+        reuse = scheme.g_input == "reuse" and update_g
+        for _ in range(int(self.hparams["d_steps"]) if update_d else 1):
             real, y_real = self._real_batch(n_real)
             z, y_fake = self._latent(n_real)
             if scheme.fake_labels == "data":
                 y_fake = y_real
             with torch.set_grad_enabled(reuse):  # the G graph is only needed when G's step reuses it
                 fake = self.g(z, y_fake)
-            if scheme.d_update == "joint":
+            if not update_d:
+                d1, d2, out_real, out_fake = self._d_measure(real, y_real, fake.detach(), y_fake, kind)
+            elif scheme.d_update == "joint":
                 d1, d2, out_real, out_fake = self._d_step_joint(real, y_real, fake.detach(), y_fake, kind)
             else:
                 d1, d2, out_real, out_fake = self._d_step_separate(real, y_real, fake.detach(), y_fake, kind)
             self.images_seen += n_real
         grad_d = _grad_norm(self.d)
-        if scheme.g_input == "regenerate":
-            fake = self.g(z, y_fake)
-        elif scheme.g_input == "fresh":
-            z, y_fake = self._latent(self.config.batch_size)
-            fake = self.g(z, y_fake)
-        g_value, grad_g = self._g_step(fake, y_fake, kind)
-        self._update_ema()
+        if update_g:
+            if scheme.g_input == "regenerate":
+                fake = self.g(z, y_fake)
+            elif scheme.g_input == "fresh":
+                z, y_fake = self._latent(self.config.batch_size)
+                fake = self.g(z, y_fake)
+            g_value, grad_g = self._g_step(fake, y_fake, kind)
+            self._update_ema()
+        else:
+            with torch.no_grad():
+                g_value, grad_g = losses.g_loss(self.d(fake, y_fake), kind), torch.zeros(())
+        if not update_d:
+            grad_d = torch.zeros(())
         self.step_count += 1
         with torch.no_grad():
             d_real, d_fake = torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
@@ -143,6 +155,12 @@ class Trainer:
         ((d1 + d2) * 0.5).backward()
         self.opt_d.step()
         return d1.detach(), d2.detach(), out_real.detach(), out_fake.detach()
+
+    @torch.no_grad()
+    def _d_measure(self, real, y_real, fake, y_fake, kind):
+        out = self.d(torch.cat([real, fake]), torch.cat([y_real, y_fake]))
+        out_real, out_fake = out[: len(real)], out[len(real):]
+        return losses.d_real(out_real, kind, self.hparams["label_smoothing"]), losses.d_fake(out_fake, kind), out_real, out_fake
 
     def _d_step_separate(self, real, y_real, fake, y_fake, kind):
         """Two D updates, as Keras' train_on_batch(real) then train_on_batch(fake)."""

@@ -86,3 +86,19 @@ def test_exact_resume_is_bit_identical(preset, tiny_mnist, tmp_path):
         assert torch.equal(a, b)
     sa, sb = straight.opt_g.state_dict()["state"], second.opt_g.state_dict()["state"]
     assert all(torch.equal(sa[k]["exp_avg_sq"], sb[k]["exp_avg_sq"]) for k in sa)
+
+
+def test_partial_steps_update_only_their_network(tiny_mnist):
+    trainer = Trainer(tiny("studio-fast"), tiny_mnist)
+    trainer.step()
+    g_before = [p.clone() for p in trainer.g.parameters()]
+    d_before = [p.clone() for p in trainer.d.parameters()]
+    stats = trainer.step(update_g=False).as_dict()
+    assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.g.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, trainer.d.parameters()))
+    assert math.isfinite(stats["g"]) and stats["grad_g"] == 0.0
+    d_before = [p.clone() for p in trainer.d.parameters()]
+    trainer.step(update_d=False)
+    assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.d.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.g.parameters()))
+    assert trainer.step_count == 3

@@ -1,0 +1,65 @@
+"""Reading a past run back: its curves, hyperparameter changes, configuration and latest grid."""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_generator
+from .errors import DataError
+from .events import HParamChange, SampleGrid
+from .sampling import make_grid, to_uint8
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    run_dir: Path
+    steps: np.ndarray
+    columns: dict[str, np.ndarray]
+    changes: list[HParamChange]
+    config: dict
+    grid: SampleGrid | None
+
+
+def generator_grid(path: Path, per_class: int = 8, seed: int = 0) -> SampleGrid:
+    """A one-row-per-class grid from a generator file, with fixed noise from `seed`."""
+    g, info = load_generator(path)
+    z = torch.randn(per_class, g.latent_dim, generator=torch.Generator().manual_seed(seed)).repeat(g.num_classes, 1)
+    labels = torch.arange(g.num_classes).repeat_interleave(per_class)
+    with torch.no_grad():
+        images = to_uint8(g(z, labels).float(), info["output_range"]).numpy()
+    step = int(info["step"]) if str(info.get("step", "")).isdigit() else 0
+    return SampleGrid(step, make_grid(images, per_class), tuple(info["class_names"]), per_class, images.shape[2] + 2)
+
+
+def load_history(run_dir: Path) -> RunHistory:
+    run_dir = Path(run_dir)
+    metrics = run_dir / "metrics.csv"
+    if not metrics.is_file():
+        raise DataError(f"{run_dir}: not a run directory (no metrics.csv)")
+    try:
+        with open(metrics, newline="") as f:
+            rows = list(csv.DictReader(f))
+        steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
+        columns = {k: np.array([float(r[k]) for r in rows], dtype=np.float32) for k in ("d1", "d2", "g")}
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"{metrics}: malformed metrics file ({exc})") from None
+    changes = []
+    events_file = run_dir / "events.jsonl"
+    if events_file.is_file():
+        for line in events_file.read_text().splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if e.get("event") == "hparam":
+                changes.append(HParamChange(int(e["step"]), e["name"], float(e["old"]), float(e["new"])))
+    config_file = run_dir / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    generator = run_dir / "generator.safetensors"
+    grid = generator_grid(generator) if generator.is_file() else None
+    return RunHistory(run_dir, steps, columns, changes, config, grid)

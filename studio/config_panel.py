@@ -1,0 +1,168 @@
+"""The configuration panel: dataset, preset and its fields, device.
+
+Fields that cannot change mid-run are disabled while a run is live; the live ones emit
+`hparamsEdited` and apply at the next step.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from cgan_core.config import LIVE_FIELDS, TrainConfig
+from cgan_core.data import DATASETS
+from cgan_core.presets import DEFAULT_PRESET, PRESETS
+
+
+class LogSpinBox(QDoubleSpinBox):
+    """A learning-rate field: scientific notation, and each arrow step halves or doubles it."""
+
+    def __init__(self, name: str, value: float) -> None:
+        super().__init__(objectName=name, decimals=10, minimum=1e-7, maximum=1.0)
+        self.setKeyboardTracking(False)  # apply on Enter or focus loss, not on every keystroke
+        self.setValue(value)
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.2e}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text, pos):
+        from PySide6.QtGui import QValidator
+
+        try:
+            value = float(text)
+            ok = self.minimum() <= value <= self.maximum() and math.isfinite(value)
+            return (QValidator.Acceptable if ok else QValidator.Intermediate), text, pos
+        except ValueError:
+            return QValidator.Intermediate, text, pos
+
+    def stepBy(self, steps: int) -> None:
+        self.setValue(self.value() * 2.0 ** steps)
+
+
+def _spin(name: str, lo: int, hi: int, tip: str) -> QSpinBox:
+    box = QSpinBox(objectName=name, minimum=lo, maximum=hi)
+    box.setKeyboardTracking(False)
+    box.setToolTip(tip)
+    return box
+
+
+def _fraction(name: str, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(objectName=name, minimum=0.0, maximum=0.999, decimals=3, singleStep=0.05)
+    box.setKeyboardTracking(False)
+    box.setToolTip(tip)
+    return box
+
+
+class ConfigPanel(QWidget):
+    hparamsEdited = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._loading = False
+        self.dataset = QComboBox(objectName="datasetCombo")
+        self.dataset.addItems(list(DATASETS))
+        self.preset = QComboBox(objectName="presetCombo")
+        for i, (name, preset) in enumerate(PRESETS.items()):
+            self.preset.addItem(name)
+            self.preset.setItemData(i, preset.source, 3)  # Qt.ToolTipRole
+        self.preset.currentTextChanged.connect(self._on_preset)
+        self.latent_dim = _spin("latentDimSpin", 2, 1024, "Size of the noise vector z (fixed for a run)")
+        self.batch_size = _spin("batchSizeSpin", 2, 4096, "Images per step (fixed for a run)")
+        self.lr_g = LogSpinBox("lrGSpin", 2e-4)
+        self.lr_d = LogSpinBox("lrDSpin", 2e-4)
+        self.lr_g.setToolTip("Generator learning rate: applies at the next step. Arrows halve or double it.")
+        self.lr_d.setToolTip("Discriminator learning rate: applies at the next step. Arrows halve or double it.")
+        self.beta1 = _fraction("beta1Spin", "Adam beta1 (both networks): applies at the next step")
+        self.beta2 = _fraction("beta2Spin", "Adam beta2 (both networks): applies at the next step")
+        self.d_steps = _spin("dStepsSpin", 1, 20, "Discriminator updates per generator update: live")
+        self.label_smoothing = _fraction("smoothingSpin", "One-sided label smoothing on real images: live")
+        self.seed = _spin("seedSpin", 0, 2**31 - 1, "Random seed: same seed, same device, same losses")
+        self.device = QComboBox(objectName="deviceCombo")
+        self._fill_devices()
+        self.steps = _spin("stepsSpin", 0, 10**8, "Stop after this many steps (0 = run until stopped)")
+        self.steps.setSpecialValueText("unbounded")
+        form_run, form_live = QFormLayout(), QFormLayout()
+        for label, widget in [("Dataset", self.dataset), ("Preset", self.preset), ("Latent dim", self.latent_dim),
+                              ("Batch size", self.batch_size), ("Seed", self.seed), ("Device", self.device),
+                              ("Steps", self.steps)]:
+            form_run.addRow(label, widget)
+        for label, widget in [("lr G", self.lr_g), ("lr D", self.lr_d), ("beta1", self.beta1),
+                              ("beta2", self.beta2), ("D steps / G step", self.d_steps),
+                              ("Label smoothing", self.label_smoothing)]:
+            form_live.addRow(label, widget)
+        fixed_box, live_box = QGroupBox("Run (fixed while training)"), QGroupBox("Hyperparameters (live)")
+        fixed_box.setLayout(form_run)
+        live_box.setLayout(form_live)
+        layout = QVBoxLayout(self)
+        layout.addWidget(fixed_box)
+        layout.addWidget(live_box)
+        layout.addStretch(1)
+        self.fixed_widgets = [self.dataset, self.preset, self.latent_dim, self.batch_size, self.seed, self.device]
+        self.live_widgets = {"lr_g": self.lr_g, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2,
+                             "d_steps": self.d_steps, "label_smoothing": self.label_smoothing}
+        for name, widget in self.live_widgets.items():
+            widget.valueChanged.connect(self._on_live_edit)
+        self._on_preset(DEFAULT_PRESET)
+
+    def _fill_devices(self) -> None:
+        from cgan_core.device import pick_device
+
+        self.device.addItem(f"auto ({pick_device('auto').type})", "auto")
+        self.device.addItem("cpu", "cpu")
+        if torch.cuda.is_available():
+            self.device.addItem("cuda", "cuda")
+
+    @Slot(str)
+    def _on_preset(self, name: str) -> None:
+        preset = PRESETS[name]
+        self.preset.setToolTip(preset.source)
+        was_loading, self._loading = self._loading, True
+        try:
+            self.latent_dim.setValue(preset.latent_dim)
+            self.batch_size.setValue(preset.batch_size)
+            for field in LIVE_FIELDS:
+                self.live_widgets[field].setValue(getattr(preset, field))
+        finally:
+            self._loading = was_loading
+
+    @Slot()
+    def _on_live_edit(self) -> None:
+        if not self._loading:
+            self.hparamsEdited.emit(self.hparams())
+
+    def hparams(self) -> dict:
+        values = {name: w.value() for name, w in self.live_widgets.items()}
+        values["d_steps"] = int(values["d_steps"])
+        return values
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(preset=self.preset.currentText(), dataset=self.dataset.currentText(),
+                           latent_dim=self.latent_dim.value(), batch_size=self.batch_size.value(),
+                           seed=self.seed.value(), device=self.device.currentData(),
+                           steps=self.steps.value() or None, **self.hparams())
+
+    def load(self, values: dict) -> None:
+        """Show a saved configuration (QSettings, or an opened run) without emitting edits."""
+        self._loading = True
+        try:
+            if values.get("preset") in PRESETS:
+                self.preset.setCurrentText(values["preset"])
+            for key, widget in [("latent_dim", self.latent_dim), ("batch_size", self.batch_size),
+                                ("seed", self.seed), ("steps", self.steps), *self.live_widgets.items()]:
+                if values.get(key) is not None:
+                    widget.setValue(type(widget.value())(values[key]))
+        finally:
+            self._loading = False
+
+    def set_running(self, running: bool) -> None:
+        for widget in self.fixed_widgets:
+            widget.setEnabled(not running)

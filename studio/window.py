@@ -1,0 +1,380 @@
+"""The main window: configuration, live loss plot, per-class sample grid, controls and status."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QThread, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from cgan_core.errors import CganError
+from cgan_core.sampling import save_png
+
+from .config_panel import ConfigPanel
+from .loss_plot import LossPlot
+from .sample_view import SampleGridView
+from .worker import LIVE_THREADS, Progress, TrainWorker
+
+STOP_WAIT_MS = 60_000
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("cgan-studio")
+        self.thread: QThread | None = None
+        self.worker: TrainWorker | None = None
+        self.paused = False
+        self.last_grid = None
+        self.run_dir: Path | None = None
+        self.resume_dir: Path | None = None
+        self.errors: list[str] = []
+        self.config_panel = ConfigPanel()
+        self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
+        self.loss_plot = LossPlot()
+        self.sample_grid = SampleGridView()
+        self._build_actions()
+        self._build_layout()
+        self._build_status_bar()
+        self._restore_settings()
+        self._update_controls()
+
+    # ---- construction --------------------------------------------------------------------------
+    def _action(self, text: str, shortcut: str, slot, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.WindowShortcut)
+        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})")
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.start_action = self._action("Start", "F5", self.start, "Start training")
+        self.pause_action = self._action("Pause", "Space", self.toggle_pause, "Pause or resume training")
+        self.step_action = self._action("Step", "F10", self.step_once, "Train exactly one batch")
+        self.step_d_action = self._action("Step D", "Ctrl+F10", lambda: self.step_once(True, False),
+                                          "Update only the discriminator for one batch")
+        self.step_g_action = self._action("Step G", "Shift+F10", lambda: self.step_once(False, True),
+                                          "Update only the generator for one batch")
+        self.stop_action = self._action("Stop", "Shift+F5", self.stop, "Stop training (writes a final checkpoint)")
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self._action("Open run…", "Ctrl+O", self._open_run_dialog, "Open a past run's curves and grid"))
+        menu.addAction(self._action("Export grid…", "Ctrl+E", self._export_grid_dialog, "Write the sample grid as PNG"))
+        menu.addAction(self._action("Save generator…", "Ctrl+S", self._save_generator_dialog,
+                                    "Write generator.safetensors"))
+        menu.addSeparator()
+        menu.addAction(self._action("Quit", "Ctrl+Q", self.close, "Stop training and quit"))
+        train = self.menuBar().addMenu("&Train")
+        for action in (self.start_action, self.pause_action, self.step_action, self.step_d_action,
+                       self.step_g_action, self.stop_action):
+            train.addAction(action)
+
+    def _button(self, name: str, action: QAction) -> QPushButton:
+        button = QPushButton(action.text(), objectName=name)
+        button.setToolTip(action.toolTip())
+        button.setFocusPolicy(Qt.NoFocus)  # Space belongs to Pause, not to the focused button
+        button.clicked.connect(action.trigger)
+        return button
+
+    def _build_layout(self) -> None:
+        self.start_button = self._button("startButton", self.start_action)
+        self.pause_button = self._button("pauseButton", self.pause_action)
+        self.step_button = self._button("stepButton", self.step_action)
+        self.step_d_button = self._button("stepDButton", self.step_d_action)
+        self.step_g_button = self._button("stepGButton", self.step_g_action)
+        self.stop_button = self._button("stopButton", self.stop_action)
+        self.start_button.setStyleSheet("QPushButton { font-weight: bold; padding: 4px 18px; }")
+        bar = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.step_button, self.step_d_button,
+                  self.step_g_button, self.stop_button):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(self.config_panel)
+        scroll.setMinimumWidth(250)
+        self.sample_every = QSpinBox(objectName="sampleEverySpin", minimum=1, maximum=100_000, value=100)
+        self.sample_every.setKeyboardTracking(False)
+        self.sample_every.setToolTip("Refresh the sample grid every N steps")
+        self.sample_every.valueChanged.connect(self._on_sample_every)
+        grid_header = QHBoxLayout()
+        grid_header.addWidget(QLabel("<b>Samples</b> by class, refreshed every"))
+        grid_header.addWidget(self.sample_every)
+        grid_header.addWidget(QLabel("steps"))
+        grid_header.addStretch(1)
+        grid_box = QWidget()
+        grid_layout = QVBoxLayout(grid_box)
+        grid_layout.setContentsMargins(4, 0, 0, 0)
+        grid_layout.addLayout(grid_header)
+        grid_layout.addWidget(self.sample_grid, 1)
+        self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
+        for widget in (scroll, self.loss_plot, grid_box):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([270, 620, 390])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(bar)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel("Ready: press Start (F5)", objectName="statusLabel")
+        self.device_label = QLabel("", objectName="deviceLabel")
+        self.run_dir_label = QLabel("", objectName="runDirLabel")
+        self.run_dir_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.epoch_bar = QProgressBar(objectName="epochProgress", maximum=1000, textVisible=True)
+        self.epoch_bar.setFixedWidth(140)
+        self.epoch_bar.setFormat("epoch %p%")
+        self.epoch_bar.setToolTip("Progress through the current epoch")
+        self.busy_bar = QProgressBar(objectName="busyIndicator", minimum=0, maximum=0)
+        self.busy_bar.setFixedWidth(80)
+        self.busy_bar.hide()
+        status = self.statusBar()
+        status.addWidget(self.status_label, 1)
+        status.addPermanentWidget(self.busy_bar)
+        status.addPermanentWidget(self.epoch_bar)
+        status.addPermanentWidget(self.device_label)
+        status.addPermanentWidget(self.run_dir_label)
+
+    # ---- state -----------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.thread is not None
+
+    def _update_controls(self) -> None:
+        self.start_action.setEnabled(not self.running)
+        for action in (self.pause_action, self.stop_action):
+            action.setEnabled(self.running)
+        self.pause_action.setText("Resume" if self.paused else "Pause")
+        self.pause_button.setText(self.pause_action.text())
+        for button, action in ((self.start_button, self.start_action), (self.pause_button, self.pause_action),
+                               (self.stop_button, self.stop_action)):
+            button.setEnabled(action.isEnabled())
+        self.config_panel.set_running(self.running)
+
+    # ---- controls ---------------------------------------------------------------------------------
+    @Slot()
+    def start(self, paused: bool = False) -> None:
+        if self.running:
+            return
+        try:
+            config = self.config_panel.config()
+            config.sample_every = self.sample_every.value()
+            config.resolved()
+        except CganError as exc:
+            self.show_error(str(exc))
+            return
+        if self.resume_dir is None:
+            self.loss_plot.clear()
+        self.paused = paused
+        self.worker = TrainWorker(config, resume=self.resume_dir, start_paused=paused)
+        self.thread = QThread(self)
+        LIVE_THREADS.add(self.thread)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run_loop)
+        w = self.worker
+        w.started.connect(self._on_started)
+        w.losses.connect(self._on_losses)
+        w.grid.connect(self._on_grid)
+        w.hparamChanged.connect(self._on_hparam_changed)
+        w.progress.connect(self._on_progress)
+        w.busy.connect(self._on_busy)
+        w.failed.connect(self._on_failed)
+        w.finished.connect(self._on_finished)
+        w.finished.connect(self.thread.quit)
+        self.thread.finished.connect(self._on_thread_finished)
+        self.thread.start()
+        self.status_label.setText("Starting…")
+        self._update_controls()
+
+    @Slot()
+    def toggle_pause(self) -> None:
+        if self.worker is not None:
+            self.paused = not self.paused
+            self.worker.send("pause", self.paused)
+            self._update_controls()
+
+    def step_once(self, update_d: bool = True, update_g: bool = True) -> None:
+        """Train one batch: pauses a running run first, or starts a paused one."""
+        if self.worker is None:
+            self.start(paused=True)
+        elif not self.paused:
+            self.toggle_pause()
+        self.worker.send("step", update_d, update_g)
+
+    @Slot()
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.request_stop()
+            self.status_label.setText("Stopping…")
+
+    @Slot(dict)
+    def _on_hparams_edited(self, values: dict) -> None:
+        if self.worker is not None:
+            self.worker.send("hparams", values)
+
+    @Slot(int)
+    def _on_sample_every(self, value: int) -> None:
+        if self.worker is not None:
+            self.worker.send("sample_every", value)
+
+    # ---- worker signals (all @Slot: cross-thread receivers) ---------------------------------------
+    @Slot(object)
+    def _on_started(self, info: dict) -> None:
+        self.run_dir = Path(info["run_dir"])
+        self.device_label.setText(f"device: {info['device']}")
+        self.run_dir_label.setText(str(self.run_dir))
+        self.run_dir_label.setToolTip(f"Run directory: {self.run_dir}")
+
+    @Slot(object)
+    def _on_losses(self, chunk) -> None:
+        self.loss_plot.append(chunk)
+
+    @Slot(object)
+    def _on_grid(self, grid) -> None:
+        self.last_grid = grid
+        self.sample_grid.set_grid(grid)
+
+    @Slot(object)
+    def _on_hparam_changed(self, change) -> None:
+        self.loss_plot.add_marker(change.step, change.label)
+
+    @Slot(object)
+    def _on_progress(self, p: Progress) -> None:
+        parts = [f"epoch {p.epoch:.2f}", f"step {p.step}", f"{p.images_per_second:,.0f} img/s",
+                 f"elapsed {_clock(p.seconds)}"]
+        if p.fraction:
+            parts.append(f"ETA {_clock(p.seconds * (1 - p.fraction) / p.fraction)}")
+        if p.paused:
+            parts.append("PAUSED")
+        self.status_label.setText("  ·  ".join(parts))
+        self.epoch_bar.setValue(int((p.epoch % 1.0) * 1000))
+
+    @Slot(str)
+    def _on_busy(self, message: str) -> None:
+        self.busy_bar.setVisible(bool(message))
+        self.busy_bar.setToolTip(message)
+        if message:
+            self.status_label.setText(message)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.show_error(f"Training stopped with an error:\n\n{message}\n\nThe run directory keeps what was written.")
+
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        if result is not None:
+            self.status_label.setText(f"Finished ({result.reason}) at step {result.step}.  "
+                                      f"{result.summary['images_per_second']:,.0f} img/s")
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        LIVE_THREADS.discard(self.thread)
+        self.thread.deleteLater()
+        self.worker.deleteLater()
+        self.thread, self.worker, self.paused = None, None, False
+        self.resume_dir = self.run_dir  # Start again continues this run
+        self._update_controls()
+
+    def show_error(self, message: str) -> None:
+        self.errors.append(message)
+        box = QMessageBox(QMessageBox.Critical, "cgan-studio", message, QMessageBox.Ok, self)
+        box.setObjectName("errorDialog")
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()  # not exec(): the window keeps running while the dialog is up
+
+    # ---- files ----------------------------------------------------------------------------------
+    def open_run(self, path: Path) -> None:
+        """Show a past run's curves, markers and latest grid (read-only); Start continues it."""
+        from cgan_core.history import load_history
+
+        if self.running:
+            self.show_error("Stop the current run before opening another.")
+            return
+        try:
+            history = load_history(Path(path))
+        except CganError as exc:
+            self.show_error(str(exc))
+            return
+        self.loss_plot.set_history(history.steps, history.columns)
+        for change in history.changes:
+            self.loss_plot.add_marker(change.step, change.label)
+        if history.grid is not None:
+            self._on_grid(history.grid)
+        self.config_panel.load(history.config)
+        self.run_dir = self.resume_dir = history.run_dir
+        self.run_dir_label.setText(str(history.run_dir))
+        last = int(history.steps[-1]) if len(history.steps) else 0
+        self.status_label.setText(f"Opened run at step {last} (read-only). Start (F5) continues it.")
+
+    def export_grid(self, path: Path) -> None:
+        if self.last_grid is None:
+            self.show_error("There is no sample grid yet: start training first.")
+            return
+        save_png(Path(path), self.last_grid.image, scale=4)
+
+    def save_generator(self, path: Path) -> None:
+        if self.worker is not None:
+            self.worker.send("save_generator", str(path))
+        elif self.run_dir is not None and (self.run_dir / "generator.safetensors").is_file():
+            shutil.copyfile(self.run_dir / "generator.safetensors", path)
+        else:
+            self.show_error("There is no generator yet: start training first.")
+
+    def _open_run_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open run directory")
+        if path:
+            self.open_run(Path(path))
+
+    def _export_grid_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export grid", "grid.png", "PNG images (*.png)")
+        if path:
+            self.export_grid(Path(path))
+
+    def _save_generator_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save generator", "generator.safetensors",
+                                              "safetensors (*.safetensors)")
+        if path:
+            self.save_generator(Path(path))
+
+    # ---- settings and closing -------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        settings = QSettings()
+        if settings.value("geometry") is not None:
+            self.restoreGeometry(settings.value("geometry"))
+        if settings.value("splitter") is not None:
+            self.splitter.restoreState(settings.value("splitter"))
+        try:
+            self.config_panel.load(json.loads(settings.value("config", "{}")))
+        except (TypeError, ValueError):
+            pass  # an unreadable saved configuration is ignored, not fatal
+
+    def _save_settings(self) -> None:
+        settings = QSettings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("splitter", self.splitter.saveState())
+        config = self.config_panel.config().to_dict()
+        settings.setValue("config", json.dumps(config))
+
+    def shutdown(self) -> None:
+        """Request a stop, quit the thread and wait for it. Never terminate()."""
+        if self.thread is not None:
+            self.worker.request_stop()
+            self.thread.quit()
+            if not self.thread.wait(STOP_WAIT_MS):
+                print("cgan-studio: the training thread did not stop in time", flush=True)
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        self._save_settings()
+        super().closeEvent(event)

@@ -1,0 +1,200 @@
+"""The training worker: a QObject moved to a QThread that drives a cgan_core TrainingRun.
+
+Commands arrive through a queue.Queue that the loop drains between steps: a busy loop never runs
+queued slots. Events leave as frozen dataclasses of floats and numpy copies, throttled here, where
+they are produced: losses about 10 Hz, grids at most 2 Hz (only the newest is kept).
+"""
+from __future__ import annotations
+
+import queue
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from cgan_core.config import TrainConfig
+from cgan_core.events import CheckpointSaved, HParamChange, LossChunk, RunFinished, SampleGrid
+
+LOSS_INTERVAL = 0.1
+GRID_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    epoch: float
+    images_per_second: float
+    seconds: float
+    fraction: float | None  # of the bounded run, None when unbounded
+    paused: bool
+
+
+@dataclass
+class _Outbox:
+    """Events waiting for their throttle window."""
+
+    chunks: list = field(default_factory=list)
+    grid: SampleGrid | None = None
+    last_loss: float = 0.0
+    last_grid: float = 0.0
+
+
+def merge_chunks(chunks: list[LossChunk]) -> LossChunk:
+    last = chunks[-1]
+    return LossChunk(np.concatenate([c.steps for c in chunks]), np.concatenate([c.values for c in chunks]),
+                     last.names, last.epoch, last.images_seen, last.seconds, last.images_per_second)
+
+
+class TrainWorker(QObject):
+    started = Signal(object)  # dict: run_dir, device
+    losses = Signal(object)  # LossChunk
+    grid = Signal(object)  # SampleGrid
+    hparamChanged = Signal(object)  # HParamChange
+    checkpointSaved = Signal(object)  # CheckpointSaved
+    progress = Signal(object)  # Progress
+    busy = Signal(str)  # "" when idle
+    failed = Signal(str)
+    finished = Signal(object)  # RunFinished or None
+
+    def __init__(self, config: TrainConfig, out: Path | None = None, resume: Path | None = None,
+                 start_paused: bool = False) -> None:
+        super().__init__()
+        self.config, self.out, self.resume = config, out, resume
+        self.commands: queue.Queue = queue.Queue()
+        self.paused = start_paused
+        self.run = None
+        self._steps_requested: list[tuple[bool, bool]] = []
+        self._outbox = _Outbox()
+        self._stop = False
+
+    # ---- called from the GUI thread: only queue.put, never touching the run ----------------
+    def send(self, command: str, *args) -> None:
+        self.commands.put((command, args))
+
+    def request_stop(self) -> None:
+        self.send("stop")
+
+    # ---- the loop (worker thread) ----------------------------------------------------------
+    @Slot()
+    def run_loop(self) -> None:
+        result = None
+        try:
+            self.busy.emit("Loading data and building the models…")
+            from cgan_core.device import describe
+            from cgan_core.run import TrainingRun
+
+            self.run = TrainingRun(self.config, out=self.out, resume=self.resume)
+            self.started.emit({"run_dir": str(self.run.run_dir), "device": describe(self.run.trainer.device),
+                               "step": self.run.step_count, "hparams": dict(self.run.trainer.hparams)})
+            self.busy.emit("")
+            self._emit_grid_now(self.run.sample_grid())
+            result = self._loop()
+        except Exception as exc:  # every error reaches the window as a signal, never vanishes
+            traceback.print_exc()
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            if self.run is not None:
+                self.run.close()
+            self.busy.emit("")
+            self.finished.emit(result)
+
+    def _loop(self) -> RunFinished | None:
+        run = self.run
+        while True:
+            self._drain(block=self.paused and not self._steps_requested)
+            if self._stop:
+                reason = "stopped"
+                break
+            if self.paused and not self._steps_requested:
+                continue
+            if (reason := run.limit_reached()) is not None:
+                break
+            if self._steps_requested:
+                update_d, update_g = self._steps_requested.pop(0)
+                # A single step is looked at closely: show its losses and a fresh grid at once.
+                self._handle(run.step_parts(update_d, update_g) + [run.flush(), run.sample_grid()])
+                self._send_due(force=True)
+                continue
+            else:
+                self._handle(run.step())
+            self._send_due()
+        self.busy.emit("Saving the final checkpoint…")
+        events = run.finish(reason)
+        self._handle(events)
+        self._send_due(force=True)
+        return next(e for e in events if isinstance(e, RunFinished))
+
+    def _drain(self, block: bool) -> None:
+        try:
+            command, args = self.commands.get(timeout=0.05) if block else self.commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            self._apply(command, args)
+            try:
+                command, args = self.commands.get_nowait()
+            except queue.Empty:
+                return
+
+    def _apply(self, command: str, args: tuple) -> None:
+        run = self.run
+        if command == "stop":
+            self._stop = True
+        elif command == "pause":
+            self.paused = bool(args[0])
+            self._handle([run.flush()])
+            self._send_due(force=True)
+        elif command == "step":
+            self._steps_requested.append(args)
+        elif command == "hparams":
+            self._handle(run.set_hparams(**args[0]))
+            self._send_due(force=True)
+        elif command == "sample_every":
+            run.config.sample_every = int(args[0])
+        elif command == "save_generator":
+            self.busy.emit("Saving the generator…")
+            run.save_generator(Path(args[0]))
+            self.busy.emit("")
+        elif command == "checkpoint":
+            self.busy.emit("Saving a checkpoint…")
+            self._handle([run.save_checkpoint()])
+            self.busy.emit("")
+
+    def _handle(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, LossChunk):
+                self._outbox.chunks.append(event)
+            elif isinstance(event, SampleGrid):
+                self._outbox.grid = event
+            elif isinstance(event, HParamChange):
+                self.hparamChanged.emit(event)
+            elif isinstance(event, CheckpointSaved):
+                self.checkpointSaved.emit(event)
+
+    def _send_due(self, force: bool = False) -> None:
+        now, box = time.monotonic(), self._outbox
+        if box.chunks and (force or now - box.last_loss >= LOSS_INTERVAL):
+            chunk = merge_chunks(box.chunks)
+            box.chunks, box.last_loss = [], now
+            self.losses.emit(chunk)
+            self.progress.emit(Progress(self.run.step_count, chunk.epoch, chunk.images_per_second,
+                                        self.run.seconds, self.run.progress(), self.paused))
+        elif force:
+            self.progress.emit(Progress(self.run.step_count, self.run.trainer.batches.epoch_progress, 0.0,
+                                        self.run.seconds, self.run.progress(), self.paused))
+        if box.grid is not None and (force or now - box.last_grid >= GRID_INTERVAL):
+            self._emit_grid_now(box.grid)
+
+    def _emit_grid_now(self, grid: SampleGrid) -> None:
+        self._outbox.grid, self._outbox.last_grid = None, time.monotonic()
+        self.grid.emit(grid)
+
+
+# Every training thread that has been started and not yet finished: lets tests check that none is left
+# running, and the app wait for all of them on quit.
+import weakref  # noqa: E402
+
+LIVE_THREADS: "weakref.WeakSet" = weakref.WeakSet()
