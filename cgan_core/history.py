@@ -60,6 +60,8 @@ def load_history(run_dir: Path) -> RunHistory:
                 changes.append(HParamChange(int(e["step"]), e["name"], float(e["old"]), float(e["new"])))
     config_file = run_dir / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    for change in changes:  # the hyperparameters in force at the end, not those the run began with
+        config[change.name] = change.new
     generator = run_dir / "generator.safetensors"
     grid = generator_grid(generator) if generator.is_file() else None
     return RunHistory(run_dir, steps, columns, changes, config, grid)

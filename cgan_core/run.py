@@ -46,12 +46,15 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
         return path, ckpt.load_checkpoint(path)
     if not path.is_dir():
         raise CheckpointError(f"{path}: no such run directory or checkpoint")
+    problems = []
     for candidate in checkpoint_files(path):
         try:
             return candidate, ckpt.load_checkpoint(candidate)
         except CheckpointError as exc:
-            warn(f"{exc}; using the previous checkpoint")
-    raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}")
+            problems.append(str(exc))
+            warn(f"{exc}; trying the previous checkpoint")
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}{detail}")
 
 
 class TrainingRun:

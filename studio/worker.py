@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from cgan_core.config import TrainConfig
+from cgan_core.config import LIVE_FIELDS, TrainConfig
+from cgan_core.errors import CganError
 from cgan_core.events import CheckpointSaved, HParamChange, LossChunk, RunFinished, SampleGrid
 
 LOSS_INTERVAL = 0.1
@@ -86,12 +87,17 @@ class TrainWorker(QObject):
             from cgan_core.device import describe
             from cgan_core.run import TrainingRun
 
-            self.run = TrainingRun(self.config, out=self.out, resume=self.resume)
+            # Continuing a run keeps its architecture; the panel's length and live values apply.
+            overrides = {k: getattr(self.config, k) for k in ("steps", "epochs", "max_seconds", "sample_every",
+                                                               *LIVE_FIELDS)}
+            self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides)
             self.started.emit({"run_dir": str(self.run.run_dir), "device": describe(self.run.trainer.device),
                                "step": self.run.step_count, "hparams": dict(self.run.trainer.hparams)})
             self.busy.emit("")
             self._emit_grid_now(self.run.sample_grid())
             result = self._loop()
+        except CganError as exc:  # a bad file or value: the message names it
+            self.failed.emit(str(exc))
         except Exception as exc:  # every error reaches the window as a signal, never vanishes
             traceback.print_exc()
             self.failed.emit(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,39 @@
+"""pytest-qt set-up for the studio: offscreen, private QSettings, and no thread left running."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="cgan-qsettings-")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_qthreads(qtbot):
+    """Fail any test that leaves a training QThread running (as napari's _dangling_qthreads)."""
+    yield
+    from studio.worker import LIVE_THREADS
+
+    running = [t for t in list(LIVE_THREADS) if t.isRunning()]
+    for thread in running:  # clean up so later tests are not blamed, then fail this one
+        thread.quit()
+        thread.wait(30_000)
+    assert not running, f"{len(running)} QThread(s) left running"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from studio.app import build_window
+
+    w = build_window()
+    qtbot.addWidget(w)
+    panel = w.config_panel
+    panel.preset.setCurrentText("studio-fast")
+    panel.batch_size.setValue(16)
+    w.sample_every.setValue(5)
+    w.resize(1280, 800)
+    w.show()
+    yield w
+    w.shutdown()
