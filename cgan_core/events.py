@@ -44,7 +44,20 @@ class HParamChange:
 
     @property
     def label(self) -> str:
-        return f"{self.name.replace('_', ' ')} {self.old:.3g} -> {self.new:.3g}"
+        """As a user reads it: "lr D 2e-4 -> 1e-4"."""
+        return f"{HPARAM_LABELS.get(self.name, self.name)} {short_number(self.old)} -> {short_number(self.new)}"
+
+
+HPARAM_LABELS = {"lr_g": "lr G", "lr_d": "lr D", "beta1": "beta1", "beta2": "beta2", "d_steps": "D steps",
+                 "label_smoothing": "smoothing"}
+
+
+def short_number(value: float) -> str:
+    """2e-4 rather than 0.0002; 0.5 rather than 5e-1."""
+    if value == 0 or 0.01 <= abs(value) < 1000:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 @dataclass(frozen=True)

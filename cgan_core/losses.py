@@ -30,3 +30,12 @@ def g_loss(logits: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "hinge":
         return -logits.mean()
     return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's term (Mao et al., 2019): the first and second halves of the batch share their labels
+    and differ in z; a generator that maps different z to the same image is penalised."""
+    half = len(fake) // 2
+    images = (fake[:half] - fake[half : 2 * half]).abs().flatten(1).mean(1)
+    latents = (z[:half] - z[half : 2 * half]).abs().mean(1)
+    return 1.0 / ((images / latents).mean() + eps)

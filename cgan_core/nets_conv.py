@@ -132,18 +132,42 @@ class FastGenerator(nn.Module):
         return self.body(h.view(-1, 2 * self.width, self.side, self.side))
 
 
-class ProjectionDiscriminator(nn.Module):
-    """studio-fast D: two strided convs, then logit = w.h + <embed(y), h> (Miyato & Koyama, 2018)."""
+class MinibatchStd(nn.Module):
+    """Appends the within-group standard deviation of the features as one more channel (ProGAN).
 
-    def __init__(self, num_classes: int, image_shape: tuple[int, int, int], width: int = 64) -> None:
+    It lets D see a batch's diversity, which stops G from drawing one prototype per class. Groups
+    are consecutive samples, so a batch of real images followed by fakes never mixes the two as
+    long as each part is a multiple of the group size (otherwise the whole batch is one group).
+    """
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        group = self.group if n % self.group == 0 else n
+        y = x.reshape(n // group, group, c, h, w)
+        std = torch.sqrt(y.var(dim=1, unbiased=False) + 1e-8).mean(dim=(1, 2, 3))  # (n // group,)
+        std = std.repeat_interleave(group).view(n, 1, 1, 1).expand(n, 1, h, w)
+        return torch.cat([x, std.to(x.dtype)], 1)
+
+
+class ProjectionDiscriminator(nn.Module):
+    """studio-fast D: two strided convs and a minibatch-std channel, then
+    logit = w.h + <embed(y), h> (the projection discriminator of Miyato & Koyama, 2018)."""
+
+    def __init__(self, num_classes: int, image_shape: tuple[int, int, int], width: int = 64,
+                 mbstd_group: int = 4) -> None:
         super().__init__()
         channels, height, width_px = image_shape
         self.body = nn.Sequential(
             nn.Conv2d(channels, width // 2, 4, 2, 1), lrelu(),
             nn.Conv2d(width // 2, width, 4, 2, 1), lrelu(),
+            *([MinibatchStd(mbstd_group)] if mbstd_group else []),
             nn.Flatten(),
         )
-        features = width * (height // 4) * (width_px // 4)
+        features = (width + (1 if mbstd_group else 0)) * (height // 4) * (width_px // 4)
         self.linear = nn.Linear(features, 1)
         self.projection = ClassEmbedding(num_classes, features)
         init_normal(self)

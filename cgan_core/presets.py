@@ -55,6 +55,7 @@ class Preset:
     d_steps: int = 1
     scheme: Scheme = field(default_factory=Scheme)
     ema_decay: float = 0.0  # 0 keeps no EMA of G
+    mode_seeking: float = 0.0  # weight of MSGAN's diversity term in G's loss (Mao et al., 2019); 0 = off
     channels_last: bool = False
     arch_kwargs: dict = field(default_factory=dict)
 
@@ -68,9 +69,9 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
         Preset(
-            "studio-fast", "cgan-studio: small BN generator, projection discriminator, EMA of G; one G forward per step",
+            "studio-fast", "cgan-studio: small BN generator, projection discriminator with minibatch std, mode seeking, EMA of G",
             "FastGenerator", "ProjectionDiscriminator", latent_dim=64, batch_size=64, lr_g=4e-4, lr_d=4e-4,
-            beta1=0.5, loss="bce", ema_decay=0.999, channels_last=True, arch_kwargs={"width": 64},
+            beta1=0.5, loss="bce", ema_decay=0.999, mode_seeking=0.05, channels_last=True, arch_kwargs={"width": 64},
         ),
         Preset(
             "seed001-mlp", "seed 001: F. Rodriguez, 'GANs - Conditional GANs with MNIST (Part 4)', Keras MLP",

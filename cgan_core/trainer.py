@@ -99,6 +99,9 @@ class Trainer:
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.randn(n, self.config.latent_dim, device=self.device, generator=self.noise)
+        if self.preset.mode_seeking:  # label-matched pairs: sample i and i + n/2 share a class
+            half = torch.randint(0, self.dataset.num_classes, ((n + 1) // 2,), device=self.device, generator=self.noise)
+            return z, torch.cat([half, half])[:n]
         y = torch.randint(0, self.dataset.num_classes, (n,), device=self.device, generator=self.noise)
         return z, y
 
@@ -132,7 +135,7 @@ class Trainer:
             elif scheme.g_input == "fresh":
                 z, y_fake = self._latent(self.config.batch_size)
                 fake = self.g(z, y_fake)
-            g_value, grad_g = self._g_step(fake, y_fake, kind)
+            g_value, grad_g = self._g_step(fake, y_fake, z, kind)
             self._update_ema()
         else:
             with torch.no_grad():
@@ -176,12 +179,15 @@ class Trainer:
         self.opt_d.step()
         return d1.detach(), d2.detach(), out_real.detach(), out_fake.detach()
 
-    def _g_step(self, fake, y_fake, kind):
+    def _g_step(self, fake, y_fake, z, kind):
         self.opt_g.zero_grad(set_to_none=True)
         self.d.requires_grad_(False)  # G's backward needs D's input gradients, not its weight gradients
         try:
             g_value = losses.g_loss(self.d(fake, y_fake), kind)
-            g_value.backward()
+            total = g_value
+            if self.preset.mode_seeking:  # g stays the adversarial loss; the diversity term is added
+                total = g_value + self.preset.mode_seeking * losses.mode_seeking(fake, z)
+            total.backward()
         finally:
             self.d.requires_grad_(True)
         grad_g = _grad_norm(self.g)

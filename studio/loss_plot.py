@@ -37,6 +37,7 @@ class LossPlot(QWidget):
         item.showGrid(x=True, y=True, alpha=0.15)
         item.setLabel("bottom", "step")
         item.setLabel("left", "loss")
+        item.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" with values of 700 confuses
         item.setDownsampling(mode="peak", auto=True)
         item.setClipToView(True)
         self.legend = item.addLegend(offset=(-10, 10), labelTextColor="#dddddd")
@@ -110,9 +111,11 @@ class LossPlot(QWidget):
         self._dirty = True
 
     def add_marker(self, step: int, text: str, color: str = "#c678dd") -> pg.InfiniteLine:
+        # Labels alternate between two heights so that close markers do not overprint each other.
+        height = 0.96 if len(self.markers) % 2 == 0 else 0.88
         line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen(color, width=1, style=Qt.DashLine),
-                               label=text, labelOpts={"position": 0.92, "color": color, "rotateAxis": (1, 0),
-                                                      "anchors": [(0, 0), (0, 0)]})
+                               label=text, labelOpts={"position": height, "color": color,
+                                                      "fill": (30, 31, 34, 220), "anchors": [(0, 0.5), (0, 0.5)]})
         line.setToolTip(f"step {step}: {text}")
         self.plot.addItem(line)
         self.markers.append(line)

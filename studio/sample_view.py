@@ -46,8 +46,6 @@ class SampleGridView(QWidget):
         """The largest nearest-neighbour scaling of the grid that fits beside the row labels."""
         avail_w, avail_h = self.width() - LABEL_WIDTH - 8, self.height() - 24
         scale = max(0.25, min(avail_w / self.image.width(), avail_h / self.image.height()))
-        if scale >= 1:
-            scale = float(int(scale)) if scale < 3 else scale  # integer factors while small: even pixels
         w, h = int(self.image.width() * scale), int(self.image.height() * scale)
         return QRect(LABEL_WIDTH + max(0, (avail_w - w) // 2), 20, w, h)
 

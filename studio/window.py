@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.config_panel)
         scroll.setMinimumWidth(250)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.sample_every = QSpinBox(objectName="sampleEverySpin", minimum=1, maximum=100_000, value=100)
         self.sample_every.setKeyboardTracking(False)
         self.sample_every.setToolTip("Refresh the sample grid every N steps")

@@ -102,3 +102,25 @@ def test_partial_steps_update_only_their_network(tiny_mnist):
     assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.d.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.g.parameters()))
     assert trainer.step_count == 3
+
+
+def test_minibatch_std_groups_never_mix_real_and_fake():
+    from cgan_core.nets_conv import MinibatchStd
+
+    layer = MinibatchStd(group=4)
+    real, fake = torch.zeros(8, 2, 3, 3), torch.randn(8, 2, 3, 3) * 5
+    out = layer(torch.cat([real, fake]))
+    assert out.shape == (16, 3, 3, 3)
+    assert torch.allclose(out[:8, 2], torch.full((8, 3, 3), 1e-4))  # std of identical reals: only the epsilon
+    assert (out[8:, 2] > 1).all()
+
+
+def test_mode_seeking_pairs_share_labels_and_penalise_identical_images(tiny_mnist):
+    from cgan_core import losses
+
+    trainer = Trainer(tiny("studio-fast"), tiny_mnist)
+    z, y = trainer._latent(16)
+    assert torch.equal(y[:8], y[8:])
+    same = torch.zeros(16, 1, 4, 4)
+    varied = torch.randn(16, 1, 4, 4)
+    assert losses.mode_seeking(same, z) > 100 * losses.mode_seeking(varied, z)

@@ -71,7 +71,7 @@ def test_live_lr_change_reaches_optimizer_and_draws_marker(qtbot, window):
     opt = w.worker.run.trainer.opt_d
     qtbot.waitUntil(lambda: opt.param_groups[0]["lr"] == pytest.approx(1e-5), timeout=10_000)
     qtbot.waitUntil(lambda: len(w.loss_plot.markers) == 1, timeout=10_000)
-    assert "lr d" in w.loss_plot.markers[0].label.toPlainText()
+    assert "lr D 4e-4 -> 1e-5" in w.loss_plot.markers[0].label.toPlainText()
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     events = (w.run_dir / "events.jsonl").read_text()
