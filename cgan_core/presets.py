@@ -86,12 +86,12 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "seed003-conv-onehot", "seeds 000 and 003: Keras 'Conditional GAN' (S. Paul), one-hot channels",
             "Seed003Generator", "Seed003Discriminator", latent_dim=128, batch_size=64, lr_g=3e-4, lr_d=3e-4,
-            beta1=0.9, scheme=Scheme(d_update="joint", g_input="fresh", fake_labels="data"),
+            beta1=0.9, scheme=Scheme(d_update="joint", g_input="fresh", fake_labels="data"), channels_last=True,
         ),
         Preset(
             "seed004-dcgan", "seed 004: J. Brownlee, 'How to Develop a Conditional GAN (cGAN) From Scratch', Keras DCGAN",
             "Seed004Generator", "Seed004Discriminator", latent_dim=100, batch_size=128, lr_g=2e-4, lr_d=2e-4,
-            scheme=Scheme(d_update="separate", real_fraction=0.5, g_input="fresh"),
+            scheme=Scheme(d_update="separate", real_fraction=0.5, g_input="fresh"), channels_last=True,
         ),
     ]
 }

@@ -60,7 +60,8 @@ class Trainer:
         self.g.to(memory_format=self.memory_format)
         self.d.to(memory_format=self.memory_format)
         self.ema = copy.deepcopy(self.g).eval().requires_grad_(False) if self.preset.ema_decay else None
-        fused = self.device.type == "cuda"  # fused Adam is one kernel per step on CUDA
+        # Fused Adam: one kernel per step on CUDA, and on the CPU a single pass instead of ~10 foreach ops.
+        fused = self.device.type in ("cuda", "cpu")
         betas = (self.hparams["beta1"], self.hparams["beta2"])
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=self.hparams["lr_g"], betas=betas, fused=fused or None)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=self.hparams["lr_d"], betas=betas, fused=fused or None)
@@ -74,6 +75,8 @@ class Trainer:
         self.pixel_scale, self.pixel_offset = (2.0 / 255.0, -1.0) if tanh else (1.0 / 255.0, 0.0)
         self.step_count = 0
         self.images_seen = 0
+        stochastic = (nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d)
+        self._g_is_deterministic = not any(isinstance(m, stochastic) for m in self.g.modules())
 
     # ---- hyperparameters -------------------------------------------------------------------
     def set_hparams(self, **changes) -> dict[str, tuple]:
@@ -113,7 +116,10 @@ class Trainer:
         """
         scheme, kind = self.preset.scheme, self.config.loss
         n_real = max(1, int(self.config.batch_size * scheme.real_fraction))
-        reuse = scheme.g_input == "reuse" and update_g
+        # Regenerating from the same z and labels with unchanged weights gives exactly the same
+        # images and gradients when G has no dropout or BatchNorm, so the first forward is reused.
+        regenerate = scheme.g_input == "regenerate" and not self._g_is_deterministic
+        reuse = update_g and (scheme.g_input == "reuse" or (scheme.g_input == "regenerate" and not regenerate))
         for _ in range(int(self.hparams["d_steps"]) if update_d else 1):
             real, y_real = self._real_batch(n_real)
             z, y_fake = self._latent(n_real)
@@ -130,7 +136,7 @@ class Trainer:
             self.images_seen += n_real
         grad_d = _grad_norm(self.d)
         if update_g:
-            if scheme.g_input == "regenerate":
+            if regenerate:
                 fake = self.g(z, y_fake)
             elif scheme.g_input == "fresh":
                 z, y_fake = self._latent(self.config.batch_size)
