@@ -55,7 +55,10 @@ def test_generator_file_rebuilds_from_metadata_alone(tiny_mnist, tmp_path):
     ckpt.save_generator(path, trainer.g, tiny_mnist.class_names)
     g, info = ckpt.load_generator(path)
     z, y = torch.randn(3, 100), torch.tensor([1, 2, 3])
-    assert torch.equal(g(z, y), trainer.generate(z, y, use_ema=False))
+    for key, value in trainer.g.state_dict().items():  # the weights round-trip exactly
+        assert torch.equal(g.state_dict()[key], value), key
+    # The trainer runs channels_last, the rebuilt G the default layout: other kernels, last-bit differences.
+    assert torch.allclose(g(z, y), trainer.generate(z, y, use_ema=False), atol=1e-5)
     assert info["class_names"] == tiny_mnist.class_names and info["output_range"] == "tanh"
 
 
