@@ -33,7 +33,11 @@ def describe(device: torch.device) -> str:
 
 
 def leave_core_for_ui() -> int:
-    """Torch's intra-op threads take every core by default; keep one for the UI thread."""
-    threads = max(1, (os.cpu_count() or 2) - 1)
+    """Torch's intra-op threads take every core by default; keep one for the UI thread.
+
+    CGAN_STUDIO_TORCH_THREADS overrides the count (BENCHMARKS.md measures the trade-off).
+    """
+    override = os.environ.get("CGAN_STUDIO_TORCH_THREADS", "")
+    threads = int(override) if override.isdigit() and int(override) > 0 else max(1, (os.cpu_count() or 2) - 1)
     torch.set_num_threads(threads)
     return threads

@@ -40,7 +40,7 @@ class LossPlot(QWidget):
         item.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" with values of 700 confuses
         item.setDownsampling(mode="peak", auto=True)
         item.setClipToView(True)
-        self.legend = item.addLegend(offset=(-10, 10), labelTextColor="#dddddd")
+        self.legend = item.addLegend(offset=(-10, -30), labelTextColor="#dddddd", brush=(30, 31, 34, 200))
         self.raw_curves, self.smooth_curves = {}, {}
         for name, (color, title) in CURVES.items():
             raw = pg.mkColor(color)
