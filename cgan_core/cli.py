@@ -18,6 +18,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import CganError, ConfigError
+from .guard import GuardConfig
 from .presets import PRESETS
 
 EXIT_BAD_FILE, EXIT_USAGE = 1, 2
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path)
     train.add_argument("--config", type=Path, help="a TOML file of settings; flags override it")
     train.add_argument("--resume", type=Path, help="a run directory or checkpoint to continue")
+    train.add_argument("--guard", choices=["on", "off"], default="on", help="divergence guard with rollback")
+    train.add_argument("--guard-config", type=Path, help="a TOML or JSON file of guard bounds")
     sample = sub.add_parser("sample", help="sample from a generator file or run directory")
     sample.add_argument("generator", type=Path)
     which = sample.add_mutually_exclusive_group()
@@ -136,24 +139,33 @@ def cmd_train(args) -> int:
     if not args.resume:
         config.validate()
     warn = lambda msg: print(f"cgan-studio: warning: {msg}", file=sys.stderr)
-    run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn)
+    guard = GuardConfig.read_overrides(args.guard_config) if args.guard_config else {}
+    guard["enabled"] = args.guard == "on"
+    run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard)
     stop = {"requested": False}
     signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # finish cleanly on Ctrl-C
     print(f"training {run.config.preset} on {run.config.dataset}, {describe(run.trainer.device)}, run dir {run.run_dir}",
           file=sys.stderr)
-    last_print, summary = 0.0, None
+    last_print, finished = 0.0, None
     try:
         for event in run.events(lambda: stop["requested"]):
             kind = type(event).__name__
             if kind == "LossChunk" and time.monotonic() - last_print > 1.0:
                 last_print = time.monotonic()
                 print(_progress_line(run, event), file=sys.stderr)
+            elif kind == "RolledBack":
+                print(f"guard: {event.reason} at step {event.from_step}: rolled back to step {event.to_step}, "
+                      f"lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}", file=sys.stderr)
+            elif kind == "GuardGaveUp":
+                print(f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "
+                      f"stopped at step {event.step} with a checkpoint: lower the learning rates and --resume",
+                      file=sys.stderr)
             elif kind == "RunFinished":
-                summary = event.summary
+                finished = event
     finally:
         run.close()
-    print(json.dumps(summary))
-    return 0
+    print(json.dumps(finished.summary))
+    return 1 if finished.reason == "diverged" else 0
 
 
 def _progress_line(run, chunk) -> str:

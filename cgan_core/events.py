@@ -61,6 +61,27 @@ def short_number(value: float) -> str:
 
 
 @dataclass(frozen=True)
+class RolledBack:
+    """The run went back from `from_step` to the healthy snapshot at `to_step`."""
+
+    from_step: int
+    to_step: int
+    reason: str
+    lr_g: float
+    lr_d: float
+    manual: bool = False
+
+
+@dataclass(frozen=True)
+class GuardGaveUp:
+    """Too many rollbacks in a short stretch: the run pauses (studio) or stops (CLI) instead of looping."""
+
+    step: int
+    reason: str
+    rollbacks: int
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     step: int
     path: str

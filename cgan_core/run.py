@@ -20,13 +20,15 @@ from . import paths
 from .config import LIVE_FIELDS, TrainConfig
 from .data import ImageDataset
 from .errors import CheckpointError
-from .events import CheckpointSaved, HParamChange, LossChunk, RunFinished, SampleGrid
+from .events import CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid
+from .guard import GuardConfig, HealthMonitor, SnapshotRing
 from .sampling import make_grid, to_uint8
 from .trainer import STAT_NAMES, StepStats, Trainer
 
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
 KEEP_CHECKPOINTS = 3
-Event = LossChunk | SampleGrid | HParamChange | CheckpointSaved | RunFinished
+Event = LossChunk | SampleGrid | HParamChange | CheckpointSaved | RolledBack | GuardGaveUp | RunFinished
+STREAM_KEYS = ("batches", "noise_rng", "torch_rng", "cuda_rng", "images_seen")
 
 
 def new_run_dir(preset: str) -> Path:
@@ -60,7 +62,7 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
 class TrainingRun:
     def __init__(self, config: TrainConfig, out: Path | None = None, dataset: ImageDataset | None = None,
                  resume: Path | None = None, overrides: dict | None = None, grid_per_class: int = 8,
-                 warn: Callable[[str], None] = lambda msg: None) -> None:
+                 warn: Callable[[str], None] = lambda msg: None, guard: GuardConfig | dict | None = None) -> None:
         state = None
         if resume is not None:
             resume_path, state = latest_checkpoint(resume, warn)
@@ -79,6 +81,11 @@ class TrainingRun:
         self._pending: list[tuple[StepStats, float]] = []
         self._queued: list[Event] = []
         self._rate = (0.0, 0)  # (seconds, images) at the last chunk, for a recent images/s
+        # The guard's bounds depend on the loss; a dict overrides some of them.
+        self.guard = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(self.config.loss, **(guard or {}))
+        self.monitor = HealthMonitor(self.guard)
+        self.snapshots = SnapshotRing(self.guard.ring_size)
+        self.rollback_steps: list[int] = []  # where each automatic rollback happened
         if state is not None:
             self.trainer.load_state_dict(state)
             self.seconds = float(state.get("seconds", 0.0))
@@ -130,7 +137,14 @@ class TrainingRun:
         events: list[Event] = self._queued
         self._queued = []
         if len(self._pending) >= self.config.stats_every:
-            events.append(self.flush())
+            chunk = self.flush()
+            events.append(chunk)
+            if self.guard.enabled and (problem := self.monitor.check(chunk.steps, _columns(chunk))):
+                events += self.rollback(*problem)
+                self.seconds += time.perf_counter() - start
+                return events
+        if self.guard.enabled and step % self.guard.snapshot_every == 0:
+            self.snapshots.add(self.trainer.state_dict())  # healthy: the check above passed
         if step % self.config.sample_every == 0:
             events.append(self.sample_grid())
         if step % self.config.checkpoint_every == 0:
@@ -178,6 +192,37 @@ class TrainingRun:
             self._log_event("hparam", step=e.step, name=e.name, old=e.old, new=e.new)
         return events
 
+    def rollback(self, reason: str, bad_step: int, to_step: int | None = None, manual: bool = False) -> list[Event]:
+        """Restore the newest healthy snapshot from before `bad_step` (or the one at `to_step`), with its
+        hyperparameters times the backoff. The data and noise streams keep going, so the batches that
+        led to the trouble are not replayed."""
+        self._pending = []
+        wanted = to_step if to_step is not None else bad_step - 1
+        target = self.snapshots.newest_before(wanted)
+        from_step = self.step_count
+        if target is None:
+            self._log_event("guard_gave_up", step=from_step, reason=f"{reason}: no healthy snapshot")
+            return [GuardGaveUp(from_step, f"{reason}: no healthy snapshot to go back to", len(self.rollback_steps))]
+        current = self.trainer.state_dict()
+        self.trainer.load_state_dict({**target, **{k: current[k] for k in STREAM_KEYS if k in current}})
+        backoff = 1.0 if manual else self.guard.backoff
+        hp = self.trainer.hparams
+        self.trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
+        self.snapshots.drop_after(target["step"])
+        self.monitor.reset()
+        event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual)
+        self._log_event("rollback", from_step=from_step, to_step=self.step_count, reason=reason,
+                        lr_g=hp["lr_g"], lr_d=hp["lr_d"], manual=manual)
+        events: list[Event] = [event]
+        if not manual:
+            self.rollback_steps.append(from_step)
+            recent = [s for s in self.rollback_steps if from_step - s < self.guard.rollback_window]
+            if len(recent) >= self.guard.max_rollbacks:
+                self.rollback_steps = []
+                self._log_event("guard_gave_up", step=self.step_count, reason=reason)
+                events.append(GuardGaveUp(self.step_count, reason, len(recent)))
+        return events
+
     def save_checkpoint(self) -> CheckpointSaved:
         state = self.trainer.state_dict()
         state.update(config=self.config.to_dict(), seconds=self.seconds)
@@ -222,8 +267,10 @@ class TrainingRun:
         """Train until a limit is reached or `should_stop()` is true, then finish the run."""
         reason = None
         while reason is None:
-            yield from self.step()
-            reason = self.limit_reached() or ("stopped" if should_stop() else None)
+            events = self.step()
+            yield from events
+            gave_up = any(isinstance(e, GuardGaveUp) for e in events)
+            reason = "diverged" if gave_up else self.limit_reached() or ("stopped" if should_stop() else None)
         yield from self.finish(reason)
 
     def finish(self, reason: str) -> list[Event]:
@@ -248,6 +295,10 @@ class TrainingRun:
 
     def close(self) -> None:
         self._metrics.close()
+
+
+def _columns(chunk: LossChunk) -> dict[str, np.ndarray]:
+    return {name: chunk.values[:, i] for i, name in enumerate(chunk.names)}
 
 
 def _fmt(value) -> str:

@@ -36,10 +36,10 @@ class StepStats:
         raise AttributeError(name)
 
 
-def _grad_norm(module: nn.Module) -> torch.Tensor:
+def _grad_norm(module: nn.Module, device: torch.device) -> torch.Tensor:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if not grads:
-        return torch.zeros(())
+        return torch.zeros((), device=device)
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
@@ -134,7 +134,7 @@ class Trainer:
             else:
                 d1, d2, out_real, out_fake = self._d_step_separate(real, y_real, fake.detach(), y_fake, kind)
             self.images_seen += n_real
-        grad_d = _grad_norm(self.d)
+        grad_d = _grad_norm(self.d, self.device)
         if update_g:
             if regenerate:
                 fake = self.g(z, y_fake)
@@ -145,9 +145,9 @@ class Trainer:
             self._update_ema()
         else:
             with torch.no_grad():
-                g_value, grad_g = losses.g_loss(self.d(fake, y_fake), kind), torch.zeros(())
+                g_value, grad_g = losses.g_loss(self.d(fake, y_fake), kind), torch.zeros((), device=self.device)
         if not update_d:
-            grad_d = torch.zeros(())
+            grad_d = torch.zeros((), device=self.device)
         self.step_count += 1
         with torch.no_grad():
             d_real, d_fake = torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
@@ -196,7 +196,7 @@ class Trainer:
             total.backward()
         finally:
             self.d.requires_grad_(True)
-        grad_g = _grad_norm(self.g)
+        grad_g = _grad_norm(self.g, self.device)
         self.opt_g.step()
         return g_value.detach(), grad_g
 
