@@ -143,7 +143,7 @@ def cmd_train(args) -> int:
     guard["enabled"] = args.guard == "on"
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard)
     stop = {"requested": False}
-    signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # finish cleanly on Ctrl-C
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # finish cleanly
     print(f"training {run.config.preset} on {run.config.dataset}, {describe(run.trainer.device)}, run dir {run.run_dir}",
           file=sys.stderr)
     last_print, finished = 0.0, None
@@ -164,6 +164,7 @@ def cmd_train(args) -> int:
                 finished = event
     finally:
         run.close()
+        signal.signal(signal.SIGINT, previous_handler)
     print(json.dumps(finished.summary))
     return 1 if finished.reason == "diverged" else 0
 

@@ -61,6 +61,14 @@ def short_number(value: float) -> str:
 
 
 @dataclass(frozen=True)
+class SnapshotTaken:
+    """A healthy in-memory snapshot; `kept` lists every snapshot step still in the ring."""
+
+    step: int
+    kept: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class RolledBack:
     """The run went back from `from_step` to the healthy snapshot at `to_step`."""
 

@@ -18,11 +18,29 @@ from .sampling import make_grid, to_uint8
 @dataclass(frozen=True)
 class RunHistory:
     run_dir: Path
-    steps: np.ndarray
+    steps: np.ndarray  # the live line, after the last branch
     columns: dict[str, np.ndarray]
     changes: list[HParamChange]
     config: dict
     grid: SampleGrid | None
+    abandoned: list[tuple[np.ndarray, dict[str, np.ndarray]]]  # stretches left behind by rollbacks
+    rollbacks: list[dict]  # the rollback events of events.jsonl
+
+
+def split_branches(steps: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Row indices of the live line, and of each abandoned stretch: a step that does not increase
+    marks a rollback, and the rows from that step on that came before it were abandoned."""
+    live: list[int] = []
+    abandoned: list[np.ndarray] = []
+    for i, step in enumerate(steps.tolist()):
+        cut = len(live)
+        while cut and steps[live[cut - 1]] >= step:
+            cut -= 1
+        if cut < len(live):
+            abandoned.append(np.array(live[cut:]))
+            del live[cut:]
+        live.append(i)
+    return np.array(live, dtype=np.int64), abandoned
 
 
 def generator_grid(path: Path, per_class: int = 8, seed: int = 0) -> SampleGrid:
@@ -48,7 +66,10 @@ def load_history(run_dir: Path) -> RunHistory:
         columns = {k: np.array([float(r[k]) for r in rows], dtype=np.float32) for k in ("d1", "d2", "g")}
     except (KeyError, ValueError, TypeError) as exc:
         raise DataError(f"{metrics}: malformed metrics file ({exc})") from None
-    changes = []
+    live, stretches = split_branches(steps)
+    abandoned = [(steps[idx], {k: v[idx] for k, v in columns.items()}) for idx in stretches]
+    steps, columns = steps[live], {k: v[live] for k, v in columns.items()}
+    changes, rollbacks = [], []
     events_file = run_dir / "events.jsonl"
     if events_file.is_file():
         for line in events_file.read_text().splitlines():
@@ -58,10 +79,12 @@ def load_history(run_dir: Path) -> RunHistory:
                 continue  # a line cut short by a crash
             if e.get("event") == "hparam":
                 changes.append(HParamChange(int(e["step"]), e["name"], float(e["old"]), float(e["new"])))
+            elif e.get("event") == "rollback":
+                rollbacks.append(e)
     config_file = run_dir / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     for change in changes:  # the hyperparameters in force at the end, not those the run began with
         config[change.name] = change.new
     generator = run_dir / "generator.safetensors"
     grid = generator_grid(generator) if generator.is_file() else None
-    return RunHistory(run_dir, steps, columns, changes, config, grid)
+    return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks)

@@ -5,6 +5,7 @@ call `step()` (or iterate `events()`), read the events, change hyperparameters b
 """
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import time
@@ -20,14 +21,16 @@ from . import paths
 from .config import LIVE_FIELDS, TrainConfig
 from .data import ImageDataset
 from .errors import CheckpointError
-from .events import CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid
+from .events import (CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid,
+                     SnapshotTaken)
 from .guard import GuardConfig, HealthMonitor, SnapshotRing
 from .sampling import make_grid, to_uint8
 from .trainer import STAT_NAMES, StepStats, Trainer
 
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
 KEEP_CHECKPOINTS = 3
-Event = LossChunk | SampleGrid | HParamChange | CheckpointSaved | RolledBack | GuardGaveUp | RunFinished
+Event = (LossChunk | SampleGrid | HParamChange | CheckpointSaved | SnapshotTaken | RolledBack | GuardGaveUp
+         | RunFinished)
 STREAM_KEYS = ("batches", "noise_rng", "torch_rng", "cuda_rng", "images_seen")
 
 
@@ -145,6 +148,7 @@ class TrainingRun:
                 return events
         if self.guard.enabled and step % self.guard.snapshot_every == 0:
             self.snapshots.add(self.trainer.state_dict())  # healthy: the check above passed
+            events.append(SnapshotTaken(step, tuple(self.snapshots.steps)))
         if step % self.config.sample_every == 0:
             events.append(self.sample_grid())
         if step % self.config.checkpoint_every == 0:
@@ -173,13 +177,24 @@ class TrainingRun:
         return LossChunk(steps, values.astype(np.float32), tuple(names), epochs[-1],
                          self.trainer.images_seen, self.seconds, rate)
 
-    def sample_grid(self, per_class: int | None = None) -> SampleGrid:
+    def sample_grid(self, per_class: int | None = None, snapshot_step: int | None = None) -> SampleGrid:
+        """The fixed-noise grid of the live generator, or of the snapshot taken at `snapshot_step`."""
         per_class = per_class or self.grid_per_class
         z, labels = self.trainer.fixed_grid_batch(per_class)
-        images = to_uint8(self.trainer.generate(z, labels), self.trainer.g.output_range).cpu().numpy()
+        if snapshot_step is None:
+            step, output = self.trainer.step_count, self.trainer.generate(z, labels)
+        else:
+            state = next((s for s in self.snapshots.snapshots if s["step"] == snapshot_step), None)
+            if state is None:
+                raise CheckpointError(f"no snapshot at step {snapshot_step} (kept: {self.snapshots.steps})")
+            model = copy.deepcopy(self.trainer.sampler).eval()  # a copy: the live generator is never touched
+            model.load_state_dict(state["ema" if self.trainer.ema is not None else "g"])
+            with torch.no_grad():
+                step, output = snapshot_step, model(z, labels).float()
+        images = to_uint8(output, self.trainer.g.output_range).cpu().numpy()
         grid = make_grid(images, per_class)
         side = images.shape[2] + 2
-        return SampleGrid(self.trainer.step_count, grid, tuple(self.trainer.dataset.class_names), per_class, side)
+        return SampleGrid(step, grid, tuple(self.trainer.dataset.class_names), per_class, side)
 
     def set_hparams(self, **changes) -> list[HParamChange]:
         """Apply live hyperparameters between steps; each change is recorded and returned."""

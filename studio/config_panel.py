@@ -163,6 +163,15 @@ class ConfigPanel(QWidget):
         finally:
             self._loading = False
 
+    def show_hparams(self, values: dict) -> None:
+        """Show values the engine set itself (a rollback's backoff) without sending them back as edits."""
+        was_loading, self._loading = self._loading, True
+        try:
+            for name, value in values.items():
+                self.live_widgets[name].setValue(value)
+        finally:
+            self._loading = was_loading
+
     def set_running(self, running: bool) -> None:
         for widget in self.fixed_widgets:
             widget.setEnabled(not running)

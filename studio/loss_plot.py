@@ -30,6 +30,7 @@ class LossPlot(QWidget):
         self.steps = np.zeros(0, np.int64)
         self.values = {name: np.zeros(0, np.float32) for name in CURVES}
         self.markers: list[pg.InfiniteLine] = []
+        self.ghosts: list[pg.PlotDataItem] = []  # abandoned stretches after rollbacks
         self._dirty = False
         self.plot = pg.PlotWidget(background="#1e1f22")
         self.plot.setObjectName("lossPlot")
@@ -105,9 +106,25 @@ class LossPlot(QWidget):
     def clear(self) -> None:
         self.steps = np.zeros(0, np.int64)
         self.values = {name: np.zeros(0, np.float32) for name in CURVES}
-        for line in self.markers:
-            self.plot.removeItem(line)
-        self.markers = []
+        for item in self.markers + self.ghosts:
+            self.plot.removeItem(item)
+        self.markers, self.ghosts = [], []
+        self._dirty = True
+
+    def add_ghost(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        for name in CURVES:
+            ghost = self.plot.getPlotItem().plot(steps, columns[name], pen=pg.mkPen((140, 140, 140, 110), width=1))
+            ghost.setZValue(-10)
+            self.ghosts.append(ghost)
+
+    def branch(self, to_step: int, text: str) -> None:
+        """A rollback: the curves restart from `to_step`; the abandoned stretch stays visible, greyed."""
+        keep = self.steps <= to_step
+        if not keep.all():
+            self.add_ghost(self.steps[~keep], {name: v[~keep] for name, v in self.values.items()})
+            self.steps = self.steps[keep]
+            self.values = {name: v[keep] for name, v in self.values.items()}
+        self.add_marker(to_step, text, color="#e06c75")
         self._dirty = True
 
     def add_marker(self, step: int, text: str, color: str = "#c678dd") -> pg.InfiniteLine:

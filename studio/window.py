@@ -2,20 +2,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QThread, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from cgan_core.errors import CganError
-from cgan_core.sampling import save_png
 
 from .config_panel import ConfigPanel
+from .files import FileActions
 from .loss_plot import LossPlot
 from .sample_view import SampleGridView
+from .timeline import Timeline
 from .worker import LIVE_THREADS, Progress, TrainWorker
 
 STOP_WAIT_MS = 60_000
@@ -26,7 +26,7 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileActions, QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("cgan-studio")
@@ -41,6 +41,9 @@ class MainWindow(QMainWindow):
         self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
         self.loss_plot = LossPlot()
         self.sample_grid = SampleGridView()
+        self.timeline = Timeline(self.loss_plot.plot)
+        self.timeline.previewRequested.connect(self._on_preview_requested)
+        self.timeline.rollbackRequested.connect(self._on_rollback_requested)
         self._build_actions()
         self._build_layout()
         self._build_status_bar()
@@ -116,8 +119,13 @@ class MainWindow(QMainWindow):
         grid_layout.setContentsMargins(4, 0, 0, 0)
         grid_layout.addLayout(grid_header)
         grid_layout.addWidget(self.sample_grid, 1)
+        plots = QWidget()
+        plots_layout = QVBoxLayout(plots)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.addWidget(self.loss_plot, 1)
+        plots_layout.addWidget(self.timeline)
         self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
-        for widget in (scroll, self.loss_plot, grid_box):
+        for widget in (scroll, plots, grid_box):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
@@ -177,6 +185,7 @@ class MainWindow(QMainWindow):
             return
         if self.resume_dir is None:
             self.loss_plot.clear()
+        self.timeline.clear()
         self.paused = paused
         self.worker = TrainWorker(config, resume=self.resume_dir, start_paused=paused)
         self.thread = QThread(self)
@@ -188,6 +197,9 @@ class MainWindow(QMainWindow):
         w.losses.connect(self._on_losses)
         w.grid.connect(self._on_grid)
         w.hparamChanged.connect(self._on_hparam_changed)
+        w.rolledBack.connect(self._on_rolled_back)
+        w.snapshots.connect(self._on_snapshots)
+        w.guardGaveUp.connect(self._on_guard_gave_up)
         w.progress.connect(self._on_progress)
         w.busy.connect(self._on_busy)
         w.failed.connect(self._on_failed)
@@ -251,6 +263,37 @@ class MainWindow(QMainWindow):
         self.loss_plot.add_marker(change.step, change.label)
 
     @Slot(object)
+    def _on_rolled_back(self, event) -> None:
+        what = "manual rollback" if event.manual else f"rollback: {event.reason.replace('_', ' ')}"
+        self.loss_plot.branch(event.to_step, f"{what} {event.from_step} -> {event.to_step}")
+        self.timeline.add_rollback(event.to_step, event.from_step, what)
+        self.config_panel.show_hparams({"lr_g": event.lr_g, "lr_d": event.lr_d})
+
+    @Slot(object)
+    def _on_snapshots(self, steps) -> None:
+        self.timeline.set_snapshots(steps)
+
+    @Slot(int)
+    def _on_preview_requested(self, step: int) -> None:
+        if self.worker is not None:
+            self.worker.send("preview", step)
+
+    @Slot(int)
+    def _on_rollback_requested(self, step: int) -> None:
+        """Manual rollback, with the hyperparameters now in the panel (edit them first to branch with new ones)."""
+        if self.worker is not None:
+            self.worker.send("hparams", self.config_panel.hparams())
+            self.worker.send("rollback", step)
+
+    @Slot(object)
+    def _on_guard_gave_up(self, event) -> None:
+        self.paused = True
+        self._update_controls()
+        self.show_error(f"Training keeps diverging ({event.reason.replace('_', ' ')}): {event.rollbacks} rollbacks "
+                        f"in a short stretch, so it is paused at step {event.step}.\n\nLower the learning rates, "
+                        "then Resume.")
+
+    @Slot(object)
     def _on_progress(self, p: Progress) -> None:
         parts = [f"epoch {p.epoch:.2f}", f"step {p.step}", f"{p.images_per_second:,.0f} img/s",
                  f"elapsed {_clock(p.seconds)}"]
@@ -293,60 +336,6 @@ class MainWindow(QMainWindow):
         box.setObjectName("errorDialog")
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()  # not exec(): the window keeps running while the dialog is up
-
-    # ---- files ----------------------------------------------------------------------------------
-    def open_run(self, path: Path) -> None:
-        """Show a past run's curves, markers and latest grid (read-only); Start continues it."""
-        from cgan_core.history import load_history
-
-        if self.running:
-            self.show_error("Stop the current run before opening another.")
-            return
-        try:
-            history = load_history(Path(path))
-        except CganError as exc:
-            self.show_error(str(exc))
-            return
-        self.loss_plot.set_history(history.steps, history.columns)
-        for change in history.changes:
-            self.loss_plot.add_marker(change.step, change.label)
-        if history.grid is not None:
-            self._on_grid(history.grid)
-        self.config_panel.load(history.config)
-        self.run_dir = self.resume_dir = history.run_dir
-        self.run_dir_label.setText(str(history.run_dir))
-        last = int(history.steps[-1]) if len(history.steps) else 0
-        self.status_label.setText(f"Opened run at step {last} (read-only). Start (F5) continues it.")
-
-    def export_grid(self, path: Path) -> None:
-        if self.last_grid is None:
-            self.show_error("There is no sample grid yet: start training first.")
-            return
-        save_png(Path(path), self.last_grid.image, scale=4)
-
-    def save_generator(self, path: Path) -> None:
-        if self.worker is not None:
-            self.worker.send("save_generator", str(path))
-        elif self.run_dir is not None and (self.run_dir / "generator.safetensors").is_file():
-            shutil.copyfile(self.run_dir / "generator.safetensors", path)
-        else:
-            self.show_error("There is no generator yet: start training first.")
-
-    def _open_run_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open run directory")
-        if path:
-            self.open_run(Path(path))
-
-    def _export_grid_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export grid", "grid.png", "PNG images (*.png)")
-        if path:
-            self.export_grid(Path(path))
-
-    def _save_generator_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save generator", "generator.safetensors",
-                                              "safetensors (*.safetensors)")
-        if path:
-            self.save_generator(Path(path))
 
     # ---- settings and closing -------------------------------------------------------------------
     def _restore_settings(self) -> None:

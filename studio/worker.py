@@ -17,7 +17,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from cgan_core.config import LIVE_FIELDS, TrainConfig
 from cgan_core.errors import CganError
-from cgan_core.events import CheckpointSaved, HParamChange, LossChunk, RunFinished, SampleGrid
+from cgan_core.events import (CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished,
+                              SampleGrid, SnapshotTaken)
 
 LOSS_INTERVAL = 0.1
 GRID_INTERVAL = 0.5
@@ -55,6 +56,9 @@ class TrainWorker(QObject):
     grid = Signal(object)  # SampleGrid
     hparamChanged = Signal(object)  # HParamChange
     checkpointSaved = Signal(object)  # CheckpointSaved
+    rolledBack = Signal(object)  # RolledBack
+    snapshots = Signal(object)  # tuple of the steps of the healthy snapshots kept
+    guardGaveUp = Signal(object)  # GuardGaveUp: the worker has paused itself
     progress = Signal(object)  # Progress
     busy = Signal(str)  # "" when idle
     failed = Signal(str)
@@ -164,6 +168,11 @@ class TrainWorker(QObject):
             self.busy.emit("Saving the generator…")
             run.save_generator(Path(args[0]))
             self.busy.emit("")
+        elif command == "preview":  # a snapshot's grid, drawn from a copy of its weights
+            self._emit_grid_now(run.sample_grid(snapshot_step=int(args[0])))
+        elif command == "rollback":  # manual: back to the snapshot at or before this step, lrs kept
+            self._handle(run.rollback("manual", int(args[0]) + 1, to_step=int(args[0]), manual=True))
+            self._send_due(force=True)
         elif command == "checkpoint":
             self.busy.emit("Saving a checkpoint…")
             self._handle([run.save_checkpoint()])
@@ -179,6 +188,15 @@ class TrainWorker(QObject):
                 self.hparamChanged.emit(event)
             elif isinstance(event, CheckpointSaved):
                 self.checkpointSaved.emit(event)
+            elif isinstance(event, SnapshotTaken):
+                self.snapshots.emit(event.kept)
+            elif isinstance(event, RolledBack):
+                self._send_due(force=True)  # the curves before the branch point arrive first
+                self.rolledBack.emit(event)
+                self.snapshots.emit(tuple(self.run.snapshots.steps))
+            elif isinstance(event, GuardGaveUp):
+                self.paused = True  # pause and tell the user instead of looping
+                self.guardGaveUp.emit(event)
 
     def _send_due(self, force: bool = False) -> None:
         now, box = time.monotonic(), self._outbox

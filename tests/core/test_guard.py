@@ -92,3 +92,14 @@ def test_bad_guard_settings_are_named(tmp_path):
     bad.write_text("windw = 3\n")
     with pytest.raises(ConfigError, match="guard.toml.*windw"):
         GuardConfig.read_overrides(bad)
+
+
+def test_history_splits_the_abandoned_stretch():
+    import numpy as np
+
+    from cgan_core.history import split_branches
+
+    steps = np.array([1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 7])  # rolled back from 6 to 2
+    live, abandoned = split_branches(steps)
+    assert steps[live].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert [steps[a].tolist() for a in abandoned] == [[3, 4, 5, 6]]

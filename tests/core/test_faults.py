@@ -1,0 +1,76 @@
+"""Nothing is lost: kill -9 during checkpoint writes, and a full disk."""
+from __future__ import annotations
+
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cgan_core import checkpoint as ckpt
+from cgan_core.run import checkpoint_files, latest_checkpoint
+
+
+def train_cmd(out, *extra):
+    return [sys.executable, "-m", "cgan_core.cli", "train", "--out", str(out), *map(str, extra)]
+
+
+def test_kill_9_during_checkpoint_writes_always_resumes(tmp_path):
+    config = tmp_path / "every-step.toml"
+    config.write_text('preset = "seed002-mlp"\nbatch_size = 8\ncheckpoint_every = 1\nstats_every = 1\n')
+    run = tmp_path / "run"
+    first = subprocess.run(train_cmd(run, "--config", config, "--steps", 3), capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    rng = random.Random(7)
+    resumed_steps = []
+    for attempt in range(10):
+        proc = subprocess.Popen(train_cmd(run, "--resume", run, "--steps", 100_000), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(2.5 + rng.random() * 2.0)  # start-up takes ~2 s; after that a checkpoint is written every step
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        path, state = latest_checkpoint(run)  # always a valid checkpoint ...
+        assert ckpt.TMP_MARK not in path.name  # ... and never a temp file
+        resumed_steps.append(state["step"])
+    assert resumed_steps[-1] > 3  # the runs made progress between kills
+    final = subprocess.run(train_cmd(run, "--resume", run, "--steps", resumed_steps[-1] + 2), capture_output=True,
+                           text=True, timeout=120)
+    assert final.returncode == 0, final.stderr
+    assert not [p for p in (run / "checkpoints").iterdir() if ckpt.TMP_MARK in p.name]  # stale temps cleaned
+
+
+def test_full_disk_gives_clear_error_and_keeps_previous_checkpoint(tmp_path, tiny_mnist, monkeypatch):
+    from cgan_core.config import TrainConfig
+    from cgan_core.run import TrainingRun
+
+    run = TrainingRun(TrainConfig(batch_size=8), out=tmp_path / "run", dataset=tiny_mnist)
+    run.step()
+    good = run.save_checkpoint()
+    run.step()
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        run.save_checkpoint()
+    monkeypatch.undo()
+    files = checkpoint_files(run.run_dir)
+    assert [p.name for p in files] == [os.path.basename(good.path)]
+    assert latest_checkpoint(run.run_dir)[1]["step"] == 1
+    assert not [p for p in (run.run_dir / "checkpoints").iterdir() if ckpt.TMP_MARK in p.name]
+    run.close()
+
+
+def test_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
+    from cgan_core import cli
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+    monkeypatch.setattr(os, "replace", full_disk)
+    rc = cli.main(["train", "--preset", "seed002-mlp", "--batch-size", "8", "--steps", "2", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and "No space left on device" in err[-1] and "Traceback" not in "\n".join(err)

@@ -1,0 +1,29 @@
+"""The checkpoint timeline: snapshots appear, a click previews one, "Roll back here" branches the run."""
+from __future__ import annotations
+
+from tests.studio.test_window import wait_started
+
+
+def test_preview_and_manual_rollback_branch_the_curves(qtbot, window):
+    w = window
+    w.start()
+    wait_started(qtbot, w)
+    w.worker.run.guard.snapshot_every = 20  # sooner than the default 100, for a short test
+    qtbot.waitUntil(lambda: len(w.timeline.snapshot_points.data) >= 2, timeout=60_000)
+    target = int(w.timeline.snapshot_points.data[0]["x"])
+    w.toggle_pause()
+    w.timeline.select(target)
+    w.timeline.previewRequested.emit(target)
+    qtbot.waitUntil(lambda: w.sample_grid.step == target, timeout=10_000)
+    before = w.worker.run.step_count
+    w.timeline.rollback_button.click()
+    qtbot.waitUntil(lambda: w.worker.run.step_count == target, timeout=10_000)
+    qtbot.waitUntil(lambda: len(w.loss_plot.ghosts) == 3, timeout=10_000)  # d1, d2, g greyed after the branch
+    assert int(w.loss_plot.steps[-1]) <= target < before
+    assert any("manual rollback" in m.label.toPlainText() for m in w.loss_plot.markers)
+    w.toggle_pause()
+    qtbot.waitUntil(lambda: w.worker.run.step_count > target + 3, timeout=30_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.running, timeout=30_000)
+    events = (w.run_dir / "events.jsonl").read_text()
+    assert '"event": "rollback"' in events and '"manual": true' in events
