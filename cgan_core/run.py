@@ -29,6 +29,7 @@ from .trainer import STAT_NAMES, StepStats, Trainer
 
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
 KEEP_CHECKPOINTS = 3
+EARLY_GRIDS = (10, 25, 50)  # the first grids come sooner than every sample_every steps: a user is watching
 Event = (LossChunk | SampleGrid | HParamChange | CheckpointSaved | SnapshotTaken | RolledBack | GuardGaveUp
          | RunFinished)
 STREAM_KEYS = ("batches", "noise_rng", "torch_rng", "cuda_rng", "images_seen")
@@ -149,7 +150,7 @@ class TrainingRun:
         if self.guard.enabled and step % self.guard.snapshot_every == 0:
             self.snapshots.add(self.trainer.state_dict())  # healthy: the check above passed
             events.append(SnapshotTaken(step, tuple(self.snapshots.steps)))
-        if step % self.config.sample_every == 0:
+        if step % self.config.sample_every == 0 or (step in EARLY_GRIDS and step < self.config.sample_every):
             events.append(self.sample_grid())
         if step % self.config.checkpoint_every == 0:
             events.append(self.save_checkpoint())
