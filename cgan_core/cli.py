@@ -154,7 +154,7 @@ def cmd_train(args) -> int:
                 last_print = time.monotonic()
                 print(_progress_line(run, event), file=sys.stderr)
             elif kind == "RolledBack":
-                print(f"guard: {event.reason} at step {event.from_step}: rolled back to step {event.to_step}, "
+                print(f"guard: {event.reason} {event.detail} at step {event.from_step}: rolled back to step {event.to_step}, "
                       f"lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}", file=sys.stderr)
             elif kind == "GuardGaveUp":
                 print(f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "

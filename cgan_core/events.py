@@ -78,6 +78,7 @@ class RolledBack:
     lr_g: float
     lr_d: float
     manual: bool = False
+    detail: str = ""  # e.g. which class collapsed
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ Each reason is a named value shown to the user. Default bounds and why:
   readers call g near 0.8 healthy. Hinge's g is -D(G(z)): 10 is far outside its usual +-2.
 - grad_spike: a gradient norm above `spike_factor` x its running median (Lightning's SpikeDetection
   uses a relative tolerance; 10x leaves room for the noisy early steps). ganhacks: norms over 100 are trouble.
+- class_collapse: a class's within-class diversity of fixed-noise samples falls below
+  `collapse_fraction` of the real within-class diversity, after having reached it (a generator that
+  has not learnt a class yet is not collapsing). About half the real value is the usual alarm.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import torch
 
 from .errors import ConfigError
 
-REASONS = ("non_finite", "d_dominance", "g_explodes", "grad_spike")
+REASONS = ("non_finite", "d_dominance", "g_explodes", "grad_spike", "class_collapse")
 
 
 @dataclass
@@ -42,6 +45,7 @@ class GuardConfig:
     backoff: float = 0.5  # learning rates are multiplied by this on a rollback; 1.0 disables it
     max_rollbacks: int = 3  # R rollbacks ...
     rollback_window: int = 2000  # ... within this many steps: give up and pause
+    collapse_fraction: float = 0.5  # of the real within-class diversity; 0 turns the check off
 
     @classmethod
     def for_loss(cls, loss: str, **overrides) -> "GuardConfig":
@@ -65,6 +69,8 @@ class GuardConfig:
                 raise ConfigError(f"guard: {name} must be a positive integer, got {value!r}")
         if not 0 < self.backoff <= 1:
             raise ConfigError(f"guard: backoff must be in (0, 1], got {self.backoff!r}")
+        if not 0 <= self.collapse_fraction < 1:
+            raise ConfigError(f"guard: collapse_fraction must be in [0, 1), got {self.collapse_fraction!r}")
 
     @staticmethod
     def read_overrides(path: Path) -> dict:
@@ -118,6 +124,30 @@ class HealthMonitor:
                 return "grad_spike", step
             self._grad_history.append(grad)
         return None
+
+
+def within_class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Mean per-pixel standard deviation across the samples of each class, (num_classes,)."""
+    return np.array([float(images[labels == c].float().std(0).mean()) if int((labels == c).sum()) > 1 else 0.0
+                     for c in range(num_classes)])
+
+
+class CollapseMonitor:
+    """Per-class collapse: diversity that a class had reached and then lost."""
+
+    def __init__(self, real_diversity: np.ndarray, fraction: float) -> None:
+        self.real = np.maximum(real_diversity, 1e-6)
+        self.fraction = fraction
+        self.reached = np.zeros(len(real_diversity), dtype=bool)
+
+    def check(self, diversity: np.ndarray) -> int | None:
+        """The first collapsed class, or None."""
+        if self.fraction <= 0:
+            return None
+        ratio = diversity / self.real
+        collapsed = np.flatnonzero(self.reached & (ratio < self.fraction))
+        self.reached |= ratio >= self.fraction
+        return int(collapsed[0]) if len(collapsed) else None
 
 
 class SnapshotRing:

@@ -23,7 +23,7 @@ from .data import ImageDataset
 from .errors import CheckpointError
 from .events import (CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid,
                      SnapshotTaken)
-from .guard import GuardConfig, HealthMonitor, SnapshotRing
+from .guard import CollapseMonitor, GuardConfig, HealthMonitor, SnapshotRing, within_class_diversity
 from .sampling import make_grid, to_uint8
 from .trainer import STAT_NAMES, StepStats, Trainer
 
@@ -90,6 +90,7 @@ class TrainingRun:
         self.monitor = HealthMonitor(self.guard)
         self.snapshots = SnapshotRing(self.guard.ring_size)
         self.rollback_steps: list[int] = []  # where each automatic rollback happened
+        self.collapse = CollapseMonitor(self._real_diversity(), self.guard.collapse_fraction)
         if state is not None:
             self.trainer.load_state_dict(state)
             self.seconds = float(state.get("seconds", 0.0))
@@ -148,7 +149,13 @@ class TrainingRun:
                 self.seconds += time.perf_counter() - start
                 return events
         if self.guard.enabled and step % self.guard.snapshot_every == 0:
-            self.snapshots.add(self.trainer.state_dict())  # healthy: the check above passed
+            collapsed = self.collapse.check(self.sample_diversity())
+            if collapsed is not None:
+                name = self.trainer.dataset.class_names[collapsed]
+                events += self.rollback("class_collapse", step, detail=f"class {name}")
+                self.seconds += time.perf_counter() - start
+                return events
+            self.snapshots.add(self.trainer.state_dict())  # healthy: the checks above passed
             events.append(SnapshotTaken(step, tuple(self.snapshots.steps)))
         if step % self.config.sample_every == 0 or (step in EARLY_GRIDS and step < self.config.sample_every):
             events.append(self.sample_grid())
@@ -208,7 +215,19 @@ class TrainingRun:
             self._log_event("hparam", step=e.step, name=e.name, old=e.old, new=e.new)
         return events
 
-    def rollback(self, reason: str, bad_step: int, to_step: int | None = None, manual: bool = False) -> list[Event]:
+    def _real_diversity(self, per_class: int = 64) -> np.ndarray:
+        data = self.trainer.dataset
+        picks = torch.cat([torch.nonzero(data.labels == c).flatten()[:per_class] for c in range(data.num_classes)])
+        images = data.images[picks].float() * self.trainer.pixel_scale + self.trainer.pixel_offset
+        return within_class_diversity(images, data.labels[picks], data.num_classes)
+
+    def sample_diversity(self) -> np.ndarray:
+        """Within-class diversity of the fixed-noise samples (16 a class), in the generator's range."""
+        z, labels = self.trainer.fixed_grid_batch(len(self.trainer.fixed_z))
+        return within_class_diversity(self.trainer.generate(z, labels), labels, self.trainer.dataset.num_classes)
+
+    def rollback(self, reason: str, bad_step: int, to_step: int | None = None, manual: bool = False,
+                 detail: str = "") -> list[Event]:
         """Restore the newest healthy snapshot from before `bad_step` (or the one at `to_step`), with its
         hyperparameters times the backoff. The data and noise streams keep going, so the batches that
         led to the trouble are not replayed."""
@@ -226,9 +245,9 @@ class TrainingRun:
         self.trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
         self.snapshots.drop_after(target["step"])
         self.monitor.reset()
-        event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual)
+        event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
         self._log_event("rollback", from_step=from_step, to_step=self.step_count, reason=reason,
-                        lr_g=hp["lr_g"], lr_d=hp["lr_d"], manual=manual)
+                        lr_g=hp["lr_g"], lr_d=hp["lr_d"], manual=manual, detail=detail)
         events: list[Event] = [event]
         if not manual:
             self.rollback_steps.append(from_step)

@@ -64,6 +64,7 @@ def _fraction(name: str, tip: str) -> QDoubleSpinBox:
 
 class ConfigPanel(QWidget):
     hparamsEdited = Signal(dict)
+    guardEdited = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +106,7 @@ class ConfigPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(fixed_box)
         layout.addWidget(live_box)
+        layout.addWidget(self._build_guard_box())
         layout.addStretch(1)
         self.fixed_widgets = [self.dataset, self.preset, self.latent_dim, self.batch_size, self.seed, self.device]
         self.live_widgets = {"lr_g": self.lr_g, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2,
@@ -112,6 +114,44 @@ class ConfigPanel(QWidget):
         for name, widget in self.live_widgets.items():
             widget.valueChanged.connect(self._on_live_edit)
         self._on_preset(DEFAULT_PRESET)
+
+    def _build_guard_box(self) -> QGroupBox:
+        from cgan_core.guard import GuardConfig
+
+        defaults = GuardConfig()
+        self.guard_box = QGroupBox("Divergence guard (live)", objectName="guardGroup", checkable=True)
+        self.guard_box.setToolTip("Detect divergence and roll back to the last healthy snapshot, with lower lrs")
+        self.guard_window = _spin("guardWindowSpin", 1, 100_000, "Steps a sustained condition must hold")
+        self.guard_g_ceiling = QDoubleSpinBox(objectName="guardGCeilingSpin", minimum=0.1, maximum=1000.0,
+                                              decimals=1, singleStep=0.5)
+        self.guard_g_ceiling.setToolTip("g above this for the window: generator losing (BCE default 6)")
+        self.guard_backoff = QDoubleSpinBox(objectName="guardBackoffSpin", minimum=0.01, maximum=1.0,
+                                            decimals=2, singleStep=0.05)
+        self.guard_backoff.setToolTip("Learning rates are multiplied by this on a rollback (1 = unchanged)")
+        self.guard_snapshot = _spin("guardSnapshotSpin", 1, 100_000, "Steps between healthy snapshots")
+        form = QFormLayout()
+        for label, widget, value in [("Window", self.guard_window, defaults.window),
+                                     ("g ceiling", self.guard_g_ceiling, defaults.g_ceiling),
+                                     ("lr backoff", self.guard_backoff, defaults.backoff),
+                                     ("Snapshot every", self.guard_snapshot, defaults.snapshot_every)]:
+            widget.setKeyboardTracking(False)
+            widget.setValue(value)
+            widget.valueChanged.connect(self._on_guard_edit)
+            form.addRow(label, widget)
+        self.guard_box.setChecked(True)
+        self.guard_box.toggled.connect(self._on_guard_edit)
+        self.guard_box.setLayout(form)
+        return self.guard_box
+
+    @Slot()
+    def _on_guard_edit(self) -> None:
+        if not self._loading:
+            self.guardEdited.emit(self.guard())
+
+    def guard(self) -> dict:
+        return {"enabled": self.guard_box.isChecked(), "window": self.guard_window.value(),
+                "g_ceiling": self.guard_g_ceiling.value(), "backoff": self.guard_backoff.value(),
+                "snapshot_every": self.guard_snapshot.value()}
 
     def _fill_devices(self) -> None:
         from cgan_core.device import pick_device

@@ -39,6 +39,7 @@ class MainWindow(FileActions, QMainWindow):
         self.errors: list[str] = []
         self.config_panel = ConfigPanel()
         self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
+        self.config_panel.guardEdited.connect(self._on_guard_edited)
         self.loss_plot = LossPlot()
         self.sample_grid = SampleGridView()
         self.timeline = Timeline(self.loss_plot.plot)
@@ -187,7 +188,7 @@ class MainWindow(FileActions, QMainWindow):
             self.loss_plot.clear()
         self.timeline.clear()
         self.paused = paused
-        self.worker = TrainWorker(config, resume=self.resume_dir, start_paused=paused)
+        self.worker = TrainWorker(config, resume=self.resume_dir, start_paused=paused, guard=self.config_panel.guard())
         self.thread = QThread(self)
         LIVE_THREADS.add(self.thread)
         self.worker.moveToThread(self.thread)
@@ -236,6 +237,11 @@ class MainWindow(FileActions, QMainWindow):
         if self.worker is not None:
             self.worker.send("hparams", values)
 
+    @Slot(dict)
+    def _on_guard_edited(self, values: dict) -> None:
+        if self.worker is not None:
+            self.worker.send("guard", values)
+
     @Slot(int)
     def _on_sample_every(self, value: int) -> None:
         if self.worker is not None:
@@ -264,7 +270,7 @@ class MainWindow(FileActions, QMainWindow):
 
     @Slot(object)
     def _on_rolled_back(self, event) -> None:
-        what = "manual rollback" if event.manual else f"rollback: {event.reason.replace('_', ' ')}"
+        what = "manual rollback" if event.manual else f"rollback: {event.reason.replace('_', ' ')} {event.detail}".strip()
         self.loss_plot.branch(event.to_step, f"{what} {event.from_step} -> {event.to_step}")
         self.timeline.add_rollback(event.to_step, event.from_step, what)
         self.config_panel.show_hparams({"lr_g": event.lr_g, "lr_d": event.lr_d})

@@ -65,9 +65,9 @@ class TrainWorker(QObject):
     finished = Signal(object)  # RunFinished or None
 
     def __init__(self, config: TrainConfig, out: Path | None = None, resume: Path | None = None,
-                 start_paused: bool = False) -> None:
+                 start_paused: bool = False, guard: dict | None = None) -> None:
         super().__init__()
-        self.config, self.out, self.resume = config, out, resume
+        self.config, self.out, self.resume, self.guard = config, out, resume, guard
         self.commands: queue.Queue = queue.Queue()
         self.paused = start_paused
         self.run = None
@@ -94,7 +94,8 @@ class TrainWorker(QObject):
             # Continuing a run keeps its architecture; the panel's length and live values apply.
             overrides = {k: getattr(self.config, k) for k in ("steps", "epochs", "max_seconds", "sample_every",
                                                                *LIVE_FIELDS)}
-            self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides)
+            self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides,
+                                   guard=self.guard)
             self.started.emit({"run_dir": str(self.run.run_dir), "device": describe(self.run.trainer.device),
                                "step": self.run.step_count, "hparams": dict(self.run.trainer.hparams)})
             self.busy.emit("")
@@ -162,6 +163,9 @@ class TrainWorker(QObject):
         elif command == "hparams":
             self._handle(run.set_hparams(**args[0]))
             self._send_due(force=True)
+        elif command == "guard":
+            run.guard = run.guard.replace(**args[0])
+            run.monitor.config = run.guard
         elif command == "sample_every":
             run.config.sample_every = int(args[0])
         elif command == "save_generator":

@@ -103,3 +103,36 @@ def test_history_splits_the_abandoned_stretch():
     live, abandoned = split_branches(steps)
     assert steps[live].tolist() == [1, 2, 3, 4, 5, 6, 7]
     assert [steps[a].tolist() for a in abandoned] == [[3, 4, 5, 6]]
+
+
+def test_collapse_is_diversity_lost_after_it_was_reached():
+    import numpy as np
+
+    from cgan_core.guard import CollapseMonitor
+
+    monitor = CollapseMonitor(np.array([0.3, 0.3]), fraction=0.5)
+    assert monitor.check(np.array([0.01, 0.01])) is None  # not learnt yet: not a collapse
+    assert monitor.check(np.array([0.25, 0.05])) is None  # class 0 reaches healthy diversity
+    assert monitor.check(np.array([0.02, 0.05])) == 0  # ... and loses it
+
+
+def test_run_measures_per_class_diversity(tmp_path, tiny_mnist):
+    run = tiny_run(tmp_path, tiny_mnist)
+    real, fake = run.collapse.real, run.sample_diversity()
+    assert real.shape == fake.shape == (10,) and (real > 0.1).all()  # thin 1s: ~0.14; the rest ~0.3
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, tiny_mnist):
+    run = tiny_run(tmp_path, tiny_mnist)
+    run.step()
+    run.save_checkpoint()
+    run.step()
+    newest = run.save_checkpoint()
+    run.close()
+    data = open(newest.path, "rb").read()
+    open(newest.path, "wb").write(data[: len(data) // 3])
+    warnings = []
+    resumed = TrainingRun(TrainConfig(), resume=run.run_dir, dataset=tiny_mnist, warn=warnings.append)
+    assert resumed.step_count == 1
+    assert warnings and "step-000000002.pt" in warnings[0]
+    resumed.close()

@@ -27,3 +27,15 @@ def test_preview_and_manual_rollback_branch_the_curves(qtbot, window):
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     events = (w.run_dir / "events.jsonl").read_text()
     assert '"event": "rollback"' in events and '"manual": true' in events
+
+
+def test_guard_switched_off_and_edited_from_the_panel(qtbot, window):
+    w = window
+    w.start()
+    wait_started(qtbot, w)
+    w.config_panel.guard_backoff.setValue(0.25)
+    qtbot.waitUntil(lambda: w.worker.run.guard.backoff == 0.25, timeout=10_000)
+    w.config_panel.guard_box.setChecked(False)
+    qtbot.waitUntil(lambda: not w.worker.run.guard.enabled, timeout=10_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.running, timeout=30_000)
