@@ -14,6 +14,7 @@ from studio.app import build_window
 
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
 TRAIN_SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
+SCENARIO = sys.argv[3] if len(sys.argv) > 3 else "tour"  # "tour" or "rollback"
 
 
 def main() -> int:
@@ -31,6 +32,17 @@ def main() -> int:
     def lower_lr() -> None:
         window.config_panel.lr_d.setValue(window.config_panel.lr_d.value() / 2)
 
+    def explode() -> None:  # what a slip of the keyboard does: both learning rates x1000
+        panel = window.config_panel
+        panel.lr_g.setValue(panel.lr_g.value() * 1000)
+        panel.lr_d.setValue(panel.lr_d.value() * 1000)
+
+    if SCENARIO == "rollback":
+        plan = [(0.5, window.start), (TRAIN_SECONDS, explode), (TRAIN_SECONDS + 12, lambda: shot("rollback")),
+                (TRAIN_SECONDS + 12.5, window.close)]
+        for delay, action in plan:
+            QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
     plan = [
         (1.5, lambda: shot("idle")),
         (2.0, window.start),

@@ -32,7 +32,8 @@ class FileActions:
             self.loss_plot.add_ghost(steps, columns)
         for e in history.rollbacks:
             what = "manual rollback" if e.get("manual") else f"rollback: {e['reason'].replace('_', ' ')}"
-            self.loss_plot.add_marker(int(e["to_step"]), f"{what} {e['from_step']} -> {e['to_step']}", "#e06c75")
+            self.loss_plot.add_marker(int(e["to_step"]), what, "#e06c75", left=True)
+            self.timeline.add_rollback(int(e["to_step"]), int(e["from_step"]), what)
         if history.grid is not None:
             self._on_grid(history.grid)
         self.config_panel.load(history.config)

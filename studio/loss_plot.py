@@ -112,9 +112,13 @@ class LossPlot(QWidget):
         self._dirty = True
 
     def add_ghost(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        """An abandoned stretch, greyed, and left out of the auto-range: a diverged spike of 1e9 must not
+        flatten the live curves."""
         for name in CURVES:
-            ghost = self.plot.getPlotItem().plot(steps, columns[name], pen=pg.mkPen((140, 140, 140, 110), width=1))
+            ghost = pg.PlotDataItem(steps, np.nan_to_num(columns[name], nan=0.0, posinf=0.0, neginf=0.0),
+                                    pen=pg.mkPen((140, 140, 140, 110), width=1))
             ghost.setZValue(-10)
+            self.plot.getPlotItem().addItem(ghost, ignoreBounds=True)
             self.ghosts.append(ghost)
 
     def branch(self, to_step: int, text: str) -> None:
@@ -124,15 +128,17 @@ class LossPlot(QWidget):
             self.add_ghost(self.steps[~keep], {name: v[~keep] for name, v in self.values.items()})
             self.steps = self.steps[keep]
             self.values = {name: v[keep] for name, v in self.values.items()}
-        self.add_marker(to_step, text, color="#e06c75")
+        self.add_marker(to_step, text, color="#e06c75", left=True)
         self._dirty = True
 
-    def add_marker(self, step: int, text: str, color: str = "#c678dd") -> pg.InfiniteLine:
+    def add_marker(self, step: int, text: str, color: str = "#c678dd", left: bool = False) -> pg.InfiniteLine:
+        """A labelled vertical line; `left` puts the label before the line (rollbacks sit at the newest steps)."""
         # Labels alternate between two heights so that close markers do not overprint each other.
         height = 0.96 if len(self.markers) % 2 == 0 else 0.88
+        anchor = (1, 0.5) if left else (0, 0.5)
         line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen(color, width=1, style=Qt.DashLine),
                                label=text, labelOpts={"position": height, "color": color,
-                                                      "fill": (30, 31, 34, 220), "anchors": [(0, 0.5), (0, 0.5)]})
+                                                      "fill": (30, 31, 34, 220), "anchors": [anchor, anchor]})
         line.setToolTip(f"step {step}: {text}")
         self.plot.addItem(line)
         self.markers.append(line)

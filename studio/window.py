@@ -271,7 +271,7 @@ class MainWindow(FileActions, QMainWindow):
     @Slot(object)
     def _on_rolled_back(self, event) -> None:
         what = "manual rollback" if event.manual else f"rollback: {event.reason.replace('_', ' ')} {event.detail}".strip()
-        self.loss_plot.branch(event.to_step, f"{what} {event.from_step} -> {event.to_step}")
+        self.loss_plot.branch(event.to_step, what)
         self.timeline.add_rollback(event.to_step, event.from_step, what)
         self.config_panel.show_hparams({"lr_g": event.lr_g, "lr_d": event.lr_d})
 
