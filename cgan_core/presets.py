@@ -58,6 +58,7 @@ class Preset:
     mode_seeking: float = 0.0  # weight of MSGAN's diversity term in G's loss (Mao et al., 2019); 0 = off
     channels_last: bool = False
     arch_kwargs: dict = field(default_factory=dict)
+    guard: dict = field(default_factory=dict)  # the preset's own guard bounds, over the loss type's
 
     def build(self, num_classes: int, image_shape: tuple[int, int, int], latent_dim: int) -> tuple[nn.Module, nn.Module]:
         g = ARCHITECTURES[self.generator](latent_dim, num_classes, image_shape, **self.arch_kwargs)
@@ -77,6 +78,8 @@ PRESETS: dict[str, Preset] = {
             "seed001-mlp", "seed 001: F. Rodriguez, 'GANs - Conditional GANs with MNIST (Part 4)', Keras MLP",
             "Seed001Generator", "Seed001Discriminator", latent_dim=100, batch_size=128, lr_g=2e-4, lr_d=2e-4,
             label_smoothing=0.1, scheme=Scheme(d_update="separate", g_input="fresh"),
+            # One-sided smoothing 0.1: BCE against 0.9 cannot fall below ~0.325, so "D wins" sits higher.
+            guard={"d_loss_floor": 0.36, "d_real_ceiling": 0.88},
         ),
         Preset(
             "seed002-mlp", "seed 002: 'Step by Step Implementation of Conditional GANs', PyTorch MLP",

@@ -85,8 +85,10 @@ class TrainingRun:
         self._pending: list[tuple[StepStats, float]] = []
         self._queued: list[Event] = []
         self._rate = (0.0, 0)  # (seconds, images) at the last chunk, for a recent images/s
-        # The guard's bounds depend on the loss; a dict overrides some of them.
-        self.guard = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(self.config.loss, **(guard or {}))
+        # The guard's bounds: the loss type's, then the preset's, then the caller's (a dict) on top.
+        preset_bounds = self.trainer.preset.guard
+        self.guard = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(
+            self.config.loss, **{**preset_bounds, **(guard or {})})
         self.monitor = HealthMonitor(self.guard)
         self.snapshots = SnapshotRing(self.guard.ring_size)
         self.rollback_steps: list[int] = []  # where each automatic rollback happened

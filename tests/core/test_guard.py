@@ -136,3 +136,12 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, tiny_mni
     assert resumed.step_count == 1
     assert warnings and "step-000000002.pt" in warnings[0]
     resumed.close()
+
+
+def test_bounds_come_from_loss_then_preset_then_user(tmp_path, tiny_mnist):
+    config = TrainConfig(preset="seed001-mlp", batch_size=8)
+    run = TrainingRun(config, out=tmp_path / "a", dataset=tiny_mnist, guard={"window": 7})
+    assert run.guard.d_loss_floor == 0.36 and run.guard.window == 7 and run.guard.g_ceiling == 6.0
+    run.close()
+    hinge = GuardConfig.for_loss("hinge")
+    assert hinge.g_ceiling == 10.0 and GuardConfig.for_loss("bce").g_ceiling == 6.0
