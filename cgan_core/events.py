@@ -80,6 +80,12 @@ class RolledBack:
     manual: bool = False
     detail: str = ""  # e.g. which class collapsed
 
+    @property
+    def label(self) -> str:
+        if self.manual:
+            return "manual rollback"
+        return f"rollback: {self.reason.replace('_', ' ')} {self.detail}".strip()
+
 
 @dataclass(frozen=True)
 class GuardGaveUp:

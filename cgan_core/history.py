@@ -11,7 +11,7 @@ import torch
 
 from .checkpoint import load_generator
 from .errors import DataError
-from .events import HParamChange, SampleGrid
+from .events import HParamChange, RolledBack, SampleGrid
 from .sampling import make_grid, to_uint8
 
 
@@ -24,7 +24,7 @@ class RunHistory:
     config: dict
     grid: SampleGrid | None
     abandoned: list[tuple[np.ndarray, dict[str, np.ndarray]]]  # stretches left behind by rollbacks
-    rollbacks: list[dict]  # the rollback events of events.jsonl
+    rollbacks: list[RolledBack]  # as recorded in events.jsonl
 
 
 def split_branches(steps: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -80,7 +80,8 @@ def load_history(run_dir: Path) -> RunHistory:
             if e.get("event") == "hparam":
                 changes.append(HParamChange(int(e["step"]), e["name"], float(e["old"]), float(e["new"])))
             elif e.get("event") == "rollback":
-                rollbacks.append(e)
+                rollbacks.append(RolledBack(int(e["from_step"]), int(e["to_step"]), e["reason"], float(e["lr_g"]),
+                                            float(e["lr_d"]), bool(e.get("manual")), e.get("detail", "")))
     config_file = run_dir / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     for change in changes:  # the hyperparameters in force at the end, not those the run began with

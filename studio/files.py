@@ -30,10 +30,9 @@ class FileActions:
             self.loss_plot.add_marker(change.step, change.label)
         for steps, columns in history.abandoned:
             self.loss_plot.add_ghost(steps, columns)
-        for e in history.rollbacks:
-            what = "manual rollback" if e.get("manual") else f"rollback: {e['reason'].replace('_', ' ')}"
-            self.loss_plot.add_marker(int(e["to_step"]), what, "#e06c75", left=True)
-            self.timeline.add_rollback(int(e["to_step"]), int(e["from_step"]), what)
+        for event in history.rollbacks:
+            self.loss_plot.add_marker(event.to_step, event.label, "#e06c75", left=True)
+            self.timeline.add_rollback(event.to_step, event.from_step, event.label)
         if history.grid is not None:
             self._on_grid(history.grid)
         self.config_panel.load(history.config)

@@ -232,20 +232,22 @@ class MainWindow(FileActions, QMainWindow):
             self.worker.request_stop()
             self.status_label.setText("Stopping…")
 
+    def _send(self, command: str, *args) -> None:
+        """A command for the worker's loop, when a run is live (otherwise the panel just keeps the value)."""
+        if self.worker is not None:
+            self.worker.send(command, *args)
+
     @Slot(dict)
     def _on_hparams_edited(self, values: dict) -> None:
-        if self.worker is not None:
-            self.worker.send("hparams", values)
+        self._send("hparams", values)
 
     @Slot(dict)
     def _on_guard_edited(self, values: dict) -> None:
-        if self.worker is not None:
-            self.worker.send("guard", values)
+        self._send("guard", values)
 
     @Slot(int)
     def _on_sample_every(self, value: int) -> None:
-        if self.worker is not None:
-            self.worker.send("sample_every", value)
+        self._send("sample_every", value)
 
     # ---- worker signals (all @Slot: cross-thread receivers) ---------------------------------------
     @Slot(object)
@@ -270,9 +272,8 @@ class MainWindow(FileActions, QMainWindow):
 
     @Slot(object)
     def _on_rolled_back(self, event) -> None:
-        what = "manual rollback" if event.manual else f"rollback: {event.reason.replace('_', ' ')} {event.detail}".strip()
-        self.loss_plot.branch(event.to_step, what)
-        self.timeline.add_rollback(event.to_step, event.from_step, what)
+        self.loss_plot.branch(event.to_step, event.label)
+        self.timeline.add_rollback(event.to_step, event.from_step, event.label)
         self.config_panel.show_hparams({"lr_g": event.lr_g, "lr_d": event.lr_d})
 
     @Slot(object)
@@ -281,15 +282,13 @@ class MainWindow(FileActions, QMainWindow):
 
     @Slot(int)
     def _on_preview_requested(self, step: int) -> None:
-        if self.worker is not None:
-            self.worker.send("preview", step)
+        self._send("preview", step)
 
     @Slot(int)
     def _on_rollback_requested(self, step: int) -> None:
         """Manual rollback, with the hyperparameters now in the panel (edit them first to branch with new ones)."""
-        if self.worker is not None:
-            self.worker.send("hparams", self.config_panel.hparams())
-            self.worker.send("rollback", step)
+        self._send("hparams", self.config_panel.hparams())
+        self._send("rollback", step)
 
     @Slot(object)
     def _on_guard_gave_up(self, event) -> None:

@@ -39,3 +39,21 @@ def test_guard_switched_off_and_edited_from_the_panel(qtbot, window):
     qtbot.waitUntil(lambda: not w.worker.run.guard.enabled, timeout=10_000)
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
+
+
+def test_opened_run_shows_its_branches(qtbot, window, tmp_path):
+    """A run with a rollback, read back: greyed stretch and marker come from metrics.csv and events.jsonl."""
+    from cgan_core.config import TrainConfig
+    from cgan_core.run import TrainingRun
+
+    run = TrainingRun(TrainConfig(batch_size=8, stats_every=5), out=tmp_path / "r", guard={"snapshot_every": 10})
+    for _ in range(25):
+        run.step()
+    run.rollback("manual", 21, to_step=20, manual=True)
+    for _ in range(5):
+        run.step()
+    run.finish("stopped")
+    run.close()
+    window.open_run(tmp_path / "r")
+    assert len(window.loss_plot.ghosts) == 3 and int(window.loss_plot.steps[-1]) == 25
+    assert any("manual rollback" in m.label.toPlainText() for m in window.loss_plot.markers)
