@@ -1,6 +1,6 @@
 """GUI overhead and responsiveness, in one process. Run on a virtual screen:
 
-    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m benchmarks.bench_gui --seconds 30
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m benchmarks.bench_gui --seconds 30 --rounds 2
 
 1. Headless: the engine (studio-fast, default settings) for S seconds, with the thread count the app uses.
 2. Window attached: the same for S seconds while the studio draws, and a 10 ms QTimer measures how
@@ -77,17 +77,23 @@ def with_window(seconds: float) -> tuple[float, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating headless/window pairs (one pair is +-5%)")
     args = parser.parse_args()
     from cgan_core.device import leave_core_for_ui
 
     threads = leave_core_for_ui()  # the app's setting, so that both runs share it
-    reference = headless(args.seconds)
-    gui, lateness = with_window(args.seconds)
+    references, guis, lateness = [], [], []
+    for _ in range(args.rounds):
+        references.append(headless(args.seconds))
+        gui, late = with_window(args.seconds)
+        guis.append(gui)
+        lateness.append(late)
+    lateness = np.concatenate(lateness)
     result = {
         "torch_threads": threads,
-        "headless_images_s": round(reference, 1),
-        "gui_images_s": round(gui, 1),
-        "gui_over_headless": round(gui / reference, 3),
+        "headless_images_s": [round(r, 1) for r in references],
+        "gui_images_s": [round(g, 1) for g in guis],
+        "gui_over_headless": round(sum(guis) / sum(references), 3),
         "timer_lateness_ms": {"p50": float(np.percentile(lateness, 50)), "p99": float(np.percentile(lateness, 99)),
                               "max": float(lateness.max()), "ticks": int(len(lateness))},
     }

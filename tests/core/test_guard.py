@@ -145,3 +145,30 @@ def test_bounds_come_from_loss_then_preset_then_user(tmp_path, tiny_mnist):
     run.close()
     hinge = GuardConfig.for_loss("hinge")
     assert hinge.g_ceiling == 10.0 and GuardConfig.for_loss("bce").g_ceiling == 6.0
+
+
+def test_run_level_resume_is_exact(tmp_path, tiny_mnist):
+    """What the CLI does: 20 steps straight, or 10 + finish + resume + 10: the same losses and weights."""
+    import csv
+
+    def config(steps):
+        return TrainConfig(preset="seed004-dcgan", batch_size=8, steps=steps, seed=4, stats_every=5)
+
+    def losses(run_dir):
+        with open(run_dir / "metrics.csv") as f:
+            return [(r["step"], r["d1"], r["d2"], r["g"]) for r in csv.DictReader(f)]
+
+    straight = TrainingRun(config(20), out=tmp_path / "a", dataset=tiny_mnist)
+    list(straight.events())
+    straight.close()
+    half = TrainingRun(config(10), out=tmp_path / "b", dataset=tiny_mnist)
+    list(half.events())
+    half.close()
+    rest = TrainingRun(config(20), resume=tmp_path / "b", dataset=tiny_mnist, overrides={"steps": 20})
+    list(rest.events())
+    rest.close()
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+    for a, b in zip(straight.trainer.d.parameters(), rest.trainer.d.parameters()):
+        assert torch.equal(a, b)
+    for a, b in zip(straight.trainer.g.parameters(), rest.trainer.g.parameters()):
+        assert torch.equal(a, b)
