@@ -73,10 +73,18 @@ def predict(model: DomainClassifier, images_uint8: torch.Tensor, batch: int = 10
 
 
 def load_or_train(dataset: str = "mnist", progress: Callable[[float], None] | None = None) -> tuple[DomainClassifier, float]:
-    """The cached classifier for a dataset (trained on first use), and its real test accuracy."""
-    train = load_dataset(dataset, "train")
-    key = dataset_checksum(train)
-    path = paths.cache_dir() / f"classifier-{dataset}-{key}-v{SCHEMA}.pt"
+    """The cached classifier for a named dataset (trained on first use), and its real test accuracy."""
+    return load_or_train_on(load_dataset(dataset, "train"), load_dataset(dataset, "test"), progress=progress)
+
+
+def cache_path(train: ImageDataset) -> Path:
+    """Keyed by the training data's checksum: other data, another classifier."""
+    return paths.cache_dir() / f"classifier-{train.name}-{dataset_checksum(train)}-v{SCHEMA}.pt"
+
+
+def load_or_train_on(train: ImageDataset, test: ImageDataset, epochs: int = 2,
+                     progress: Callable[[float], None] | None = None) -> tuple[DomainClassifier, float]:
+    path = cache_path(train)
     model = DomainClassifier(train.image_shape[0], train.num_classes, train.image_shape[1])
     if path.is_file():
         try:
@@ -85,8 +93,7 @@ def load_or_train(dataset: str = "mnist", progress: Callable[[float], None] | No
             return model.eval(), float(state["test_accuracy"])
         except Exception:  # a damaged cache entry is rebuilt, never trusted
             path.unlink(missing_ok=True)
-    model = train_classifier(train, progress=progress)
-    test = load_dataset(dataset, "test")
+    model = train_classifier(train, epochs=epochs, progress=progress)
     accuracy = float((predict(model, test.images) == test.labels).float().mean())
     tmp = Path(f"{path}.tmp-{os.getpid()}")
     torch.save({"model": model.state_dict(), "test_accuracy": accuracy}, tmp)

@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--labels")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", type=Path, required=True)
+    evaluate = sub.add_parser("evaluate", help="score a generator with the dataset's domain classifier")
+    evaluate.add_argument("generator", type=Path)
+    evaluate.add_argument("--per-class", type=_positive_int, default=100)
+    evaluate.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -96,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("a subcommand is required: presets, train or sample")
-        return {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample}[args.command](args)
+            raise UsageError("a subcommand is required: presets, train, sample or evaluate")
+        commands = {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate}
+        return commands[args.command](args)
     except UsageError as exc:
         print(f"cgan-studio: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -211,6 +216,18 @@ def cmd_sample(args) -> int:
         columns = len(labels) if args.labels else (args.per_class or 8)
         save_png(args.out, make_grid(images, columns), scale=2)
     print(json.dumps({"out": str(args.out), "images": int(len(labels))}))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .checkpoint import load_generator
+    from .evaluate import evaluate_generator
+
+    path = args.generator / "generator.safetensors" if args.generator.is_dir() else args.generator
+    g, info = load_generator(path)
+    print(f"scoring {path} (the domain classifier is trained once, then cached)", file=sys.stderr)
+    print(json.dumps(evaluate_generator(g, info, per_class=args.per_class, seed=args.seed,
+                                        dataset=info.get("dataset", "mnist"))))
     return 0
 
 

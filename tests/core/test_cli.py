@@ -92,7 +92,8 @@ def test_bad_files_exit_1_naming_the_file(tmp_path):
     for args, name in [(["sample", missing, "--out", tmp_path / "a.png"], "missing.safetensors"),
                        (["sample", junk, "--out", tmp_path / "a.png"], "junk.safetensors"),
                        (["train", "--config", toml], "bad.toml"),
-                       (["train", "--resume", tmp_path / "norun"], "norun")]:
+                       (["train", "--resume", tmp_path / "norun"], "norun"),
+                       (["evaluate", junk], "junk.safetensors")]:
         result = cli(*args)
         assert result.returncode == 1, (args, result.stderr)
         assert name in result.stderr and len(result.stderr.strip().splitlines()) == 1
