@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 CURVES = {"d1": ("#4e9af1", "D on real"), "d2": ("#f1a14e", "D on fake"), "g": ("#5cc46a", "G")}
 REDRAW_MS = 100
@@ -87,6 +88,8 @@ class LossPlot(QWidget):
         self.controls.addStretch(1)
         self.readout = QLabel("", objectName="hoverReadout")
         self.readout.setStyleSheet("color: #aaaaaa; font-family: monospace;")
+        self.readout.setMinimumWidth(0)  # the readout shrinks first: the window must fit small screens
+        self.readout.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.controls.addWidget(self.readout)
 
     # ---- data ------------------------------------------------------------------------------

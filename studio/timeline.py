@@ -34,6 +34,7 @@ class Timeline(QWidget):
         self.selected: int | None = None
         self.label = QLabel("Snapshots appear here while training", objectName="timelineLabel")
         self.label.setStyleSheet("color: #aaaaaa;")
+        self.label.setSizePolicy(pg.QtWidgets.QSizePolicy.Ignored, pg.QtWidgets.QSizePolicy.Preferred)
         self.rollback_button = QPushButton("Roll back here", objectName="rollbackButton")
         self.rollback_button.setToolTip("Restore the selected snapshot and continue from it as a new branch")
         self.rollback_button.setEnabled(False)

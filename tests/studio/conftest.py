@@ -32,6 +32,8 @@ def window(qtbot, tmp_path):
     panel = w.config_panel
     panel.preset.setCurrentText("studio-fast")
     panel.batch_size.setValue(16)
+    panel.steps.setValue(0)  # unbounded, whatever an earlier test left in QSettings
+    panel.guard_box.setChecked(True)
     w.sample_every.setValue(5)
     w.resize(1280, 800)
     w.show()

@@ -161,3 +161,26 @@ def test_closing_during_training_exits_cleanly(tmp_path):
     from pathlib import Path
 
     assert list((Path(run_dir) / "checkpoints").glob("step-*.pt"))  # the stop wrote a final checkpoint
+
+
+def test_settings_remember_geometry_and_last_values(qtbot):
+    from studio.app import build_window
+
+    first = build_window()
+    qtbot.addWidget(first)
+    first.config_panel.preset.setCurrentText("seed002-mlp")
+    first.config_panel.lr_d.setValue(3e-5)
+    first.show()
+    default_height = first.size().height()
+    first.resize(900, 520)
+    assert first.size().height() == 520 != default_height
+    first.splitter.setSizes([300, 500, 300])
+    first.close()
+    second = build_window()
+    qtbot.addWidget(second)
+    assert second.config_panel.preset.currentText() == "seed002-mlp"
+    assert second.config_panel.lr_d.value() == pytest.approx(3e-5)
+    # The height comes back; the width is clamped to the offscreen screen (800 px) by restoreGeometry.
+    assert second.size().height() == 520
+    second.config_panel.preset.setCurrentText("studio-fast")  # leave the defaults for later tests
+    second.close()
