@@ -9,7 +9,8 @@ from torch import nn
 def as_probs(c: torch.Tensor, num_classes: int) -> torch.Tensor:
     """A class condition as a (N, K) float matrix: one-hot for int labels, unchanged for probabilities."""
     if c.dtype in (torch.int64, torch.int32):
-        return F.one_hot(c.long(), num_classes).float()
+        # scatter_, not F.one_hot: on CUDA one_hot checks the label range with a host sync every step
+        return torch.zeros(len(c), num_classes, device=c.device).scatter_(1, c.long().view(-1, 1), 1.0)
     if c.ndim != 2 or c.shape[1] != num_classes:
         raise ValueError(f"a soft condition must be (N, {num_classes}) probabilities, got {tuple(c.shape)}")
     return c.float()
