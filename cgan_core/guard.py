@@ -104,11 +104,11 @@ class HealthMonitor:
         self._g_high_since: int | None = None
         self._grad_history: deque = deque(maxlen=200)
 
-    def check(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> tuple[str, int] | None:
-        """(reason, first bad step) for the first problem in this chunk, or None while healthy."""
+    def check(self, chunk) -> tuple[str, int] | None:
+        """(reason, first bad step) for the first problem in a LossChunk, or None while healthy."""
         c = self.config
-        for i, step in enumerate(steps.tolist()):
-            row = {name: float(values[i]) for name, values in columns.items()}
+        for step, values in zip(chunk.steps.tolist(), chunk.values.tolist()):
+            row = dict(zip(chunk.names, values))
             if not all(math.isfinite(v) for v in row.values()):
                 return "non_finite", step
             dominant = (row["d1"] < c.d_loss_floor and row["d2"] < c.d_loss_floor

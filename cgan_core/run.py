@@ -136,8 +136,14 @@ class TrainingRun:
         return self.step_parts(True, True)
 
     def step_parts(self, update_d: bool, update_g: bool) -> list[Event]:
-        """A step that may update only D or only G (see Trainer.step)."""
+        """A step that may update only D or only G (see Trainer.step); its time counts as training."""
         start = time.perf_counter()
+        try:
+            return self._step_and_events(update_d, update_g)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _step_and_events(self, update_d: bool, update_g: bool) -> list[Event]:
         stats = self.trainer.step(update_d, update_g)
         self._pending.append((stats, self.trainer.batches.epoch_progress))
         step = self.trainer.step_count
@@ -146,24 +152,19 @@ class TrainingRun:
         if len(self._pending) >= self.config.stats_every:
             chunk = self.flush()
             events.append(chunk)
-            if self.guard.enabled and (problem := self.monitor.check(chunk.steps, _columns(chunk))):
-                events += self.rollback(*problem)
-                self.seconds += time.perf_counter() - start
-                return events
+            if self.guard.enabled and (problem := self.monitor.check(chunk)):
+                return events + self.rollback(*problem)
         if self.guard.enabled and step % self.guard.snapshot_every == 0:
             collapsed = self.collapse.check(self.sample_diversity())
             if collapsed is not None:
                 name = self.trainer.dataset.class_names[collapsed]
-                events += self.rollback("class_collapse", step, detail=f"class {name}")
-                self.seconds += time.perf_counter() - start
-                return events
+                return events + self.rollback("class_collapse", step, detail=f"class {name}")
             self.snapshots.add(self.trainer.state_dict())  # healthy: the checks above passed
             events.append(SnapshotTaken(step, tuple(self.snapshots.steps)))
         if step % self.config.sample_every == 0 or (step in EARLY_GRIDS and step < self.config.sample_every):
             events.append(self.sample_grid())
         if step % self.config.checkpoint_every == 0:
             events.append(self.save_checkpoint())
-        self.seconds += time.perf_counter() - start
         return events
 
     def flush(self) -> LossChunk | None:
@@ -220,7 +221,7 @@ class TrainingRun:
     def _real_diversity(self, per_class: int = 64) -> np.ndarray:
         data = self.trainer.dataset
         picks = torch.cat([torch.nonzero(data.labels == c).flatten()[:per_class] for c in range(data.num_classes)])
-        images = data.images[picks].float() * self.trainer.pixel_scale + self.trainer.pixel_offset
+        images = self.trainer.to_model_range(data.images[picks])
         return within_class_diversity(images, data.labels[picks], data.num_classes)
 
     def sample_diversity(self) -> np.ndarray:
@@ -263,13 +264,16 @@ class TrainingRun:
     def save_checkpoint(self) -> CheckpointSaved:
         state = self.trainer.state_dict()
         state.update(config=self.config.to_dict(), seconds=self.seconds)
-        path = self.run_dir / "checkpoints" / f"step-{self.step_count:09d}.pt"
+        path = self._checkpoint_path()
         ckpt.save_checkpoint(path, state)
         self.save_generator()
         for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
             old.unlink(missing_ok=True)
         self._log_event("checkpoint", step=self.step_count, path=str(path))
         return CheckpointSaved(self.step_count, str(path))
+
+    def _checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / f"step-{self.step_count:09d}.pt"
 
     def save_generator(self, path: Path | None = None) -> Path:
         path = Path(path) if path else self.run_dir / "generator.safetensors"
@@ -313,7 +317,7 @@ class TrainingRun:
     def finish(self, reason: str) -> list[Event]:
         """Flush, write the final checkpoint and generator, and summarise the run."""
         events: list[Event] = [e for e in [self.flush()] if e is not None]
-        if not checkpoint_files(self.run_dir) or not checkpoint_files(self.run_dir)[0].name.endswith(f"{self.step_count:09d}.pt"):
+        if not self._checkpoint_path().is_file():
             events.append(self.save_checkpoint())
         events.append(RunFinished(self.step_count, reason, self.summary()))
         self._log_event("finished", step=self.step_count, reason=reason)
@@ -332,10 +336,6 @@ class TrainingRun:
 
     def close(self) -> None:
         self._metrics.close()
-
-
-def _columns(chunk: LossChunk) -> dict[str, np.ndarray]:
-    return {name: chunk.values[:, i] for i, name in enumerate(chunk.names)}
 
 
 def _fmt(value) -> str:

@@ -70,7 +70,6 @@ class Trainer:
         self.noise.manual_seed(seed + 2)
         preview = torch.Generator().manual_seed(seed + 3)  # the fixed noise of the sample grid
         self.fixed_z = torch.randn(16, self.config.latent_dim, generator=preview).to(self.device)
-        # uint8 -> the generator's output range, as one multiply-add on the device.
         tanh = self.g.output_range == "tanh"
         self.pixel_scale, self.pixel_offset = (2.0 / 255.0, -1.0) if tanh else (1.0 / 255.0, 0.0)
         self.step_count = 0
@@ -95,9 +94,13 @@ class Trainer:
         return changed
 
     # ---- the step --------------------------------------------------------------------------
+    def to_model_range(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> floats in the generator's output range, as one multiply-add on the device."""
+        return images.float().mul_(self.pixel_scale).add_(self.pixel_offset)
+
     def _real_batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = self.batches.next(n)
-        x = self.dataset.images[idx].float().mul_(self.pixel_scale).add_(self.pixel_offset)
+        x = self.to_model_range(self.dataset.images[idx])
         return x.contiguous(memory_format=self.memory_format), self.dataset.labels[idx]
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,7 +137,7 @@ class Trainer:
             else:
                 d1, d2, out_real, out_fake = self._d_step_separate(real, y_real, fake.detach(), y_fake, kind)
             self.images_seen += n_real
-        grad_d = _grad_norm(self.d, self.device)
+        grad_d = _grad_norm(self.d, self.device) if update_d else torch.zeros((), device=self.device)
         if update_g:
             if regenerate:
                 fake = self.g(z, y_fake)
@@ -146,30 +149,29 @@ class Trainer:
         else:
             with torch.no_grad():
                 g_value, grad_g = losses.g_loss(self.d(fake, y_fake), kind), torch.zeros((), device=self.device)
-        if not update_d:
-            grad_d = torch.zeros((), device=self.device)
         self.step_count += 1
         with torch.no_grad():
             d_real, d_fake = torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
             values = torch.stack([d1, d2, g_value, d_real, d_fake, grad_d, grad_g]).float()
         return StepStats(self.step_count, values)
 
-    def _d_step_joint(self, real, y_real, fake, y_fake, kind):
-        """One D update on (d1 + d2) / 2, with real and fake in a single forward pass."""
-        self.opt_d.zero_grad(set_to_none=True)
+    def _d_joint_losses(self, real, y_real, fake, y_fake, kind):
+        """d1 and d2 from one D forward pass over real and fake together."""
         out = self.d(torch.cat([real, fake]), torch.cat([y_real, y_fake]))
         out_real, out_fake = out[: len(real)], out[len(real):]
-        d1 = losses.d_real(out_real, kind, self.hparams["label_smoothing"])
-        d2 = losses.d_fake(out_fake, kind)
+        return losses.d_real(out_real, kind, self.hparams["label_smoothing"]), losses.d_fake(out_fake, kind), out_real, out_fake
+
+    def _d_step_joint(self, real, y_real, fake, y_fake, kind):
+        """One D update on (d1 + d2) / 2."""
+        self.opt_d.zero_grad(set_to_none=True)
+        d1, d2, out_real, out_fake = self._d_joint_losses(real, y_real, fake, y_fake, kind)
         ((d1 + d2) * 0.5).backward()
         self.opt_d.step()
         return d1.detach(), d2.detach(), out_real.detach(), out_fake.detach()
 
     @torch.no_grad()
     def _d_measure(self, real, y_real, fake, y_fake, kind):
-        out = self.d(torch.cat([real, fake]), torch.cat([y_real, y_fake]))
-        out_real, out_fake = out[: len(real)], out[len(real):]
-        return losses.d_real(out_real, kind, self.hparams["label_smoothing"]), losses.d_fake(out_fake, kind), out_real, out_fake
+        return self._d_joint_losses(real, y_real, fake, y_fake, kind)
 
     def _d_step_separate(self, real, y_real, fake, y_fake, kind):
         """Two D updates, as Keras' train_on_batch(real) then train_on_batch(fake)."""

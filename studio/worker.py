@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from cgan_core.config import LIVE_FIELDS, TrainConfig
 from cgan_core.errors import CganError
-from cgan_core.events import (CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished,
+from cgan_core.events import (GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished,
                               SampleGrid, SnapshotTaken)
 
 LOSS_INTERVAL = 0.1
@@ -55,7 +55,6 @@ class TrainWorker(QObject):
     losses = Signal(object)  # LossChunk
     grid = Signal(object)  # SampleGrid
     hparamChanged = Signal(object)  # HParamChange
-    checkpointSaved = Signal(object)  # CheckpointSaved
     rolledBack = Signal(object)  # RolledBack
     snapshots = Signal(object)  # tuple of the steps of the healthy snapshots kept
     guardGaveUp = Signal(object)  # GuardGaveUp: the worker has paused itself
@@ -96,8 +95,7 @@ class TrainWorker(QObject):
                                                                *LIVE_FIELDS)}
             self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides,
                                    guard=self.guard)
-            self.started.emit({"run_dir": str(self.run.run_dir), "device": describe(self.run.trainer.device),
-                               "step": self.run.step_count, "hparams": dict(self.run.trainer.hparams)})
+            self.started.emit({"run_dir": str(self.run.run_dir), "device": describe(self.run.trainer.device)})
             self.busy.emit("")
             self._emit_grid_now(self.run.sample_grid())
             result = self._loop()
@@ -177,10 +175,6 @@ class TrainWorker(QObject):
         elif command == "rollback":  # manual: back to the snapshot at or before this step, lrs kept
             self._handle(run.rollback("manual", int(args[0]) + 1, to_step=int(args[0]), manual=True))
             self._send_due(force=True)
-        elif command == "checkpoint":
-            self.busy.emit("Saving a checkpoint…")
-            self._handle([run.save_checkpoint()])
-            self.busy.emit("")
 
     def _handle(self, events: list) -> None:
         for event in events:
@@ -190,8 +184,6 @@ class TrainWorker(QObject):
                 self._outbox.grid = event
             elif isinstance(event, HParamChange):
                 self.hparamChanged.emit(event)
-            elif isinstance(event, CheckpointSaved):
-                self.checkpointSaved.emit(event)
             elif isinstance(event, SnapshotTaken):
                 self.snapshots.emit(event.kept)
             elif isinstance(event, RolledBack):
@@ -208,13 +200,15 @@ class TrainWorker(QObject):
             chunk = merge_chunks(box.chunks)
             box.chunks, box.last_loss = [], now
             self.losses.emit(chunk)
-            self.progress.emit(Progress(self.run.step_count, chunk.epoch, chunk.images_per_second,
-                                        self.run.seconds, self.run.progress(), self.paused))
+            self._emit_progress(chunk.epoch, chunk.images_per_second)
         elif force:
-            self.progress.emit(Progress(self.run.step_count, self.run.trainer.batches.epoch_progress, 0.0,
-                                        self.run.seconds, self.run.progress(), self.paused))
+            self._emit_progress(self.run.trainer.batches.epoch_progress, 0.0)
         if box.grid is not None and (force or now - box.last_grid >= GRID_INTERVAL):
             self._emit_grid_now(box.grid)
+
+    def _emit_progress(self, epoch: float, images_per_second: float) -> None:
+        run = self.run
+        self.progress.emit(Progress(run.step_count, epoch, images_per_second, run.seconds, run.progress(), self.paused))
 
     def _emit_grid_now(self, grid: SampleGrid) -> None:
         self._outbox.grid, self._outbox.last_grid = None, time.monotonic()
