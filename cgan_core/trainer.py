@@ -15,6 +15,7 @@ from . import losses
 from .config import TrainConfig, check_hparams
 from .data import BatchStream, ImageDataset, load_dataset
 from .device import pick_device
+from .fastcpu import use_fast_cpu_paths
 from .presets import get_preset
 
 STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g")
@@ -59,6 +60,9 @@ class Trainer:
         self.memory_format = torch.channels_last if self.preset.channels_last else torch.contiguous_format
         self.g.to(memory_format=self.memory_format)
         self.d.to(memory_format=self.memory_format)
+        if self.device.type == "cpu":  # slow cases of oneDNN and of CPU bernoulli_; see fastcpu.py
+            use_fast_cpu_paths(self.g)
+            use_fast_cpu_paths(self.d)
         self.ema = copy.deepcopy(self.g).eval().requires_grad_(False) if self.preset.ema_decay else None
         # Fused Adam: one kernel per step on CUDA, and on the CPU a single pass instead of ~10 foreach ops.
         fused = self.device.type in ("cuda", "cpu")
