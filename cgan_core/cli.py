@@ -53,6 +53,13 @@ def _positive_float(text: str) -> float:
 _positive_float.__name__ = "positive number"
 
 
+def _interval(text: str) -> int | None:
+    return None if text == "auto" else _positive_int(text)
+
+
+_interval.__name__ = "'auto' or positive integer"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cgan-studio", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -76,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", type=Path, help="a run directory or checkpoint to continue")
     train.add_argument("--guard", choices=["on", "off"], default="on", help="divergence guard with rollback")
     train.add_argument("--guard-config", type=Path, help="a TOML or JSON file of guard bounds")
+    train.add_argument("--quality-every", type=_interval, default=False, metavar="N|auto",
+                       help="measure conditional accuracy and Frechet distance every N steps (auto: <= 5%% of the "
+                            "training time) into quality.csv")
     sample = sub.add_parser("sample", help="sample from a generator file or run directory")
     sample.add_argument("generator", type=Path)
     which = sample.add_mutually_exclusive_group()
@@ -147,6 +157,8 @@ def cmd_train(args) -> int:
     guard = GuardConfig.read_overrides(args.guard_config) if args.guard_config else {}
     guard["enabled"] = args.guard == "on"
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard)
+    if args.quality_every is not False:
+        _enable_quality(run, args.quality_every)
     stop = {"requested": False}
     previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # finish cleanly
     print(f"training {run.config.preset} on {run.config.dataset}, {describe(run.trainer.device)}, run dir {run.run_dir}",
@@ -161,6 +173,10 @@ def cmd_train(args) -> int:
             elif kind == "RolledBack":
                 print(f"guard: {event.reason} {event.detail} at step {event.from_step}: rolled back to step {event.to_step}, "
                       f"lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}", file=sys.stderr)
+            elif kind == "QualityReport":
+                print(f"quality at step {event.step}: accuracy {event.accuracy:.1%}, Frechet {event.frechet:.2f} "
+                      f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]",
+                      file=sys.stderr)
             elif kind == "GuardGaveUp":
                 print(f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "
                       f"stopped at step {event.step} with a checkpoint: lower the learning rates and --resume",
@@ -172,6 +188,22 @@ def cmd_train(args) -> int:
         signal.signal(signal.SIGINT, previous_handler)
     print(json.dumps(finished.summary))
     return 1 if finished.reason == "diverged" else 0
+
+
+def _enable_quality(run, every: int | None) -> None:
+    from .data import load_dataset
+    from .quality import classifier_ready, prepare_live_quality
+
+    train = run.trainer.dataset
+    if not classifier_ready(train):
+        print(f"training the {run.config.dataset} domain classifier (once, then cached)…", file=sys.stderr)
+    shown = {"at": -1.0}
+
+    def progress(fraction: float) -> None:
+        if fraction - shown["at"] >= 0.1:
+            shown["at"] = fraction
+            print(f"domain classifier {fraction:4.0%}", file=sys.stderr)
+    run.enable_quality(prepare_live_quality(train, load_dataset(run.config.dataset, "test"), progress), every)
 
 
 def _progress_line(run, chunk) -> str:

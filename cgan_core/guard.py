@@ -13,6 +13,10 @@ Each reason is a named value shown to the user. Default bounds and why:
 - class_collapse: a class's within-class diversity of fixed-noise samples falls below
   `collapse_fraction` of the real within-class diversity, after having reached it (a generator that
   has not learnt a class yet is not collapsing). About half the real value is the usual alarm.
+  When live quality is on, the same reason also fires when a class's conditional accuracy, having
+  reached `accuracy_reached`, falls below `accuracy_floor` (the domain classifier no longer sees the
+  class: the generator draws another class or mush for it). 0.8 then 0.4 is far outside the +-5 points
+  that 500 samples jitter by.
 """
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ class GuardConfig:
     max_rollbacks: int = 3  # R rollbacks ...
     rollback_window: int = 2000  # ... within this many steps: give up and pause
     collapse_fraction: float = 0.5  # of the real within-class diversity; 0 turns the check off
+    accuracy_reached: float = 0.8  # live quality: a class's accuracy that counts as learnt ...
+    accuracy_floor: float = 0.4  # ... and the accuracy below which it counts as lost; 0 turns it off
 
     @classmethod
     def for_loss(cls, loss: str, **overrides) -> "GuardConfig":
@@ -71,6 +77,9 @@ class GuardConfig:
             raise ConfigError(f"guard: backoff must be in (0, 1], got {self.backoff!r}")
         if not 0 <= self.collapse_fraction < 1:
             raise ConfigError(f"guard: collapse_fraction must be in [0, 1), got {self.collapse_fraction!r}")
+        if not 0 <= self.accuracy_floor < self.accuracy_reached <= 1:
+            raise ConfigError("guard: need 0 <= accuracy_floor < accuracy_reached <= 1, got "
+                              f"{self.accuracy_floor!r} and {self.accuracy_reached!r}")
 
     @staticmethod
     def read_overrides(path: Path) -> dict:
@@ -133,20 +142,22 @@ def within_class_diversity(images: torch.Tensor, labels: torch.Tensor, num_class
 
 
 class CollapseMonitor:
-    """Per-class collapse: diversity that a class had reached and then lost."""
+    """Per-class collapse: a per-class signal (diversity, accuracy) that had reached `reach` x its
+    reference and then fell below `fraction` x the reference."""
 
-    def __init__(self, real_diversity: np.ndarray, fraction: float) -> None:
-        self.real = np.maximum(real_diversity, 1e-6)
+    def __init__(self, reference: np.ndarray, fraction: float, reach: float | None = None) -> None:
+        self.real = np.maximum(reference, 1e-6)
         self.fraction = fraction
-        self.reached = np.zeros(len(real_diversity), dtype=bool)
+        self.reach = fraction if reach is None else reach
+        self.reached = np.zeros(len(reference), dtype=bool)
 
-    def check(self, diversity: np.ndarray) -> int | None:
+    def check(self, signal: np.ndarray) -> int | None:
         """The first collapsed class, or None."""
         if self.fraction <= 0:
             return None
-        ratio = diversity / self.real
+        ratio = np.asarray(signal) / self.real
         collapsed = np.flatnonzero(self.reached & (ratio < self.fraction))
-        self.reached |= ratio >= self.fraction
+        self.reached |= ratio >= self.reach
         return int(collapsed[0]) if len(collapsed) else None
 
 

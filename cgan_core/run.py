@@ -24,6 +24,7 @@ from .errors import CheckpointError
 from .events import (CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid,
                      SnapshotTaken)
 from .guard import CollapseMonitor, GuardConfig, HealthMonitor, SnapshotRing, within_class_diversity
+from .quality import LiveQuality, QualityReport, QualitySchedule, append_report, truncate_reports
 from .sampling import make_grid, to_uint8
 from .trainer import STAT_NAMES, StepStats, Trainer
 
@@ -31,7 +32,7 @@ METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d
 KEEP_CHECKPOINTS = 3
 EARLY_GRIDS = (10, 25, 50)  # the first grids come sooner than every sample_every steps: a user is watching
 Event = (LossChunk | SampleGrid | HParamChange | CheckpointSaved | SnapshotTaken | RolledBack | GuardGaveUp
-         | RunFinished)
+         | QualityReport | RunFinished)
 STREAM_KEYS = ("batches", "noise_rng", "torch_rng", "cuda_rng", "images_seen")
 
 
@@ -93,15 +94,20 @@ class TrainingRun:
         self.snapshots = SnapshotRing(self.guard.ring_size)
         self.rollback_steps: list[int] = []  # where each automatic rollback happened
         self.collapse = CollapseMonitor(self._real_diversity(), self.guard.collapse_fraction)
+        self.quality: LiveQuality | None = None
+        self.quality_schedule = QualitySchedule()
+        self._quality_seconds = 0.0
         if state is not None:
             self.trainer.load_state_dict(state)
             self.seconds = float(state.get("seconds", 0.0))
             self._rate = (self.seconds, self.trainer.images_seen)
             self._truncate_metrics(self.trainer.step_count)
+            truncate_reports(self.run_dir, self.trainer.step_count)
             live = {k: v for k, v in (overrides or {}).items() if k in LIVE_FIELDS and v is not None}
             self.set_hparams(**live)
         ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=2))
         self._metrics = self._open_metrics()
+        self._first_step = self.trainer.step_count
 
     # ---- files -----------------------------------------------------------------------------
     def _open_metrics(self):
@@ -163,8 +169,36 @@ class TrainingRun:
             events.append(SnapshotTaken(step, tuple(self.snapshots.steps)))
         if step % self.config.sample_every == 0 or (step in EARLY_GRIDS and step < self.config.sample_every):
             events.append(self.sample_grid())
+        if self.quality is not None and self.quality_schedule.due(step):
+            events += self.measure_quality()
         if step % self.config.checkpoint_every == 0:
             events.append(self.save_checkpoint())
+        return events
+
+    # ---- live quality ----------------------------------------------------------------------------
+    def enable_quality(self, quality: LiveQuality | None, every: int | None = None) -> None:
+        """Measure quality every `every` steps (None: auto, see QualitySchedule); None turns it off."""
+        self.quality = quality
+        self.quality_schedule = QualitySchedule(every)
+        self.quality_schedule.next_step = self.step_count + self.quality_schedule.minimum if every is None else (
+            (self.step_count // every + 1) * every)
+        k = self.trainer.dataset.num_classes
+        self.accuracy_watch = CollapseMonitor(np.ones(k), self.guard.accuracy_floor, self.guard.accuracy_reached)
+
+    def measure_quality(self) -> list[Event]:
+        """One live measurement of the EMA (or current) generator; written to quality.csv. With the
+        guard on, a class whose accuracy was learnt and then lost rolls the run back."""
+        trainer, step = self.trainer, self.step_count
+        report = self.quality.measure(trainer.generate, self.config.latent_dim, trainer.g.output_range, step)
+        append_report(self.run_dir, report, trainer.dataset.class_names)
+        trained = max(1, step - self._first_step)
+        self.quality_schedule.measured(step, report.seconds, (self.seconds - self._quality_seconds) / trained)
+        self._quality_seconds += report.seconds
+        events: list[Event] = [report]
+        if self.guard.enabled and (lost := self.accuracy_watch.check(np.array(report.per_class))) is not None:
+            name = trainer.dataset.class_names[lost]
+            detail = f"class {name} accuracy {report.per_class[lost]:.0%}"
+            events += self.rollback("class_collapse", step, detail=detail)
         return events
 
     def flush(self) -> LossChunk | None:

@@ -5,23 +5,8 @@ import pytest
 import torch
 
 from cgan_core.classifier import cache_path, load_or_train_on
-from cgan_core.data import ImageDataset, load_mnist
+from cgan_core.data import ImageDataset
 from cgan_core.evaluate import evaluate_images, frechet_distance
-
-
-@pytest.fixture(scope="module")
-def small_sets():
-    train, test = load_mnist("train"), load_mnist("test")
-    small_train = ImageDataset("mnist-small", train.images[:6000].clone(), train.labels[:6000].clone(), train.class_names)
-    small_test = ImageDataset("mnist-small", test.images[:1000].clone(), test.labels[:1000].clone(), test.class_names)
-    return small_train, small_test
-
-
-@pytest.fixture(scope="module")
-def classifier(small_sets):
-    model, accuracy = load_or_train_on(*small_sets, epochs=1)
-    assert accuracy > 0.85  # a real classifier, even on 6,000 images
-    return model
 
 
 def test_ranks_real_above_shuffled_above_noise(classifier, small_sets):

@@ -1,0 +1,25 @@
+"""Fixtures for the evaluator and live quality: a classifier trained on a small real subset
+(seconds, not minutes)."""
+from __future__ import annotations
+
+import pytest
+
+from cgan_core.classifier import load_or_train_on
+from cgan_core.data import ImageDataset, load_mnist
+
+
+@pytest.fixture(scope="session")
+def small_sets():
+    train, test = load_mnist("train"), load_mnist("test")
+    small_train = ImageDataset("mnist-small", train.images[:6000].clone(), train.labels[:6000].clone(), train.class_names)
+    small_test = ImageDataset("mnist-small", test.images[:1000].clone(), test.labels[:1000].clone(), test.class_names)
+    return small_train, small_test
+
+
+@pytest.fixture(scope="session")
+def classifier(small_sets):
+    model, accuracy = load_or_train_on(*small_sets, epochs=1)
+    assert accuracy > 0.85  # a real classifier, even on 6,000 images
+    return model
+
+
