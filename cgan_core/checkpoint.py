@@ -17,6 +17,7 @@ from torch import nn
 
 from .errors import CheckpointError
 from .presets import ARCHITECTURES
+from .safe_pickle import check_checkpoint_pickle
 
 CHECKPOINT_SCHEMA = 1
 GENERATOR_FORMAT = "cgan-studio-generator"
@@ -69,6 +70,7 @@ def load_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a checkpoint (truncated or corrupt)")
+    check_checkpoint_pickle(path)  # hostile pickles are refused before any unpickler runs
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files
@@ -116,25 +118,30 @@ def load_generator(path: Path) -> tuple[nn.Module, dict]:
     """Rebuild a generator from its safetensors file alone, validating it before use."""
     path = Path(path)
     tensors, meta = _read_safetensors(path)
+    return generator_from_tensors(tensors, meta, str(path))
+
+
+def generator_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, str], source: str) -> tuple[nn.Module, dict]:
+    """Build the architecture `meta` names and load `tensors` into it, after checking keys, shapes,
+    dtypes and finite values. `source` names the file (or snapshot) in every error."""
     if meta.get("format") != GENERATOR_FORMAT or meta.get("architecture") not in ARCHITECTURES:
-        raise CheckpointError(f"{path}: not a cgan-studio generator (architecture {meta.get('architecture')!r})")
+        raise CheckpointError(f"{source}: not a cgan-studio generator (architecture {meta.get('architecture')!r})")
     try:
         kwargs = json.loads(meta["kwargs"])
         class_names = json.loads(meta["class_names"])
         g = ARCHITECTURES[meta["architecture"]](**kwargs)
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: bad generator metadata ({exc})") from None
+        raise CheckpointError(f"{source}: bad generator metadata ({exc})") from None
     expected = g.state_dict()
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-        raise CheckpointError(f"{path}: tensors do not match {meta['architecture']} (missing {missing[:3]}, unexpected {extra[:3]})")
+        raise CheckpointError(f"{source}: tensors do not match {meta['architecture']} (missing {missing[:3]}, unexpected {extra[:3]})")
     for key, ref in expected.items():
         t = tensors[key]
         if t.shape != ref.shape or t.dtype != ref.dtype:
-            raise CheckpointError(f"{path}: {key} is {t.dtype} {tuple(t.shape)}, expected {ref.dtype} {tuple(ref.shape)}")
+            raise CheckpointError(f"{source}: {key} is {t.dtype} {tuple(t.shape)}, expected {ref.dtype} {tuple(ref.shape)}")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise CheckpointError(f"{path}: {key} holds NaN or infinite values")
+            raise CheckpointError(f"{source}: {key} holds NaN or infinite values")
     g.load_state_dict(tensors, strict=True)
     info = {**meta, "class_names": class_names, "output_range": meta.get("output_range", g.output_range)}
     return g.eval(), info
-

@@ -6,7 +6,7 @@ weights and are not meant for 28x28 digits.
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import paths
+from .checkpoint import atomic_write_bytes
+from .safe_pickle import check_checkpoint_pickle
 from .data import ImageDataset, load_dataset
 
 SCHEMA = 1
@@ -88,6 +90,7 @@ def load_or_train_on(train: ImageDataset, test: ImageDataset, epochs: int = 2,
     model = DomainClassifier(train.image_shape[0], train.num_classes, train.image_shape[1])
     if path.is_file():
         try:
+            check_checkpoint_pickle(path)  # a cache file is user-writable: scanned like any checkpoint
             state = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(state["model"])
             return model.eval(), float(state["test_accuracy"])
@@ -95,7 +98,14 @@ def load_or_train_on(train: ImageDataset, test: ImageDataset, epochs: int = 2,
             path.unlink(missing_ok=True)
     model = train_classifier(train, epochs=epochs, progress=progress)
     accuracy = float((predict(model, test.images) == test.labels).float().mean())
-    tmp = Path(f"{path}.tmp-{os.getpid()}")
-    torch.save({"model": model.state_dict(), "test_accuracy": accuracy}, tmp)
-    os.replace(tmp, path)
+    store_classifier(train, model, accuracy)
     return model, accuracy
+
+
+def store_classifier(train: ImageDataset, model: DomainClassifier, test_accuracy: float) -> Path:
+    """Cache `model` as the classifier of `train` (atomically: a reader never sees half a file)."""
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "test_accuracy": test_accuracy}, buffer)
+    path = cache_path(train)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path

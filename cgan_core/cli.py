@@ -16,16 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import cli_explore
 from .config import TrainConfig
-from .errors import CganError, ConfigError
+from .errors import CganError, ConfigError, UsageError
 from .guard import GuardConfig
 from .presets import PRESETS
 
 EXIT_BAD_FILE, EXIT_USAGE = 1, 2
-
-
-class UsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("generator", type=Path)
     evaluate.add_argument("--per-class", type=_positive_int, default=100)
     evaluate.add_argument("--seed", type=int, default=0)
+    cli_explore.add_commands(sub, _positive_int, _positive_float)
     return parser
 
 
@@ -110,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("a subcommand is required: presets, train, sample or evaluate")
-        commands = {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate}
+            raise UsageError("a subcommand is required: presets, train, sample, evaluate, interpolate or export")
+        commands = {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
+                    "interpolate": cli_explore.cmd_interpolate, "export": cli_explore.cmd_export}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"cgan-studio: error: {exc}", file=sys.stderr)

@@ -15,3 +15,7 @@ class CheckpointError(CganError):
 
 class ConfigError(CganError):
     """A configuration value is out of range or unknown."""
+
+
+class UsageError(Exception):
+    """A bad command-line flag or value: the CLI exits 2 with one line naming the flag."""

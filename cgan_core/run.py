@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import checkpoint as ckpt
-from . import paths
+from . import paths, timelapse
 from .config import LIVE_FIELDS, TrainConfig
 from .data import ImageDataset
 from .errors import CheckpointError
@@ -168,7 +168,9 @@ class TrainingRun:
             self.snapshots.add(self.trainer.state_dict())  # healthy: the checks above passed
             events.append(SnapshotTaken(step, tuple(self.snapshots.steps)))
         if step % self.config.sample_every == 0 or (step in EARLY_GRIDS and step < self.config.sample_every):
-            events.append(self.sample_grid())
+            grid = self.sample_grid()
+            timelapse.save_grid_image(self.run_dir, step, grid.image)
+            events.append(grid)
         if self.quality is not None and self.quality_schedule.due(step):
             events += self.measure_quality()
         if step % self.config.checkpoint_every == 0:
@@ -281,6 +283,7 @@ class TrainingRun:
         hp = self.trainer.hparams
         self.trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
         self.snapshots.drop_after(target["step"])
+        timelapse.drop_after(self.run_dir, target["step"])
         self.monitor.reset()
         event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
         self._log_event("rollback", from_step=from_step, to_step=self.step_count, reason=reason,

@@ -16,6 +16,7 @@ class FileActions:
     def open_run(self, path: Path) -> None:
         """Show a past run's curves, markers and latest grid (read-only); Start continues it."""
         from cgan_core.history import load_history
+        from cgan_core.quality import load_reports
 
         if self.running:
             self.show_error("Stop the current run before opening another.")
@@ -35,6 +36,7 @@ class FileActions:
             self.timeline.add_rollback(event.to_step, event.from_step, event.label)
         if history.grid is not None:
             self._on_grid(history.grid)
+        self.quality_view.set_reports(load_reports(Path(path)))
         self.config_panel.load(history.config)
         self.run_dir = self.resume_dir = history.run_dir
         self.run_dir_label.setText(str(history.run_dir))

@@ -24,16 +24,18 @@ class SampleGridView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("sampleGrid")
-        self.setMinimumSize(200, 200)
+        self.setMinimumSize(200, 150)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.image: QImage | None = None
         self.array: np.ndarray | None = None
         self.class_names: tuple[str, ...] = ()
         self.step = None
+        self.caption: str | None = None  # replaces "step N" above the grid when set
         self.cell = 30
         self.setToolTip("Fixed noise, one row per class: the same z in every column")
 
-    def set_grid(self, grid) -> None:
+    def set_grid(self, grid, caption: str | None = None) -> None:
+        self.caption = caption
         self.array = grid.image
         self.image = to_qimage(grid.image)
         self.class_names, self.step, self.cell = grid.class_names, grid.step, grid.cell
@@ -60,7 +62,7 @@ class SampleGridView(QWidget):
         painter.setRenderHint(QPainter.SmoothPixmapTransform, False)
         painter.drawImage(target, self.image)
         painter.drawText(QRect(LABEL_WIDTH, 0, target.width(), 18), Qt.AlignLeft | Qt.AlignVCenter,
-                         f"step {self.step}" if self.step is not None else "")
+                         self.caption if self.caption is not None else f"step {self.step}" if self.step is not None else "")
         rows = max(1, len(self.class_names))
         row_h = target.height() / rows
         for r, name in enumerate(self.class_names):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QThread, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from cgan_core.errors import CganError
@@ -14,19 +14,16 @@ from cgan_core.errors import CganError
 from .config_panel import ConfigPanel
 from .files import FileActions
 from .loss_plot import LossPlot
+from .quality_view import QualityView
 from .sample_view import SampleGridView
+from .status_area import StatusArea
 from .timeline import Timeline
-from .worker import LIVE_THREADS, Progress, TrainWorker
+from .worker import LIVE_THREADS, TrainWorker
 
 STOP_WAIT_MS = 60_000
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-class MainWindow(FileActions, QMainWindow):
+class MainWindow(StatusArea, FileActions, QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("cgan-studio")
@@ -37,11 +34,14 @@ class MainWindow(FileActions, QMainWindow):
         self.run_dir: Path | None = None
         self.resume_dir: Path | None = None
         self.errors: list[str] = []
+        self.explorer = None
         self.config_panel = ConfigPanel()
         self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
         self.config_panel.guardEdited.connect(self._on_guard_edited)
         self.loss_plot = LossPlot()
         self.sample_grid = SampleGridView()
+        self.quality_view = QualityView()
+        self.quality_view.settingsChanged.connect(lambda values: self._send("quality", *values))
         self.timeline = Timeline(self.loss_plot.plot)
         self.timeline.previewRequested.connect(self._on_preview_requested)
         self.timeline.rollbackRequested.connect(self._on_rollback_requested)
@@ -77,6 +77,9 @@ class MainWindow(FileActions, QMainWindow):
                                     "Write generator.safetensors"))
         menu.addSeparator()
         menu.addAction(self._action("Quit", "Ctrl+Q", self.close, "Stop training and quit"))
+        tools = self.menuBar().addMenu("&Tools")
+        tools.addAction(self._action("Latent explorer…", "Ctrl+L", self.show_explorer,
+                                     "Steer a copy of the generator: class and z interpolation, GIF/grid/ONNX export"))
         train = self.menuBar().addMenu("&Train")
         for action in (self.start_action, self.pause_action, self.step_action, self.step_d_action,
                        self.step_g_action, self.stop_action):
@@ -125,8 +128,12 @@ class MainWindow(FileActions, QMainWindow):
         plots_layout.setContentsMargins(0, 0, 0, 0)
         plots_layout.addWidget(self.loss_plot, 1)
         plots_layout.addWidget(self.timeline)
+        right = QSplitter(Qt.Vertical, objectName="rightSplitter")
+        right.addWidget(grid_box)
+        right.addWidget(self.quality_view)
+        right.setSizes([360, 400])
         self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
-        for widget in (scroll, plots, grid_box):
+        for widget in (scroll, plots, right):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setStretchFactor(2, 2)
@@ -136,25 +143,6 @@ class MainWindow(FileActions, QMainWindow):
         layout.addLayout(bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
-
-    def _build_status_bar(self) -> None:
-        self.status_label = QLabel("Ready: press Start (F5)", objectName="statusLabel")
-        self.device_label = QLabel("", objectName="deviceLabel")
-        self.run_dir_label = QLabel("", objectName="runDirLabel")
-        self.run_dir_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.epoch_bar = QProgressBar(objectName="epochProgress", maximum=1000, textVisible=True)
-        self.epoch_bar.setFixedWidth(140)
-        self.epoch_bar.setFormat("epoch %p%")
-        self.epoch_bar.setToolTip("Progress through the current epoch")
-        self.busy_bar = QProgressBar(objectName="busyIndicator", minimum=0, maximum=0)
-        self.busy_bar.setFixedWidth(80)
-        self.busy_bar.hide()
-        status = self.statusBar()
-        status.addWidget(self.status_label, 1)
-        status.addPermanentWidget(self.busy_bar)
-        status.addPermanentWidget(self.epoch_bar)
-        status.addPermanentWidget(self.device_label)
-        status.addPermanentWidget(self.run_dir_label)
 
     # ---- state -----------------------------------------------------------------------------------
     @property
@@ -188,7 +176,10 @@ class MainWindow(FileActions, QMainWindow):
             self.loss_plot.clear()
         self.timeline.clear()
         self.paused = paused
-        self.worker = TrainWorker(config, resume=self.resume_dir, start_paused=paused, guard=self.config_panel.guard())
+        if self.resume_dir is None:
+            self.quality_view.clear()
+        self.worker = TrainWorker(config, resume=self.resume_dir, start_paused=paused, guard=self.config_panel.guard(),
+                                  quality=self.quality_view.settings())
         self.thread = QThread(self)
         LIVE_THREADS.add(self.thread)
         self.worker.moveToThread(self.thread)
@@ -201,6 +192,9 @@ class MainWindow(FileActions, QMainWindow):
         w.rolledBack.connect(self._on_rolled_back)
         w.snapshots.connect(self._on_snapshots)
         w.guardGaveUp.connect(self._on_guard_gave_up)
+        w.quality.connect(self.quality_view.add_report)
+        w.qualityStatus.connect(self.quality_view.set_status)
+        w.generatorSnapshot.connect(self._on_generator_snapshot)
         w.progress.connect(self._on_progress)
         w.busy.connect(self._on_busy)
         w.failed.connect(self._on_failed)
@@ -265,6 +259,8 @@ class MainWindow(FileActions, QMainWindow):
     def _on_grid(self, grid) -> None:
         self.last_grid = grid
         self.sample_grid.set_grid(grid)
+        if list(grid.class_names) != self.quality_view.class_names:
+            self.quality_view.set_class_names(list(grid.class_names))
 
     @Slot(object)
     def _on_hparam_changed(self, change) -> None:
@@ -274,6 +270,7 @@ class MainWindow(FileActions, QMainWindow):
     def _on_rolled_back(self, event) -> None:
         self.loss_plot.branch(event.to_step, event.label)
         self.timeline.add_rollback(event.to_step, event.from_step, event.label)
+        self.quality_view.branch(event.to_step)
         self.config_panel.show_hparams({"lr_g": event.lr_g, "lr_d": event.lr_d})
 
     @Slot(object)
@@ -298,24 +295,6 @@ class MainWindow(FileActions, QMainWindow):
                         f"in a short stretch, so it is paused at step {event.step}.\n\nLower the learning rates, "
                         "then Resume.")
 
-    @Slot(object)
-    def _on_progress(self, p: Progress) -> None:
-        parts = [f"epoch {p.epoch:.2f}", f"step {p.step}", f"{p.images_per_second:,.0f} img/s",
-                 f"elapsed {_clock(p.seconds)}"]
-        if p.fraction:
-            parts.append(f"ETA {_clock(p.seconds * (1 - p.fraction) / p.fraction)}")
-        if p.paused:
-            parts.append("PAUSED")
-        self.status_label.setText("  ·  ".join(parts))
-        self.epoch_bar.setValue(int((p.epoch % 1.0) * 1000))
-
-    @Slot(str)
-    def _on_busy(self, message: str) -> None:
-        self.busy_bar.setVisible(bool(message))
-        self.busy_bar.setToolTip(message)
-        if message:
-            self.status_label.setText(message)
-
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.show_error(f"Training stopped with an error:\n\n{message}\n\nThe run directory keeps what was written.")
@@ -334,6 +313,33 @@ class MainWindow(FileActions, QMainWindow):
         self.thread, self.worker, self.paused = None, None, False
         self.resume_dir = self.run_dir  # Start again continues this run
         self._update_controls()
+
+    # ---- the explorer -------------------------------------------------------------------------------
+    def show_explorer(self) -> None:
+        """Open the latent explorer on a snapshot of the live generator, or on the open run's file."""
+        from .explorer import ExplorerWindow
+
+        if self.explorer is None:
+            self.explorer = ExplorerWindow(self)
+            self.explorer.snapshotRequested.connect(self._explorer_snapshot)
+            self.explorer.failed.connect(self.show_error)
+        self.explorer.show()
+        self.explorer.raise_()
+        if self.explorer.g is None:
+            self._explorer_snapshot()
+
+    def _explorer_snapshot(self) -> None:
+        if self.worker is not None:
+            self.worker.send("explorer_snapshot")
+        elif self.run_dir is not None and (self.run_dir / "generator.safetensors").is_file():
+            self.explorer.load_file(self.run_dir / "generator.safetensors")
+        else:
+            self.explorer.source_label.setText("No live run: start training, or open a generator file.")
+
+    @Slot(object)
+    def _on_generator_snapshot(self, snapshot: dict) -> None:
+        if self.explorer is not None:
+            self.explorer.set_snapshot(snapshot)
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)

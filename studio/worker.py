@@ -19,6 +19,7 @@ from cgan_core.config import LIVE_FIELDS, TrainConfig
 from cgan_core.errors import CganError
 from cgan_core.events import (GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished,
                               SampleGrid, SnapshotTaken)
+from cgan_core.quality import QualityReport
 
 LOSS_INTERVAL = 0.1
 GRID_INTERVAL = 0.5
@@ -58,15 +59,23 @@ class TrainWorker(QObject):
     rolledBack = Signal(object)  # RolledBack
     snapshots = Signal(object)  # tuple of the steps of the healthy snapshots kept
     guardGaveUp = Signal(object)  # GuardGaveUp: the worker has paused itself
+    quality = Signal(object)  # QualityReport
+    qualityStatus = Signal(str)  # what live quality is doing, for the quality panel
+    generatorSnapshot = Signal(object)  # dict: numpy copies of the sampler's weights, metadata, run_dir, step
     progress = Signal(object)  # Progress
     busy = Signal(str)  # "" when idle
     failed = Signal(str)
     finished = Signal(object)  # RunFinished or None
 
     def __init__(self, config: TrainConfig, out: Path | None = None, resume: Path | None = None,
-                 start_paused: bool = False, guard: dict | None = None) -> None:
+                 start_paused: bool = False, guard: dict | None = None,
+                 quality: tuple[bool | None, int | None] = (False, None)) -> None:
+        """quality: (enabled, every); enabled None means "on when the domain classifier is cached"."""
         super().__init__()
         self.config, self.out, self.resume, self.guard = config, out, resume, guard
+        self.quality_settings = quality
+        self._preparer = None
+        self._live = None  # the prepared LiveQuality, kept when quality is switched off
         self.commands: queue.Queue = queue.Queue()
         self.paused = start_paused
         self.run = None
@@ -98,6 +107,7 @@ class TrainWorker(QObject):
             self.started.emit({"run_dir": str(self.run.run_dir), "device": describe(self.run.trainer.device)})
             self.busy.emit("")
             self._emit_grid_now(self.run.sample_grid())
+            self._start_quality(*self.quality_settings)
             result = self._loop()
         except CganError as exc:  # a bad file or value: the message names it
             self.failed.emit(str(exc))
@@ -105,6 +115,9 @@ class TrainWorker(QObject):
             traceback.print_exc()
             self.failed.emit(f"{type(exc).__name__}: {exc}")
         finally:
+            self._stop = True  # also aborts a classifier being trained for live quality
+            if self._preparer is not None:
+                self._preparer.join()
             if self.run is not None:
                 self.run.close()
             self.busy.emit("")
@@ -161,6 +174,11 @@ class TrainWorker(QObject):
         elif command == "hparams":
             self._handle(run.set_hparams(**args[0]))
             self._send_due(force=True)
+        elif command == "quality":
+            self._start_quality(*args)
+        elif command == "quality_ready":  # from the preparer thread; the latest settings apply
+            self._live = args[0]
+            self._start_quality(*self.quality_settings)
         elif command == "guard":
             run.guard = run.guard.replace(**args[0])
             run.monitor.config = run.guard
@@ -170,6 +188,14 @@ class TrainWorker(QObject):
             self.busy.emit("Saving the generator…")
             run.save_generator(Path(args[0]))
             self.busy.emit("")
+        elif command == "explorer_snapshot":  # a copy for the explorer: training goes on untouched
+            from cgan_core.checkpoint import generator_metadata
+
+            sampler = run.trainer.sampler
+            arrays = {k: v.detach().cpu().numpy().copy() for k, v in sampler.state_dict().items()}
+            meta = generator_metadata(sampler, run.trainer.dataset.class_names, {"step": run.step_count})
+            self.generatorSnapshot.emit({"arrays": arrays, "meta": meta, "run_dir": str(run.run_dir),
+                                         "step": run.step_count})
         elif command == "preview":  # a snapshot's grid, drawn from a copy of its weights
             self._emit_grid_now(run.sample_grid(snapshot_step=int(args[0])))
         elif command == "rollback":  # manual: back to the snapshot at or before this step, lrs kept
@@ -190,9 +216,37 @@ class TrainWorker(QObject):
                 self._send_due(force=True)  # the curves before the branch point arrive first
                 self.rolledBack.emit(event)
                 self.snapshots.emit(tuple(self.run.snapshots.steps))
+            elif isinstance(event, QualityReport):
+                self.quality.emit(event)
             elif isinstance(event, GuardGaveUp):
                 self.paused = True  # pause and tell the user instead of looping
                 self.guardGaveUp.emit(event)
+
+    def _start_quality(self, enabled: bool | None, every: int | None) -> None:
+        """Turn live quality on or off, or change its interval; preparing it runs beside training."""
+        from cgan_core.quality import classifier_ready
+
+        run = self.run
+        if enabled is None:  # the default: on when it costs nothing to get ready
+            enabled = classifier_ready(run.trainer.dataset)
+            if not enabled:
+                self.quality_settings = (False, every)
+                self.qualityStatus.emit("off: the domain classifier is not trained yet (a minute or two); tick to train it")
+                return
+        self.quality_settings = (enabled, every)
+        if not enabled:
+            run.enable_quality(None)
+            self.qualityStatus.emit("off")
+        elif self._live is not None:
+            run.enable_quality(self._live, every)
+            self.qualityStatus.emit(run.quality_schedule.label)
+        elif self._preparer is None or not self._preparer.thread.is_alive():
+            from .quality_prep import QualityPreparer
+
+            self._preparer = QualityPreparer(run.trainer.dataset, run.config.dataset,
+                                             on_ready=lambda live: self.send("quality_ready", live),
+                                             on_status=self.qualityStatus.emit, should_stop=lambda: self._stop)
+            self._preparer.start()
 
     def _send_due(self, force: bool = False) -> None:
         now, box = time.monotonic(), self._outbox

@@ -1,0 +1,136 @@
+"""The explorer's exports: GIF of the current animation, a class grid PNG, ONNX, safetensors, and the
+run's full training checkpoint. Each has a method (tests call it) and a dialog wrapper."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout
+
+from cgan_core.errors import CganError
+
+
+class ExportActions:
+    """Mixed into ExplorerWindow: uses its generator, frames, controls and `failed` signal."""
+
+    def build_export_row(self) -> QVBoxLayout:
+        self.fps_spin = QSpinBox(objectName="fpsSpin", minimum=1, maximum=50, value=15)
+        self.scale_spin = QSpinBox(objectName="scaleSpin", minimum=1, maximum=16, value=4)
+        self.labels_check = QCheckBox("class labels", objectName="labelsCheck", checked=True)
+        self.columns_check = QCheckBox("classes in columns", objectName="columnsCheck", checked=True)
+        gif_row = QHBoxLayout()
+        for widget in (QLabel("GIF fps"), self.fps_spin, QLabel("scale"), self.scale_spin):
+            gif_row.addWidget(widget)
+        gif_row.addStretch(1)
+        grid_row = QHBoxLayout()
+        grid_row.addWidget(self.labels_check)
+        grid_row.addWidget(self.columns_check)
+        grid_row.addStretch(1)
+        buttons = QHBoxLayout()
+        self.export_buttons = []
+        for name, text, slot in (("exportGifButton", "GIF…", self._gif_dialog),
+                                 ("exportGridButton", "Grid PNG…", self._grid_dialog),
+                                 ("exportOnnxButton", "ONNX…", self._onnx_dialog),
+                                 ("exportSafetensorsButton", "safetensors…", self._safetensors_dialog),
+                                 ("exportCheckpointButton", "Checkpoint…", self._checkpoint_dialog)):
+            button = QPushButton(text, objectName=name)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+            self.export_buttons.append(button)
+        box = QVBoxLayout()
+        box.addWidget(QLabel("<b>Export</b>"))
+        box.addLayout(gif_row)
+        box.addLayout(grid_row)
+        box.addLayout(buttons)
+        return box
+
+    def set_export_enabled(self, enabled: bool) -> None:
+        for button in self.export_buttons:
+            button.setEnabled(enabled)
+
+    def _guard(self, action) -> bool:
+        try:
+            action()
+            return True
+        except CganError as exc:
+            self.failed.emit(str(exc))
+        except OSError as exc:
+            self.failed.emit(f"{exc.filename or ''}: {exc.strerror or exc}")
+        return False
+
+    # ---- the exports -----------------------------------------------------------------------------
+    def export_gif(self, path: Path) -> bool:
+        from cgan_core.gif import save_gif
+
+        if self.frames is None or len(self.frames) < 2:
+            self.failed.emit("Nothing to animate here: choose Classes, z walk, or Compare > same z across checkpoints.")
+            return False
+        return self._guard(lambda: save_gif(Path(path), self.frames, fps=self.fps_spin.value(),
+                                            scale=self.scale_spin.value()))
+
+    def export_grid(self, path: Path) -> bool:
+        import torch
+
+        from cgan_core import latent
+        from cgan_core.sampling import class_grid, save_png, to_uint8
+
+        n = self.columns_spin.value()
+        z = torch.stack([self.z(self.seed_spin.value() + i) for i in range(n)])
+        images = to_uint8(latent.across_classes(self.g, z), self.info["output_range"]).numpy()
+        grid = class_grid(images, n, [str(c) for c in self.info["class_names"]],
+                          classes_in_columns=self.columns_check.isChecked(), labels=self.labels_check.isChecked())
+        return self._guard(lambda: save_png(Path(path), grid, scale=self.scale_spin.value()))
+
+    def export_onnx(self, path: Path) -> bool:
+        from cgan_core.onnx_export import export_onnx
+
+        return self._guard(lambda: export_onnx(self.g, Path(path), self.info))
+
+    def export_safetensors(self, path: Path) -> bool:
+        from cgan_core.checkpoint import save_generator
+
+        extra = {k: v for k, v in self.info.items() if k in ("preset", "dataset", "step", "ema")}
+        return self._guard(lambda: save_generator(Path(path), self.g, self.info["class_names"], extra))
+
+    def export_checkpoint(self, path: Path) -> bool:
+        from cgan_core.checkpoint import atomic_write_bytes
+        from cgan_core.run import latest_checkpoint
+
+        if self.run_dir is None:
+            self.failed.emit("A full checkpoint comes from a run: take a snapshot of the live run, or open a "
+                             "generator.safetensors inside a run directory.")
+            return False
+
+        def copy() -> None:
+            source, _ = latest_checkpoint(self.run_dir)  # validated before it is copied
+            atomic_write_bytes(Path(path), source.read_bytes())
+        return self._guard(copy)
+
+    # ---- dialogs ---------------------------------------------------------------------------------
+    def _save_dialog(self, title: str, default: str, pattern: str) -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, default, pattern)
+        return Path(path) if path else None
+
+    def _gif_dialog(self) -> None:
+        if path := self._save_dialog("Export GIF", "animation.gif", "GIF (*.gif)"):
+            self.export_gif(path)
+
+    def _grid_dialog(self) -> None:
+        if path := self._save_dialog("Export grid", "grid.png", "PNG (*.png)"):
+            self.export_grid(path)
+
+    def _onnx_dialog(self) -> None:
+        if path := self._save_dialog("Export ONNX", "generator.onnx", "ONNX (*.onnx)"):
+            self.export_onnx(path)
+
+    def _safetensors_dialog(self) -> None:
+        if path := self._save_dialog("Export generator", "generator.safetensors", "safetensors (*.safetensors)"):
+            self.export_safetensors(path)
+
+    def _checkpoint_dialog(self) -> None:
+        if path := self._save_dialog("Export checkpoint", "checkpoint.pt", "PyTorch checkpoint (*.pt)"):
+            self.export_checkpoint(path)
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open generator", "", "safetensors (*.safetensors)")
+        if path:
+            self.load_file(Path(path))

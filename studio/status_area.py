@@ -1,0 +1,53 @@
+"""The status bar: step, epoch, speed, elapsed and ETA, an epoch bar, a busy indicator, the device
+and the run directory. Mixed into MainWindow."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import QLabel, QProgressBar
+
+from .worker import Progress
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class StatusArea:
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel("Ready: press Start (F5)", objectName="statusLabel")
+        self.device_label = QLabel("", objectName="deviceLabel")
+        self.run_dir_label = QLabel("", objectName="runDirLabel")
+        self.run_dir_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.epoch_bar = QProgressBar(objectName="epochProgress", maximum=1000, textVisible=True)
+        self.epoch_bar.setFixedWidth(140)
+        self.epoch_bar.setFormat("epoch %p%")
+        self.epoch_bar.setToolTip("Progress through the current epoch")
+        self.busy_bar = QProgressBar(objectName="busyIndicator", minimum=0, maximum=0)
+        self.busy_bar.setFixedWidth(80)
+        self.busy_bar.hide()
+        status = self.statusBar()
+        status.addWidget(self.status_label, 1)
+        status.addPermanentWidget(self.busy_bar)
+        status.addPermanentWidget(self.epoch_bar)
+        status.addPermanentWidget(self.device_label)
+        status.addPermanentWidget(self.run_dir_label)
+
+    @Slot(object)
+    def _on_progress(self, p: Progress) -> None:
+        parts = [f"epoch {p.epoch:.2f}", f"step {p.step}", f"{p.images_per_second:,.0f} img/s",
+                 f"elapsed {_clock(p.seconds)}"]
+        if p.fraction:
+            parts.append(f"ETA {_clock(p.seconds * (1 - p.fraction) / p.fraction)}")
+        if p.paused:
+            parts.append("PAUSED")
+        self.status_label.setText("  ·  ".join(parts))
+        self.epoch_bar.setValue(int((p.epoch % 1.0) * 1000))
+
+    @Slot(str)
+    def _on_busy(self, message: str) -> None:
+        self.busy_bar.setVisible(bool(message))
+        self.busy_bar.setToolTip(message)
+        if message:
+            self.status_label.setText(message)
+

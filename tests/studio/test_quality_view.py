@@ -1,0 +1,65 @@
+"""Live quality in the studio: the quality plot and the per-class heatmap fill during a run, the
+default follows the classifier cache, and a stop aborts a classifier being trained."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cgan_core.classifier import cache_path, store_classifier, train_classifier
+from cgan_core.data import ImageDataset, load_dataset
+
+
+@pytest.fixture
+def cached_classifier():
+    """A quick classifier stored as the full MNIST one, so the studio finds it cached (seconds, not a minute)."""
+    full = load_dataset("mnist", "train")
+    subset = ImageDataset("mnist", full.images[:2000].clone(), full.labels[:2000].clone(), full.class_names)
+    path = store_classifier(full, train_classifier(subset, epochs=1), 0.9)
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def wait_running(qtbot, w):
+    qtbot.waitUntil(lambda: w.worker is not None and w.worker.run is not None and w.run_dir is not None, timeout=60_000)
+
+
+def test_quality_plot_and_heatmap_fill_during_a_run(qtbot, window, cached_classifier):
+    w, view = window, window.quality_view
+    view.every.setValue(5)
+    w.start()
+    wait_running(qtbot, w)
+    qtbot.waitUntil(lambda: len(view.reports) >= 2, timeout=60_000)
+    assert view.check.isChecked()  # on by default: the classifier was cached
+    assert [r.step % 5 for r in view.reports] == [0] * len(view.reports)
+    xs, ys = view.accuracy_curve.getData()
+    assert len(xs) == len(view.reports) and all(0 <= y <= 100 for y in ys)
+    assert view.mesh is not None and len(view.reports[-1].per_class) == 10
+    assert "%" in view.readout.text() and "FD" in view.readout.text()
+    assert (w.run_dir / "quality.csv").is_file()
+    view.check.setChecked(False)  # off: no more measurements
+    qtbot.waitUntil(lambda: view.status.text() == "off", timeout=10_000)
+    count, step = len(view.reports), w.worker.run.step_count
+    qtbot.waitUntil(lambda: w.worker.run.step_count >= step + 12, timeout=30_000)
+    assert len(view.reports) == count
+    w.stop()
+    qtbot.waitUntil(lambda: not w.running, timeout=30_000)
+
+
+def test_off_by_default_without_a_classifier_and_a_stop_aborts_its_training(qtbot, window, tmp_path, monkeypatch):
+    monkeypatch.setenv("CGAN_STUDIO_CACHE", str(tmp_path / "empty-cache"))
+    w, view = window, window.quality_view
+    assert not cache_path(load_dataset("mnist", "train")).exists()
+    w.start()
+    wait_running(qtbot, w)
+    qtbot.waitUntil(lambda: view.status.text().startswith("off: the domain classifier"), timeout=30_000)
+    assert not view.check.isChecked()
+    view.check.setChecked(True)  # the user asks for it: the classifier trains beside the run
+    qtbot.waitUntil(lambda: "training the domain classifier" in view.status.text(), timeout=30_000)
+    steps = w.worker.run.step_count
+    qtbot.waitUntil(lambda: w.worker.run.step_count > steps + 5, timeout=30_000)  # training goes on meanwhile
+    start = time.monotonic()
+    w.stop()
+    qtbot.waitUntil(lambda: not w.running, timeout=30_000)
+    assert time.monotonic() - start < 15  # the classifier's training was aborted, not waited for
+    assert not cache_path(load_dataset("mnist", "train")).exists()
