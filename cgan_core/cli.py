@@ -64,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list the presets and their sources")
     train = sub.add_parser("train", help="train headless")
     train.add_argument("--preset", choices=list(PRESETS))
-    train.add_argument("--dataset")
+    train.add_argument("--dataset", help="mnist, fashion-mnist, kmnist, cifar10, or a folder (IDX files, "
+                                         "CIFAR-10 binary, or one subfolder of images per class)")
+    train.add_argument("--image-size", type=int, choices=[28, 32, 64], help="resize the images (square)")
+    train.add_argument("--color", choices=["keep", "grey", "rgb"], help="keep the images' colour or force one")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int)
     length.add_argument("--epochs", type=_positive_float)
@@ -139,8 +142,8 @@ def cmd_presets(args) -> int:
 
 def _train_config(args) -> tuple[TrainConfig, dict]:
     values = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
-    flags = {k: getattr(args, k) for k in ("preset", "dataset", "steps", "epochs", "max_seconds", "batch_size",
-                                            "lr_g", "lr_d", "latent_dim", "seed", "device")}
+    flags = {k: getattr(args, k) for k in ("preset", "dataset", "image_size", "color", "steps", "epochs", "max_seconds",
+                                            "batch_size", "lr_g", "lr_d", "latent_dim", "seed", "device")}
     given = {k: v for k, v in flags.items() if v is not None}
     return TrainConfig.from_dict({**values, **given}), given
 
@@ -155,6 +158,8 @@ def cmd_train(args) -> int:
     warn = lambda msg: print(f"cgan-studio: warning: {msg}", file=sys.stderr)
     guard = GuardConfig.read_overrides(args.guard_config) if args.guard_config else {}
     guard["enabled"] = args.guard == "on"
+    if not args.resume:
+        _fetch_with_progress(config.dataset)
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard)
     if args.quality_every is not False:
         _enable_quality(run, args.quality_every)
@@ -189,6 +194,26 @@ def cmd_train(args) -> int:
     return 1 if finished.reason == "diverged" else 0
 
 
+def _fetch_with_progress(dataset: str) -> None:
+    """A named download dataset is fetched first, with a progress bar on stderr."""
+    from .download import SOURCES, fetch, is_fetched
+
+    if dataset not in SOURCES or is_fetched(SOURCES[dataset]):
+        return
+    shown = {"file": None, "tenth": -1}
+
+    def bar(file: str, fraction: float) -> None:
+        tenth = int(fraction * 20)
+        if (file, tenth) != (shown["file"], shown["tenth"]):
+            shown.update(file=file, tenth=tenth)
+            print(f"\rdownloading {file} [{'#' * tenth}{'.' * (20 - tenth)}] {fraction:4.0%}", end="", file=sys.stderr)
+    print(f"fetching {dataset} into the cache (once)", file=sys.stderr)
+    try:
+        fetch(SOURCES[dataset], bar)
+    finally:
+        print(file=sys.stderr)
+
+
 def _enable_quality(run, every: int | None) -> None:
     from .data import load_dataset
     from .quality import classifier_ready, prepare_live_quality
@@ -202,7 +227,9 @@ def _enable_quality(run, every: int | None) -> None:
         if fraction - shown["at"] >= 0.1:
             shown["at"] = fraction
             print(f"domain classifier {fraction:4.0%}", file=sys.stderr)
-    run.enable_quality(prepare_live_quality(train, load_dataset(run.config.dataset, "test"), progress), every)
+    c = run.config
+    test = load_dataset(c.dataset, "test", image_size=c.image_size, color=c.color)
+    run.enable_quality(prepare_live_quality(train, test, progress), every)
 
 
 def _progress_line(run, chunk) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .data import DATASETS
+from .sources import COLORS, SIZES
 from .errors import ConfigError
 from .losses import LOSSES
 from .presets import DEFAULT_PRESET, get_preset
@@ -21,7 +22,9 @@ PRESET_FIELDS = ("batch_size", "latent_dim", "loss") + LIVE_FIELDS
 @dataclass
 class TrainConfig:
     preset: str = DEFAULT_PRESET
-    dataset: str = "mnist"
+    dataset: str = "mnist"  # a name in DATASETS, or a folder (IDX files, CIFAR-10 binary, images by class)
+    image_size: int | None = None  # 28, 32 or 64: resize; None keeps the data's size (32 for image folders)
+    color: str = "keep"  # keep, grey or rgb
     steps: int | None = None
     epochs: float | None = None
     max_seconds: float | None = None
@@ -51,8 +54,13 @@ class TrainConfig:
 
     def validate(self) -> None:
         get_preset(self.preset)
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"--dataset: unknown dataset {self.dataset!r} (available: {', '.join(DATASETS)})")
+        if self.dataset not in DATASETS and not _looks_like_path(self.dataset):
+            raise ConfigError(f"--dataset: unknown dataset {self.dataset!r} (available: {', '.join(DATASETS)}, "
+                              "or a folder)")
+        if self.image_size is not None and self.image_size not in SIZES:
+            raise ConfigError(f"--image-size: must be one of {', '.join(map(str, SIZES))}, got {self.image_size!r}")
+        if self.color not in COLORS:
+            raise ConfigError(f"--color: must be one of {', '.join(COLORS)}, got {self.color!r}")
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device: {self.device!r} is not one of auto, cpu, cuda, mps")
         if self.loss is not None and self.loss not in LOSSES:
@@ -87,6 +95,10 @@ class TrainConfig:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
         return cls.from_dict(values, str(path))
+
+
+def _looks_like_path(name: str) -> bool:
+    return Path(name).expanduser().exists() or any(ch in name for ch in "/\\.~")
 
 
 def _check_positive(name: str, value, allow_none: bool = False, integer: bool = False) -> None:

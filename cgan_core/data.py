@@ -26,7 +26,7 @@ MNIST_FILES = {  # file -> canonical MD5 of the decompressed bytes
     "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
 }
 DIGITS = [str(i) for i in range(10)]
-DATASETS = ("mnist",)
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "cifar10")  # or a folder: see load_dataset
 
 
 @dataclass
@@ -110,11 +110,73 @@ def load_mnist(split: str = "train", folder: Path | None = None) -> ImageDataset
     )
 
 
-def load_dataset(name: str, split: str = "train") -> ImageDataset:
-    """A dataset by name: 'mnist' for now (more sources come with the data issue)."""
+def load_dataset(name: str, split: str = "train", image_size: int | None = None, color: str = "keep",
+                 progress=None, warn=lambda msg: None) -> ImageDataset:
+    """A dataset by name or folder, on the CPU.
+
+    Names: the embedded 'mnist'; 'fashion-mnist', 'kmnist' and 'cifar10', downloaded once into the
+    cache (`progress(file, fraction)` hears about it). A folder: IDX files, CIFAR-10's binary
+    version, or one subfolder of images per class. `image_size` (28, 32 or 64) resizes, `color`
+    ('keep', 'grey', 'rgb') converts; a folder of images defaults to 32 px.
+    """
+    from . import download, sources
+
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r}: use 'train' or 'test'")
     if name == "mnist":
-        return load_mnist(split)
-    raise DataError(f"unknown dataset {name!r}: available are {', '.join(DATASETS)}")
+        data = load_mnist(split)
+    elif name in download.SOURCES:
+        source = download.SOURCES[name]
+        folder = download.fetch(source, progress)
+        names = list(source.class_names)
+        if name == "cifar10":
+            data = sources.load_cifar_binary(sources.extract_cifar(folder / "cifar-10-binary.tar.gz"), split, names)
+        else:
+            data = sources.load_idx_folder(folder, split, names)
+        data.name = name
+    else:
+        data = _load_folder(Path(name).expanduser(), split, image_size, color, warn)
+    return convert(data, image_size, color)
+
+
+def _load_folder(folder: Path, split: str, image_size: int | None, color: str, warn) -> ImageDataset:
+    from . import download, sources
+
+    if not folder.exists():
+        raise DataError(f"{folder}: no such folder (and not one of the datasets {', '.join(DATASETS)})")
+    if folder.is_dir():
+        sources.refuse_cifar_pickle(folder)
+        if sources.has_idx(folder):
+            return sources.load_idx_folder(folder, split)
+        if sources.is_cifar_binary(folder):
+            return sources.load_cifar_binary(folder, split, list(download.SOURCES["cifar10"].class_names))
+    data = sources.load_image_folder(folder, image_size or 32, color, warn)
+    if split == "test":  # a folder has no test split: every tenth image stands in for one
+        return ImageDataset(data.name, data.images[::10].clone(), data.labels[::10].clone(), data.class_names)
+    return data
+
+
+def convert(data: ImageDataset, image_size: int | None, color: str) -> ImageDataset:
+    """Resize to `image_size` (square) and convert to grey or RGB; unchanged where nothing is asked."""
+    from .sources import COLORS, SIZES
+
+    if color not in COLORS:
+        raise DataError(f"colour must be one of {', '.join(COLORS)}, got {color!r}")
+    if image_size is not None and image_size not in SIZES:
+        raise DataError(f"image size must be one of {SIZES}, got {image_size}")
+    images = data.images
+    if color == "grey" and images.shape[1] == 3:
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        images = (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    elif color == "rgb" and images.shape[1] == 1:
+        images = images.repeat(1, 3, 1, 1)
+    if image_size is not None and tuple(images.shape[2:]) != (image_size, image_size):
+        resized = torch.nn.functional.interpolate(images.float(), size=(image_size, image_size), mode="bilinear",
+                                                  antialias=True, align_corners=False)
+        images = resized.round().clamp(0, 255).to(torch.uint8)
+    if images is data.images:
+        return data
+    return ImageDataset(data.name, images.contiguous(), data.labels, data.class_names)
 
 
 class BatchStream:

@@ -4,10 +4,12 @@ features against the real test split (beside the real-vs-real floor), and within
 relative to the real data."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 
-from .classifier import DomainClassifier, load_or_train
+from .classifier import DomainClassifier, load_or_train_on
 from .data import ImageDataset, load_dataset
 from .guard import within_class_diversity
 from .sampling import to_uint8
@@ -64,13 +66,15 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor, classifier: Doma
 
 def evaluate_generator(g: torch.nn.Module, info: dict, per_class: int = 100, seed: int = 0,
                        dataset: str = "mnist") -> dict:
-    classifier, test_accuracy = load_or_train(dataset)
-    test = load_dataset(dataset, "test")
+    shape = json.loads(info["image_shape"]) if isinstance(info.get("image_shape"), str) else list(g.image_shape)
+    options = {"image_size": int(shape[1]), "color": "grey" if shape[0] == 1 else "rgb"}
+    train = load_dataset(dataset, "train", **options)
+    test = load_dataset(dataset, "test", **options)
+    classifier, test_accuracy = load_or_train_on(train, test)
     labels = torch.arange(g.num_classes).repeat_interleave(per_class)
     z = torch.randn(len(labels), g.latent_dim, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         images = to_uint8(g.eval()(z, labels).float(), info["output_range"])
-    train = load_dataset(dataset, "train")
     picks = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[: len(labels)]
     result = evaluate_images(images, labels, classifier, test, list(info["class_names"]), train.images[picks])
     return {**result, "classifier_test_accuracy": round(test_accuracy, 4), "seed": seed, "dataset": dataset}

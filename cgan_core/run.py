@@ -75,7 +75,7 @@ class TrainingRun:
             fixed = {k: v for k, v in (overrides or {}).items() if k not in LIVE_FIELDS}
             config = TrainConfig.from_dict({**saved.to_dict(), **fixed})
             out = out or (resume_path.parent.parent if Path(resume).is_file() else Path(resume))
-        self.trainer = Trainer(config, dataset)
+        self.trainer = Trainer(config, dataset, warn)
         self.config = self.trainer.config
         self.run_dir = Path(out) if out else new_run_dir(self.config.preset)
         (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)

@@ -45,11 +45,12 @@ def _grad_norm(module: nn.Module, device: torch.device) -> torch.Tensor:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None) -> None:
+    def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None, warn=lambda msg: None) -> None:
         self.config = config.resolved()
         self.preset = get_preset(self.config.preset)
         self.device = pick_device(self.config.device)
-        data = dataset if dataset is not None else load_dataset(self.config.dataset)
+        c = self.config
+        data = dataset if dataset is not None else load_dataset(c.dataset, image_size=c.image_size, color=c.color, warn=warn)
         self.dataset = data.to(self.device)
         self.hparams = self.config.hparams()
         seed = self.config.seed

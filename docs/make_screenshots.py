@@ -1,6 +1,12 @@
 """Take the README's screenshots of the real app: run under `xvfb-run -s "-screen 0 1280x800x24"`.
 
-idle -> start -> 30 s of training -> halve lr D -> pause, each captured from the X screen.
+    make_screenshots.py OUT SECONDS [tour|rollback]
+        idle -> start -> SECONDS of training -> halve lr D -> pause, each captured from the X screen.
+    make_screenshots.py OUT 0 explorer RUN_DIR
+        the latent explorer on RUN_DIR/generator.safetensors: 6 -> 1 (GIF exported) and same z in every
+        class (grid exported seed-004 style).
+    make_screenshots.py OUT SECONDS folder FOLDER
+        train on a folder of images (one subfolder per class) for SECONDS.
 """
 from __future__ import annotations
 
@@ -14,7 +20,31 @@ from studio.app import build_window
 
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
 TRAIN_SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 30.0
-SCENARIO = sys.argv[3] if len(sys.argv) > 3 else "tour"  # "tour" or "rollback"
+SCENARIO = sys.argv[3] if len(sys.argv) > 3 else "tour"  # tour, rollback, explorer or folder
+ARGUMENT = sys.argv[4] if len(sys.argv) > 4 else ""
+
+
+def explorer_plan(window, shot) -> list:
+    def open_explorer() -> None:
+        window.show_explorer()
+        ex = window.explorer
+        ex.load_file(Path(ARGUMENT) / "generator.safetensors")
+        ex.resize(1000, 640)
+        ex.move(0, 0)
+        ex.from_combo.setCurrentIndex(6)
+        ex.to_combo.setCurrentIndex(1)
+        ex.frames_spin.setValue(50)
+        ex.frame_slider.setValue(24)
+
+    def export_and_compare() -> None:
+        ex = window.explorer
+        ex.export_gif(OUT / "six-to-one.gif")
+        ex.tabs.setCurrentIndex(3)
+        ex.columns_spin.setValue(10)
+        ex.export_grid(OUT / "grid-seed004-style.png")
+
+    return [(0.5, open_explorer), (2.0, lambda: shot("explorer-classes")), (2.5, export_and_compare),
+            (4.0, lambda: shot("explorer-compare")), (4.5, window.explorer_close_all)]
 
 
 def main() -> int:
@@ -37,6 +67,17 @@ def main() -> int:
         panel.lr_g.setValue(panel.lr_g.value() * 1000)
         panel.lr_d.setValue(panel.lr_d.value() * 1000)
 
+    window.explorer_close_all = lambda: (window.explorer and window.explorer.close(), window.close())
+    if SCENARIO == "explorer":
+        for delay, action in explorer_plan(window, shot):
+            QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
+    if SCENARIO == "folder":
+        window.config_panel.data_picker.set_dataset(ARGUMENT)
+        plan = [(0.5, window.start), (TRAIN_SECONDS, lambda: shot("own-folder")), (TRAIN_SECONDS + 0.5, window.close)]
+        for delay, action in plan:
+            QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
     if SCENARIO == "rollback":
         plan = [(0.5, window.start), (TRAIN_SECONDS, explode), (TRAIN_SECONDS + 12, lambda: shot("rollback")),
                 (TRAIN_SECONDS + 12.5, window.close)]

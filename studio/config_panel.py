@@ -13,8 +13,9 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QWidget)
 
 from cgan_core.config import LIVE_FIELDS, TrainConfig
-from cgan_core.data import DATASETS
 from cgan_core.presets import DEFAULT_PRESET, PRESETS
+
+from .dataset_picker import DatasetPicker
 
 
 class LogSpinBox(QDoubleSpinBox):
@@ -69,8 +70,8 @@ class ConfigPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._loading = False
-        self.dataset = QComboBox(objectName="datasetCombo")
-        self.dataset.addItems(list(DATASETS))
+        self.data_picker = DatasetPicker(self)
+        self.dataset = self.data_picker.combo
         self.preset = QComboBox(objectName="presetCombo")
         for i, (name, preset) in enumerate(PRESETS.items()):
             self.preset.addItem(name)
@@ -92,7 +93,8 @@ class ConfigPanel(QWidget):
         self.steps = _spin("stepsSpin", 0, 10**8, "Stop after this many steps (0 = run until stopped)")
         self.steps.setSpecialValueText("unbounded")
         form_run, form_live = QFormLayout(), QFormLayout()
-        for label, widget in [("Dataset", self.dataset), ("Preset", self.preset), ("Latent dim", self.latent_dim),
+        for label, widget in [("Dataset", self.dataset), ("Image size", self.data_picker.size),
+                              ("Colour", self.data_picker.color), ("Preset", self.preset), ("Latent dim", self.latent_dim),
                               ("Batch size", self.batch_size), ("Seed", self.seed), ("Device", self.device),
                               ("Steps", self.steps)]:
             form_run.addRow(label, widget)
@@ -108,7 +110,7 @@ class ConfigPanel(QWidget):
         layout.addWidget(live_box)
         layout.addWidget(self._build_guard_box())
         layout.addStretch(1)
-        self.fixed_widgets = [self.dataset, self.preset, self.latent_dim, self.batch_size, self.seed, self.device]
+        self.fixed_widgets = [*self.data_picker.widgets, self.preset, self.latent_dim, self.batch_size, self.seed, self.device]
         self.live_widgets = {"lr_g": self.lr_g, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2,
                              "d_steps": self.d_steps, "label_smoothing": self.label_smoothing}
         for name, widget in self.live_widgets.items():
@@ -185,7 +187,9 @@ class ConfigPanel(QWidget):
         return values
 
     def config(self) -> TrainConfig:
-        return TrainConfig(preset=self.preset.currentText(), dataset=self.dataset.currentText(),
+        picker = self.data_picker
+        return TrainConfig(preset=self.preset.currentText(), dataset=picker.dataset(), image_size=picker.image_size(),
+                           color=picker.color_mode(),
                            latent_dim=self.latent_dim.value(), batch_size=self.batch_size.value(),
                            seed=self.seed.value(), device=self.device.currentData(),
                            steps=self.steps.value() or None, **self.hparams())
@@ -196,6 +200,7 @@ class ConfigPanel(QWidget):
         try:
             if values.get("preset") in PRESETS:
                 self.preset.setCurrentText(values["preset"])
+            self.data_picker.load(values)
             for key, widget in [("latent_dim", self.latent_dim), ("batch_size", self.batch_size),
                                 ("seed", self.seed), ("steps", self.steps), *self.live_widgets.items()]:
                 if values.get(key) is not None:

@@ -13,9 +13,9 @@ class Aborted(Exception):
 
 
 class QualityPreparer:
-    def __init__(self, train, dataset_name: str, on_ready: Callable, on_status: Callable[[str], None],
+    def __init__(self, train, config, on_ready: Callable, on_status: Callable[[str], None],
                  should_stop: Callable[[], bool]) -> None:
-        self.train, self.dataset_name = train, dataset_name
+        self.train, self.config = train, config
         self.on_ready, self.on_status, self.should_stop = on_ready, on_status, should_stop
         self.thread = threading.Thread(target=self._run, name="quality-prep", daemon=True)
 
@@ -41,7 +41,8 @@ class QualityPreparer:
                 self.on_status("training the domain classifier (once)…")
             else:
                 self.on_status("preparing…")
-            test = load_dataset(self.dataset_name, "test")
+            c = self.config
+            test = load_dataset(c.dataset, "test", image_size=c.image_size, color=c.color)
             self.on_ready(prepare_live_quality(self.train, test, self._progress))
         except Aborted:
             pass

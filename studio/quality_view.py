@@ -195,20 +195,22 @@ class QualityView(QWidget):
         self._draw_heatmap(steps)
 
     def _draw_heatmap(self, steps: np.ndarray) -> None:
+        """One PColorMeshItem, updated in place: no graphics items are created or dropped per report."""
         item = self.heatmap.getPlotItem()
-        if self.mesh is not None:
-            item.removeItem(self.mesh)
-            self.mesh = None
         if not self.reports:
+            if self.mesh is not None:
+                self.mesh.hide()
             return
         per_class = np.array([r.per_class for r in self.reports], dtype=np.float64)  # (T, K)
         k = per_class.shape[1]
         if len(self.class_names) != k:
             self.set_class_names([str(i) for i in range(k)])
-        x_edges = _edges(steps)
-        xx, yy = np.meshgrid(x_edges, np.arange(k + 1), indexing="ij")
-        self.mesh = pg.PColorMeshItem(xx, yy, per_class, colorMap=self.colormap, levels=(0.0, 1.0))
-        item.addItem(self.mesh)
+        xx, yy = np.meshgrid(_edges(steps), np.arange(k + 1), indexing="ij")
+        if self.mesh is None:
+            self.mesh = pg.PColorMeshItem(colorMap=self.colormap, levels=(0.0, 1.0))
+            item.addItem(self.mesh)
+        self.mesh.setData(xx, yy, per_class)
+        self.mesh.show()
         item.setYRange(0, k, padding=0)
 
     def _on_heatmap_hover(self, pos) -> None:

@@ -2,7 +2,7 @@
 and the run directory. Mixed into MainWindow."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar
 
 from .worker import Progress
@@ -14,6 +14,9 @@ def _clock(seconds: float) -> str:
 
 
 class StatusArea:
+    """Building and updating the status bar. Its updates are called from MainWindow's own slots: a
+    worker signal connected straight to a method of this plain mixin would run in the worker's thread."""
+
     def _build_status_bar(self) -> None:
         self.status_label = QLabel("Ready: press Start (F5)", objectName="statusLabel")
         self.device_label = QLabel("", objectName="deviceLabel")
@@ -33,8 +36,7 @@ class StatusArea:
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.run_dir_label)
 
-    @Slot(object)
-    def _on_progress(self, p: Progress) -> None:
+    def show_progress(self, p: Progress) -> None:
         parts = [f"epoch {p.epoch:.2f}", f"step {p.step}", f"{p.images_per_second:,.0f} img/s",
                  f"elapsed {_clock(p.seconds)}"]
         if p.fraction:
@@ -44,8 +46,7 @@ class StatusArea:
         self.status_label.setText("  ·  ".join(parts))
         self.epoch_bar.setValue(int((p.epoch % 1.0) * 1000))
 
-    @Slot(str)
-    def _on_busy(self, message: str) -> None:
+    def show_busy(self, message: str) -> None:
         self.busy_bar.setVisible(bool(message))
         self.busy_bar.setToolTip(message)
         if message:

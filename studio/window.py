@@ -295,6 +295,14 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
                         f"in a short stretch, so it is paused at step {event.step}.\n\nLower the learning rates, "
                         "then Resume.")
 
+    @Slot(object)
+    def _on_progress(self, p) -> None:
+        self.show_progress(p)
+
+    @Slot(str)
+    def _on_busy(self, message: str) -> None:
+        self.show_busy(message)
+
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.show_error(f"Training stopped with an error:\n\n{message}\n\nThe run directory keeps what was written.")

@@ -100,6 +100,7 @@ class TrainWorker(QObject):
             from cgan_core.run import TrainingRun
 
             # Continuing a run keeps its architecture; the panel's length and live values apply.
+            self._fetch_dataset()
             overrides = {k: getattr(self.config, k) for k in ("steps", "epochs", "max_seconds", "sample_every",
                                                                *LIVE_FIELDS)}
             self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides,
@@ -122,6 +123,20 @@ class TrainWorker(QObject):
                 self.run.close()
             self.busy.emit("")
             self.finished.emit(result)
+
+    def _fetch_dataset(self) -> None:
+        """A named download dataset is fetched before the run, its progress in the busy message."""
+        from cgan_core.download import SOURCES, fetch, is_fetched
+
+        name = self.config.dataset
+        if name in SOURCES and not is_fetched(SOURCES[name]):
+            shown = {"at": None}
+
+            def progress(file: str, fraction: float) -> None:
+                if (file, int(fraction * 50)) != shown["at"]:
+                    shown["at"] = (file, int(fraction * 50))
+                    self.busy.emit(f"Downloading {name}: {file} {fraction:.0%}")
+            fetch(SOURCES[name], progress)
 
     def _loop(self) -> RunFinished | None:
         run = self.run
@@ -243,7 +258,7 @@ class TrainWorker(QObject):
         elif self._preparer is None or not self._preparer.thread.is_alive():
             from .quality_prep import QualityPreparer
 
-            self._preparer = QualityPreparer(run.trainer.dataset, run.config.dataset,
+            self._preparer = QualityPreparer(run.trainer.dataset, run.config,
                                              on_ready=lambda live: self.send("quality_ready", live),
                                              on_status=self.qualityStatus.emit, should_stop=lambda: self._stop)
             self._preparer.start()

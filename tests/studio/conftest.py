@@ -1,6 +1,7 @@
 """pytest-qt set-up for the studio: offscreen, private QSettings, and no thread left running."""
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 
@@ -20,6 +21,7 @@ def _no_dangling_qthreads(qtbot):
     for thread in running:  # clean up so later tests are not blamed, then fail this one
         thread.quit()
         thread.wait(30_000)
+    gc.collect()  # see the window fixture: dead widgets go now, not inside a later paint event
     assert not running, f"{len(running)} QThread(s) left running"
 
 
@@ -30,6 +32,7 @@ def window(qtbot, tmp_path):
     w = build_window()
     qtbot.addWidget(w)
     panel = w.config_panel
+    panel.data_picker.load({"dataset": "mnist", "image_size": None, "color": "keep"})  # whatever QSettings held
     panel.preset.setCurrentText("studio-fast")
     panel.batch_size.setValue(16)
     panel.steps.setValue(0)  # unbounded, whatever an earlier test left in QSettings
@@ -39,3 +42,11 @@ def window(qtbot, tmp_path):
     w.show()
     yield w
     w.shutdown()
+    if w.explorer is not None:
+        w.explorer.close()
+    w.close()
+    w.deleteLater()
+    qtbot.wait(10)
+    # Collect dead windows now, between tests: a collection that happens to run inside a later paint
+    # event could delete a widget under the painter.
+    gc.collect()

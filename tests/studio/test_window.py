@@ -184,3 +184,19 @@ def test_settings_remember_geometry_and_last_values(qtbot):
     assert second.size().height() == 520
     second.config_panel.preset.setCurrentText("studio-fast")  # leave the defaults for later tests
     second.close()
+
+
+def test_worker_signals_reach_the_window_in_the_gui_thread(qtbot, window):
+    """Status, quality and grid updates must run in the GUI thread, never in the worker's."""
+    import threading
+
+    w, seen = window, []
+    for name in ("show_progress", "show_busy"):
+        original = getattr(w, name)
+        setattr(w, name, lambda *a, _o=original: (seen.append(threading.current_thread() is threading.main_thread()),
+                                                   _o(*a)))
+    w.start()
+    qtbot.waitUntil(lambda: len(seen) >= 5, timeout=60_000)
+    w.stop()
+    qtbot.waitUntil(lambda: not w.running, timeout=30_000)
+    assert all(seen), seen

@@ -1,0 +1,178 @@
+"""Bring-your-own data: IDX folders, CIFAR-10's binary version, and labelled image folders.
+
+Each loader checks everything before it returns, so nothing is ever half-loaded, and every error
+names the file or folder at fault. The CIFAR-10 Python version is a pickle: it is refused, never
+unpickled.
+"""
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from . import idx
+from .errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+SIZES = (28, 32, 64)
+COLORS = ("keep", "grey", "rgb")
+MAX_CORRUPT_FRACTION = 0.05  # corrupt images under this share are skipped and listed; above it, refused
+CIFAR_BATCH = 1 + 32 * 32 * 3  # label byte + 3072 pixel bytes
+
+
+def _pack(images: np.ndarray, labels: np.ndarray, names: list[str], source: str):
+    from .data import ImageDataset
+
+    images = np.ascontiguousarray(images)
+    images = images if images.flags.writeable else images.copy()  # torch wants writable memory
+    return ImageDataset(source, torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), names)
+
+
+# ---- IDX folders -----------------------------------------------------------------------------------
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (f"{stem}.gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def has_idx(folder: Path) -> bool:
+    return _find(Path(folder), "train-images-idx3-ubyte") is not None
+
+
+def load_idx_folder(folder: Path, split: str, class_names: list[str] | None = None):
+    """train-/t10k- images and labels IDX files (gzip or raw) in `folder`."""
+    folder = Path(folder)
+    prefix = "train" if split == "train" else "t10k"
+    images_file = _find(folder, f"{prefix}-images-idx3-ubyte")
+    labels_file = _find(folder, f"{prefix}-labels-idx1-ubyte")
+    if images_file is None or labels_file is None:
+        if split != "train":  # no test files: hold out every tenth training image
+            data = load_idx_folder(folder, "train", class_names)
+            return _pack(data.images.numpy()[::10], data.labels.numpy()[::10], data.class_names, data.name)
+        raise DataError(f"{folder}: needs {prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]")
+    images, labels = idx.read_idx(images_file), idx.read_idx(labels_file)
+    if images.ndim != 3:
+        raise DataError(f"{images_file}: expected (N, H, W) images, got shape {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(f"{labels_file}: {len(labels)} labels for {len(images)} images in {images_file.name}")
+    count = int(labels.max()) + 1 if len(labels) else 0
+    names = list(class_names) if class_names else [str(i) for i in range(count)]
+    if count > len(names):
+        raise DataError(f"{labels_file}: label {count - 1} but only {len(names)} classes")
+    return _pack(images[:, None], labels, names, folder.name)
+
+
+# ---- CIFAR-10 binary ------------------------------------------------------------------------------
+def is_cifar_binary(folder: Path) -> bool:
+    return (Path(folder) / "data_batch_1.bin").is_file()
+
+
+def refuse_cifar_pickle(folder: Path) -> None:
+    folder = Path(folder)
+    if (folder / "data_batch_1").is_file() or (folder / "batches.meta").is_file():
+        raise DataError(f"{folder}: this is CIFAR-10's Python version, a pickle, which cgan-studio never "
+                        "unpickles; use the binary version (cifar-10-binary.tar.gz, or --dataset cifar10)")
+
+
+def load_cifar_binary(folder: Path, split: str, class_names: list[str]):
+    folder = Path(folder)
+    files = [folder / f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else [folder / "test_batch.bin"]
+    images, labels = [], []
+    for path in files:
+        if not path.is_file():
+            raise DataError(f"{path}: missing from the CIFAR-10 binary folder")
+        raw = np.fromfile(path, dtype=np.uint8)
+        if len(raw) == 0 or len(raw) % CIFAR_BATCH:
+            raise DataError(f"{path}: {len(raw)} bytes is not a whole number of {CIFAR_BATCH}-byte records")
+        records = raw.reshape(-1, CIFAR_BATCH)
+        if int(records[:, 0].max()) >= len(class_names):
+            raise DataError(f"{path}: label {int(records[:, 0].max())} out of range")
+        labels.append(records[:, 0])
+        images.append(records[:, 1:].reshape(-1, 3, 32, 32))
+    return _pack(np.concatenate(images), np.concatenate(labels), list(class_names), "cifar10")
+
+
+def extract_cifar(archive: Path) -> Path:
+    """Unpack cifar-10-binary.tar.gz next to itself (regular files only, no path escapes)."""
+    target = archive.parent
+    folder = target / "cifar-10-batches-bin"
+    if is_cifar_binary(folder) and (folder / "test_batch.bin").is_file():
+        return folder
+    try:
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and not Path(m.name).is_absolute()
+                       and ".." not in Path(m.name).parts]
+            tar.extractall(target, members=members, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise DataError(f"{archive}: cannot be unpacked ({exc})") from None
+    return folder
+
+
+# ---- labelled image folders --------------------------------------------------------------------------
+def _square(image: Image.Image, size: int) -> Image.Image:
+    """Centre-crop to a square, then resize: mixed sizes and aspect ratios come out alike."""
+    w, h = image.size
+    side = min(w, h)
+    box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+    return image.crop(box).resize((size, size), Image.BICUBIC if side > size else Image.NEAREST)
+
+
+def _is_grey(image: Image.Image) -> bool:
+    if image.mode in ("L", "1", "I;16", "I", "LA"):
+        return True
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return bool(np.abs(rgb[..., 0] - rgb[..., 1]).max() <= 2 and np.abs(rgb[..., 1] - rgb[..., 2]).max() <= 2)
+
+
+def scan_image_folder(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Class names (sorted subfolders that hold images) and (file, class) pairs; other files are ignored."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise DataError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder (expected one subfolder of images per class)")
+    classes, files = [], []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        images = sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if images:
+            files += [(p, len(classes)) for p in images]
+            classes.append(sub.name)
+    if not files:
+        raise DataError(f"{folder}: no images found (expected one subfolder per class holding png, jpg, bmp or webp files)")
+    if len(classes) < 2:
+        raise DataError(f"{folder}: only one class ({classes[0]}); a conditional GAN needs at least two subfolders of images")
+    return classes, files
+
+
+def load_image_folder(folder: Path, size: int = 32, color: str = "keep", warn=lambda msg: None):
+    """One subfolder per class -> uint8 (N, C, size, size); `color` keeps what it finds or forces one."""
+    if size not in SIZES:
+        raise DataError(f"image size must be one of {SIZES}, got {size}")
+    if color not in COLORS:
+        raise DataError(f"colour must be one of {', '.join(COLORS)}, got {color!r}")
+    classes, files = scan_image_folder(folder)
+    decoded, labels, corrupt, all_grey = [], [], [], True
+    for path, label in files:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                all_grey = all_grey and _is_grey(image)
+                decoded.append(_square(image.convert("RGB"), size))
+                labels.append(label)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            corrupt.append(path)
+    if len(corrupt) > MAX_CORRUPT_FRACTION * len(files):
+        raise DataError(f"{folder}: {len(corrupt)} of {len(files)} images cannot be read (more than "
+                        f"{MAX_CORRUPT_FRACTION:.0%}), e.g. {', '.join(str(p) for p in corrupt[:3])}")
+    if corrupt:
+        warn(f"{folder}: skipped {len(corrupt)} unreadable image(s): {', '.join(p.name for p in corrupt[:10])}")
+    grey = color == "grey" or (color == "keep" and all_grey)
+    arrays = [np.asarray(im.convert("L"))[None] if grey else np.asarray(im).transpose(2, 0, 1) for im in decoded]
+    present = sorted(set(labels))
+    if len(present) < 2:
+        raise DataError(f"{folder}: after skipping unreadable files only one class is left")
+    return _pack(np.stack(arrays), np.array(labels), classes, Path(folder).name)

@@ -1,0 +1,205 @@
+"""Bring-your-own data: downloads against a local HTTP server (checksum, resume, mismatch, no network),
+IDX folders, CIFAR-10 binary, labelled image folders and each of their bad cases, and training at
+32 px RGB and 64 px."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cgan_core.config import TrainConfig
+from cgan_core.data import load_dataset
+from cgan_core.download import Source, download_file, fetch
+from cgan_core.errors import DataError
+from cgan_core.presets import PRESETS
+from cgan_core.sources import load_idx_folder
+from cgan_core.trainer import Trainer
+from tests.hostile import hostile_pickle_file
+
+
+def idx_bytes(array: np.ndarray, magic_type: int = 0x08) -> bytes:
+    header = bytes([0, 0, magic_type, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def fixture_idx_files(n: int = 40) -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 10
+    return {"train-images-idx3-ubyte.gz": gzip.compress(idx_bytes(images)),
+            "train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(labels)),
+            "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(images[:20])),
+            "t10k-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(labels[:20]))}
+
+
+class FixtureServer:
+    """Serves bytes on 127.0.0.1 with Range support; `cut_after` drops the first answer mid-way."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files, self.cut_after, self.ranges = files, None, []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                data = server.files.get(self.path.rsplit("/", 1)[-1])
+                if data is None:
+                    self.send_error(404)
+                    return
+                start = 0
+                if (header := self.headers.get("Range")) is not None:
+                    server.ranges.append(header)
+                    start = int(header.split("=")[1].split("-")[0])
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                body = data[start:]
+                if server.cut_after is not None:
+                    body, server.cut_after = body[: server.cut_after], None  # then the connection closes
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def server():
+    s = FixtureServer(fixture_idx_files())
+    yield s
+    s.httpd.shutdown()
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def test_download_with_checksums_then_load(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("CGAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    source = Source("fixture", server.url, {k: md5(v) for k, v in server.files.items()}, tuple("abcdefghij"), "")
+    seen = []
+    folder = fetch(source, lambda file, fraction: seen.append((file, fraction)))
+    data = load_idx_folder(folder, "train", list(source.class_names))
+    assert data.images.shape == (40, 1, 28, 28) and data.class_names[3] == "d" and seen[-1][1] == 1.0
+    assert load_idx_folder(folder, "test").images.shape[0] == 20
+
+
+def test_interrupted_download_resumes_with_a_range_request(server, tmp_path):
+    name = "train-images-idx3-ubyte.gz"
+    data = server.files[name]
+    server.cut_after = len(data) // 3
+    dest = tmp_path / name
+    with pytest.raises(DataError, match="no network|kept"):
+        download_file(f"{server.url}/{name}", dest, md5(data))
+    part = tmp_path / f"{name}.part"
+    assert part.stat().st_size == len(data) // 3 and not dest.exists()
+    download_file(f"{server.url}/{name}", dest, md5(data))
+    assert server.ranges == [f"bytes={len(data) // 3}-"] and dest.read_bytes() == data and not part.exists()
+
+
+def test_checksum_mismatch_deletes_the_file(server, tmp_path):
+    name = "train-labels-idx1-ubyte.gz"
+    with pytest.raises(DataError, match="checksum mismatch.*deleted"):
+        download_file(f"{server.url}/{name}", tmp_path / name, "0" * 32)
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_network_is_one_line_with_a_suggestion(tmp_path):
+    env = {**os.environ, "CGAN_STUDIO_DOWNLOAD_BASE": "http://127.0.0.1:9", "CGAN_STUDIO_CACHE": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "cgan_core.cli", "train", "--dataset", "fashion-mnist", "--steps", "1"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1 and "no network" in result.stderr and "--dataset PATH" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_idx_files_name_the_problem(tmp_path):
+    files = fixture_idx_files()
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x01\x02\x08\x03" + gzip.decompress(files["train-images-idx3-ubyte.gz"])[4:])
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(files["train-labels-idx1-ubyte.gz"])
+    with pytest.raises(DataError, match="train-images-idx3-ubyte"):
+        load_idx_folder(tmp_path, "train")
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((7, 28, 28), np.uint8)))
+    with pytest.raises(DataError, match="40 labels for 7 images"):
+        load_idx_folder(tmp_path, "train")
+
+
+def write_images(folder, classes=("cat", "dog"), per_class=6, size=(40, 30), mode="RGB"):
+    rng = np.random.default_rng(1)
+    for c in classes:
+        (folder / c).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / c / f"{i}.png")
+    return folder
+
+
+def test_image_folder_cases(tmp_path):
+    rgb = write_images(tmp_path / "rgb")
+    Image.new("RGB", (90, 60)).save(rgb / "cat" / "big.jpg")  # mixed sizes are resized
+    (rgb / "dog" / "notes.txt").write_text("not an image")  # ignored
+    data = load_dataset(str(rgb), image_size=32)
+    assert data.images.shape == (13, 3, 32, 32) and data.class_names == ["cat", "dog"]
+    assert load_dataset(str(rgb), image_size=64, color="grey").images.shape == (13, 1, 64, 64)
+    grey = write_images(tmp_path / "grey", mode="L")
+    assert load_dataset(str(grey)).images.shape[1] == 1  # kept as found
+    assert load_dataset(str(grey), color="rgb").images.shape[1] == 3
+    cases = {"empty": "no images found", "single": "only one class", "missing": "no such folder"}
+    (tmp_path / "empty").mkdir()
+    write_images(tmp_path / "single", classes=("cat",))
+    for name, message in cases.items():
+        with pytest.raises(DataError, match=message) as error:
+            load_dataset(str(tmp_path / name))
+        assert name in str(error.value)
+
+
+def test_corrupt_images_skipped_and_listed_below_the_limit_refused_above(tmp_path):
+    folder = write_images(tmp_path / "imgs", per_class=20)
+    (folder / "cat" / "broken.png").write_bytes(b"\x89PNG garbage")
+    warnings = []
+    data = load_dataset(str(folder), warn=warnings.append)
+    assert len(data) == 40 and "broken.png" in warnings[0]
+    for i in range(5):
+        (folder / "dog" / f"bad{i}.jpg").write_bytes(b"nope")
+    with pytest.raises(DataError, match="6 of 46 images cannot be read"):
+        load_dataset(str(folder))
+
+
+def test_cifar_binary_loads_and_the_pickle_version_is_refused_unread(tmp_path):
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        records = np.concatenate([np.arange(4, dtype=np.uint8)[:, None], rng.integers(0, 256, (4, 3072), dtype=np.uint8)], 1)
+        records.tofile(folder / name)
+    data = load_dataset(str(folder))
+    assert data.images.shape == (20, 3, 32, 32) and data.class_names[1] == "automobile"
+    assert load_dataset(str(folder), "test").images.shape == (4, 3, 32, 32)
+    pickled = tmp_path / "cifar-10-batches-py"
+    pickled.mkdir()
+    marker = tmp_path / "MARKER"
+    hostile_pickle_file(pickled / "data_batch_1", marker)
+    with pytest.raises(DataError, match="Python version.*never unpickles"):
+        load_dataset(str(pickled))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("size,color", [(32, "rgb"), (64, "keep")])
+def test_one_training_step_at_32px_rgb_and_64px(preset, size, color, tmp_path, tiny_mnist):
+    folder = write_images(tmp_path / "imgs", classes=("a", "b", "c"), per_class=4, size=(48, 48))
+    data = load_dataset(str(folder), image_size=size, color=color)
+    trainer = Trainer(TrainConfig(preset=preset, batch_size=4, latent_dim=8, device="cpu"), data)
+    stats = trainer.step().as_dict()
+    assert all(np.isfinite([stats["d1"], stats["d2"], stats["g"]]))
+    out = trainer.generate(torch.randn(2, 8), torch.tensor([0, 2]))
+    assert out.shape == (2, 3, size, size)
