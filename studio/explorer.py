@@ -91,6 +91,9 @@ class ExplorerWindow(ExportActions, QWidget):
         self.frame_slider.valueChanged.connect(self._show_frame)
         self.play_button = QPushButton("Play", objectName="playButton", checkable=True)
         self.play_button.toggled.connect(self._toggle_play)
+        self.filmstrip = QLabel(objectName="filmstrip")
+        self.filmstrip.setToolTip("The whole animation; the current frame is outlined")
+        self.filmstrip.setMinimumHeight(40)
         scrub = QHBoxLayout()
         scrub.addWidget(self.play_button)
         scrub.addWidget(self.frame_slider, 1)
@@ -100,6 +103,7 @@ class ExplorerWindow(ExportActions, QWidget):
         left.addLayout(self.build_export_row())
         right = QVBoxLayout()
         right.addWidget(self.view, 1)
+        right.addWidget(self.filmstrip)
         right.addLayout(scrub)
         body = QHBoxLayout()
         body.addLayout(left, 2)
@@ -179,7 +183,8 @@ class ExplorerWindow(ExportActions, QWidget):
             self.failed.emit(str(exc))
             return False
         run_dir = Path(path).parent if (Path(path).parent / "checkpoints").is_dir() else None
-        self.set_generator(g, info, f"{Path(path).name}", run_dir)
+        step = f", step {info['step']}" if info.get("step") else ""
+        self.set_generator(g, info, f"{Path(path).name}{step} ({Path(path).parent})", run_dir)
         return True
 
     def set_snapshot(self, snapshot: dict) -> None:
@@ -253,10 +258,26 @@ class ExplorerWindow(ExportActions, QWidget):
 
     def _show_frame(self, index: int) -> None:
         if self.frames is None or not len(self.frames):
+            self.filmstrip.clear()
             return
+        self._draw_filmstrip(index)
         frame = self.frames[index]
         caption = self.frame_labels[index] if self.frame_labels else f"frame {index + 1} / {len(self.frames)}"
         self.view.set_grid(SampleGrid(-1, frame, (), 1, frame.shape[0]), caption=caption)
+
+    def _draw_filmstrip(self, current: int, slots: int = 16) -> None:
+        """Up to `slots` evenly spaced frames side by side, the one nearest the current frame outlined."""
+        count = len(self.frames)
+        picks = np.unique(np.linspace(0, count - 1, min(slots, count)).round().astype(int))
+        tiles = [np.pad(self.frames[i], ((2, 2), (2, 2), (0, 0))) for i in picks]
+        nearest = int(np.abs(picks - current).argmin())
+        tiles[nearest] = tiles[nearest].copy()
+        tiles[nearest][[0, 1, -2, -1], :] = 255
+        tiles[nearest][:, [0, 1, -2, -1]] = 255
+        strip = np.concatenate(tiles, axis=1)
+        width = max(100, self.filmstrip.width())
+        pixmap = _pixmap(strip, width)
+        self.filmstrip.setPixmap(pixmap.scaledToWidth(width, Qt.FastTransformation))
 
     def _render_across_classes(self) -> None:
         z = torch.stack([self.z(self.seed_spin.value() + i) for i in range(self.columns_spin.value())])
@@ -317,6 +338,7 @@ class ExplorerWindow(ExportActions, QWidget):
 
 
 def _pixmap(image: np.ndarray, size: int):
+    """Nearest-neighbour scaled to fit a size x size box."""
     from PySide6.QtGui import QPixmap
 
     return QPixmap.fromImage(to_qimage(image)).scaled(size, size, Qt.KeepAspectRatio, Qt.FastTransformation)

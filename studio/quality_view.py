@@ -98,6 +98,7 @@ class QualityView(QWidget):
         item = self.heatmap.getPlotItem()
         item.setTitle("per-class accuracy: purple 0% to yellow 100%", size="8pt", color="#999")
         item.setLabel("left", "class")
+        item.getAxis("left").setTicks([[]])  # class names arrive with the first grid
         item.invertY(True)
         item.setMouseEnabled(x=False, y=False)
         item.setXLink(self.plot.getPlotItem())
