@@ -53,7 +53,7 @@ class ExplorerWindow(ExportActions, QWidget):
         self._set_enabled(False)
 
     # ---- construction ------------------------------------------------------------------------
-    def _build(self) -> None:
+    def _build_source_row(self) -> QHBoxLayout:
         self.source_label = QLabel("No generator: take a snapshot of the live one, or open a file.",
                                    objectName="explorerSource")
         self.snapshot_button = QPushButton("Snapshot live generator", objectName="snapshotButton")
@@ -64,6 +64,10 @@ class ExplorerWindow(ExportActions, QWidget):
         for w in (self.snapshot_button, self.open_button, self.source_label):
             top.addWidget(w)
         top.addStretch(1)
+        return top
+
+    def _build(self) -> None:
+        top = self._build_source_row()
         self.class_combo = QComboBox(objectName="classCombo")
         self.from_combo, self.to_combo = QComboBox(objectName="fromCombo"), QComboBox(objectName="toCombo")
         self.seed_spin = _spin("seedSpin", 0, 1_000_000, 0)
