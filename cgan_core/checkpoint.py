@@ -49,6 +49,23 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def truncate_csv_after(path: Path, step: int) -> None:
+    """On resume, keep a step-indexed CSV's header and the rows up to `step` (the later steps are
+    trained again). Rows whose first field is not a step (cut short by a crash) go too."""
+    path = Path(path)
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if (first := line.split(",", 1)[0]).isdigit() and int(first) <= step]
+    atomic_write_text(path, "".join(kept))
+
+
+def generator_path(path: Path) -> Path:
+    """A generator file, or a run directory's generator.safetensors."""
+    path = Path(path)
+    return path / "generator.safetensors" if path.is_dir() else path
+
+
 def remove_stale_temps(folder: Path) -> list[Path]:
     """Delete temp files a crashed writer left behind; they are never taken for real files."""
     stale = [p for p in Path(folder).glob(f"*{TMP_MARK}*") if p.is_file()]

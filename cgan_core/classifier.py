@@ -5,7 +5,6 @@ weights and are not meant for 28x28 digits.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 from typing import Callable
@@ -16,8 +15,8 @@ from torch import nn
 
 from . import paths
 from .checkpoint import atomic_write_bytes
-from .safe_pickle import check_checkpoint_pickle
 from .data import ImageDataset, load_dataset
+from .safe_pickle import check_checkpoint_pickle
 
 SCHEMA = 1
 
@@ -39,13 +38,6 @@ class DomainClassifier(nn.Module):
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 (N, C, H, W), 0 = background -> the classifier's float input."""
     return images_uint8.float().div_(255.0)
-
-
-def dataset_checksum(data: ImageDataset) -> str:
-    digest = hashlib.sha256()
-    digest.update(data.images.cpu().numpy().tobytes())
-    digest.update(data.labels.cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def train_classifier(train: ImageDataset, epochs: int = 2, seed: int = 0,
@@ -81,7 +73,7 @@ def load_or_train(dataset: str = "mnist", progress: Callable[[float], None] | No
 
 def cache_path(train: ImageDataset) -> Path:
     """Keyed by the training data's checksum: other data, another classifier."""
-    return paths.cache_dir() / f"classifier-{train.name}-{dataset_checksum(train)}-v{SCHEMA}.pt"
+    return paths.cache_dir() / f"classifier-{train.name}-{train.checksum()}-v{SCHEMA}.pt"
 
 
 def load_or_train_on(train: ImageDataset, test: ImageDataset, epochs: int = 2,

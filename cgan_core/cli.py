@@ -251,14 +251,13 @@ def _parse_labels(text: str, num_classes: int) -> torch.Tensor:
 
 
 def cmd_sample(args) -> int:
-    from .checkpoint import load_generator
+    from .checkpoint import generator_path, load_generator
     from .sampling import make_grid, save_png, to_uint8
 
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npz"):
         raise UsageError(f"argument --out: must end in .png or .npz, got {args.out}")
-    path = args.generator / "generator.safetensors" if args.generator.is_dir() else args.generator
-    g, info = load_generator(path)
+    g, info = load_generator(generator_path(args.generator))
     k = g.num_classes
     if args.labels:
         labels = _parse_labels(args.labels, k)
@@ -278,10 +277,10 @@ def cmd_sample(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .checkpoint import load_generator
+    from .checkpoint import generator_path, load_generator
     from .evaluate import evaluate_generator
 
-    path = args.generator / "generator.safetensors" if args.generator.is_dir() else args.generator
+    path = generator_path(args.generator)
     g, info = load_generator(path)
     print(f"scoring {path} (the domain classifier is trained once, then cached)", file=sys.stderr)
     print(json.dumps(evaluate_generator(g, info, per_class=args.per_class, seed=args.seed,

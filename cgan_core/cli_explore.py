@@ -35,10 +35,6 @@ def add_commands(sub, positive_int, positive_float) -> None:
     export.add_argument("--out", type=Path, required=True)
 
 
-def _generator_path(path: Path) -> Path:
-    return path / "generator.safetensors" if path.is_dir() else path
-
-
 def interpolation_frames(g, info: dict, args) -> np.ndarray:
     """uint8 (T, H, W, C) frames for the request in `args`; usage errors name the flag."""
     import torch
@@ -67,14 +63,14 @@ def interpolation_frames(g, info: dict, args) -> np.ndarray:
 
 
 def cmd_interpolate(args) -> int:
-    from .checkpoint import load_generator
+    from .checkpoint import generator_path, load_generator
     from .gif import save_gif
     from .sampling import save_png
 
     suffix = args.out.suffix.lower()
     if suffix not in (".gif", ".png"):
         raise UsageError(f"argument --out: must end in .gif or .png, got {args.out}")
-    g, info = load_generator(_generator_path(args.generator))
+    g, info = load_generator(generator_path(args.generator))
     frames = interpolation_frames(g, info, args)
     if suffix == ".gif":
         save_gif(args.out, frames, fps=args.fps, scale=args.scale)
@@ -87,17 +83,16 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .checkpoint import atomic_write_bytes, load_checkpoint, load_generator, save_generator
+    from .checkpoint import atomic_write_bytes, generator_path, load_generator, save_generator
 
     if args.format == "checkpoint":
         from .run import latest_checkpoint
 
-        source, _ = latest_checkpoint(args.generator)  # validated (allow-list scan, weights_only) first
-        load_checkpoint(source)
+        source, _ = latest_checkpoint(args.generator)  # loaded (allow-list scan, weights_only) before the copy
         atomic_write_bytes(args.out, source.read_bytes())
         print(json.dumps({"out": str(args.out), "source": str(source)}))
         return 0
-    g, info = load_generator(_generator_path(args.generator))
+    g, info = load_generator(generator_path(args.generator))
     if args.format == "onnx":
         from .onnx_export import export_onnx
 

@@ -6,9 +6,10 @@ no worker processes (which would re-import the GUI under spawn).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ class ImageDataset:
     images: torch.Tensor
     labels: torch.Tensor
     class_names: list[str]
+    _checksum: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -58,7 +60,27 @@ class ImageDataset:
         return len(self.images)
 
     def to(self, device: torch.device | str) -> "ImageDataset":
-        return ImageDataset(self.name, self.images.to(device), self.labels.to(device), list(self.class_names))
+        """This dataset on `device`: itself when it is there already (its checksum stays computed)."""
+        images, labels = self.images.to(device), self.labels.to(device)
+        if images is self.images and labels is self.labels:
+            return self
+        moved = ImageDataset(self.name, images, labels, list(self.class_names))
+        moved._checksum = self._checksum  # same content
+        return moved
+
+    def checksum(self) -> str:
+        """sha256 of the images and labels (16 hex digits). Computed once per dataset: hashing MNIST
+        takes ~0.1 s, and the classifier cache asks several times per run."""
+        if self._checksum is None:
+            digest = hashlib.sha256()
+            digest.update(self.images.cpu().numpy().tobytes())
+            digest.update(self.labels.cpu().numpy().tobytes())
+            self._checksum = digest.hexdigest()[:16]
+        return self._checksum
+
+    def holdout(self, every: int = 10) -> "ImageDataset":
+        """Every `every`-th item: the stand-in test split of a source that has none."""
+        return ImageDataset(self.name, self.images[::every].clone(), self.labels[::every].clone(), list(self.class_names))
 
 
 def _verified_md5_cache() -> Path:
@@ -152,7 +174,7 @@ def _load_folder(folder: Path, split: str, image_size: int | None, color: str, w
             return sources.load_cifar_binary(folder, split, list(download.SOURCES["cifar10"].class_names))
     data = sources.load_image_folder(folder, image_size or 32, color, warn)
     if split == "test":  # a folder has no test split: every tenth image stands in for one
-        return ImageDataset(data.name, data.images[::10].clone(), data.labels[::10].clone(), data.class_names)
+        return data.holdout()
     return data
 
 

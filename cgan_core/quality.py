@@ -3,7 +3,7 @@
 Everything that does not depend on the generator (the domain classifier, the real test features,
 the real-vs-real floor, the real diversity) is computed once in `LiveQuality.__init__`, so one
 measurement is only: generate per_class x K images from fixed noise, classify them, and a 128-d
-Frechet distance. About 0.1 s for MNIST on one CPU core.
+Frechet distance. About 0.5 s for MNIST on one CPU core (500 samples).
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write_text
 from .classifier import DomainClassifier, cache_path, load_or_train_on
 from .data import ImageDataset
 from .evaluate import features_and_predictions, frechet_distance
@@ -47,7 +46,7 @@ class LiveQuality:
     def __init__(self, classifier: DomainClassifier, train: ImageDataset, test: ImageDataset,
                  per_class: int = 50, seed: int = 0) -> None:
         self.classifier = classifier.eval()
-        self.num_classes, self.class_names = train.num_classes, list(train.class_names)
+        self.num_classes = train.num_classes
         self.per_class = per_class
         n = per_class * self.num_classes
         self.labels = torch.arange(self.num_classes).repeat_interleave(per_class)
@@ -103,16 +102,6 @@ def append_report(run_dir: Path, report: QualityReport, class_names: list[str]) 
         if new:
             f.write(",".join(quality_header(class_names)) + "\n")
         f.write(",".join(report.row()) + "\n")
-
-
-def truncate_reports(run_dir: Path, step: int) -> None:
-    """On resume, drop reports past the checkpoint (those steps are trained again)."""
-    path = Path(run_dir) / QUALITY_FILE
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [l for l in lines[1:] if l.split(",", 1)[0].isdigit() and int(l.split(",", 1)[0]) <= step]
-    atomic_write_text(path, "".join(kept))
 
 
 def load_reports(run_dir: Path) -> list[QualityReport]:

@@ -24,7 +24,7 @@ from .errors import CheckpointError
 from .events import (CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid,
                      SnapshotTaken)
 from .guard import CollapseMonitor, GuardConfig, HealthMonitor, SnapshotRing, within_class_diversity
-from .quality import LiveQuality, QualityReport, QualitySchedule, append_report, truncate_reports
+from .quality import QUALITY_FILE, LiveQuality, QualityReport, QualitySchedule, append_report
 from .sampling import make_grid, to_uint8
 from .trainer import STAT_NAMES, StepStats, Trainer
 
@@ -101,8 +101,8 @@ class TrainingRun:
             self.trainer.load_state_dict(state)
             self.seconds = float(state.get("seconds", 0.0))
             self._rate = (self.seconds, self.trainer.images_seen)
-            self._truncate_metrics(self.trainer.step_count)
-            truncate_reports(self.run_dir, self.trainer.step_count)
+            for name in ("metrics.csv", QUALITY_FILE):  # rows past the checkpoint are trained again
+                ckpt.truncate_csv_after(self.run_dir / name, self.trainer.step_count)
             live = {k: v for k, v in (overrides or {}).items() if k in LIVE_FIELDS and v is not None}
             self.set_hparams(**live)
         ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=2))
@@ -117,16 +117,6 @@ class TrainingRun:
         if new:
             handle.write(",".join(METRIC_COLUMNS) + "\n")
         return handle
-
-    def _truncate_metrics(self, step: int) -> None:
-        """On resume, drop rows past the checkpoint: those steps are trained again."""
-        path = self.run_dir / "metrics.csv"
-        if not path.exists():
-            return
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-        kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step] if rows else []
-        ckpt.atomic_write_text(path, "".join(",".join(r) + "\n" for r in kept))
 
     def _log_event(self, kind: str, **fields) -> None:
         with open(self.run_dir / "events.jsonl", "a") as f:

@@ -51,8 +51,7 @@ def load_idx_folder(folder: Path, split: str, class_names: list[str] | None = No
     labels_file = _find(folder, f"{prefix}-labels-idx1-ubyte")
     if images_file is None or labels_file is None:
         if split != "train":  # no test files: hold out every tenth training image
-            data = load_idx_folder(folder, "train", class_names)
-            return _pack(data.images.numpy()[::10], data.labels.numpy()[::10], data.class_names, data.name)
+            return load_idx_folder(folder, "train", class_names).holdout()
         raise DataError(f"{folder}: needs {prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]")
     images, labels = idx.read_idx(images_file), idx.read_idx(labels_file)
     if images.ndim != 3:
@@ -172,7 +171,6 @@ def load_image_folder(folder: Path, size: int = 32, color: str = "keep", warn=la
         warn(f"{folder}: skipped {len(corrupt)} unreadable image(s): {', '.join(p.name for p in corrupt[:10])}")
     grey = color == "grey" or (color == "keep" and all_grey)
     arrays = [np.asarray(im.convert("L"))[None] if grey else np.asarray(im).transpose(2, 0, 1) for im in decoded]
-    present = sorted(set(labels))
-    if len(present) < 2:
+    if len(set(labels)) < 2:
         raise DataError(f"{folder}: after skipping unreadable files only one class is left")
     return _pack(np.stack(arrays), np.array(labels), classes, Path(folder).name)
