@@ -122,21 +122,23 @@ class ExplorerWindow(ExportActions, QWidget):
             signal.connect(self.refresh)
         self.resize(980, 620)
 
-    def _build_classes_tab(self) -> QWidget:
+    @staticmethod
+    def _form_tab(rows: list[tuple[str, QWidget]], note: str) -> QWidget:
         tab = QWidget()
         form = QFormLayout(tab)
-        form.addRow("From class", self.from_combo)
-        form.addRow("To class", self.to_combo)
-        form.addRow("Frames", self.frames_spin)
-        form.addRow(QLabel("One z; the condition slides from one class to the other\n(soft class probabilities)."))
+        for label, widget in rows:
+            form.addRow(label, widget)
+        form.addRow(QLabel(note))
         return tab
 
+    def _build_classes_tab(self) -> QWidget:
+        return self._form_tab([("From class", self.from_combo), ("To class", self.to_combo), ("Frames", self.frames_spin)],
+                              "One z; the condition slides from one class to the other\n(soft class probabilities).")
+
     def _build_walk_tab(self) -> QWidget:
-        tab = QWidget()
-        form = QFormLayout(tab)
-        form.addRow("To z seed", self.seed_to_spin)
-        form.addRow(QLabel("The class above, z along the great circle (slerp)\nfrom the z seed to this one; frames as on Classes."))
-        return tab
+        return self._form_tab([("To z seed", self.seed_to_spin)],
+                              "The class above, z along the great circle (slerp)\nfrom the z seed to this one; "
+                              "frames as on Classes.")
 
     def _build_directions_tab(self) -> QWidget:
         tab = QWidget()
@@ -167,17 +169,14 @@ class ExplorerWindow(ExportActions, QWidget):
         return tab
 
     def _build_compare_tab(self) -> QWidget:
-        tab = QWidget()
-        form = QFormLayout(tab)
         self.compare_combo = QComboBox(objectName="compareCombo")
         self.compare_combo.addItems(["same z across all classes", "same z across checkpoints"])
         self.compare_combo.currentIndexChanged.connect(self.refresh)
         self.columns_spin = _spin("columnsSpin", 1, 20, 10)
         self.columns_spin.valueChanged.connect(self.refresh)
-        form.addRow("View", self.compare_combo)
-        form.addRow("z per class", self.columns_spin)
-        form.addRow(QLabel("Across checkpoints: the run's fixed-noise grid over\ntraining (saved every 'Samples every' steps)."))
-        return tab
+        return self._form_tab([("View", self.compare_combo), ("z per class", self.columns_spin)],
+                              "Across checkpoints: the run's fixed-noise grid over\ntraining (saved every "
+                              "'Samples every' steps).")
 
     # ---- the generator -----------------------------------------------------------------------------
     def load_file(self, path: Path) -> bool:
@@ -283,13 +282,17 @@ class ExplorerWindow(ExportActions, QWidget):
         pixmap = _pixmap(strip, width)
         self.filmstrip.setPixmap(pixmap.scaledToWidth(width, Qt.FastTransformation))
 
-    def _render_across_classes(self) -> None:
+    def across_classes_images(self) -> np.ndarray:
+        """uint8 (K * n, C, H, W): n consecutive seeds from the z seed, each in every class (class-major)."""
         z = torch.stack([self.z(self.seed_spin.value() + i) for i in range(self.columns_spin.value())])
-        images = to_uint8(latent.across_classes(self.g, z), self.info["output_range"]).numpy()
-        grid = make_grid(images, len(z))
+        return to_uint8(latent.across_classes(self.g, z), self.info["output_range"]).numpy()
+
+    def _render_across_classes(self) -> None:
+        images, n = self.across_classes_images(), self.columns_spin.value()
+        grid = make_grid(images, n)
         names = tuple(str(n) for n in self.info["class_names"])
         self._set_frames(None)
-        self.view.set_grid(SampleGrid(-1, grid, names, len(z), images.shape[2] + 2), caption="same z in every class")
+        self.view.set_grid(SampleGrid(-1, grid, names, n, images.shape[2] + 2), caption="same z in every class")
 
     def _render_timelapse(self) -> None:
         frames = load_timelapse(self.run_dir) if self.run_dir is not None else []

@@ -27,13 +27,16 @@ class ExportActions:
         grid_row.addStretch(1)
         buttons = QHBoxLayout()
         self.export_buttons = []
-        for name, text, slot in (("exportGifButton", "GIF…", self._gif_dialog),
-                                 ("exportGridButton", "Grid PNG…", self._grid_dialog),
-                                 ("exportOnnxButton", "ONNX…", self._onnx_dialog),
-                                 ("exportSafetensorsButton", "safetensors…", self._safetensors_dialog),
-                                 ("exportCheckpointButton", "Checkpoint…", self._checkpoint_dialog)):
+        for name, text, (title, default, pattern), export in (
+                ("exportGifButton", "GIF…", ("Export GIF", "animation.gif", "GIF (*.gif)"), self.export_gif),
+                ("exportGridButton", "Grid PNG…", ("Export grid", "grid.png", "PNG (*.png)"), self.export_grid),
+                ("exportOnnxButton", "ONNX…", ("Export ONNX", "generator.onnx", "ONNX (*.onnx)"), self.export_onnx),
+                ("exportSafetensorsButton", "safetensors…",
+                 ("Export generator", "generator.safetensors", "safetensors (*.safetensors)"), self.export_safetensors),
+                ("exportCheckpointButton", "Checkpoint…",
+                 ("Export checkpoint", "checkpoint.pt", "PyTorch checkpoint (*.pt)"), self.export_checkpoint)):
             button = QPushButton(text, objectName=name)
-            button.clicked.connect(slot)
+            button.clicked.connect(lambda _=False, d=(title, default, pattern), f=export: self._save_as(*d, f))
             buttons.addWidget(button)
             self.export_buttons.append(button)
         box = QVBoxLayout()
@@ -68,15 +71,9 @@ class ExportActions:
                                             scale=self.scale_spin.value()))
 
     def export_grid(self, path: Path) -> bool:
-        import torch
+        from cgan_core.sampling import class_grid, save_png
 
-        from cgan_core import latent
-        from cgan_core.sampling import class_grid, save_png, to_uint8
-
-        n = self.columns_spin.value()
-        z = torch.stack([self.z(self.seed_spin.value() + i) for i in range(n)])
-        images = to_uint8(latent.across_classes(self.g, z), self.info["output_range"]).numpy()
-        grid = class_grid(images, n, [str(c) for c in self.info["class_names"]],
+        grid = class_grid(self.across_classes_images(), self.columns_spin.value(), [str(c) for c in self.info["class_names"]],
                           classes_in_columns=self.columns_check.isChecked(), labels=self.labels_check.isChecked())
         return self._guard(lambda: save_png(Path(path), grid, scale=self.scale_spin.value()))
 
@@ -106,29 +103,10 @@ class ExportActions:
         return self._guard(copy)
 
     # ---- dialogs ---------------------------------------------------------------------------------
-    def _save_dialog(self, title: str, default: str, pattern: str) -> Path | None:
+    def _save_as(self, title: str, default: str, pattern: str, export) -> None:
         path, _ = QFileDialog.getSaveFileName(self, title, default, pattern)
-        return Path(path) if path else None
-
-    def _gif_dialog(self) -> None:
-        if path := self._save_dialog("Export GIF", "animation.gif", "GIF (*.gif)"):
-            self.export_gif(path)
-
-    def _grid_dialog(self) -> None:
-        if path := self._save_dialog("Export grid", "grid.png", "PNG (*.png)"):
-            self.export_grid(path)
-
-    def _onnx_dialog(self) -> None:
-        if path := self._save_dialog("Export ONNX", "generator.onnx", "ONNX (*.onnx)"):
-            self.export_onnx(path)
-
-    def _safetensors_dialog(self) -> None:
-        if path := self._save_dialog("Export generator", "generator.safetensors", "safetensors (*.safetensors)"):
-            self.export_safetensors(path)
-
-    def _checkpoint_dialog(self) -> None:
-        if path := self._save_dialog("Export checkpoint", "checkpoint.pt", "PyTorch checkpoint (*.pt)"):
-            self.export_checkpoint(path)
+        if path:
+            export(Path(path))
 
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open generator", "", "safetensors (*.safetensors)")

@@ -185,21 +185,15 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run_loop)
         w = self.worker
-        w.started.connect(self._on_started)
-        w.losses.connect(self._on_losses)
-        w.grid.connect(self._on_grid)
-        w.hparamChanged.connect(self._on_hparam_changed)
-        w.rolledBack.connect(self._on_rolled_back)
-        w.snapshots.connect(self._on_snapshots)
-        w.guardGaveUp.connect(self._on_guard_gave_up)
-        w.quality.connect(self.quality_view.add_report)
-        w.qualityStatus.connect(self.quality_view.set_status)
-        w.generatorSnapshot.connect(self._on_generator_snapshot)
-        w.progress.connect(self._on_progress)
-        w.busy.connect(self._on_busy)
-        w.failed.connect(self._on_failed)
-        w.finished.connect(self._on_finished)
-        w.finished.connect(self.thread.quit)
+        # Every receiver is a slot of a QObject living in the GUI thread, so each call is queued there.
+        for signal, slot in ((w.started, self._on_started), (w.losses, self._on_losses), (w.grid, self._on_grid),
+                             (w.hparamChanged, self._on_hparam_changed), (w.rolledBack, self._on_rolled_back),
+                             (w.snapshots, self._on_snapshots), (w.guardGaveUp, self._on_guard_gave_up),
+                             (w.quality, self.quality_view.add_report), (w.qualityStatus, self.quality_view.set_status),
+                             (w.generatorSnapshot, self._on_generator_snapshot), (w.progress, self._on_progress),
+                             (w.busy, self._on_busy), (w.failed, self._on_failed), (w.finished, self._on_finished),
+                             (w.finished, self.thread.quit)):
+            signal.connect(slot)
         self.thread.finished.connect(self._on_thread_finished)
         self.thread.start()
         self.status_label.setText("Starting…")

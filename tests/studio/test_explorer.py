@@ -4,7 +4,6 @@ files refused with a dialog while the app stays up."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from tests.hostile import hostile_checkpoint, hostile_pickle_file
