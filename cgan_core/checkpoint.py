@@ -61,9 +61,18 @@ def truncate_csv_after(path: Path, step: int) -> None:
 
 
 def generator_path(path: Path) -> Path:
-    """A generator file, or a run directory's generator.safetensors."""
+    """A generator file; a run directory's generator.safetensors; RUN/best is the run's best.safetensors
+    (the generator with the best quality measured, kept with live quality on)."""
     path = Path(path)
-    return path / "generator.safetensors" if path.is_dir() else path
+    if path.is_dir():
+        return path / "generator.safetensors"
+    if path.name == "best" and path.parent.is_dir() and not path.exists():
+        best = path.parent / "best.safetensors"
+        if not best.is_file():
+            raise CheckpointError(f"{path}: {path.parent} has no best.safetensors (it is kept when live quality "
+                                  "is on: train --quality-every N|auto)")
+        return best
+    return path
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
@@ -129,6 +138,11 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from None
     return tensors, meta
+
+
+def read_generator_metadata(path: Path) -> dict[str, str]:
+    """A generator file's metadata only (step, preset, best accuracy, ...)."""
+    return _read_safetensors(Path(path))[1]
 
 
 def load_generator(path: Path) -> tuple[nn.Module, dict]:

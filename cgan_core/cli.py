@@ -1,4 +1,5 @@
-"""`cgan-studio`: no arguments opens the desktop app; a subcommand runs the engine headless.
+"""`cgan-studio SUBCOMMAND`: the engine headless (the launcher, studio/launcher.py, opens the desktop app
+when no subcommand is given). Also `python -m cgan_core SUBCOMMAND`, e.g. under torchrun.
 
 Errors are one line: a bad flag or value exits 2 naming the flag, a bad file exits 1 naming the
 file, and there is never a traceback unless --debug is given.
@@ -20,7 +21,7 @@ from . import cli_explore
 from .config import TrainConfig
 from .errors import CganError, ConfigError, UsageError
 from .guard import GuardConfig
-from .presets import PRESETS
+from .presets import ALIASES, PRESETS
 
 EXIT_BAD_FILE, EXIT_USAGE = 1, 2
 
@@ -63,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("presets", help="list the presets and their sources")
     train = sub.add_parser("train", help="train headless")
-    train.add_argument("--preset", choices=list(PRESETS))
+    train.add_argument("--preset", choices=[*PRESETS, *ALIASES], metavar="PRESET",
+                       help=f"one of {', '.join(PRESETS)} (see `presets`)")
     train.add_argument("--dataset", help="mnist, fashion-mnist, kmnist, cifar10, or a folder (IDX files, "
                                          "CIFAR-10 binary, or one subfolder of images per class)")
     train.add_argument("--image-size", type=int, choices=[28, 32, 64], help="resize the images (square)")
@@ -80,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device")
     train.add_argument("--out", type=Path)
     train.add_argument("--config", type=Path, help="a TOML file of settings; flags override it")
-    train.add_argument("--resume", type=Path, help="a run directory or checkpoint to continue")
+    train.add_argument("--resume", type=Path, help="a run directory (its newest healthy checkpoint) or a checkpoint "
+                                                   "to continue; --max-seconds and --epochs count from there")
+    train.add_argument("--checkpoint-minutes", type=_positive_float,
+                       help="also write a checkpoint every N minutes of wall time (default 2)")
     train.add_argument("--guard", choices=["on", "off"], default="on", help="divergence guard with rollback")
     train.add_argument("--guard-config", type=Path, help="a TOML or JSON file of guard bounds")
     train.add_argument("--quality-every", type=_interval, default=False, metavar="N|auto",
@@ -103,10 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        from studio.app import main as studio_main  # the only place the engine reaches the GUI
-
-        return studio_main([])
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
@@ -135,21 +136,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_presets(args) -> int:
+    aliases = {new: old for old, new in ALIASES.items()}
     for name, preset in PRESETS.items():
-        print(f"{name:22s} {preset.source}")
+        alias = f" (was {aliases[name]})" if name in aliases else ""
+        print(f"{name:22s} {preset.summary}\n{'':22s} from {preset.source}{alias}")
     return 0
 
 
 def _train_config(args) -> tuple[TrainConfig, dict]:
     values = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
     flags = {k: getattr(args, k) for k in ("preset", "dataset", "image_size", "color", "steps", "epochs", "max_seconds",
-                                            "batch_size", "lr_g", "lr_d", "latent_dim", "seed", "device")}
+                                            "batch_size", "lr_g", "lr_d", "latent_dim", "seed", "device",
+                                            "checkpoint_minutes")}
     given = {k: v for k, v in flags.items() if v is not None}
     return TrainConfig.from_dict({**values, **given}), given
 
 
 def cmd_train(args) -> int:
-    from .device import describe
+    from .commands import Stop
+    from .loop import RunLoop
+    from .prepare import fetch_dataset
     from .run import TrainingRun
 
     config, given = _train_config(args)
@@ -159,34 +165,19 @@ def cmd_train(args) -> int:
     guard = GuardConfig.read_overrides(args.guard_config) if args.guard_config else {}
     guard["enabled"] = args.guard == "on"
     if not args.resume:
-        _fetch_with_progress(config.dataset)
+        fetch_dataset(config.dataset, _download_bar(config.dataset))
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard)
     if args.quality_every is not False:
         _enable_quality(run, args.quality_every)
     stop = {"requested": False}
     previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # finish cleanly
-    print(f"training {run.config.preset} on {run.config.dataset}, {describe(run.trainer.device)}, run dir {run.run_dir}",
+    print(f"training {run.config.preset} on {run.config.dataset}, {run.device_name}, run dir {run.run_dir}",
           file=sys.stderr)
-    last_print, finished = 0.0, None
+    printer, finished = _EventPrinter(run), None
     try:
-        for event in run.events(lambda: stop["requested"]):
-            kind = type(event).__name__
-            if kind == "LossChunk" and time.monotonic() - last_print > 1.0:
-                last_print = time.monotonic()
-                print(_progress_line(run, event), file=sys.stderr)
-            elif kind == "RolledBack":
-                print(f"guard: {event.reason} {event.detail} at step {event.from_step}: rolled back to step {event.to_step}, "
-                      f"lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}", file=sys.stderr)
-            elif kind == "QualityReport":
-                print(f"quality at step {event.step}: accuracy {event.accuracy:.1%}, Frechet {event.frechet:.2f} "
-                      f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]",
-                      file=sys.stderr)
-            elif kind == "GuardGaveUp":
-                print(f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "
-                      f"stopped at step {event.step} with a checkpoint: lower the learning rates and --resume",
-                      file=sys.stderr)
-            elif kind == "RunFinished":
-                finished = event
+        for event in RunLoop(run, lambda block: Stop() if stop["requested"] else None).events():
+            printer.show(event)
+            finished = event if type(event).__name__ == "RunFinished" else finished
     finally:
         run.close()
         signal.signal(signal.SIGINT, previous_handler)
@@ -194,32 +185,58 @@ def cmd_train(args) -> int:
     return 1 if finished.reason == "diverged" else 0
 
 
-def _fetch_with_progress(dataset: str) -> None:
-    """A named download dataset is fetched first, with a progress bar on stderr."""
-    from .download import SOURCES, fetch, is_fetched
+class _EventPrinter:
+    """One line on stderr for what a user should know: progress about once a second, and every guard
+    decision, quality measurement and best model."""
 
-    if dataset not in SOURCES or is_fetched(SOURCES[dataset]):
-        return
+    def __init__(self, run) -> None:
+        self.run, self.last = run, 0.0
+
+    def show(self, event) -> None:
+        kind = type(event).__name__
+        if kind == "LossChunk" and time.monotonic() - self.last > 1.0:
+            self.last = time.monotonic()
+            line = _progress_line(self.run, event)
+        elif kind == "RolledBack":
+            line = (f"guard: {event.reason} {event.detail} at step {event.from_step}: rolled back to step "
+                    f"{event.to_step}, lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}")
+        elif kind == "GuardAdvice":
+            applied = f" Applied: {event.applied}." if event.applied else ""
+            line = f"guard: {event.reason.replace('_', ' ')} at step {event.step}. {event.message}{applied}"
+        elif kind == "QualityReport":
+            line = (f"quality at step {event.step}: accuracy {event.accuracy:.1%}, Frechet {event.frechet:.2f} "
+                    f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]")
+        elif kind == "BestSaved":
+            line = f"best so far: step {event.step} ({event.accuracy:.1%}, Frechet {event.frechet:.2f}) -> {event.path}"
+        elif kind == "GuardGaveUp":
+            kept = f"; the diverged state is kept in {event.diverged_path}" if event.diverged_path else ""
+            line = (f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "
+                    f"stopped at step {event.step} with the last healthy checkpoint{kept}: lower the learning "
+                    "rates and --resume")
+        else:
+            return
+        print(line, file=sys.stderr)
+
+
+def _download_bar(dataset: str):
+    """A progress bar on stderr for a dataset's first download."""
     shown = {"file": None, "tenth": -1}
 
     def bar(file: str, fraction: float) -> None:
+        if shown["file"] is None:
+            print(f"fetching {dataset} into the cache (once)", file=sys.stderr)
         tenth = int(fraction * 20)
         if (file, tenth) != (shown["file"], shown["tenth"]):
             shown.update(file=file, tenth=tenth)
-            print(f"\rdownloading {file} [{'#' * tenth}{'.' * (20 - tenth)}] {fraction:4.0%}", end="", file=sys.stderr)
-    print(f"fetching {dataset} into the cache (once)", file=sys.stderr)
-    try:
-        fetch(SOURCES[dataset], bar)
-    finally:
-        print(file=sys.stderr)
+            end = "\n" if fraction >= 1 else ""
+            print(f"\rdownloading {file} [{'#' * tenth}{'.' * (20 - tenth)}] {fraction:4.0%}", end=end, file=sys.stderr)
+    return bar
 
 
 def _enable_quality(run, every: int | None) -> None:
-    from .data import load_dataset
-    from .quality import classifier_ready, prepare_live_quality
+    from .prepare import classifier_ready, prepare_quality
 
-    train = run.trainer.dataset
-    if not classifier_ready(train):
+    if not classifier_ready(run.dataset):
         print(f"training the {run.config.dataset} domain classifier (once, then cached)…", file=sys.stderr)
     shown = {"at": -1.0}
 
@@ -227,15 +244,13 @@ def _enable_quality(run, every: int | None) -> None:
         if fraction - shown["at"] >= 0.1:
             shown["at"] = fraction
             print(f"domain classifier {fraction:4.0%}", file=sys.stderr)
-    c = run.config
-    test = load_dataset(c.dataset, "test", image_size=c.image_size, color=c.color)
-    run.enable_quality(prepare_live_quality(train, test, progress), every)
+    run.enable_quality(prepare_quality(run.config, run.dataset, progress), every)
 
 
 def _progress_line(run, chunk) -> str:
     d1, d2, g = (float(chunk.column(n)[-1]) for n in ("d1", "d2", "g"))
-    done = run.progress()
-    eta = f" | ETA {run.seconds * (1 - done) / done:5.0f}s" if done else ""
+    done, elapsed = run.progress(), run.seconds - run.budget.start_seconds
+    eta = f" | ETA {elapsed * (1 - done) / done:5.0f}s" if done else ""
     return (f"step {int(chunk.steps[-1]):7d} | epoch {chunk.epoch:6.2f} | d1 {d1:.3f} d2 {d2:.3f} g {g:.3f}"
             f" | {chunk.images_per_second:7.0f} img/s{eta}")
 

@@ -11,7 +11,7 @@ from .data import DATASETS
 from .sources import COLORS, SIZES
 from .errors import ConfigError
 from .losses import LOSSES
-from .presets import DEFAULT_PRESET, get_preset
+from .presets import DEFAULT_PRESET, canonical_name, get_preset
 
 # Hyperparameters that may change between any two steps; the rest are fixed for a run.
 LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "d_steps", "label_smoothing")
@@ -41,6 +41,9 @@ class TrainConfig:
     device: str = "auto"
     sample_every: int = 100
     checkpoint_every: int = 1000
+    # Also a checkpoint every this many minutes of wall time, whatever the preset's speed: a crash or a
+    # kill -9 loses minutes, not the 1,000 steps a slow preset takes ~5 minutes for.
+    checkpoint_minutes: float = 2.0
     stats_every: int = 10
 
     def resolved(self) -> "TrainConfig":
@@ -48,7 +51,7 @@ class TrainConfig:
         preset = get_preset(self.preset)
         filled = {name: getattr(preset, name) if getattr(self, name) is None else getattr(self, name)
                   for name in PRESET_FIELDS}
-        config = dataclasses.replace(self, **filled)
+        config = dataclasses.replace(self, preset=canonical_name(self.preset), **filled)
         config.validate()
         return config
 
@@ -68,6 +71,7 @@ class TrainConfig:
         _check_positive("steps", self.steps, allow_none=True)
         _check_positive("epochs", self.epochs, allow_none=True)
         _check_positive("max-seconds", self.max_seconds, allow_none=True)
+        _check_positive("checkpoint-minutes", self.checkpoint_minutes)
         for name in ("batch_size", "latent_dim", "d_steps", "sample_every", "checkpoint_every", "stats_every"):
             _check_positive(name.replace("_", "-"), getattr(self, name), allow_none=True, integer=True)
         check_hparams({name: getattr(self, name) for name in LIVE_FIELDS if getattr(self, name) is not None})

@@ -3,7 +3,8 @@ so they are safe to hand to another thread (a loss tensor would keep its graph a
 would sync the GPU on the reader's thread)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -89,17 +90,65 @@ class RolledBack:
 
 @dataclass(frozen=True)
 class GuardGaveUp:
-    """Too many rollbacks in a short stretch: the run pauses (studio) or stops (CLI) instead of looping."""
+    """Too many rollbacks in a short stretch: the run pauses (studio) or stops (CLI) instead of looping.
+    The live state is the last healthy one; the diverged one, when kept, is at `diverged_path`."""
 
     step: int
     reason: str
-    rollbacks: int
+    rollbacks: int = 0
+    diverged_path: str = ""
+
+
+@dataclass(frozen=True)
+class GuardAdvice:
+    """The guard sees a condition it cannot fix by rolling back (the run has had no healthy state to go
+    back to), says so and what would help, and lets the run go on. `applied` names the change it made,
+    where the user's guard settings allow one ("" otherwise)."""
+
+    step: int
+    reason: str
+    message: str
+    applied: str = ""
+
+
+@dataclass(frozen=True)
+class BestSaved:
+    """best.safetensors now holds the generator of `step`, the best quality measured so far."""
+
+    step: int
+    accuracy: float
+    frechet: float
+    path: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the run stands after a step or a command, for status bars."""
+
+    step: int
+    epoch: float
+    images_per_second: float
+    seconds: float  # training time of this invocation
+    fraction: float | None  # of the bounded run, None when unbounded
+    paused: bool
+
+
+@dataclass(frozen=True)
+class GeneratorCopy:
+    """numpy copies of the sampling generator's weights and its file metadata (for the explorer):
+    nothing in it is shared with the live model."""
+
+    step: int
+    arrays: dict
+    meta: dict
+    run_dir: str
 
 
 @dataclass(frozen=True)
 class CheckpointSaved:
     step: int
     path: str
+    time: float = 0.0  # wall clock (time.time()) when it was written
 
 
 @dataclass(frozen=True)
@@ -107,3 +156,26 @@ class RunFinished:
     step: int
     reason: str  # "steps", "epochs", "seconds", "stopped"
     summary: dict
+
+
+# events.jsonl: each line is one of these events as {"event": kind, "time": ..., **its fields}, written
+# by RunFiles.log and read back by history.py through `from_record`.
+RECORDED = {"hparam": HParamChange, "rollback": RolledBack, "guard_gave_up": GuardGaveUp, "advice": GuardAdvice,
+            "checkpoint": CheckpointSaved, "best": BestSaved, "finished": RunFinished}
+_KIND = {cls: kind for kind, cls in RECORDED.items()}
+
+
+def to_record(event) -> dict:
+    return {"event": _KIND[type(event)], "time": time.time(), **asdict(event)}
+
+
+def from_record(record: dict):
+    """The event a line of events.jsonl holds, or None for a kind this version does not read."""
+    cls = RECORDED.get(record.get("event"))
+    if cls is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in record.items() if k in names})
+    except TypeError:  # a record from another version, missing a field
+        return None

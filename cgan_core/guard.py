@@ -1,43 +1,56 @@
-"""The divergence guard: health checks on the step stats, a ring of healthy snapshots, and rollback.
+"""The divergence guard: it reads the stats the run already has, keeps healthy snapshots, and decides
+between rolling back, advising, and giving up. It owns its detectors (guard_rules.py), the snapshot
+ring and the rollback policy; the run carries out what it decides.
 
-Checks run on stats the run already reads every `stats_every` steps, so the guard adds no host sync.
-Each reason is a named value shown to the user. Default bounds and why:
+Default bounds and why (the soak table in BENCHMARKS.md shows the ranges each preset really reaches):
 - non_finite: a NaN or inf loss or gradient norm acts at once; nothing after it can be trusted.
+- warmup (200 steps): every other rule waits for it. Faithful recipes start badly (seed 004's own Keras
+  code has d1, d2 < 0.01 and g at 5-6 between steps 100 and 180); a running median needs a baseline.
 - d_dominance: d1 and d2 both below `d_loss_floor` with mean D(x) above `d_real_ceiling` and mean
   D(G(z)) below `d_fake_floor`, held for `window` steps: D wins and G's gradients vanish (ganhacks:
   "D loss -> 0 is a failure mode"). BCE 0.05 ~ D at 95% confidence on both halves.
-- g_explodes: g above `g_ceiling` for `window` steps. BCE 6.0 means D(G(z)) < 0.25%; seed 004's
-  readers call g near 0.8 healthy. Hinge's g is -D(G(z)): 10 is far outside its usual +-2.
-- grad_spike: a gradient norm above `spike_factor` x its running median (Lightning's SpikeDetection
-  uses a relative tolerance; 10x leaves room for the noisy early steps). ganhacks: norms over 100 are trouble.
-- class_collapse: a class's within-class diversity of fixed-noise samples falls below
-  `collapse_fraction` of the real within-class diversity, after having reached it (a generator that
-  has not learnt a class yet is not collapsing). About half the real value is the usual alarm.
-  When live quality is on, the same reason also fires when a class's conditional accuracy, having
-  reached `accuracy_reached`, falls below `accuracy_floor` (the domain classifier no longer sees the
-  class: the generator draws another class or mush for it). 0.8 then 0.4 is far outside the +-5 points
-  that 500 samples jitter by.
+- g_explodes: g above `g_ceiling` for `window` steps. BCE 6.0 means D(G(z)) < 0.25%.
+- grad_spike: a gradient norm above `spike_factor` x its running median over the last 200 steps
+  (Lightning's SpikeDetection uses a relative tolerance; PaLM restarts from before a spike).
+- class_collapse: a class's within-class diversity of fixed-noise samples (per-pixel standard deviation,
+  against the real data's), having held 0.5-1.5x the real value (`diversity_reached`; above 1.5x it is an
+  untrained generator's noise) for 3 checks in a row, stays below `collapse_fraction` (0.2) for 2. One
+  noisy reading is not a collapse. Faithful recipes draw less varied digits than real ones: the MLP
+  recipes settle at 0.35-0.9 of the real diversity, so the usual "half the real value" would fire on
+  healthy runs; a collapsed class falls to ~0.05. With live quality on, the same reason fires when a class's conditional accuracy,
+  having held `accuracy_reached` for 3 measurements, stays below `accuracy_floor` for 2.
+
+What it does about a finding:
+- It rolls back where there is somewhere healthy to go: for a sustained condition, only when the run
+  had been free of every condition for `window` steps after the warm-up, or the user changed a setting
+  before the condition began. Otherwise the condition is the recipe's own dynamics (seed 004 is
+  D-dominated from step ~100 for thousands of steps): rolling back would replay it, so the guard advises
+  (an event with what it sees and what would help), applies `remedy` where the user allowed one, and lets
+  the run go on.
+- After `max_rollbacks` rollbacks within `rollback_window` steps it gives up: the run is left at the
+  last healthy state, paused (studio) or stopped (CLI).
 """
 from __future__ import annotations
 
-import copy
 import json
-import math
-from collections import deque
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .errors import ConfigError
+from .guard_rules import SUSTAINED, CollapseMonitor, Finding, HealthMonitor, SnapshotRing, within_class_diversity
 
 REASONS = ("non_finite", "d_dominance", "g_explodes", "grad_spike", "class_collapse")
+REMEDIES = ("none", "lower_lr_d", "label_smoothing")
+DIVERSITY_CEILING = 1.5  # x the real diversity: above it, samples are still noise, not a learnt class
+__all__ = ["REASONS", "REMEDIES", "Decision", "DivergenceGuard", "Finding", "GuardConfig", "within_class_diversity"]
 
 
 @dataclass
 class GuardConfig:
     enabled: bool = True
+    warmup: int = 200  # steps before the rules that need a baseline (all but non_finite) may fire
     window: int = 50  # W: steps a sustained condition must hold
     d_loss_floor: float = 0.05
     d_real_ceiling: float = 0.95
@@ -49,9 +62,11 @@ class GuardConfig:
     backoff: float = 0.5  # learning rates are multiplied by this on a rollback; 1.0 disables it
     max_rollbacks: int = 3  # R rollbacks ...
     rollback_window: int = 2000  # ... within this many steps: give up and pause
-    collapse_fraction: float = 0.5  # of the real within-class diversity; 0 turns the check off
+    diversity_reached: float = 0.5  # of the real within-class diversity: a class that held it was learnt ...
+    collapse_fraction: float = 0.2  # ... and below this it has collapsed; 0 turns the check off
     accuracy_reached: float = 0.8  # live quality: a class's accuracy that counts as learnt ...
     accuracy_floor: float = 0.4  # ... and the accuracy below which it counts as lost; 0 turns it off
+    remedy: str = "none"  # what the guard may change when it advises: none, lower_lr_d or label_smoothing
 
     @classmethod
     def for_loss(cls, loss: str, **overrides) -> "GuardConfig":
@@ -73,13 +88,18 @@ class GuardConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"guard: {name} must be a positive integer, got {value!r}")
+        if not isinstance(self.warmup, int) or isinstance(self.warmup, bool) or self.warmup < 0:
+            raise ConfigError(f"guard: warmup must be a whole number of steps, got {self.warmup!r}")
         if not 0 < self.backoff <= 1:
             raise ConfigError(f"guard: backoff must be in (0, 1], got {self.backoff!r}")
-        if not 0 <= self.collapse_fraction < 1:
-            raise ConfigError(f"guard: collapse_fraction must be in [0, 1), got {self.collapse_fraction!r}")
+        if not 0 <= self.collapse_fraction < self.diversity_reached <= 1.5:
+            raise ConfigError("guard: need 0 <= collapse_fraction < diversity_reached <= 1.5, got "
+                              f"{self.collapse_fraction!r} and {self.diversity_reached!r}")
         if not 0 <= self.accuracy_floor < self.accuracy_reached <= 1:
             raise ConfigError("guard: need 0 <= accuracy_floor < accuracy_reached <= 1, got "
                               f"{self.accuracy_floor!r} and {self.accuracy_reached!r}")
+        if self.remedy not in REMEDIES:
+            raise ConfigError(f"guard: remedy must be one of {', '.join(REMEDIES)}, got {self.remedy!r}")
 
     @staticmethod
     def read_overrides(path: Path) -> dict:
@@ -101,96 +121,144 @@ class GuardConfig:
         return values
 
 
-class HealthMonitor:
-    """Reads chunks of step stats and names the first sign of divergence, if any."""
+@dataclass(frozen=True)
+class Decision:
+    """What the guard decided about a finding: "rollback" or "advise" (with the message)."""
 
-    def __init__(self, config: GuardConfig) -> None:
+    action: str
+    finding: Finding
+    message: str = ""
+
+
+ADVICE = {
+    "d_dominance": "D wins on real and fake alike (d1 and d2 near 0), and this run has had no healthy state "
+                   "to go back to, so rolling back would only replay it. Some recipes start this way and "
+                   "recover; if the samples do not improve, try a lower lr D, label smoothing 0.1, or the "
+                   "studio-fast preset.",
+    "g_explodes": "G's loss stays high (D rejects every sample), and this run has had no healthy state to go "
+                  "back to, so rolling back would only replay it. If the samples do not improve, try a lower "
+                  "lr D, label smoothing 0.1, or the studio-fast preset.",
+}
+
+
+class DivergenceGuard:
+    def __init__(self, config: GuardConfig, real_diversity: np.ndarray, num_classes: int) -> None:
         self.config = config
-        self.reset()
-
-    def reset(self) -> None:
-        self._dominance_since: int | None = None
-        self._g_high_since: int | None = None
-        self._grad_history: deque = deque(maxlen=200)
-
-    def check(self, chunk) -> tuple[str, int] | None:
-        """(reason, first bad step) for the first problem in a LossChunk, or None while healthy."""
-        c = self.config
-        for step, values in zip(chunk.steps.tolist(), chunk.values.tolist()):
-            row = dict(zip(chunk.names, values))
-            if not all(math.isfinite(v) for v in row.values()):
-                return "non_finite", step
-            dominant = (row["d1"] < c.d_loss_floor and row["d2"] < c.d_loss_floor
-                        and row["d_real"] > c.d_real_ceiling and row["d_fake"] < c.d_fake_floor)
-            self._dominance_since = (self._dominance_since or step) if dominant else None
-            if self._dominance_since is not None and step - self._dominance_since + 1 >= c.window:
-                return "d_dominance", self._dominance_since
-            self._g_high_since = (self._g_high_since or step) if row["g"] > c.g_ceiling else None
-            if self._g_high_since is not None and step - self._g_high_since + 1 >= c.window:
-                return "g_explodes", self._g_high_since
-            grad = max(row["grad_d"], row["grad_g"])
-            if len(self._grad_history) >= 20 and grad > c.spike_factor * float(np.median(self._grad_history)):
-                return "grad_spike", step
-            self._grad_history.append(grad)
-        return None
-
-
-def within_class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
-    """Mean per-pixel standard deviation across the samples of each class, (num_classes,)."""
-    return np.array([float(images[labels == c].float().std(0).mean()) if int((labels == c).sum()) > 1 else 0.0
-                     for c in range(num_classes)])
-
-
-class CollapseMonitor:
-    """Per-class collapse: a per-class signal (diversity, accuracy) that had reached `reach` x its
-    reference and then fell below `fraction` x the reference."""
-
-    def __init__(self, reference: np.ndarray, fraction: float, reach: float | None = None) -> None:
-        self.real = np.maximum(reference, 1e-6)
-        self.fraction = fraction
-        self.reach = fraction if reach is None else reach
-        self.reached = np.zeros(len(reference), dtype=bool)
-
-    def check(self, signal: np.ndarray) -> int | None:
-        """The first collapsed class, or None."""
-        if self.fraction <= 0:
-            return None
-        ratio = np.asarray(signal) / self.real
-        collapsed = np.flatnonzero(self.reached & (ratio < self.fraction))
-        self.reached |= ratio >= self.reach
-        return int(collapsed[0]) if len(collapsed) else None
-
-
-class SnapshotRing:
-    """The last M healthy trainer states, in memory (tensors cloned, so later steps cannot alter them)."""
-
-    def __init__(self, size: int) -> None:
-        self.snapshots: deque = deque(maxlen=size)
-
-    def add(self, state: dict) -> None:
-        self.snapshots.append(_clone(state))
-
-    def newest_before(self, step: int) -> dict | None:
-        """The newest snapshot taken at or before `step` (before the trouble began)."""
-        for state in reversed(self.snapshots):
-            if state["step"] <= step:
-                return state
-        return None
-
-    def drop_after(self, step: int) -> None:
-        while self.snapshots and self.snapshots[-1]["step"] > step:
-            self.snapshots.pop()
+        self.monitor = HealthMonitor(config)
+        self.ring = SnapshotRing(config.ring_size)
+        self.diversity = CollapseMonitor(real_diversity, config.collapse_fraction, config.diversity_reached,
+                                         ceiling=DIVERSITY_CEILING)
+        self.accuracy = CollapseMonitor(np.ones(num_classes), config.accuracy_floor, config.accuracy_reached)
+        self.rollback_steps: list[int] = []  # where each automatic rollback happened
+        self.changed_at: int | None = None  # the step of the user's last settings change
 
     @property
-    def steps(self) -> list[int]:
-        return [s["step"] for s in self.snapshots]
+    def enabled(self) -> bool:
+        return self.config.enabled
 
+    def set_bounds(self, **values) -> None:
+        """Change settings live; every detector reads the new ones from the next step."""
+        self.config = self.config.replace(**values)
+        self.monitor.config = self.config
+        self.diversity.fraction, self.diversity.reach = self.config.collapse_fraction, self.config.diversity_reached
+        self.accuracy.fraction, self.accuracy.reach = self.config.accuracy_floor, self.config.accuracy_reached
+        if self.ring.snapshots.maxlen != self.config.ring_size:
+            old = SnapshotRing(self.config.ring_size)
+            old.snapshots.extend(self.ring.snapshots)
+            self.ring = old
 
-def _clone(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().clone()
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_clone(v) for v in value)
-    return copy.copy(value)
+    # ---- what the run shows -------------------------------------------------------------------------
+    def check_chunk(self, chunk) -> list[Decision]:
+        """Decisions on a LossChunk: at most one rollback (the rows after it are moot), or advice, which
+        lets the rest of the chunk be read."""
+        decisions: list[Decision] = []
+        if not self.enabled:
+            return decisions
+        for step, values in zip(chunk.steps.tolist(), chunk.values.tolist()):
+            finding = self.monitor.check_row(step, dict(zip(chunk.names, values)))
+            if finding is not None:
+                decisions.append(self._decide(finding))
+                if decisions[-1].action == "rollback":
+                    break
+        return decisions
+
+    def check_diversity(self, step: int, diversity: np.ndarray, class_names) -> Decision | None:
+        if not self.enabled or step < self.config.warmup:
+            return None
+        lost = self.diversity.check(diversity, step)
+        if lost is None:
+            return None
+        return Decision("rollback", Finding("class_collapse", lost[1], f"class {class_names[lost[0]]}"))
+
+    def check_accuracy(self, step: int, per_class, class_names) -> Decision | None:
+        if not self.enabled:
+            return None
+        lost = self.accuracy.check(np.asarray(per_class), step)
+        if lost is None:
+            return None
+        detail = f"class {class_names[lost[0]]} accuracy {per_class[lost[0]]:.0%}"
+        return Decision("rollback", Finding("class_collapse", lost[1], detail))
+
+    def settings_changed(self, step: int) -> None:
+        """The user changed a hyperparameter: a condition that begins after it may be its doing, and one
+        the guard advised about is news again."""
+        self.changed_at = step
+        self.monitor.acknowledged.clear()
+
+    def healthy_now(self) -> bool:
+        """No unacknowledged condition is building up: the state may be kept as healthy."""
+        pending = self.monitor.pending() or self.diversity.pending() or self.accuracy.pending()
+        return not (self.enabled and pending)
+
+    def _decide(self, finding: Finding) -> Decision:
+        if finding.reason in SUSTAINED and not self._was_healthy_before(finding.since):
+            self.monitor.acknowledge(finding.reason)
+            return Decision("advise", finding, ADVICE[finding.reason])
+        return Decision("rollback", finding)
+
+    def _was_healthy_before(self, step: int) -> bool:
+        balanced, changed = self.monitor.balanced_at, self.changed_at
+        return (balanced is not None and balanced < step) or (changed is not None and changed < step)
+
+    def remedy(self, hparams: dict) -> dict:
+        """The hyperparameter change the user's `remedy` setting allows after an advice ({} for none)."""
+        if self.config.remedy == "lower_lr_d":
+            return {"lr_d": hparams["lr_d"] * 0.5}
+        if self.config.remedy == "label_smoothing" and hparams["label_smoothing"] < 0.1:
+            return {"label_smoothing": 0.1}
+        return {}
+
+    # ---- snapshots and rollbacks ----------------------------------------------------------------------
+    def snapshot_due(self, step: int) -> bool:
+        return step % self.config.snapshot_every == 0
+
+    def take_snapshot(self, state: dict) -> None:
+        self.ring.add(state)
+
+    def target(self, bad_step: int, to_step: int | None = None) -> dict | None:
+        """The newest snapshot from before `bad_step`, or the one at or before `to_step` (manual)."""
+        return self.ring.newest_before(to_step if to_step is not None else bad_step - 1)
+
+    def rolled_back(self, from_step: int, to_step: int, manual: bool) -> int:
+        """Forget what followed `to_step`. Returns the number of recent rollbacks when this one is one too
+        many (give up), else 0."""
+        self.ring.drop_after(to_step)
+        self.monitor.reset()
+        self.diversity.restart_counts()
+        self.accuracy.restart_counts()
+        if manual:
+            return 0
+        self.rollback_steps.append(from_step)
+        recent = [s for s in self.rollback_steps if from_step - s < self.config.rollback_window]
+        if len(recent) >= self.config.max_rollbacks:
+            self.rollback_steps = []
+            return len(recent)
+        return 0
+
+    # ---- kept in checkpoints ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"balanced_at": -1 if self.monitor.balanced_at is None else self.monitor.balanced_at}
+
+    def load_state_dict(self, state: dict) -> None:
+        balanced = int(state.get("balanced_at", -1))
+        self.monitor.balanced_at = None if balanced < 0 else balanced

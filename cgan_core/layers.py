@@ -47,5 +47,18 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
                 nn.init.zeros_(m.bias)
 
 
+def init_keras(module: nn.Module) -> None:
+    """Keras's defaults, for the recipes whose tutorials rely on them: glorot-uniform kernels and zero
+    biases for Dense and conv layers, uniform(-0.05, 0.05) embeddings. PyTorch's own defaults
+    (kaiming-uniform kernels, uniform biases, N(0, 1) embeddings) start those recipes elsewhere."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)  # symmetric in fan-in and fan-out: right for ConvTranspose too
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, ClassEmbedding):
+            nn.init.uniform_(m.weight, -0.05, 0.05)
+
+
 def lrelu() -> nn.LeakyReLU:
     return nn.LeakyReLU(0.2, inplace=True)

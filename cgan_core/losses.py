@@ -11,6 +11,12 @@ import torch.nn.functional as F
 LOSSES = ("bce", "hinge")
 
 
+def clip(logits: torch.Tensor, bound: float) -> torch.Tensor:
+    """Keras's probability clipping as a logit clamp (0 = none). Outside the bound the gradient is
+    zero, as it is through Keras's clip."""
+    return logits.clamp(-bound, bound) if bound else logits
+
+
 def d_real(logits: torch.Tensor, kind: str, smoothing: float = 0.0) -> torch.Tensor:
     """The discriminator's loss on real images (d1). One-sided label smoothing targets 1 - smoothing."""
     if kind == "hinge":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import ClassEmbedding, as_probs, init_normal, lrelu
+from .layers import ClassEmbedding, as_probs, init_keras, init_normal, lrelu
 
 
 def _upsample_stack(in_ch: int, widths: list[int], norm: bool) -> list[nn.Module]:
@@ -34,6 +34,7 @@ class Seed003Generator(nn.Module):
             nn.Conv2d(128, image_shape[0], 7, padding=3),
             nn.Sigmoid(),
         )
+        init_keras(self)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         h = self.dense(torch.cat([z, as_probs(c, self.num_classes)], 1))
@@ -52,6 +53,7 @@ class Seed003Discriminator(nn.Module):
             nn.AdaptiveMaxPool2d(1), nn.Flatten(),
         )
         self.out = nn.Linear(128, 1)
+        init_keras(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         planes = as_probs(labels, self.num_classes)[:, :, None, None].expand(-1, -1, *x.shape[2:])
@@ -75,6 +77,7 @@ class Seed004Generator(nn.Module):
             nn.Conv2d(128, image_shape[0], 7, padding=3),
             nn.Tanh(),
         )
+        init_keras(self)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         label_plane = self.label_dense(self.label_embedding(c)).view(-1, 1, self.side, self.side)
@@ -97,6 +100,7 @@ class Seed004Discriminator(nn.Module):
             nn.Flatten(), nn.Dropout(0.4),
         )
         self.out = nn.Linear(128 * (height // 4) * (width // 4), 1)
+        init_keras(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         plane = self.label_dense(self.label_embedding(labels)).view(-1, *self.plane)

@@ -1,4 +1,6 @@
-"""Presets: an architecture + hyperparameters + loss + update scheme, named after the recipe it reproduces."""
+"""Presets: an architecture + hyperparameters + loss + update scheme. Each is named by its architecture and
+how it conditions on the class; `source` names the tutorial it reproduces. The names of earlier versions
+(seed001-mlp ... seed004-dcgan) keep working as aliases, so old run directories still open."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,12 +61,20 @@ class Preset:
     channels_last: bool = False
     arch_kwargs: dict = field(default_factory=dict)
     guard: dict = field(default_factory=dict)  # the preset's own guard bounds, over the loss type's
+    # The recipe's framework defaults: Keras's Adam epsilon is 1e-7 (PyTorch's 1e-8), and Keras's
+    # binary cross-entropy on a sigmoid output clips probabilities to [1e-7, 1 - 1e-7], i.e. logits to
+    # +-16.118 (0 = no clip; a from_logits=True loss has none).
+    adam_eps: float = 1e-8
+    logit_clip: float = 0.0
+    summary: str = ""  # one line for a user who has not read the tutorial
 
     def build(self, num_classes: int, image_shape: tuple[int, int, int], latent_dim: int) -> tuple[nn.Module, nn.Module]:
         g = ARCHITECTURES[self.generator](latent_dim, num_classes, image_shape, **self.arch_kwargs)
         d = ARCHITECTURES[self.discriminator](num_classes, image_shape, **self.arch_kwargs)
         return g, d
 
+
+KERAS_LOGIT_CLIP = 16.118  # log((1 - 1e-7) / 1e-7)
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -73,36 +83,51 @@ PRESETS: dict[str, Preset] = {
             "studio-fast", "cgan-studio: small BN generator, projection discriminator with minibatch std, mode seeking, EMA of G",
             "FastGenerator", "ProjectionDiscriminator", latent_dim=64, batch_size=64, lr_g=4e-4, lr_d=4e-4,
             beta1=0.5, loss="bce", ema_decay=0.999, mode_seeking=0.05, channels_last=True, arch_kwargs={"width": 64},
+            summary="the studio's own: quick to learn on a CPU; projection D, mode seeking, EMA of G",
         ),
         Preset(
-            "seed001-mlp", "seed 001: F. Rodriguez, 'GANs - Conditional GANs with MNIST (Part 4)', Keras MLP",
+            "mlp-label-product", "seed 001: F. Rodriguez, 'GANs - Conditional GANs with MNIST (Part 4)', Keras MLP",
             "Seed001Generator", "Seed001Discriminator", latent_dim=100, batch_size=128, lr_g=2e-4, lr_d=2e-4,
-            label_smoothing=0.1, scheme=Scheme(d_update="separate", g_input="fresh"),
+            label_smoothing=0.1, scheme=Scheme(d_update="separate", g_input="fresh"), adam_eps=1e-7,
+            logit_clip=KERAS_LOGIT_CLIP,
+            summary="MLP; the class embedding multiplies the noise (G) and the image (D); label smoothing 0.1",
             # One-sided smoothing 0.1: BCE against 0.9 cannot fall below ~0.325, so "D wins" sits higher.
             guard={"d_loss_floor": 0.36, "d_real_ceiling": 0.88},
         ),
         Preset(
-            "seed002-mlp", "seed 002: 'Step by Step Implementation of Conditional GANs', PyTorch MLP",
+            "mlp-label-concat", "seed 002: 'Step by Step Implementation of Conditional GANs', PyTorch MLP",
             "Seed002Generator", "Seed002Discriminator", latent_dim=100, batch_size=100, lr_g=2e-4, lr_d=2e-4,
             beta1=0.9, scheme=Scheme(d_update="joint", g_input="regenerate"),
+            summary="MLP; a 10-d class embedding concatenated to the noise and to the image; dropout in D",
         ),
         Preset(
-            "seed003-conv-onehot", "seeds 000 and 003: Keras 'Conditional GAN' (S. Paul), one-hot channels",
+            "conv-onehot-channels", "seeds 000 and 003: Keras 'Conditional GAN' (S. Paul), one-hot channels",
             "Seed003Generator", "Seed003Discriminator", latent_dim=128, batch_size=64, lr_g=3e-4, lr_d=3e-4,
             beta1=0.9, scheme=Scheme(d_update="joint", g_input="fresh", fake_labels="data"), channels_last=True,
+            adam_eps=1e-7, summary="convolutional; the class as one-hot input channels; generated labels follow the data",
         ),
         Preset(
-            "seed004-dcgan", "seed 004: J. Brownlee, 'How to Develop a Conditional GAN (cGAN) From Scratch', Keras DCGAN",
+            "dcgan-label-channel", "seed 004: J. Brownlee, 'How to Develop a Conditional GAN (cGAN) From Scratch', Keras DCGAN",
             "Seed004Generator", "Seed004Discriminator", latent_dim=100, batch_size=128, lr_g=2e-4, lr_d=2e-4,
             scheme=Scheme(d_update="separate", real_fraction=0.5, g_input="fresh"), channels_last=True,
+            adam_eps=1e-7, logit_clip=KERAS_LOGIT_CLIP,
+            summary="DCGAN; the class as an extra image channel from a 50-d embedding; D on half-batches",
         ),
     ]
 }
 DEFAULT_PRESET = "studio-fast"
+# Earlier names, after the seed documents the recipes came from: they still open old runs.
+ALIASES = {"seed001-mlp": "mlp-label-product", "seed002-mlp": "mlp-label-concat",
+           "seed003-conv-onehot": "conv-onehot-channels", "seed004-dcgan": "dcgan-label-channel"}
+
+
+def canonical_name(name: str) -> str:
+    """A preset's current name, also when given by an alias."""
+    return ALIASES.get(name, name)
 
 
 def get_preset(name: str) -> Preset:
     try:
-        return PRESETS[name]
+        return PRESETS[canonical_name(name)]
     except KeyError:
         raise ConfigError(f"unknown preset {name!r}: available are {', '.join(PRESETS)}") from None

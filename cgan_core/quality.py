@@ -18,7 +18,7 @@ import torch
 from .classifier import DomainClassifier, cache_path, load_or_train_on
 from .data import ImageDataset
 from .evaluate import features_and_predictions, frechet_distance
-from .guard import within_class_diversity
+from .guard_rules import within_class_diversity
 from .sampling import to_uint8
 
 QUALITY_FILE = "quality.csv"
@@ -69,6 +69,21 @@ class LiveQuality:
         return QualityReport(step, float(correct.mean()), tuple(correct.mean(1).tolist()),
                              frechet_distance(feats, self.real_features), self.floor, float(diversity.mean()),
                              time.perf_counter() - start)
+
+
+BEST_MARGIN = 0.005  # half a point of accuracy: closer than that, the Frechet distance decides
+
+
+def is_better(report: QualityReport, best: tuple[float, float] | None) -> bool:
+    """Whether `report` beats the best (accuracy, Frechet distance) so far. Conditional accuracy first
+    (a generator that draws the wrong class is no good however sharp); within BEST_MARGIN of the best
+    accuracy, the lower Frechet distance (closer to the real data) wins."""
+    if best is None:
+        return True
+    accuracy, frechet = best
+    if report.accuracy > accuracy + BEST_MARGIN:
+        return True
+    return report.accuracy >= accuracy - BEST_MARGIN and report.frechet < frechet
 
 
 def prepare_live_quality(train: ImageDataset, test: ImageDataset, progress=None, per_class: int = 50) -> LiveQuality:

@@ -1,137 +1,128 @@
-"""A training run: a Trainer, its run directory, and the events it yields.
-
-Plain code that the CLI, the tests and the studio's worker thread all drive the same way:
-call `step()` (or iterate `events()`), read the events, change hyperparameters between steps.
+"""A training run: the orchestrator of a Trainer (the step), RunFiles (the run directory), the
+DivergenceGuard (health, snapshots, rollback policy) and live quality. `RunLoop` (loop.py) drives it
+with typed commands; the CLI, the tests and the studio's worker all go through that one loop.
 """
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 
-from . import checkpoint as ckpt
-from . import paths, timelapse
+from . import commands as cmd
+from . import timelapse
+from .budget import Budget
+from .checkpoint import generator_metadata, read_generator_metadata, save_generator
 from .config import LIVE_FIELDS, TrainConfig
 from .data import ImageDataset
-from .errors import CheckpointError
-from .events import (CheckpointSaved, GuardGaveUp, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid,
-                     SnapshotTaken)
-from .guard import CollapseMonitor, GuardConfig, HealthMonitor, SnapshotRing, within_class_diversity
-from .quality import QUALITY_FILE, LiveQuality, QualityReport, QualitySchedule, append_report
+from .device import describe
+from .errors import CheckpointError, UsageError
+from .events import (BestSaved, CheckpointSaved, GeneratorCopy, GuardAdvice, GuardGaveUp, HParamChange, LossChunk,
+                     RolledBack, RunFinished, SampleGrid, SnapshotTaken)
+from .guard import Decision, DivergenceGuard, GuardConfig, within_class_diversity
+from .quality import LiveQuality, QualityReport, QualitySchedule, is_better
+from .run_files import RunFiles, checkpoint_files, latest_checkpoint, new_run_dir
 from .sampling import make_grid, to_uint8
-from .trainer import STAT_NAMES, StepStats, Trainer
+from .trainer import STAT_NAMES, Trainer
 
-METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
-KEEP_CHECKPOINTS = 3
+__all__ = ["TrainingRun", "checkpoint_files", "latest_checkpoint", "new_run_dir"]
 EARLY_GRIDS = (10, 25, 50)  # the first grids come sooner than every sample_every steps: a user is watching
-Event = (LossChunk | SampleGrid | HParamChange | CheckpointSaved | SnapshotTaken | RolledBack | GuardGaveUp
-         | QualityReport | RunFinished)
 STREAM_KEYS = ("batches", "noise_rng", "torch_rng", "cuda_rng", "images_seen")
+LENGTH_FIELDS = ("steps", "epochs", "max_seconds")
 
 
-def new_run_dir(preset: str) -> Path:
-    return paths.runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{preset}"
-
-
-def checkpoint_files(run_dir: Path) -> list[Path]:
-    """A run's checkpoints, newest first (temp files are never among them)."""
-    files = [p for p in (Path(run_dir) / "checkpoints").glob("step-*.pt") if ckpt.TMP_MARK not in p.name]
-    return sorted(files, reverse=True)
-
-
-def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None) -> tuple[Path, dict]:
-    """The newest checkpoint of a run directory that loads; a damaged one is reported and skipped."""
-    path = Path(path)
-    if path.is_file():
-        return path, ckpt.load_checkpoint(path)
-    if not path.is_dir():
-        raise CheckpointError(f"{path}: no such run directory or checkpoint")
-    problems = []
-    for candidate in checkpoint_files(path):
-        try:
-            return candidate, ckpt.load_checkpoint(candidate)
-        except CheckpointError as exc:
-            problems.append(str(exc))
-            warn(f"{exc}; trying the previous checkpoint")
-    detail = f" ({'; '.join(problems)})" if problems else ""
-    raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}{detail}")
+def resumed_config(saved: dict, overrides: dict) -> TrainConfig:
+    """The saved configuration, with the caller's fixed settings on top. A length given with the resume
+    replaces the saved length as a whole (a resume with --max-seconds 60 is not held to the old --steps)."""
+    fixed = {k: v for k, v in overrides.items() if k not in LIVE_FIELDS}
+    if any(k in fixed for k in LENGTH_FIELDS):
+        fixed.update({k: fixed.get(k) for k in LENGTH_FIELDS})
+    return TrainConfig.from_dict({**saved, **fixed})
 
 
 class TrainingRun:
     def __init__(self, config: TrainConfig, out: Path | None = None, dataset: ImageDataset | None = None,
                  resume: Path | None = None, overrides: dict | None = None, grid_per_class: int = 8,
                  warn: Callable[[str], None] = lambda msg: None, guard: GuardConfig | dict | None = None) -> None:
-        state = None
+        overrides, state = overrides or {}, None
         if resume is not None:
-            resume_path, state = latest_checkpoint(resume, warn)
-            saved = TrainConfig.from_dict(state["config"])
-            fixed = {k: v for k, v in (overrides or {}).items() if k not in LIVE_FIELDS}
-            config = TrainConfig.from_dict({**saved.to_dict(), **fixed})
+            resume_path, state = latest_checkpoint(resume, warn)  # the newest healthy checkpoint
+            config = resumed_config(state["config"], overrides)
             out = out or (resume_path.parent.parent if Path(resume).is_file() else Path(resume))
         self.trainer = Trainer(config, dataset, warn)
         self.config = self.trainer.config
-        self.run_dir = Path(out) if out else new_run_dir(self.config.preset)
-        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        ckpt.remove_stale_temps(self.run_dir)
-        ckpt.remove_stale_temps(self.run_dir / "checkpoints")
-        self.grid_per_class = grid_per_class
-        self.seconds = 0.0
-        self._pending: list[tuple[StepStats, float]] = []
-        self._queued: list[Event] = []
-        self._rate = (0.0, 0)  # (seconds, images) at the last chunk, for a recent images/s
-        # The guard's bounds: the loss type's, then the preset's, then the caller's (a dict) on top.
-        preset_bounds = self.trainer.preset.guard
-        self.guard = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(
-            self.config.loss, **{**preset_bounds, **(guard or {})})
-        self.monitor = HealthMonitor(self.guard)
-        self.snapshots = SnapshotRing(self.guard.ring_size)
-        self.rollback_steps: list[int] = []  # where each automatic rollback happened
-        self.collapse = CollapseMonitor(self._real_diversity(), self.guard.collapse_fraction)
+        self.files = RunFiles(Path(out) if out else new_run_dir(self.config.preset))
+        self.warn, self.grid_per_class = warn, grid_per_class
+        self.seconds = 0.0  # training time of the whole run, across resumes
+        self._pending: list[tuple[object, float]] = []
+        self._queued: list = []
+        bounds = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(
+            self.config.loss, **{**self.trainer.preset.guard, **(guard or {})})  # loss type, preset, user
+        self.guard = DivergenceGuard(bounds, self._real_diversity(), self.trainer.dataset.num_classes)
         self.quality: LiveQuality | None = None
         self.quality_schedule = QualitySchedule()
         self._quality_seconds = 0.0
+        self.diverged = False  # gave up with no healthy state to restore: nothing more is saved as healthy
         if state is not None:
             self.trainer.load_state_dict(state)
             self.seconds = float(state.get("seconds", 0.0))
-            self._rate = (self.seconds, self.trainer.images_seen)
-            for name in ("metrics.csv", QUALITY_FILE):  # rows past the checkpoint are trained again
-                ckpt.truncate_csv_after(self.run_dir / name, self.trainer.step_count)
-            live = {k: v for k, v in (overrides or {}).items() if k in LIVE_FIELDS and v is not None}
-            self.set_hparams(**live)
-        ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(self.config.to_dict(), indent=2))
-        self._metrics = self._open_metrics()
-        self._first_step = self.trainer.step_count
+            self.guard.load_state_dict(state.get("guard", {}))
+            self.files.truncate_after(self.trainer.step_count)
+        self.guard.take_snapshot(self.trainer.state_dict())  # always somewhere to go back to: the start
+        self._rate = (self.seconds, self.trainer.images_seen)
+        self.images_per_second = 0.0  # over the last chunk of steps
+        self.budget = Budget(self.config.steps, self.config.epochs, self.config.max_seconds, self.step_count,
+                             self.epoch, self.seconds)
+        if state is not None and self.budget.reached(self.step_count, self.epoch, self.seconds) == "steps":
+            raise UsageError(f"--steps {self.config.steps}: {self.run_dir} is already at step {self.step_count}; "
+                             "ask for more steps, or give --max-seconds or --epochs to train on from here")
+        self._best = _best_so_far(self.files.best)
+        self._last_checkpoint = (self.step_count, time.monotonic())
+        if state is not None:  # after the snapshot: a rollback goes back to the run as it was saved
+            self.set_hparams(**{k: v for k, v in overrides.items() if k in LIVE_FIELDS and v is not None})
+        self.files.write_config(self.config.to_dict())
 
-    # ---- files -----------------------------------------------------------------------------
-    def _open_metrics(self):
-        path = self.run_dir / "metrics.csv"
-        new = not path.exists() or path.stat().st_size == 0
-        handle = open(path, "a", newline="")
-        if new:
-            handle.write(",".join(METRIC_COLUMNS) + "\n")
-        return handle
+    # ---- what the driver may read -----------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self.files.run_dir
 
-    def _log_event(self, kind: str, **fields) -> None:
-        with open(self.run_dir / "events.jsonl", "a") as f:
-            f.write(json.dumps({"event": kind, "time": time.time(), **fields}) + "\n")
-
-    # ---- stepping ----------------------------------------------------------------------------
     @property
     def step_count(self) -> int:
         return self.trainer.step_count
 
-    def step(self) -> list[Event]:
-        """One training step, then whatever events fall due (loss chunk, grid, checkpoint)."""
+    @property
+    def epoch(self) -> float:
+        return self.trainer.batches.epoch_progress
+
+    @property
+    def dataset(self) -> ImageDataset:
+        return self.trainer.dataset
+
+    @property
+    def device_name(self) -> str:
+        return describe(self.trainer.device)
+
+    @property
+    def snapshot_steps(self) -> tuple[int, ...]:
+        return tuple(self.guard.ring.steps)
+
+    def limit_reached(self) -> str | None:
+        return self.budget.reached(self.step_count, self.epoch, self.seconds)
+
+    def progress(self) -> float | None:
+        """Fraction of the bounded length done, or None when the run is unbounded."""
+        return self.budget.fraction(self.step_count, self.epoch, self.seconds)
+
+    # ---- stepping ----------------------------------------------------------------------------------
+    def step(self) -> list:
+        """One training step, then whatever events fall due (losses, guard, grid, quality, checkpoint)."""
         return self.step_parts(True, True)
 
-    def step_parts(self, update_d: bool, update_g: bool) -> list[Event]:
+    def step_parts(self, update_d: bool, update_g: bool) -> list:
         """A step that may update only D or only G (see Trainer.step); its time counts as training."""
         start = time.perf_counter()
         try:
@@ -139,59 +130,40 @@ class TrainingRun:
         finally:
             self.seconds += time.perf_counter() - start
 
-    def _step_and_events(self, update_d: bool, update_g: bool) -> list[Event]:
+    def _step_and_events(self, update_d: bool, update_g: bool) -> list:
         stats = self.trainer.step(update_d, update_g)
-        self._pending.append((stats, self.trainer.batches.epoch_progress))
-        step = self.trainer.step_count
-        events: list[Event] = self._queued
+        self._pending.append((stats, self.epoch))
+        step, events = self.step_count, self._queued
         self._queued = []
-        if len(self._pending) >= self.config.stats_every:
-            chunk = self.flush()
-            events.append(chunk)
-            if self.guard.enabled and (problem := self.monitor.check(chunk)):
-                return events + self.rollback(*problem)
-        if self.guard.enabled and step % self.guard.snapshot_every == 0:
-            collapsed = self.collapse.check(self.sample_diversity())
-            if collapsed is not None:
-                name = self.trainer.dataset.class_names[collapsed]
-                return events + self.rollback("class_collapse", step, detail=f"class {name}")
-            self.snapshots.add(self.trainer.state_dict())  # healthy: the checks above passed
-            events.append(SnapshotTaken(step, tuple(self.snapshots.steps)))
+        boundary = len(self._pending) >= self.config.stats_every
+        if boundary:
+            events.append(chunk := self.flush())
+            for decision in self.guard.check_chunk(chunk):
+                events += self._act(decision)
+                if decision.action == "rollback":
+                    return events
+        if self.guard.enabled and self.guard.snapshot_due(step):
+            decision = self.guard.check_diversity(step, self.sample_diversity(), self.dataset.class_names)
+            if decision is not None:
+                return events + self._act(decision)
+            if self.guard.healthy_now():  # every check passed and none is building up
+                self.guard.take_snapshot(self.trainer.state_dict())
+                events.append(SnapshotTaken(step, self.snapshot_steps))
         if step % self.config.sample_every == 0 or (step in EARLY_GRIDS and step < self.config.sample_every):
             grid = self.sample_grid()
             timelapse.save_grid_image(self.run_dir, step, grid.image)
             events.append(grid)
         if self.quality is not None and self.quality_schedule.due(step):
             events += self.measure_quality()
-        if step % self.config.checkpoint_every == 0:
+        if boundary and self._checkpoint_due() and self.guard.healthy_now():
             events.append(self.save_checkpoint())
         return events
 
-    # ---- live quality ----------------------------------------------------------------------------
-    def enable_quality(self, quality: LiveQuality | None, every: int | None = None) -> None:
-        """Measure quality every `every` steps (None: auto, see QualitySchedule); None turns it off."""
-        self.quality = quality
-        self.quality_schedule = QualitySchedule(every)
-        self.quality_schedule.next_step = self.step_count + self.quality_schedule.minimum if every is None else (
-            (self.step_count // every + 1) * every)
-        k = self.trainer.dataset.num_classes
-        self.accuracy_watch = CollapseMonitor(np.ones(k), self.guard.accuracy_floor, self.guard.accuracy_reached)
-
-    def measure_quality(self) -> list[Event]:
-        """One live measurement of the EMA (or current) generator; written to quality.csv. With the
-        guard on, a class whose accuracy was learnt and then lost rolls the run back."""
-        trainer, step = self.trainer, self.step_count
-        report = self.quality.measure(trainer.generate, self.config.latent_dim, trainer.g.output_range, step)
-        append_report(self.run_dir, report, trainer.dataset.class_names)
-        trained = max(1, step - self._first_step)
-        self.quality_schedule.measured(step, report.seconds, (self.seconds - self._quality_seconds) / trained)
-        self._quality_seconds += report.seconds
-        events: list[Event] = [report]
-        if self.guard.enabled and (lost := self.accuracy_watch.check(np.array(report.per_class))) is not None:
-            name = trainer.dataset.class_names[lost]
-            detail = f"class {name} accuracy {report.per_class[lost]:.0%}"
-            events += self.rollback("class_collapse", step, detail=detail)
-        return events
+    def _checkpoint_due(self) -> bool:
+        """Every checkpoint_every steps, and every checkpoint_minutes of wall time whatever the speed."""
+        step, when = self._last_checkpoint
+        return (self.step_count - step >= self.config.checkpoint_every
+                or time.monotonic() - when >= self.config.checkpoint_minutes * 60)
 
     def flush(self) -> LossChunk | None:
         """Read the pending stats (one host sync for all of them) into a chunk and metrics.csv."""
@@ -202,47 +174,101 @@ class TrainingRun:
         epochs = [e for _, e in self._pending]
         self._pending = []
         hp, names = self.trainer.hparams, list(STAT_NAMES)
-        for i, step in enumerate(steps):
-            row = dict(zip(names, values[i].tolist()), step=int(step), epoch=epochs[i],
-                       lr_g=hp["lr_g"], lr_d=hp["lr_d"], seconds=self.seconds)
-            self._metrics.write(",".join(_fmt(row[c]) for c in METRIC_COLUMNS) + "\n")
-        self._metrics.flush()
+        self.files.write_metrics([dict(zip(names, values[i].tolist()), step=int(step), epoch=epochs[i],
+                                       lr_g=hp["lr_g"], lr_d=hp["lr_d"], seconds=self.seconds)
+                                  for i, step in enumerate(steps)])
         seconds, images = self._rate
-        elapsed = max(self.seconds - seconds, 1e-9)
-        rate = (self.trainer.images_seen - images) / elapsed
+        self.images_per_second = (self.trainer.images_seen - images) / max(self.seconds - seconds, 1e-9)
         self._rate = (self.seconds, self.trainer.images_seen)
         return LossChunk(steps, values.astype(np.float32), tuple(names), epochs[-1],
-                         self.trainer.images_seen, self.seconds, rate)
+                         self.trainer.images_seen, self.seconds, self.images_per_second)
 
-    def sample_grid(self, per_class: int | None = None, snapshot_step: int | None = None) -> SampleGrid:
-        """The fixed-noise grid of the live generator, or of the snapshot taken at `snapshot_step`."""
-        per_class = per_class or self.grid_per_class
-        z, labels = self.trainer.fixed_grid_batch(per_class)
-        if snapshot_step is None:
-            step, output = self.trainer.step_count, self.trainer.generate(z, labels)
-        else:
-            state = next((s for s in self.snapshots.snapshots if s["step"] == snapshot_step), None)
-            if state is None:
-                raise CheckpointError(f"no snapshot at step {snapshot_step} (kept: {self.snapshots.steps})")
-            model = copy.deepcopy(self.trainer.sampler).eval()  # a copy: the live generator is never touched
-            model.load_state_dict(state["ema" if self.trainer.ema is not None else "g"])
-            with torch.no_grad():
-                step, output = snapshot_step, model(z, labels).float()
-        images = to_uint8(output, self.trainer.g.output_range).cpu().numpy()
-        grid = make_grid(images, per_class)
-        side = images.shape[2] + 2
-        return SampleGrid(step, grid, tuple(self.trainer.dataset.class_names), per_class, side)
+    # ---- commands ------------------------------------------------------------------------------------
+    def apply(self, command) -> list:
+        """Apply a run-level command between steps; returns the events it caused."""
+        if isinstance(command, cmd.SetHParams):
+            return self.set_hparams(**command.values)
+        if isinstance(command, cmd.SetGuard):
+            self.guard.set_bounds(**command.values)
+            return []
+        if isinstance(command, cmd.RollBack):
+            return self.rollback("manual", command.step + 1, to_step=command.step, manual=True)
+        if isinstance(command, cmd.SetGridInterval):
+            self.config.sample_every = int(command.every)
+            return []
+        if isinstance(command, cmd.SetQuality):
+            self.enable_quality(command.live, command.every)
+            return []
+        if isinstance(command, cmd.PreviewSnapshot):
+            return [self.sample_grid(snapshot_step=command.step)]
+        if isinstance(command, cmd.CopyGenerator):
+            return [self.generator_copy()]
+        if isinstance(command, cmd.SaveGenerator):
+            self.save_generator(command.path)
+            return []
+        raise TypeError(f"not a run command: {command!r}")
 
     def set_hparams(self, **changes) -> list[HParamChange]:
-        """Apply live hyperparameters between steps; each change is recorded and returned."""
+        """The user's live hyperparameters, applied between steps; each change is recorded and returned."""
+        events = self._change_hparams(changes)
+        if events:
+            self.guard.settings_changed(self.step_count)
+        return events
+
+    def _change_hparams(self, changes: dict) -> list[HParamChange]:
         pending = self.flush()  # rows before the change keep the old learning rates
         if pending is not None:
             self._queued.append(pending)
         changed = self.trainer.set_hparams(**changes)
         events = [HParamChange(self.step_count, k, float(old), float(new)) for k, (old, new) in changed.items()]
-        for e in events:
-            self._log_event("hparam", step=e.step, name=e.name, old=e.old, new=e.new)
+        for event in events:
+            self.files.log(event)
         return events
+
+    # ---- the guard's decisions -----------------------------------------------------------------------
+    def _act(self, decision: Decision) -> list:
+        finding = decision.finding
+        if decision.action == "rollback":
+            return self.rollback(finding.reason, finding.since, detail=finding.detail)
+        changes = self._change_hparams(self.guard.remedy(self.trainer.hparams))
+        advice = GuardAdvice(self.step_count, finding.reason, decision.message, ", ".join(c.label for c in changes))
+        self.files.log(advice)
+        return [advice, *changes]
+
+    def rollback(self, reason: str, bad_step: int, to_step: int | None = None, manual: bool = False,
+                 detail: str = "") -> list:
+        """Restore the newest healthy snapshot from before `bad_step` (or the one at `to_step`), falling
+        back to the newest healthy checkpoint on disk, with its learning rates times the backoff. The
+        data and noise streams keep going, so the batches that led to the trouble are not replayed."""
+        self._pending = []
+        from_step, current = self.step_count, self.trainer.state_dict()
+        target = self.guard.target(bad_step, to_step)
+        if target is None and manual:
+            raise CheckpointError(f"no snapshot at or before step {to_step} (kept: {list(self.snapshot_steps)})")
+        if target is None:
+            target = self.files.newest_checkpoint_before(bad_step - 1, self.warn)
+        if target is None:
+            return [self._give_up(reason, current, 0, "nowhere healthy to go back to")]
+        self.trainer.load_state_dict({**target, **{k: current[k] for k in STREAM_KEYS if k in current}})
+        backoff = 1.0 if manual else self.guard.config.backoff
+        hp = self.trainer.hparams
+        self.trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
+        timelapse.drop_after(self.run_dir, self.step_count)
+        self.files.drop_checkpoints_after(self.step_count)
+        gave_up = self.guard.rolled_back(from_step, self.step_count, manual)
+        event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
+        self.files.log(event)
+        self._last_checkpoint = (self.step_count, self._last_checkpoint[1])
+        return [event, self._give_up(reason, current, gave_up)] if gave_up else [event]
+
+    def _give_up(self, reason: str, diverged: dict, rollbacks: int, why: str = "") -> GuardGaveUp:
+        """Keep the diverged state for inspection (never as a resumable checkpoint) and say so."""
+        path = self.files.save_diverged({**diverged, "config": self.config.to_dict(), "seconds": self.seconds},
+                                        int(diverged["step"]))
+        self.diverged = not rollbacks  # with no rollback, the live state is the diverged one
+        event = GuardGaveUp(self.step_count, f"{reason}: {why}" if why else reason, rollbacks, str(path))
+        self.files.log(event)
+        return event
 
     def _real_diversity(self, per_class: int = 64) -> np.ndarray:
         data = self.trainer.dataset
@@ -253,105 +279,93 @@ class TrainingRun:
     def sample_diversity(self) -> np.ndarray:
         """Within-class diversity of the fixed-noise samples (16 a class), in the generator's range."""
         z, labels = self.trainer.fixed_grid_batch(len(self.trainer.fixed_z))
-        return within_class_diversity(self.trainer.generate(z, labels), labels, self.trainer.dataset.num_classes)
+        return within_class_diversity(self.trainer.generate(z, labels), labels, self.dataset.num_classes)
 
-    def rollback(self, reason: str, bad_step: int, to_step: int | None = None, manual: bool = False,
-                 detail: str = "") -> list[Event]:
-        """Restore the newest healthy snapshot from before `bad_step` (or the one at `to_step`), with its
-        hyperparameters times the backoff. The data and noise streams keep going, so the batches that
-        led to the trouble are not replayed."""
-        self._pending = []
-        wanted = to_step if to_step is not None else bad_step - 1
-        target = self.snapshots.newest_before(wanted)
-        from_step = self.step_count
-        if target is None:
-            self._log_event("guard_gave_up", step=from_step, reason=f"{reason}: no healthy snapshot")
-            return [GuardGaveUp(from_step, f"{reason}: no healthy snapshot to go back to", len(self.rollback_steps))]
-        current = self.trainer.state_dict()
-        self.trainer.load_state_dict({**target, **{k: current[k] for k in STREAM_KEYS if k in current}})
-        backoff = 1.0 if manual else self.guard.backoff
-        hp = self.trainer.hparams
-        self.trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
-        self.snapshots.drop_after(target["step"])
-        timelapse.drop_after(self.run_dir, target["step"])
-        self.monitor.reset()
-        event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
-        self._log_event("rollback", from_step=from_step, to_step=self.step_count, reason=reason,
-                        lr_g=hp["lr_g"], lr_d=hp["lr_d"], manual=manual, detail=detail)
-        events: list[Event] = [event]
-        if not manual:
-            self.rollback_steps.append(from_step)
-            recent = [s for s in self.rollback_steps if from_step - s < self.guard.rollback_window]
-            if len(recent) >= self.guard.max_rollbacks:
-                self.rollback_steps = []
-                self._log_event("guard_gave_up", step=self.step_count, reason=reason)
-                events.append(GuardGaveUp(self.step_count, reason, len(recent)))
-        return events
+    # ---- live quality and the best generator -----------------------------------------------------------
+    def enable_quality(self, quality: LiveQuality | None, every: int | None = None) -> None:
+        """Measure quality every `every` steps (None: auto, see QualitySchedule); None turns it off."""
+        self.quality = quality
+        self.quality_schedule = QualitySchedule(every)
+        self.quality_schedule.next_step = self.step_count + self.quality_schedule.minimum if every is None else (
+            (self.step_count // every + 1) * every)
+
+    def measure_quality(self) -> list:
+        """One live measurement of the EMA (or current) generator, into quality.csv; the best so far is
+        kept; with the guard on, a class whose accuracy was learnt and then lost rolls the run back."""
+        trainer, step = self.trainer, self.step_count
+        report = self.quality.measure(trainer.generate, self.config.latent_dim, trainer.g.output_range, step)
+        self.files.append_quality(report, self.dataset.class_names)
+        trained = max(1, step - self.budget.start_step)
+        self.quality_schedule.measured(step, report.seconds, (self.seconds - self._quality_seconds) / trained)
+        self._quality_seconds += report.seconds
+        events: list = [report]
+        if is_better(report, self._best):
+            events.append(self._save_best(report))
+        decision = self.guard.check_accuracy(step, report.per_class, self.dataset.class_names)
+        return events + (self._act(decision) if decision is not None else [])
+
+    def _save_best(self, report: QualityReport) -> BestSaved:
+        extra = {"accuracy": f"{report.accuracy:.4f}", "frechet": f"{report.frechet:.4f}"}
+        self.save_generator(self.files.best, extra)
+        self._best = (report.accuracy, report.frechet)
+        event = BestSaved(report.step, report.accuracy, report.frechet, str(self.files.best))
+        self.files.log(event)
+        return event
+
+    # ---- grids, files, the end -------------------------------------------------------------------------
+    def sample_grid(self, per_class: int | None = None, snapshot_step: int | None = None) -> SampleGrid:
+        """The fixed-noise grid of the live generator, or of the snapshot taken at `snapshot_step`."""
+        per_class = per_class or self.grid_per_class
+        z, labels = self.trainer.fixed_grid_batch(per_class)
+        if snapshot_step is None:
+            step, output = self.step_count, self.trainer.generate(z, labels)
+        else:
+            state = self.guard.ring.at(snapshot_step)
+            if state is None:
+                raise CheckpointError(f"no snapshot at step {snapshot_step} (kept: {list(self.snapshot_steps)})")
+            model = copy.deepcopy(self.trainer.sampler).eval()  # a copy: the live generator is never touched
+            model.load_state_dict(state["ema" if self.trainer.ema is not None else "g"])
+            with torch.no_grad():
+                step, output = snapshot_step, model(z, labels).float()
+        images = to_uint8(output, self.trainer.g.output_range).cpu().numpy()
+        side = images.shape[2] + 2
+        return SampleGrid(step, make_grid(images, per_class), tuple(self.dataset.class_names), per_class, side)
+
+    def generator_copy(self) -> GeneratorCopy:
+        sampler = self.trainer.sampler
+        arrays = {k: v.detach().cpu().numpy().copy() for k, v in sampler.state_dict().items()}
+        meta = generator_metadata(sampler, self.dataset.class_names, {"step": self.step_count})
+        return GeneratorCopy(self.step_count, arrays, meta, str(self.run_dir))
 
     def save_checkpoint(self) -> CheckpointSaved:
         state = self.trainer.state_dict()
-        state.update(config=self.config.to_dict(), seconds=self.seconds)
-        path = self._checkpoint_path()
-        ckpt.save_checkpoint(path, state)
-        self.save_generator()
-        for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
-            old.unlink(missing_ok=True)
-        self._log_event("checkpoint", step=self.step_count, path=str(path))
-        return CheckpointSaved(self.step_count, str(path))
+        state.update(config=self.config.to_dict(), seconds=self.seconds, guard=self.guard.state_dict())
+        path = self.files.save_checkpoint(state, self.step_count)
+        if self.guard.healthy_now():  # generator.safetensors holds the newest healthy generator only
+            self.save_generator()
+        self._last_checkpoint = (self.step_count, time.monotonic())
+        event = CheckpointSaved(self.step_count, str(path), time.time())
+        self.files.log(event)
+        return event
 
-    def _checkpoint_path(self) -> Path:
-        return self.run_dir / "checkpoints" / f"step-{self.step_count:09d}.pt"
-
-    def save_generator(self, path: Path | None = None) -> Path:
-        path = Path(path) if path else self.run_dir / "generator.safetensors"
-        extra = {"preset": self.config.preset, "dataset": self.config.dataset, "step": self.step_count,
-                 "ema": self.trainer.ema is not None}
-        ckpt.save_generator(path, self.trainer.sampler, self.trainer.dataset.class_names, extra)
+    def save_generator(self, path: Path | None = None, extra: dict | None = None) -> Path:
+        path = Path(path) if path else self.files.generator
+        info = {"preset": self.config.preset, "dataset": self.config.dataset, "step": self.step_count,
+                "ema": self.trainer.ema is not None, **(extra or {})}
+        save_generator(path, self.trainer.sampler, self.dataset.class_names, info)
         return path
 
-    # ---- limits and the loop ---------------------------------------------------------------------
-    def limit_reached(self) -> str | None:
-        c = self.config
-        if c.steps is not None and self.step_count >= c.steps:
-            return "steps"
-        if c.epochs is not None and self.trainer.batches.epoch_progress >= c.epochs:
-            return "epochs"
-        if c.max_seconds is not None and self.seconds >= c.max_seconds:
-            return "seconds"
-        return None
-
-    def progress(self) -> float | None:
-        """Fraction of the bounded length done, or None when the run is unbounded."""
-        c, parts = self.config, []
-        if c.steps is not None:
-            parts.append(self.step_count / c.steps)
-        if c.epochs is not None:
-            parts.append(self.trainer.batches.epoch_progress / c.epochs)
-        if c.max_seconds is not None:
-            parts.append(self.seconds / c.max_seconds)
-        return min(1.0, max(parts)) if parts else None
-
-    def events(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[Event]:
-        """Train until a limit is reached or `should_stop()` is true, then finish the run."""
-        reason = None
-        while reason is None:
-            events = self.step()
-            yield from events
-            gave_up = any(isinstance(e, GuardGaveUp) for e in events)
-            reason = "diverged" if gave_up else self.limit_reached() or ("stopped" if should_stop() else None)
-        yield from self.finish(reason)
-
-    def finish(self, reason: str) -> list[Event]:
-        """Flush, write the final checkpoint and generator, and summarise the run."""
-        events: list[Event] = [e for e in [self.flush()] if e is not None]
-        if not self._checkpoint_path().is_file():
+    def finish(self, reason: str) -> list:
+        """Flush, write the final checkpoint and generator (unless the state diverged), and summarise."""
+        events: list = [e for e in [self.flush()] if e is not None]
+        if not self.diverged and not self.files.has_checkpoint(self.step_count):
             events.append(self.save_checkpoint())
-        events.append(RunFinished(self.step_count, reason, self.summary()))
-        self._log_event("finished", step=self.step_count, reason=reason)
-        return events
+        finished = RunFinished(self.step_count, reason, self.summary())
+        self.files.log(finished)
+        return events + [finished]
 
     def summary(self) -> dict:
-        last = _last_metrics(self.run_dir / "metrics.csv")
+        last = self.files.last_metrics()
         return {
             "run_dir": str(self.run_dir),
             "steps": self.step_count,
@@ -362,14 +376,15 @@ class TrainingRun:
         }
 
     def close(self) -> None:
-        self._metrics.close()
+        self.files.close()
 
 
-def _fmt(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _last_metrics(path: Path) -> dict:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: float(v) for k, v in rows[-1].items() if k in STAT_NAMES} if rows else {}
+def _best_so_far(path: Path) -> tuple[float, float] | None:
+    """(accuracy, Frechet distance) of an existing best.safetensors, so a resumed run keeps comparing."""
+    if not path.is_file():
+        return None
+    try:
+        meta = read_generator_metadata(path)
+        return float(meta["accuracy"]), float(meta["frechet"])
+    except (CheckpointError, KeyError, ValueError):
+        return None

@@ -46,7 +46,7 @@ def _grad_norm(module: nn.Module, device: torch.device) -> torch.Tensor:
 
 class Trainer:
     def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None, warn=lambda msg: None) -> None:
-        self.config = config.resolved()
+        self.config = config.resolved()  # the preset under its current name, also when given by an alias
         self.preset = get_preset(self.config.preset)
         self.device = pick_device(self.config.device)
         c = self.config
@@ -68,8 +68,9 @@ class Trainer:
         # Fused Adam: one kernel per step on CUDA, and on the CPU a single pass instead of ~10 foreach ops.
         fused = self.device.type in ("cuda", "cpu")
         betas = (self.hparams["beta1"], self.hparams["beta2"])
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=self.hparams["lr_g"], betas=betas, fused=fused or None)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=self.hparams["lr_d"], betas=betas, fused=fused or None)
+        eps = self.preset.adam_eps  # the recipe's framework's epsilon (Keras: 1e-7)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=self.hparams["lr_g"], betas=betas, eps=eps, fused=fused or None)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=self.hparams["lr_d"], betas=betas, eps=eps, fused=fused or None)
         self.batches = BatchStream(len(data), self.device, seed + 1)
         self.noise = torch.Generator(device=self.device)
         self.noise.manual_seed(seed + 2)
@@ -153,16 +154,20 @@ class Trainer:
             self._update_ema()
         else:
             with torch.no_grad():
-                g_value, grad_g = losses.g_loss(self.d(fake, y_fake), kind), torch.zeros((), device=self.device)
+                g_value, grad_g = losses.g_loss(self._logits(fake, y_fake), kind), torch.zeros((), device=self.device)
         self.step_count += 1
         with torch.no_grad():
             d_real, d_fake = torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
             values = torch.stack([d1, d2, g_value, d_real, d_fake, grad_d, grad_g]).float()
         return StepStats(self.step_count, values)
 
+    def _logits(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """D's logits, clipped where the recipe's framework clips its probabilities."""
+        return losses.clip(self.d(images, labels), self.preset.logit_clip)
+
     def _d_joint_losses(self, real, y_real, fake, y_fake, kind):
         """d1 and d2 from one D forward pass over real and fake together."""
-        out = self.d(torch.cat([real, fake]), torch.cat([y_real, y_fake]))
+        out = self._logits(torch.cat([real, fake]), torch.cat([y_real, y_fake]))
         out_real, out_fake = out[: len(real)], out[len(real):]
         return losses.d_real(out_real, kind, self.hparams["label_smoothing"]), losses.d_fake(out_fake, kind), out_real, out_fake
 
@@ -181,12 +186,12 @@ class Trainer:
     def _d_step_separate(self, real, y_real, fake, y_fake, kind):
         """Two D updates, as Keras' train_on_batch(real) then train_on_batch(fake)."""
         self.opt_d.zero_grad(set_to_none=True)
-        out_real = self.d(real, y_real)
+        out_real = self._logits(real, y_real)
         d1 = losses.d_real(out_real, kind, self.hparams["label_smoothing"])
         d1.backward()
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)
-        out_fake = self.d(fake, y_fake)
+        out_fake = self._logits(fake, y_fake)
         d2 = losses.d_fake(out_fake, kind)
         d2.backward()
         self.opt_d.step()
@@ -196,7 +201,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.d.requires_grad_(False)  # G's backward needs D's input gradients, not its weight gradients
         try:
-            g_value = losses.g_loss(self.d(fake, y_fake), kind)
+            g_value = losses.g_loss(self._logits(fake, y_fake), kind)
             total = g_value
             if self.preset.mode_seeking:  # g stays the adversarial loss; the diversity term is added
                 total = g_value + self.preset.mode_seeking * losses.mode_seeking(fake, z)

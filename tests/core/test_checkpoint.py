@@ -50,7 +50,7 @@ def test_stale_temps_are_removed(tmp_path):
 
 
 def test_generator_file_rebuilds_from_metadata_alone(tiny_mnist, tmp_path):
-    trainer = Trainer(TrainConfig(preset="seed004-dcgan", batch_size=8), tiny_mnist)
+    trainer = Trainer(TrainConfig(preset="dcgan-label-channel", batch_size=8), tiny_mnist)
     path = tmp_path / "generator.safetensors"
     ckpt.save_generator(path, trainer.g, tiny_mnist.class_names)
     g, info = ckpt.load_generator(path)

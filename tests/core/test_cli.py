@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-TINY = ["--preset", "seed001-mlp", "--batch-size", "16"]
+TINY = ["--preset", "mlp-label-product", "--batch-size", "16"]
 
 
 def cli(*args, timeout=240):
@@ -35,7 +35,7 @@ def test_train_contract(trained_run):
     assert list(rows[0])[:7] == ["step", "epoch", "d1", "d2", "g", "lr_g", "lr_d"]
     assert [int(r["step"]) for r in rows] == list(range(1, 13))
     assert all(np.isfinite(float(r[k])) for r in rows for k in ("d1", "d2", "g"))
-    assert json.loads((out / "config.json").read_text())["preset"] == "seed001-mlp"
+    assert json.loads((out / "config.json").read_text())["preset"] == "mlp-label-product"
     assert (out / "generator.safetensors").is_file() and list((out / "checkpoints").glob("step-*.pt"))
 
 
@@ -104,5 +104,55 @@ def test_config_file_and_presets_listing(tmp_path):
     listing = cli("presets")
     assert listing.returncode == 0
     assert {line.split()[0] for line in listing.stdout.splitlines()} >= {
-        "studio-fast", "seed001-mlp", "seed002-mlp", "seed003-conv-onehot", "seed004-dcgan"}
+        "studio-fast", "mlp-label-product", "mlp-label-concat", "conv-onehot-channels", "dcgan-label-channel"}
     assert "seed 004" in listing.stdout
+
+
+def test_old_preset_names_still_work(tmp_path):
+    listing = cli("presets").stdout
+    assert "dcgan-label-channel" in listing and "(was seed004-dcgan)" in listing
+    result = cli("train", "--preset", "seed001-mlp", "--batch-size", 16, "--steps", 2, "--out", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["preset"] == "mlp-label-product"
+
+
+def steps_of(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_resume_with_a_time_or_epoch_budget_trains_that_budget_from_where_the_run_is(trained_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "r"
+    shutil.copytree(trained_run[0], run)  # a run that was trained with --steps 12
+    timed = cli("train", "--resume", run, "--max-seconds", 3)
+    assert timed.returncode == 0, timed.stderr
+    after_time = json.loads(timed.stdout.strip().splitlines()[-1])
+    assert after_time["steps"] > 12 + 20  # seconds of training, not one silent step
+    epochs = cli("train", "--resume", run, "--epochs", 0.01)  # 0.01 x 60,000 images / 16 a batch = 37.5 steps
+    assert epochs.returncode == 0, epochs.stderr
+    assert json.loads(epochs.stdout.strip().splitlines()[-1])["steps"] == after_time["steps"] + 38
+    assert steps_of(run) == list(range(1, after_time["steps"] + 39))
+
+
+def test_resume_whose_step_limit_is_reached_says_so(trained_run):
+    out, _ = trained_run
+    before = steps_of(out)
+    result = cli("train", "--resume", out)  # trained with --steps 12: nothing left to do
+    assert result.returncode == 2 and "already at step 12" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert cli("train", "--resume", out, "--steps", 10).returncode == 2
+    assert steps_of(out) == before  # not a single silent step
+
+
+def test_checkpoints_come_by_time_too(tmp_path):
+    """A slow preset still checkpoints every few minutes; here every 3 s with the step cadence far away."""
+    config = tmp_path / "c.toml"
+    config.write_text('checkpoint_minutes = 0.05\ncheckpoint_every = 100000\n')
+    result = cli("train", *TINY, "--config", config, "--max-seconds", 8, "--out", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in (tmp_path / "r" / "events.jsonl").read_text().splitlines()]
+    times = [e["time"] for e in events if e["event"] == "checkpoint"]
+    assert len(times) >= 3  # ~every 3 s over 8 s, and the final one
+    assert max(b - a for a, b in zip(times, times[1:])) < 3 + 2.5

@@ -61,7 +61,7 @@ def test_slerp_truncation_and_principal_directions():
     assert path.norm(dim=1).min() > 0.8 * min(z0.norm(), z1.norm())  # no dip through the middle
     assert torch.allclose(latent.truncate(z0, 0.5), z0 * 0.5)
     torch.manual_seed(0)
-    g, _ = get_preset("seed002-mlp").build(10, (1, 28, 28), 16)
+    g, _ = get_preset("mlp-label-concat").build(10, (1, 28, 28), 16)
     directions, strengths = latent.principal_directions(g.eval(), 3, k=4, samples=4)
     assert directions.shape == (4, 16)
     assert torch.allclose(directions @ directions.T, torch.eye(4), atol=1e-4)
@@ -93,7 +93,7 @@ def test_gif_keeps_identical_frames():
         assert gif.n_frames == 6 and gif.size == (16, 16)
 
 
-@pytest.mark.parametrize("preset", ["studio-fast", "seed002-mlp", "seed004-dcgan"])
+@pytest.mark.parametrize("preset", ["studio-fast", "mlp-label-concat", "dcgan-label-channel"])
 def test_onnx_matches_torch_in_onnxruntime_without_project_code(preset, tmp_path, tiny_mnist):
     trainer = Trainer(TrainConfig(preset=preset, batch_size=8, latent_dim=16, device="cpu"), tiny_mnist)
     gen = tmp_path / "g.safetensors"

@@ -50,7 +50,7 @@ def test_rand_dropout_keeps_1_minus_p_and_rescales():
 
 
 def test_seed004_trainer_uses_the_fast_paths_and_stays_deterministic(tiny_mnist):
-    config = TrainConfig(preset="seed004-dcgan", batch_size=8, device="cpu")
+    config = TrainConfig(preset="dcgan-label-channel", batch_size=8, device="cpu")
     runs = []
     for _ in range(2):
         trainer = Trainer(config, tiny_mnist)

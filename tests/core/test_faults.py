@@ -21,7 +21,7 @@ def train_cmd(out, *extra):
 
 def test_kill_9_during_checkpoint_writes_always_resumes(tmp_path):
     config = tmp_path / "every-step.toml"
-    config.write_text('preset = "seed002-mlp"\nbatch_size = 8\ncheckpoint_every = 1\nstats_every = 1\n')
+    config.write_text('preset = "mlp-label-concat"\nbatch_size = 8\ncheckpoint_every = 1\nstats_every = 1\n')
     run = tmp_path / "run"
     first = subprocess.run(train_cmd(run, "--config", config, "--steps", 3), capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
@@ -71,6 +71,6 @@ def test_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
     def full_disk(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
     monkeypatch.setattr(os, "replace", full_disk)
-    rc = cli.main(["train", "--preset", "seed002-mlp", "--batch-size", "8", "--steps", "2", "--out", str(tmp_path / "r")])
+    rc = cli.main(["train", "--preset", "mlp-label-concat", "--batch-size", "8", "--steps", "2", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and "No space left on device" in err[-1] and "Traceback" not in "\n".join(err)

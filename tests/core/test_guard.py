@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,9 +13,10 @@ from cgan_core.config import TrainConfig
 from cgan_core.errors import ConfigError
 from cgan_core.events import GuardGaveUp, RolledBack
 from cgan_core.guard import GuardConfig
+from cgan_core.loop import train
 from cgan_core.run import TrainingRun
 
-FAST_GUARD = dict(window=10, snapshot_every=10, ring_size=3)
+FAST_GUARD = dict(window=10, snapshot_every=10, ring_size=3, warmup=10)
 
 
 def tiny_run(tmp_path, tiny_mnist, **guard) -> TrainingRun:
@@ -58,8 +61,11 @@ def test_nan_in_a_d_weight_rolls_back_within_k_steps(tmp_path, tiny_mnist):
     rollback = next(e for e in events if isinstance(e, RolledBack))
     assert rollback.reason == "non_finite" and rollback.from_step - poisoned_at <= run.config.stats_every
     assert all(torch.isfinite(p).all() for p in run.trainer.d.parameters())
-    # the stream moved on: the next batch is not the one that followed the snapshot the first time
-    assert run.trainer.batches.position != 0 or run.trainer.batches.epoch > 0
+    # The streams moved on: the data position and the noise state are those reached before the rollback,
+    # not the snapshot's (replaying them would feed the same batches that led to the trouble).
+    snapshot = run.guard.ring.at(rollback.to_step)
+    assert run.trainer.batches.position != snapshot["batches"]["position"]
+    assert not torch.equal(run.trainer.noise.get_state(), snapshot["noise_rng"])
 
 
 def test_guard_gives_up_instead_of_looping(tmp_path, tiny_mnist):
@@ -112,14 +118,44 @@ def test_collapse_is_diversity_lost_after_it_was_reached():
 
     monitor = CollapseMonitor(np.array([0.3, 0.3]), fraction=0.5)
     assert monitor.check(np.array([0.01, 0.01])) is None  # not learnt yet: not a collapse
-    assert monitor.check(np.array([0.25, 0.05])) is None  # class 0 reaches healthy diversity
-    assert monitor.check(np.array([0.02, 0.05])) == 0  # ... and loses it
+    for _ in range(3):  # class 0 holds healthy diversity for three checks in a row: learnt
+        assert monitor.check(np.array([0.25, 0.05])) is None
+    assert monitor.check(np.array([0.02, 0.05]), 400) is None  # one low reading is not yet a collapse ...
+    assert monitor.pending()
+    assert monitor.check(np.array([0.02, 0.05]), 500) == (0, 400)  # ... two in a row are; it began at 400
+
+
+def test_one_noisy_reading_is_not_learnt():
+    from cgan_core.guard import CollapseMonitor
+
+    monitor = CollapseMonitor(np.array([0.3]), fraction=0.5)
+    for reading in (0.25, 0.01, 0.25, 0.25, 0.01, 0.25, 0.01, 0.01):  # never three healthy checks in a row
+        assert monitor.check(np.array([reading])) is None
 
 
 def test_run_measures_per_class_diversity(tmp_path, tiny_mnist):
     run = tiny_run(tmp_path, tiny_mnist)
-    real, fake = run.collapse.real, run.sample_diversity()
+    run_until(run, lambda e: False, 45)  # studio-fast's EMA starts near-constant and spreads out
+    real, fake = run.guard.diversity.real, run.sample_diversity()
     assert real.shape == fake.shape == (10,) and (real > 0.1).all()  # thin 1s: ~0.14; the rest ~0.3
+    assert (fake > 0.5 * real).all()  # distinct noise draws distinct images in every class
+    with torch.no_grad():  # class 3's embedding blown up: its images saturate, whatever the noise
+        run.trainer.sampler.label_embedding.weight[3] = 1e4
+    collapsed = run.sample_diversity()
+    assert collapsed[3] < 0.2 * fake[3] and (np.delete(collapsed, 3) > 0.05).all()
+
+
+def test_a_collapsed_class_rolls_back_naming_it(tmp_path, tiny_mnist):
+    run = tiny_run(tmp_path, tiny_mnist, snapshot_every=5, ring_size=10)
+    run_until(run, lambda e: False, 55)  # diversity spreads out by ~35; then three healthy checks in a row
+    assert run.guard.diversity.reached.all()
+    assert run.trainer.sampler is not run.trainer.g  # studio-fast samples from the EMA of G
+    with torch.no_grad():  # the samples of class 3 (EMA) collapse; G itself trains on undisturbed
+        run.trainer.sampler.label_embedding.weight[3] = 1e4
+    events = run_until(run, lambda e: any(isinstance(x, RolledBack) for x in e), 12)
+    rollback = next(e for e in events if isinstance(e, RolledBack))
+    assert rollback.reason == "class_collapse" and rollback.detail == "class 3"
+    assert 50 <= rollback.to_step <= 55 and rollback.from_step <= 65
 
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, tiny_mnist):
@@ -139,9 +175,10 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, tiny_mni
 
 
 def test_bounds_come_from_loss_then_preset_then_user(tmp_path, tiny_mnist):
-    config = TrainConfig(preset="seed001-mlp", batch_size=8)
+    config = TrainConfig(preset="mlp-label-product", batch_size=8)
     run = TrainingRun(config, out=tmp_path / "a", dataset=tiny_mnist, guard={"window": 7})
-    assert run.guard.d_loss_floor == 0.36 and run.guard.window == 7 and run.guard.g_ceiling == 6.0
+    bounds = run.guard.config
+    assert bounds.d_loss_floor == 0.36 and bounds.window == 7 and bounds.g_ceiling == 6.0
     run.close()
     hinge = GuardConfig.for_loss("hinge")
     assert hinge.g_ceiling == 10.0 and GuardConfig.for_loss("bce").g_ceiling == 6.0
@@ -152,23 +189,180 @@ def test_run_level_resume_is_exact(tmp_path, tiny_mnist):
     import csv
 
     def config(steps):
-        return TrainConfig(preset="seed004-dcgan", batch_size=8, steps=steps, seed=4, stats_every=5)
+        return TrainConfig(preset="dcgan-label-channel", batch_size=8, steps=steps, seed=4, stats_every=5)
 
     def losses(run_dir):
         with open(run_dir / "metrics.csv") as f:
             return [(r["step"], r["d1"], r["d2"], r["g"]) for r in csv.DictReader(f)]
 
     straight = TrainingRun(config(20), out=tmp_path / "a", dataset=tiny_mnist)
-    list(straight.events())
+    train(straight)
     straight.close()
     half = TrainingRun(config(10), out=tmp_path / "b", dataset=tiny_mnist)
-    list(half.events())
+    train(half)
     half.close()
     rest = TrainingRun(config(20), resume=tmp_path / "b", dataset=tiny_mnist, overrides={"steps": 20})
-    list(rest.events())
+    train(rest)
     rest.close()
     assert losses(tmp_path / "a") == losses(tmp_path / "b")
     for a, b in zip(straight.trainer.d.parameters(), rest.trainer.d.parameters()):
         assert torch.equal(a, b)
     for a, b in zip(straight.trainer.g.parameters(), rest.trainer.g.parameters()):
         assert torch.equal(a, b)
+
+
+# ---- issue: the guard helps and never hurts --------------------------------------------------------------
+
+def lr_times_1000(run):
+    hp = run.trainer.hparams
+    return run.set_hparams(lr_g=hp["lr_g"] * 1000, lr_d=hp["lr_d"] * 1000)
+
+
+def test_lr_times_1000_before_any_periodic_snapshot_goes_back_to_the_start(tmp_path, tiny_mnist):
+    run = tiny_run(tmp_path, tiny_mnist, snapshot_every=1000)
+    run_until(run, lambda e: False, 5)
+    healthy = dict(run.trainer.hparams)
+    assert run.guard.ring.steps == [0]  # the run's first snapshot: its starting state
+    lr_times_1000(run)
+    events = run_until(run, lambda e: any(isinstance(x, (RolledBack, GuardGaveUp)) for x in e), 200)
+    rollback = next(e for e in events if isinstance(e, RolledBack))
+    assert rollback.to_step == 0 and run.trainer.hparams["lr_g"] == pytest.approx(healthy["lr_g"] * 0.5)
+    later = run_until(run, lambda e: False, 30)
+    assert all(np.isfinite(c.values).all() for c in later if type(c).__name__ == "LossChunk")
+
+
+def test_lr_times_1000_right_after_a_resume_goes_back_to_the_resumed_state(tmp_path, tiny_mnist):
+    config = TrainConfig(preset="studio-fast", batch_size=16, device="cpu", stats_every=5, steps=40,
+                         sample_every=10_000)
+    first = TrainingRun(config, out=tmp_path / "run", dataset=tiny_mnist, guard=FAST_GUARD)
+    train(first)
+    first.close()
+    healthy = dict(first.trainer.hparams)
+    wild = {"lr_g": healthy["lr_g"] * 1000, "lr_d": healthy["lr_d"] * 1000, "steps": 400}
+    run = TrainingRun(config, resume=tmp_path / "run", dataset=tiny_mnist, overrides=wild,
+                      guard={**FAST_GUARD, "snapshot_every": 1000})
+    assert run.trainer.hparams["lr_g"] == wild["lr_g"]
+    events = run_until(run, lambda e: any(isinstance(x, RolledBack) for x in e), 200)
+    rollback = next(e for e in events if isinstance(e, RolledBack))
+    assert rollback.to_step == 40  # the resumed state, with its own learning rates backed off
+    assert run.trainer.hparams["lr_d"] == pytest.approx(healthy["lr_d"] * 0.5)
+    later = run_until(run, lambda e: False, 30)
+    assert not any(isinstance(e, RolledBack) for e in later)
+    assert all(np.isfinite(c.values).all() for c in later if type(c).__name__ == "LossChunk")
+    run.close()
+
+
+def test_no_snapshot_left_in_memory_falls_back_to_the_newest_healthy_checkpoint(tmp_path, tiny_mnist):
+    run = tiny_run(tmp_path, tiny_mnist)
+    run_until(run, lambda e: False, 20)
+    saved = run.save_checkpoint()
+    run_until(run, lambda e: False, 5)
+    run.guard.ring.snapshots.clear()  # as after a long stretch with every snapshot used up
+    with torch.no_grad():
+        next(run.trainer.d.parameters()).view(-1)[0] = float("nan")
+    events = run_until(run, lambda e: any(isinstance(x, (RolledBack, GuardGaveUp)) for x in e), 10)
+    rollback = next(e for e in events if isinstance(e, RolledBack))
+    assert rollback.to_step == saved.step == 20
+    assert all(torch.isfinite(p).all() for p in run.trainer.d.parameters())
+    run.close()
+
+
+def test_giving_up_keeps_the_last_healthy_generator_and_resume_starts_there(tmp_path, tiny_mnist):
+    from cgan_core.checkpoint import load_generator
+
+    run = tiny_run(tmp_path, tiny_mnist, max_rollbacks=2, backoff=1.0)
+    run_until(run, lambda e: False, 20)
+    gave_up = None
+    for _ in range(5):  # poison again after every rollback
+        with torch.no_grad():
+            next(run.trainer.g.parameters()).view(-1)[:] = float("nan")
+        events = run_until(run, lambda e: any(isinstance(x, RolledBack) for x in e), 20)
+        gave_up = next((e for e in events if isinstance(e, GuardGaveUp)), None)
+        if gave_up:
+            break
+    assert gave_up is not None and "diverged-step-" in gave_up.diverged_path
+    assert os.path.isfile(gave_up.diverged_path)  # kept for inspection, never picked by --resume
+    healthy = {k: v.clone() for k, v in run.trainer.sampler.state_dict().items()}
+    finished = run.finish("diverged")[-1]
+    run.close()
+    g, _ = load_generator(run.run_dir / "generator.safetensors")
+    for key, value in g.state_dict().items():
+        assert torch.equal(value, healthy[key]), key  # the last healthy generator, never the diverged one
+    assert all(torch.isfinite(v).all() for v in g.state_dict().values() if v.is_floating_point())
+    resumed = TrainingRun(TrainConfig(), resume=run.run_dir, dataset=tiny_mnist)
+    assert resumed.step_count == finished.step  # the newest healthy checkpoint, not the diverged state
+    assert all(torch.isfinite(p).all() for p in resumed.trainer.g.parameters())
+    resumed.close()
+
+
+def chunk_of(rows, start):
+    from cgan_core.events import LossChunk
+    from cgan_core.trainer import STAT_NAMES
+
+    values = np.array([[row[n] for n in STAT_NAMES] for row in rows], dtype=np.float32)
+    return LossChunk(np.arange(start, start + len(rows)), values, STAT_NAMES, 0.0, 0, 0.0, 0.0)
+
+
+BALANCED = dict(d1=0.6, d2=0.6, g=0.9, d_real=0.6, d_fake=0.4, grad_d=1.0, grad_g=1.0)
+DOMINATED = dict(d1=0.001, d2=0.002, g=9.0, d_real=0.999, d_fake=0.001, grad_d=0.1, grad_g=0.1)
+
+
+def guard_for(**bounds):
+    from cgan_core.guard import DivergenceGuard
+
+    return DivergenceGuard(GuardConfig().replace(**{"warmup": 20, "window": 10, **bounds}), np.ones(10), 10)
+
+
+def test_dominance_from_the_start_is_advice_not_a_rollback():
+    guard = guard_for()
+    assert guard.check_chunk(chunk_of([BALANCED] * 10, 1)) == []
+    assert guard.check_chunk(chunk_of([DOMINATED] * 10, 11)) == []  # warm-up: the recipe's own start
+    decisions = guard.check_chunk(chunk_of([DOMINATED] * 20, 21))
+    assert [(d.action, d.finding.reason) for d in decisions] == [("advise", "d_dominance"), ("advise", "g_explodes")]
+    assert "lr D" in decisions[0].message
+    assert guard.healthy_now()  # the recipe's own dynamics: its states are still checkpointed
+    assert guard.check_chunk(chunk_of([DOMINATED] * 100, 41)) == []  # said once, not every chunk
+
+
+def test_dominance_after_a_healthy_stretch_rolls_back():
+    guard = guard_for()
+    assert guard.check_chunk(chunk_of([BALANCED] * 40, 1)) == []  # balanced for a window after warm-up
+    assert guard.check_chunk(chunk_of([DOMINATED] * 5, 41)) == []
+    assert not guard.healthy_now()  # building up: not a state to keep as healthy
+    [decision] = guard.check_chunk(chunk_of([DOMINATED] * 10, 46))
+    assert decision.action == "rollback" and decision.finding.since == 41
+
+
+def test_dominance_after_a_user_change_rolls_back():
+    guard = guard_for()
+    guard.check_chunk(chunk_of([DOMINATED] * 30, 1))  # advised: never healthy
+    guard.check_chunk(chunk_of([BALANCED] * 5, 31))
+    guard.settings_changed(35)
+    [decision] = guard.check_chunk(chunk_of([DOMINATED] * 12, 36))
+    assert decision.action == "rollback" and decision.finding.since == 36
+
+
+def test_rules_with_a_baseline_wait_for_the_warm_up_but_non_finite_does_not():
+    guard = guard_for(warmup=100)
+    spiky = [dict(BALANCED, grad_d=1.0)] * 30 + [dict(BALANCED, grad_d=500.0)]
+    assert guard.check_chunk(chunk_of(spiky, 1)) == []
+    [decision] = guard.check_chunk(chunk_of([dict(BALANCED, g=float("nan"))], 40))
+    assert decision.action == "rollback" and decision.finding.reason == "non_finite"
+    late = guard_for(warmup=100)
+    [decision] = late.check_chunk(chunk_of(spiky, 101))
+    assert decision.action == "rollback" and decision.finding.reason == "grad_spike"
+
+
+def test_an_allowed_remedy_is_applied_with_the_advice(tmp_path, tiny_mnist):
+    from cgan_core.events import GuardAdvice, HParamChange
+
+    run = tiny_run(tmp_path, tiny_mnist, remedy="lower_lr_d", d_loss_floor=10.0, d_real_ceiling=0.0,
+                   d_fake_floor=1.0)  # bounds every state meets: "D dominates" from the first step
+    lr_d = run.trainer.hparams["lr_d"]
+    events = run_until(run, lambda e: any(isinstance(x, GuardAdvice) for x in e), 40)
+    advice = next(e for e in events if isinstance(e, GuardAdvice))
+    assert advice.reason == "d_dominance" and advice.applied == "lr D 4e-4 -> 2e-4"
+    assert run.trainer.hparams["lr_d"] == pytest.approx(lr_d / 2)
+    assert any(isinstance(e, HParamChange) and e.name == "lr_d" for e in events)
+    assert not any(isinstance(e, RolledBack) for e in events)
+    run.close()

@@ -6,7 +6,7 @@ SCRIPT = r"""
 import sys
 import cgan_core.cli, cgan_core.run, cgan_core.trainer, cgan_core.classifier, cgan_core.sampling
 from cgan_core.cli import main
-rc = main(["train", "--preset", "seed002-mlp", "--batch-size", "8", "--steps", "2", "--out", sys.argv[1]])
+rc = main(["train", "--preset", "mlp-label-concat", "--batch-size", "8", "--steps", "2", "--out", sys.argv[1]])
 assert rc == 0, rc
 qt = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "shiboken6", "PyQt5", "PyQt6", "pyqtgraph", "studio"))
 print("QT:", qt)

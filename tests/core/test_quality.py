@@ -10,6 +10,7 @@ from cgan_core.events import RolledBack
 from cgan_core.guard import CollapseMonitor
 from cgan_core.quality import (TARGET_COST, LiveQuality, QualityReport, auto_interval, classifier_ready, load_reports,
                                prepare_live_quality)
+from cgan_core.loop import RunLoop
 from cgan_core.run import TrainingRun
 
 
@@ -56,14 +57,14 @@ def test_a_run_measures_on_schedule_writes_quality_csv_and_resume_truncates(tmp_
                          stats_every=4)
     run = TrainingRun(config, out=tmp_path / "run", dataset=tiny_mnist)
     run.enable_quality(live, every=5)
-    reports = [e for e in run.events() if isinstance(e, QualityReport)]
+    reports = [e for e in RunLoop(run).events() if isinstance(e, QualityReport)]
     run.close()
     assert [r.step for r in reports] == [5, 10]
     on_disk = load_reports(tmp_path / "run")
     assert [r.step for r in on_disk] == [5, 10] and on_disk[1].per_class == pytest.approx(reports[1].per_class, abs=1e-4)
     # Resume from step 12's checkpoint with a shorter history: reports past the checkpoint go.
     (tmp_path / "run" / "quality.csv").open("a").write("99,0.5,1,1,1,0.1" + ",0.5" * 10 + "\n")
-    TrainingRun(config, dataset=tiny_mnist, resume=tmp_path / "run").close()
+    TrainingRun(config, dataset=tiny_mnist, resume=tmp_path / "run", overrides={"steps": 20}).close()
     assert [r.step for r in load_reports(tmp_path / "run")] == [5, 10]
 
 
@@ -82,20 +83,23 @@ def test_a_class_whose_accuracy_is_lost_rolls_back(tmp_path, tiny_mnist):
     config = TrainConfig(preset="studio-fast", batch_size=16, device="cpu", latent_dim=8, steps=200)
     run = TrainingRun(config, out=tmp_path / "run", dataset=tiny_mnist, guard={"snapshot_every": 5})
     learnt, lost = [0.9] * 10, [0.9] * 3 + [0.1] + [0.9] * 6
-    run.enable_quality(ScriptedQuality([learnt, learnt, lost]), every=10)
+    # learnt for three measurements in a row, then lost for two: one low reading is not enough
+    run.enable_quality(ScriptedQuality([learnt, learnt, learnt, lost, lost]), every=10)
     rollbacks = []
-    while not rollbacks and run.step_count < 40:
+    while not rollbacks and run.step_count < 60:
         rollbacks = [e for e in run.step() if isinstance(e, RolledBack)]
     run.close()
-    assert run.step_count <= 30 and rollbacks[0].reason == "class_collapse" and "class 3" in rollbacks[0].detail
+    assert rollbacks[0].from_step == 50 and rollbacks[0].reason == "class_collapse" and "class 3" in rollbacks[0].detail
 
 
 def test_accuracy_monitor_needs_the_class_learnt_first():
     monitor = CollapseMonitor(np.ones(2), fraction=0.4, reach=0.8)
     assert monitor.check(np.array([0.1, 0.5])) is None  # never learnt: not a collapse
-    assert monitor.check(np.array([0.85, 0.5])) is None
+    for _ in range(3):
+        assert monitor.check(np.array([0.85, 0.5])) is None
     assert monitor.check(np.array([0.6, 0.2])) is None  # class 1 never reached 0.8
-    assert monitor.check(np.array([0.3, 0.2])) == 0
+    assert monitor.check(np.array([0.3, 0.2]), 70) is None  # class 0: one reading below 0.4 ...
+    assert monitor.check(np.array([0.3, 0.2]), 80) == (0, 70)  # ... and a second in a row
 
 
 def test_prepare_trains_once_then_reports_ready(classifier, small_sets):

@@ -56,7 +56,7 @@ def test_bad_hparam_is_refused(tiny_mnist):
         trainer.set_hparams(beta1=1.5)
 
 
-@pytest.mark.parametrize("preset", ["studio-fast", "seed002-mlp"])
+@pytest.mark.parametrize("preset", ["studio-fast", "mlp-label-concat"])
 def test_same_seed_same_losses(preset, tiny_mnist):
     runs = []
     for _ in range(2):
@@ -67,7 +67,7 @@ def test_same_seed_same_losses(preset, tiny_mnist):
     assert not torch.equal(runs[0], torch.stack([other.step().values for _ in range(4)]))
 
 
-@pytest.mark.parametrize("preset", ["studio-fast", "seed002-mlp", "seed004-dcgan"])
+@pytest.mark.parametrize("preset", ["studio-fast", "mlp-label-concat", "dcgan-label-channel"])
 def test_exact_resume_is_bit_identical(preset, tiny_mnist, tmp_path):
     from cgan_core.checkpoint import load_checkpoint, save_checkpoint
 

@@ -96,7 +96,7 @@ def test_bad_value_shows_dialog(qtbot, window):
     from PySide6.QtWidgets import QMessageBox
 
     window.config_panel.steps.setValue(0)
-    window.config_panel.preset.setCurrentText("seed004-dcgan")
+    window.config_panel.preset.setCurrentText("dcgan-label-channel")
     window.config_panel.batch_size.setValue(2)
     window.config_panel.latent_dim.setValue(2)
     window.start()  # tiny but valid: starts
@@ -168,7 +168,7 @@ def test_settings_remember_geometry_and_last_values(qtbot):
 
     first = build_window()
     qtbot.addWidget(first)
-    first.config_panel.preset.setCurrentText("seed002-mlp")
+    first.config_panel.preset.setCurrentText("mlp-label-concat")
     first.config_panel.lr_d.setValue(3e-5)
     first.show()
     default_height = first.size().height()
@@ -178,7 +178,7 @@ def test_settings_remember_geometry_and_last_values(qtbot):
     first.close()
     second = build_window()
     qtbot.addWidget(second)
-    assert second.config_panel.preset.currentText() == "seed002-mlp"
+    assert second.config_panel.preset.currentText() == "mlp-label-concat"
     assert second.config_panel.lr_d.value() == pytest.approx(3e-5)
     # The height comes back; the width is clamped to the offscreen screen (800 px) by restoreGeometry.
     assert second.size().height() == 520

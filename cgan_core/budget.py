@@ -1,0 +1,36 @@
+"""How long a run trains: its step limit counts the run's total steps; an epoch or time budget counts from
+where this invocation started (a resume with --max-seconds 60 trains for another minute)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Budget:
+    steps: int | None
+    epochs: float | None
+    seconds: float | None
+    start_step: int = 0
+    start_epoch: float = 0.0
+    start_seconds: float = 0.0
+
+    def reached(self, step: int, epoch: float, seconds: float) -> str | None:
+        """"steps", "epochs" or "seconds" once that limit is reached, else None."""
+        if self.steps is not None and step >= self.steps:
+            return "steps"
+        if self.epochs is not None and epoch - self.start_epoch >= self.epochs:
+            return "epochs"
+        if self.seconds is not None and seconds - self.start_seconds >= self.seconds:
+            return "seconds"
+        return None
+
+    def fraction(self, step: int, epoch: float, seconds: float) -> float | None:
+        """The fraction done of the most advanced limit, or None when the run is unbounded."""
+        parts = []
+        if self.steps is not None:
+            parts.append((step - self.start_step) / max(1, self.steps - self.start_step))
+        if self.epochs is not None:
+            parts.append((epoch - self.start_epoch) / self.epochs)
+        if self.seconds is not None:
+            parts.append((seconds - self.start_seconds) / self.seconds)
+        return min(1.0, max(0.0, max(parts))) if parts else None

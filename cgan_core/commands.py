@@ -1,0 +1,87 @@
+"""Typed commands that steer a run. Whoever drives the loop (the CLI, a test, the studio's worker, later
+every rank of a distributed run) sends these; `RunLoop` applies them between steps, so each takes
+effect at a step that the events it yields record."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SetHParams:
+    """Live hyperparameters (lr_g, lr_d, beta1, beta2, d_steps, label_smoothing)."""
+
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetGuard:
+    """Divergence-guard settings (see GuardConfig), e.g. {"enabled": False} or {"window": 80}."""
+
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """Train exactly one batch (paused runs too); update only D or only G when asked."""
+
+    update_d: bool = True
+    update_g: bool = True
+
+
+@dataclass(frozen=True)
+class RollBack:
+    """Go back to the snapshot taken at or before `step`, with the current hyperparameters."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class SetGridInterval:
+    """Draw the fixed-noise grid every `every` steps."""
+
+    every: int
+
+
+@dataclass(frozen=True)
+class SetQuality:
+    """Live quality on (a prepared LiveQuality; `every` None = auto) or off (live None)."""
+
+    live: object = None
+    every: int | None = None
+
+
+@dataclass(frozen=True)
+class PreviewSnapshot:
+    """The grid of the snapshot at `step`, drawn from a copy of its weights."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class CopyGenerator:
+    """A copy of the sampling generator's weights (a GeneratorCopy event), e.g. for the explorer."""
+
+
+@dataclass(frozen=True)
+class SaveGenerator:
+    path: Path
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+Command = (SetHParams | SetGuard | Pause | Resume | Step | RollBack | SetGridInterval | SetQuality | PreviewSnapshot
+           | CopyGenerator | SaveGenerator | Stop)

@@ -1,0 +1,161 @@
+"""A run directory and everything written into it, with one owner:
+
+    config.json            the run's configuration
+    metrics.csv            one row of stats per step (truncated past the checkpoint on resume)
+    quality.csv            live quality measurements
+    events.jsonl           hyperparameter changes, rollbacks, advice, checkpoints, ... (events.RECORDED)
+    checkpoints/step-*.pt  resumable checkpoints of healthy states, the newest KEEP_CHECKPOINTS kept
+    checkpoints/diverged-step-*.pt  the last state of a run the guard gave up on, kept for inspection
+    generator.safetensors  the newest healthy generator
+    best.safetensors       the generator with the best quality measured so far
+    grids/                 the fixed-noise grid over time (timelapse.py)
+
+Every file that must survive a crash is written atomically.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from . import checkpoint as ckpt
+from . import paths
+from .errors import CheckpointError
+from .events import to_record
+from .quality import QUALITY_FILE, QualityReport, append_report
+
+METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
+KEEP_CHECKPOINTS = 3
+GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
+DIVERGED_PREFIX = "diverged-"
+
+
+def new_run_dir(preset: str) -> Path:
+    return paths.runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{preset}"
+
+
+def checkpoint_files(run_dir: Path) -> list[Path]:
+    """A run's checkpoints of healthy states, newest first (never temp files or diverged states)."""
+    files = [p for p in (Path(run_dir) / "checkpoints").glob("step-*.pt") if ckpt.TMP_MARK not in p.name]
+    return sorted(files, reverse=True)
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.stem.split("-")[-1])
+
+
+def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None,
+                      before: int | None = None) -> tuple[Path, dict]:
+    """The newest checkpoint of a run directory that loads (at or before step `before`, if given);
+    a damaged one is reported and skipped. A checkpoint file given directly is loaded as it is."""
+    path = Path(path)
+    if path.is_file():
+        return path, ckpt.load_checkpoint(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run directory or checkpoint")
+    problems = []
+    for candidate in checkpoint_files(path):
+        if before is not None and checkpoint_step(candidate) > before:
+            continue
+        try:
+            return candidate, ckpt.load_checkpoint(candidate)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            warn(f"{exc}; trying the previous checkpoint")
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}{detail}")
+
+
+class RunFiles:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.checkpoints = self.run_dir / "checkpoints"
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        ckpt.remove_stale_temps(self.run_dir)
+        ckpt.remove_stale_temps(self.checkpoints)
+        self._metrics = None
+
+    # ---- config and logs ---------------------------------------------------------------------------
+    def write_config(self, config: dict) -> None:
+        ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2))
+
+    def truncate_after(self, step: int) -> None:
+        """On resume: rows past the checkpoint are trained again, so they go."""
+        for name in ("metrics.csv", QUALITY_FILE):
+            ckpt.truncate_csv_after(self.run_dir / name, step)
+
+    def write_metrics(self, rows: list[dict]) -> None:
+        if self._metrics is None:
+            path = self.run_dir / "metrics.csv"
+            new = not path.exists() or path.stat().st_size == 0
+            self._metrics = open(path, "a", newline="")
+            if new:
+                self._metrics.write(",".join(METRIC_COLUMNS) + "\n")
+        for row in rows:
+            self._metrics.write(",".join(_fmt(row[c]) for c in METRIC_COLUMNS) + "\n")
+        self._metrics.flush()
+
+    def last_metrics(self) -> dict[str, float]:
+        """The last row of metrics.csv, as floats (for the run's summary)."""
+        path = self.run_dir / "metrics.csv"
+        if not path.is_file():
+            return {}
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return {k: float(v) for k, v in rows[-1].items() if k in ("d1", "d2", "g")} if rows else {}
+
+    def log(self, event) -> None:
+        """One event (a dataclass of events.RECORDED) as a line of events.jsonl."""
+        with open(self.run_dir / "events.jsonl", "a") as f:
+            f.write(json.dumps(to_record(event)) + "\n")
+
+    def append_quality(self, report: QualityReport, class_names: list[str]) -> None:
+        append_report(self.run_dir, report, class_names)
+
+    # ---- checkpoints -------------------------------------------------------------------------------------
+    def save_checkpoint(self, state: dict, step: int) -> Path:
+        path = self.checkpoints / f"step-{step:09d}.pt"
+        ckpt.save_checkpoint(path, state)
+        for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def has_checkpoint(self, step: int) -> bool:
+        return (self.checkpoints / f"step-{step:09d}.pt").is_file()
+
+    def save_diverged(self, state: dict, step: int) -> Path:
+        """The state the guard gave up on, for inspection; `--resume` never picks it."""
+        path = self.checkpoints / f"{DIVERGED_PREFIX}step-{step:09d}.pt"
+        ckpt.save_checkpoint(path, state)
+        return path
+
+    def drop_checkpoints_after(self, step: int) -> None:
+        """A rollback to `step` abandons what came after it: its checkpoints go with it."""
+        for path in checkpoint_files(self.run_dir):
+            if checkpoint_step(path) > step:
+                path.unlink(missing_ok=True)
+
+    def newest_checkpoint_before(self, step: int, warn: Callable[[str], None]) -> dict | None:
+        try:
+            return latest_checkpoint(self.run_dir, warn, before=step)[1]
+        except CheckpointError:
+            return None
+
+    @property
+    def generator(self) -> Path:
+        return self.run_dir / GENERATOR_FILE
+
+    @property
+    def best(self) -> Path:
+        return self.run_dir / BEST_FILE
+
+    def close(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
