@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except ConfigError as exc:
         print(f"cgan-studio: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_FILE if "no such file" in str(exc) or "TOML" in str(exc) else EXIT_USAGE
+        bad_file = any(text in str(exc) for text in ("no such file", "no such folder", "TOML"))
+        return EXIT_BAD_FILE if bad_file else EXIT_USAGE
     except CganError as exc:
         print(f"cgan-studio: error: {exc}", file=sys.stderr)
         return EXIT_BAD_FILE

@@ -60,6 +60,8 @@ class TrainConfig:
         if self.dataset not in DATASETS and not _looks_like_path(self.dataset):
             raise ConfigError(f"--dataset: unknown dataset {self.dataset!r} (available: {', '.join(DATASETS)}, "
                               "or a folder)")
+        if self.dataset not in DATASETS and not Path(self.dataset).expanduser().exists():
+            raise ConfigError(f"{self.dataset}: no such folder (--dataset)")
         if self.image_size is not None and self.image_size not in SIZES:
             raise ConfigError(f"--image-size: must be one of {', '.join(map(str, SIZES))}, got {self.image_size!r}")
         if self.color not in COLORS:

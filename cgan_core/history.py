@@ -11,7 +11,7 @@ import torch
 
 from .checkpoint import load_generator
 from .errors import DataError
-from .events import HParamChange, RolledBack, SampleGrid
+from .events import BestSaved, HParamChange, RolledBack, SampleGrid, from_record
 from .sampling import make_grid, to_uint8
 
 
@@ -25,6 +25,7 @@ class RunHistory:
     grid: SampleGrid | None
     abandoned: list[tuple[np.ndarray, dict[str, np.ndarray]]]  # stretches left behind by rollbacks
     rollbacks: list[RolledBack]  # as recorded in events.jsonl
+    best_step: int | None = None  # the step of best.safetensors, where the run keeps one
 
 
 def split_branches(steps: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -69,23 +70,32 @@ def load_history(run_dir: Path) -> RunHistory:
     live, stretches = split_branches(steps)
     abandoned = [(steps[idx], {k: v[idx] for k, v in columns.items()}) for idx in stretches]
     steps, columns = steps[live], {k: v[live] for k, v in columns.items()}
-    changes, rollbacks = [], []
-    events_file = run_dir / "events.jsonl"
-    if events_file.is_file():
-        for line in events_file.read_text().splitlines():
-            try:
-                e = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if e.get("event") == "hparam":
-                changes.append(HParamChange(int(e["step"]), e["name"], float(e["old"]), float(e["new"])))
-            elif e.get("event") == "rollback":
-                rollbacks.append(RolledBack(int(e["from_step"]), int(e["to_step"]), e["reason"], float(e["lr_g"]),
-                                            float(e["lr_d"]), bool(e.get("manual")), e.get("detail", "")))
+    events = read_events(run_dir)
+    changes = [e for e in events if isinstance(e, HParamChange)]
+    rollbacks = [e for e in events if isinstance(e, RolledBack)]
+    best = [e.step for e in events if isinstance(e, BestSaved)]
     config_file = run_dir / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     for change in changes:  # the hyperparameters in force at the end, not those the run began with
         config[change.name] = change.new
     generator = run_dir / "generator.safetensors"
     grid = generator_grid(generator) if generator.is_file() else None
-    return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks)
+    return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks,
+                      best[-1] if best and (run_dir / "best.safetensors").is_file() else None)
+
+
+def read_events(run_dir: Path) -> list:
+    """A run's events.jsonl as event dataclasses (the schema RunFiles writes); unknown kinds and lines
+    cut short by a crash are skipped."""
+    path = Path(run_dir) / "events.jsonl"
+    if not path.is_file():
+        return []
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            event = from_record(json.loads(line))
+        except (ValueError, AttributeError):
+            continue
+        if event is not None:
+            events.append(event)
+    return events

@@ -190,14 +190,15 @@ class ExplorerWindow(ExportActions, QWidget):
         self.set_generator(g, info, f"{Path(path).name}{step} ({Path(path).parent})", run_dir)
         return True
 
-    def set_snapshot(self, snapshot: dict) -> None:
-        tensors = {k: torch.from_numpy(v) for k, v in snapshot["arrays"].items()}
+    def set_snapshot(self, snapshot) -> None:
+        """A GeneratorCopy of the live run (numpy copies: nothing shared with the training thread)."""
+        tensors = {k: torch.from_numpy(v) for k, v in snapshot.arrays.items()}
         try:
-            g, info = generator_from_tensors(tensors, snapshot["meta"], f"snapshot at step {snapshot['step']}")
+            g, info = generator_from_tensors(tensors, snapshot.meta, f"snapshot at step {snapshot.step}")
         except CganError as exc:
             self.failed.emit(str(exc))
             return
-        self.set_generator(g, info, f"live snapshot, step {snapshot['step']}", Path(snapshot["run_dir"]))
+        self.set_generator(g, info, f"live snapshot, step {snapshot.step}", Path(snapshot.run_dir))
 
     def set_generator(self, g, info: dict, source: str, run_dir: Path | None) -> None:
         self.g, self.info, self.run_dir = g.eval(), info, run_dir

@@ -1,4 +1,5 @@
-"""The File menu's actions: open a past run, export the grid, save the generator."""
+"""The File menu's actions: open a past run, export the grid, save the generator or the best one.
+A part of MainWindow, composed in: it reads the window's public views and its run controller."""
 from __future__ import annotations
 
 import shutil
@@ -6,69 +7,84 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog
 
+from cgan_core.commands import SaveGenerator
 from cgan_core.errors import CganError
+from cgan_core.history import load_history
+from cgan_core.quality import load_reports
+from cgan_core.run_files import BEST_FILE, GENERATOR_FILE
 from cgan_core.sampling import save_png
 
 
 class FileActions:
-    """Mixed into MainWindow: uses its loss plot, grid, panel, worker and error dialog."""
+    def __init__(self, window) -> None:
+        self.window = window
 
     def open_run(self, path: Path) -> None:
         """Show a past run's curves, markers and latest grid (read-only); Start continues it."""
-        from cgan_core.history import load_history
-        from cgan_core.quality import load_reports
-
-        if self.running:
-            self.show_error("Stop the current run before opening another.")
+        w = self.window
+        if w.running:
+            w.show_error("Stop the current run before opening another.")
             return
         try:
             history = load_history(Path(path))
         except CganError as exc:
-            self.show_error(str(exc))
+            w.show_error(str(exc))
             return
-        self.loss_plot.set_history(history.steps, history.columns)
+        w.loss_plot.set_history(history.steps, history.columns)
         for change in history.changes:
-            self.loss_plot.add_marker(change.step, change.label)
+            w.loss_plot.add_marker(change.step, change.label)
         for steps, columns in history.abandoned:
-            self.loss_plot.add_ghost(steps, columns)
+            w.loss_plot.add_ghost(steps, columns)
         for event in history.rollbacks:
-            self.loss_plot.add_marker(event.to_step, event.label, "#e06c75", left=True)
-            self.timeline.add_rollback(event.to_step, event.from_step, event.label)
+            w.loss_plot.add_marker(event.to_step, event.label, "#e06c75", left=True)
+            w.timeline.add_rollback(event.to_step, event.from_step, event.label)
         if history.grid is not None:
-            self._on_grid(history.grid)
-        self.quality_view.set_reports(load_reports(Path(path)))
-        self.config_panel.load(history.config)
-        self.run_dir = self.resume_dir = history.run_dir
-        self.run_dir_label.setText(str(history.run_dir))
+            w.show_grid(history.grid)
+        w.quality_view.set_reports(load_reports(Path(path)))
+        w.quality_view.mark_best(history.best_step)
+        w.config_panel.load(history.config)
+        w.run_dir = w.resume_dir = history.run_dir
+        w.status.set_run(str(history.run_dir))
         last = int(history.steps[-1]) if len(history.steps) else 0
-        self.status_label.setText(f"Opened run at step {last} (read-only). Start (F5) continues it.")
+        w.status.set_message(f"Opened run at step {last} (read-only). Start (F5) continues it.")
 
     def export_grid(self, path: Path) -> None:
-        if self.last_grid is None:
-            self.show_error("There is no sample grid yet: start training first.")
+        if self.window.last_grid is None:
+            self.window.show_error("There is no sample grid yet: start training first.")
             return
-        save_png(Path(path), self.last_grid.image, scale=4)
+        save_png(Path(path), self.window.last_grid.image, scale=4)
 
     def save_generator(self, path: Path) -> None:
-        if self.worker is not None:
-            self.worker.send("save_generator", str(path))
-        elif self.run_dir is not None and (self.run_dir / "generator.safetensors").is_file():
-            shutil.copyfile(self.run_dir / "generator.safetensors", path)
+        w = self.window
+        if w.running:
+            w.controller.send(SaveGenerator(Path(path)))
         else:
-            self.show_error("There is no generator yet: start training first.")
+            self._copy_from_run(GENERATOR_FILE, path, "There is no generator yet: start training first.")
 
-    def _open_run_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open run directory")
+    def save_best(self, path: Path) -> None:
+        """The run's best generator (kept with live quality on), as measured so far."""
+        self._copy_from_run(BEST_FILE, path, "There is no best generator yet: it is kept when live quality is on.")
+
+    def _copy_from_run(self, name: str, path: Path, missing: str) -> None:
+        run_dir = self.window.run_dir
+        if run_dir is not None and (run_dir / name).is_file():
+            shutil.copyfile(run_dir / name, path)
+        else:
+            self.window.show_error(missing)
+
+    def open_run_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self.window, "Open run directory")
         if path:
             self.open_run(Path(path))
 
-    def _export_grid_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export grid", "grid.png", "PNG images (*.png)")
+    def export_grid_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export grid", "grid.png", "PNG images (*.png)")
         if path:
             self.export_grid(Path(path))
 
-    def _save_generator_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save generator", "generator.safetensors",
-                                              "safetensors (*.safetensors)")
+    def save_generator_dialog(self, best: bool = False) -> None:
+        name = BEST_FILE if best else GENERATOR_FILE
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save best generator" if best else "Save generator",
+                                              name, "safetensors (*.safetensors)")
         if path:
-            self.save_generator(Path(path))
+            (self.save_best if best else self.save_generator)(Path(path))

@@ -76,6 +76,14 @@ class QualityView(QWidget):
         item.getViewBox().setLimits(yMin=-5, yMax=105)
         self.accuracy_curve = item.plot(pen=pg.mkPen(ACCURACY_COLOR, width=2), symbol="o", symbolSize=4,
                                         symbolBrush=ACCURACY_COLOR)
+        # The best generator so far (best.safetensors): a star on the accuracy curve, and a line.
+        self.best_step: int | None = None
+        self.best_marker = item.plot(pen=None, symbol="star", symbolSize=16, symbolBrush="#ffd54f",
+                                     symbolPen="#b8860b")
+        self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffd54f", width=1, style=Qt.DotLine),
+                                         label="best", labelOpts={"color": "#ffd54f", "position": 0.08})
+        self.best_line.hide()
+        item.addItem(self.best_line)
         # The Frechet distance on a right axis of its own (pyqtgraph's MultiplePlotAxes pattern).
         self.frechet_box = pg.ViewBox()
         item.showAxis("right")
@@ -153,8 +161,14 @@ class QualityView(QWidget):
         ticks = [(i + 0.5, name) for i, name in enumerate(self.class_names)]
         self.heatmap.getPlotItem().getAxis("left").setTicks([ticks])
 
+    def mark_best(self, step: int | None) -> None:
+        """The step whose generator is the run's best.safetensors (None: no best yet)."""
+        self.best_step = step
+        self.redraw()
+
     def clear(self) -> None:
         self.reports = []
+        self.best_step = None
         self.readout.setText("")
         self.redraw()
 
@@ -176,12 +190,17 @@ class QualityView(QWidget):
     def branch(self, to_step: int) -> None:
         """A rollback to `to_step`: the measurements after it belong to the abandoned stretch."""
         self.reports = [r for r in self.reports if r.step <= to_step]
-        self.redraw()
+        self.redraw()  # the best stays: best.safetensors keeps it whatever branch the run takes
 
     def redraw(self) -> None:
         steps = np.array([r.step for r in self.reports], dtype=np.float64)
         accuracy = np.array([100 * r.accuracy for r in self.reports])
         self.accuracy_curve.setData(steps, accuracy)
+        best = [r for r in self.reports if r.step == self.best_step]
+        self.best_marker.setData([float(r.step) for r in best], [100 * r.accuracy for r in best])
+        self.best_line.setVisible(self.best_step is not None)
+        if self.best_step is not None:
+            self.best_line.setValue(self.best_step)
         self.frechet_curve.setData(steps, np.array([r.frechet for r in self.reports]))
         if self.reports:
             last = self.reports[-1]

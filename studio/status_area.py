@@ -1,11 +1,13 @@
-"""The status bar: step, epoch, speed, elapsed and ETA, an epoch bar, a busy indicator, the device
-and the run directory. Mixed into MainWindow."""
+"""The status bar: step, epoch, speed, elapsed and ETA, an epoch bar, a busy indicator, when the last
+checkpoint was written, the device and the run directory. A part of MainWindow, composed in."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QProgressBar
+import time
 
-from .worker import Progress
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
+
+from cgan_core.events import CheckpointSaved, Progress
 
 
 def _clock(seconds: float) -> str:
@@ -14,10 +16,9 @@ def _clock(seconds: float) -> str:
 
 
 class StatusArea:
-    """Building and updating the status bar. Its updates are called from MainWindow's own slots: a
-    worker signal connected straight to a method of this plain mixin would run in the worker's thread."""
+    """Owns the status bar's widgets. Its updates are called from MainWindow's slots (GUI thread)."""
 
-    def _build_status_bar(self) -> None:
+    def __init__(self, status: QStatusBar) -> None:
         self.status_label = QLabel("Ready: press Start (F5)", objectName="statusLabel")
         self.device_label = QLabel("", objectName="deviceLabel")
         self.run_dir_label = QLabel("", objectName="runDirLabel")
@@ -29,9 +30,11 @@ class StatusArea:
         self.busy_bar = QProgressBar(objectName="busyIndicator", minimum=0, maximum=0)
         self.busy_bar.setFixedWidth(80)
         self.busy_bar.hide()
-        status = self.statusBar()
+        self.checkpoint_label = QLabel("", objectName="checkpointLabel")
+        self.checkpoint_label.setToolTip("When the last checkpoint was written: a crash loses no more than this")
         status.addWidget(self.status_label, 1)
         status.addPermanentWidget(self.busy_bar)
+        status.addPermanentWidget(self.checkpoint_label)
         status.addPermanentWidget(self.epoch_bar)
         status.addPermanentWidget(self.device_label)
         status.addPermanentWidget(self.run_dir_label)
@@ -52,3 +55,18 @@ class StatusArea:
         if message:
             self.status_label.setText(message)
 
+
+    def show_checkpoint(self, event: CheckpointSaved) -> None:
+        written = time.strftime("%H:%M:%S", time.localtime(event.time or time.time()))
+        self.checkpoint_label.setText(f"checkpoint {written} (step {event.step})")
+        self.checkpoint_label.setToolTip(f"Last checkpoint: {event.path}")
+
+    def set_message(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def set_run(self, run_dir: str, device: str | None = None) -> None:
+        if device is not None:
+            self.device_label.setText(f"device: {device}")
+        self.run_dir_label.setText(run_dir)
+        self.run_dir_label.setToolTip(f"Run directory: {run_dir}")
+        self.checkpoint_label.setText("")

@@ -4,36 +4,39 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThread, Slot
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
+from cgan_core import commands as cmd
 from cgan_core.errors import CganError
 
 from .config_panel import ConfigPanel
 from .files import FileActions
 from .loss_plot import LossPlot
 from .quality_view import QualityView
+from .run_controller import RunController
 from .sample_view import SampleGridView
 from .status_area import StatusArea
 from .timeline import Timeline
-from .worker import LIVE_THREADS, TrainWorker
-
-STOP_WAIT_MS = 60_000
 
 
-class MainWindow(StatusArea, FileActions, QMainWindow):
+class MainWindow(QMainWindow):
+    """Lays out the views and connects them to the run controller; each part owns its own state:
+    the controller the thread, worker and paused state; StatusArea the status bar; FileActions the
+    File menu's work."""
+
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("cgan-studio")
-        self.thread: QThread | None = None
-        self.worker: TrainWorker | None = None
-        self.paused = False
+        self.controller = RunController(self)
+        self.files = FileActions(self)
         self.last_grid = None
         self.run_dir: Path | None = None
         self.resume_dir: Path | None = None
         self.errors: list[str] = []
+        self.notices: list[str] = []  # the guard's advice, shown without blocking
         self.explorer = None
         self.config_panel = ConfigPanel()
         self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
@@ -41,13 +44,14 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
         self.loss_plot = LossPlot()
         self.sample_grid = SampleGridView()
         self.quality_view = QualityView()
-        self.quality_view.settingsChanged.connect(lambda values: self._send("quality", *values))
+        self.quality_view.settingsChanged.connect(self._on_quality_settings)
         self.timeline = Timeline(self.loss_plot.plot)
         self.timeline.previewRequested.connect(self._on_preview_requested)
         self.timeline.rollbackRequested.connect(self._on_rollback_requested)
         self._build_actions()
         self._build_layout()
-        self._build_status_bar()
+        self.status = StatusArea(self.statusBar())
+        self._connect_controller()
         self._restore_settings()
         self._update_controls()
 
@@ -71,10 +75,15 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
                                           "Update only the generator for one batch")
         self.stop_action = self._action("Stop", "Shift+F5", self.stop, "Stop training (writes a final checkpoint)")
         menu = self.menuBar().addMenu("&File")
-        menu.addAction(self._action("Open run…", "Ctrl+O", self._open_run_dialog, "Open a past run's curves and grid"))
-        menu.addAction(self._action("Export grid…", "Ctrl+E", self._export_grid_dialog, "Write the sample grid as PNG"))
-        menu.addAction(self._action("Save generator…", "Ctrl+S", self._save_generator_dialog,
+        menu.addAction(self._action("Open run…", "Ctrl+O", self.files.open_run_dialog,
+                                    "Open a past run's curves and grid"))
+        menu.addAction(self._action("Export grid…", "Ctrl+E", self.files.export_grid_dialog,
+                                    "Write the sample grid as PNG"))
+        menu.addAction(self._action("Save generator…", "Ctrl+S", self.files.save_generator_dialog,
                                     "Write generator.safetensors"))
+        menu.addAction(self._action("Save best generator…", "Ctrl+Shift+S",
+                                    lambda: self.files.save_generator_dialog(best=True),
+                                    "Write the run's best generator so far (kept with live quality on)"))
         menu.addSeparator()
         menu.addAction(self._action("Quit", "Ctrl+Q", self.close, "Stop training and quit"))
         tools = self.menuBar().addMenu("&Tools")
@@ -144,10 +153,41 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
 
+    def _connect_controller(self) -> None:
+        c = self.controller
+        # Every receiver is a slot of an object living in the GUI thread (see RunController).
+        for signal, slot in ((c.started, self._on_started), (c.losses, self.loss_plot.append), (c.grid, self.show_grid),
+                             (c.hparamChanged, self._on_hparam_changed), (c.rolledBack, self._on_rolled_back),
+                             (c.snapshots, self.timeline.set_snapshots), (c.guardGaveUp, self._on_guard_gave_up),
+                             (c.guardAdvice, self._on_guard_advice), (c.checkpointSaved, self._on_checkpoint),
+                             (c.bestSaved, self._on_best), (c.quality, self.quality_view.add_report),
+                             (c.qualityStatus, self.quality_view.set_status),
+                             (c.generatorSnapshot, self._on_generator_snapshot), (c.progress, self._on_progress),
+                             (c.busy, self._on_busy), (c.failed, self._on_failed), (c.finished, self._on_finished),
+                             (c.stateChanged, self._on_state_changed)):
+            signal.connect(slot)
+
     # ---- state -----------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.thread is not None
+        return self.controller.running
+
+    @property
+    def paused(self) -> bool:
+        return self.controller.paused
+
+    @property
+    def worker(self):
+        """The live run's worker (None when no run is live); tests read its run's public state."""
+        return self.controller.worker
+
+    @property
+    def status_label(self) -> QLabel:
+        return self.status.status_label
+
+    @property
+    def run_dir_label(self) -> QLabel:
+        return self.status.run_dir_label
 
     def _update_controls(self) -> None:
         self.start_action.setEnabled(not self.running)
@@ -162,95 +202,71 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
 
     # ---- controls ---------------------------------------------------------------------------------
     @Slot()
-    def start(self, paused: bool = False) -> None:
+    def start(self, paused: bool = False) -> bool:
+        """Start (or continue) a run; False when the panel's settings are refused (a dialog says why)."""
         if self.running:
-            return
+            return True
         try:
             config = self.config_panel.config()
             config.sample_every = self.sample_every.value()
             config.resolved()
         except CganError as exc:
             self.show_error(str(exc))
-            return
+            return False
         if self.resume_dir is None:
             self.loss_plot.clear()
-        self.timeline.clear()
-        self.paused = paused
-        if self.resume_dir is None:
             self.quality_view.clear()
-        self.worker = TrainWorker(config, resume=self.resume_dir, start_paused=paused, guard=self.config_panel.guard(),
-                                  quality=self.quality_view.settings())
-        self.thread = QThread(self)
-        LIVE_THREADS.add(self.thread)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run_loop)
-        w = self.worker
-        # Every receiver is a slot of a QObject living in the GUI thread, so each call is queued there.
-        for signal, slot in ((w.started, self._on_started), (w.losses, self._on_losses), (w.grid, self._on_grid),
-                             (w.hparamChanged, self._on_hparam_changed), (w.rolledBack, self._on_rolled_back),
-                             (w.snapshots, self._on_snapshots), (w.guardGaveUp, self._on_guard_gave_up),
-                             (w.quality, self.quality_view.add_report), (w.qualityStatus, self.quality_view.set_status),
-                             (w.generatorSnapshot, self._on_generator_snapshot), (w.progress, self._on_progress),
-                             (w.busy, self._on_busy), (w.failed, self._on_failed), (w.finished, self._on_finished),
-                             (w.finished, self.thread.quit)):
-            signal.connect(slot)
-        self.thread.finished.connect(self._on_thread_finished)
-        self.thread.start()
-        self.status_label.setText("Starting…")
-        self._update_controls()
+        self.timeline.clear()
+        self.controller.start(config, self.resume_dir, paused, self.config_panel.guard(), self.quality_view.settings())
+        self.status.set_message("Starting…")
+        return True
 
     @Slot()
     def toggle_pause(self) -> None:
-        if self.worker is not None:
-            self.paused = not self.paused
-            self.worker.send("pause", self.paused)
-            self._update_controls()
+        self.controller.toggle_pause()
 
     def step_once(self, update_d: bool = True, update_g: bool = True) -> None:
         """Train one batch: pauses a running run first, or starts a paused one."""
-        if self.worker is None:
-            self.start(paused=True)
-        elif not self.paused:
-            self.toggle_pause()
-        self.worker.send("step", update_d, update_g)
+        if not self.running and not self.start(paused=True):
+            return  # the settings were refused: the dialog says why, and there is nothing to step
+        self.controller.step_once(update_d, update_g)
 
     @Slot()
     def stop(self) -> None:
-        if self.worker is not None:
-            self.worker.request_stop()
-            self.status_label.setText("Stopping…")
-
-    def _send(self, command: str, *args) -> None:
-        """A command for the worker's loop, when a run is live (otherwise the panel just keeps the value)."""
-        if self.worker is not None:
-            self.worker.send(command, *args)
+        if self.running:
+            self.controller.stop()
+            self.status.set_message("Stopping…")
 
     @Slot(dict)
     def _on_hparams_edited(self, values: dict) -> None:
-        self._send("hparams", values)
+        self.controller.send(cmd.SetHParams(values))
 
     @Slot(dict)
     def _on_guard_edited(self, values: dict) -> None:
-        self._send("guard", values)
+        self.controller.send(cmd.SetGuard(values))
 
     @Slot(int)
     def _on_sample_every(self, value: int) -> None:
-        self._send("sample_every", value)
+        self.controller.send(cmd.SetGridInterval(value))
 
-    # ---- worker signals (all @Slot: cross-thread receivers) ---------------------------------------
+    @Slot(object)
+    def _on_quality_settings(self, values) -> None:
+        self.controller.set_quality(*values)
+
+    # ---- what the run reports (all @Slot, in the GUI thread) ----------------------------------------
+    @Slot()
+    def _on_state_changed(self) -> None:
+        if not self.running and self.run_dir is not None:
+            self.resume_dir = self.run_dir  # Start again continues this run
+        self._update_controls()
+
     @Slot(object)
     def _on_started(self, info: dict) -> None:
         self.run_dir = Path(info["run_dir"])
-        self.device_label.setText(f"device: {info['device']}")
-        self.run_dir_label.setText(str(self.run_dir))
-        self.run_dir_label.setToolTip(f"Run directory: {self.run_dir}")
+        self.status.set_run(str(self.run_dir), info["device"])
 
     @Slot(object)
-    def _on_losses(self, chunk) -> None:
-        self.loss_plot.append(chunk)
-
-    @Slot(object)
-    def _on_grid(self, grid) -> None:
+    def show_grid(self, grid) -> None:
         self.last_grid = grid
         self.sample_grid.set_grid(grid)
         if list(grid.class_names) != self.quality_view.class_names:
@@ -267,35 +283,51 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
         self.quality_view.branch(event.to_step)
         self.config_panel.show_hparams({"lr_g": event.lr_g, "lr_d": event.lr_d})
 
-    @Slot(object)
-    def _on_snapshots(self, steps) -> None:
-        self.timeline.set_snapshots(steps)
-
     @Slot(int)
     def _on_preview_requested(self, step: int) -> None:
-        self._send("preview", step)
+        self.controller.send(cmd.PreviewSnapshot(step))
 
     @Slot(int)
     def _on_rollback_requested(self, step: int) -> None:
         """Manual rollback, with the hyperparameters now in the panel (edit them first to branch with new ones)."""
-        self._send("hparams", self.config_panel.hparams())
-        self._send("rollback", step)
+        self.controller.send(cmd.SetHParams(self.config_panel.hparams()))
+        self.controller.send(cmd.RollBack(step))
 
     @Slot(object)
     def _on_guard_gave_up(self, event) -> None:
-        self.paused = True
         self._update_controls()
         self.show_error(f"Training keeps diverging ({event.reason.replace('_', ' ')}): {event.rollbacks} rollbacks "
-                        f"in a short stretch, so it is paused at step {event.step}.\n\nLower the learning rates, "
-                        "then Resume.")
+                        f"in a short stretch, so it is paused at step {event.step}, at its last healthy state."
+                        "\n\nLower the learning rates, then Resume.")
+
+    @Slot(object)
+    def _on_guard_advice(self, event) -> None:
+        """The guard sees trouble it cannot roll back from: a marker, and a note that does not block."""
+        reason = event.reason.replace("_", " ")
+        self.loss_plot.add_marker(event.step, f"guard: {reason}")
+        applied = f"\n\nApplied: {event.applied}." if event.applied else ""
+        self.notices.append(event.message)
+        box = QMessageBox(QMessageBox.Information, "cgan-studio: divergence guard",
+                          f"At step {event.step}: {reason}.\n\n{event.message}{applied}", QMessageBox.Ok, self)
+        box.setObjectName("guardAdvice")
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+
+    @Slot(object)
+    def _on_checkpoint(self, event) -> None:
+        self.status.show_checkpoint(event)
+
+    @Slot(object)
+    def _on_best(self, event) -> None:
+        self.quality_view.mark_best(event.step)
 
     @Slot(object)
     def _on_progress(self, p) -> None:
-        self.show_progress(p)
+        self.status.show_progress(p)
 
     @Slot(str)
     def _on_busy(self, message: str) -> None:
-        self.show_busy(message)
+        self.status.show_busy(message)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -304,17 +336,18 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
     @Slot(object)
     def _on_finished(self, result) -> None:
         if result is not None:
-            self.status_label.setText(f"Finished ({result.reason}) at step {result.step}.  "
-                                      f"{result.summary['images_per_second']:,.0f} img/s")
+            self.status.set_message(f"Finished ({result.reason}) at step {result.step}.  "
+                                    f"{result.summary['images_per_second']:,.0f} img/s")
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        LIVE_THREADS.discard(self.thread)
-        self.thread.deleteLater()
-        self.worker.deleteLater()
-        self.thread, self.worker, self.paused = None, None, False
-        self.resume_dir = self.run_dir  # Start again continues this run
-        self._update_controls()
+    # ---- the File menu ----------------------------------------------------------------------------------
+    def open_run(self, path: Path) -> None:
+        self.files.open_run(path)
+
+    def export_grid(self, path: Path) -> None:
+        self.files.export_grid(path)
+
+    def save_generator(self, path: Path) -> None:
+        self.files.save_generator(path)
 
     # ---- the explorer -------------------------------------------------------------------------------
     def show_explorer(self) -> None:
@@ -331,8 +364,8 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
             self._explorer_snapshot()
 
     def _explorer_snapshot(self) -> None:
-        if self.worker is not None:
-            self.worker.send("explorer_snapshot")
+        if self.running:
+            self.controller.send(cmd.CopyGenerator())
         elif self.run_dir is not None and (self.run_dir / "generator.safetensors").is_file():
             self.explorer.load_file(self.run_dir / "generator.safetensors")
         else:
@@ -371,11 +404,8 @@ class MainWindow(StatusArea, FileActions, QMainWindow):
 
     def shutdown(self) -> None:
         """Request a stop, quit the thread and wait for it. Never terminate()."""
-        if self.thread is not None:
-            self.worker.request_stop()
-            self.thread.quit()
-            if not self.thread.wait(STOP_WAIT_MS):
-                print("cgan-studio: the training thread did not stop in time", flush=True)
+        if not self.controller.shutdown():
+            print("cgan-studio: the training thread did not stop in time", flush=True)
 
     def closeEvent(self, event) -> None:
         self.shutdown()

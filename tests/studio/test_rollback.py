@@ -1,6 +1,7 @@
 """The checkpoint timeline: snapshots appear, a click previews one, "Roll back here" branches the run."""
 from __future__ import annotations
 
+from cgan_core.commands import SetGuard
 from tests.studio.test_window import wait_started
 
 
@@ -8,9 +9,10 @@ def test_preview_and_manual_rollback_branch_the_curves(qtbot, window):
     w = window
     w.start()
     wait_started(qtbot, w)
-    w.worker.run.guard.snapshot_every = 20  # sooner than the default 100, for a short test
-    qtbot.waitUntil(lambda: len(w.timeline.snapshot_points.data) >= 2, timeout=60_000)
-    target = int(w.timeline.snapshot_points.data[0]["x"])
+    w.controller.send(SetGuard({"snapshot_every": 20}))  # sooner than the default 100, for a short test
+    qtbot.waitUntil(lambda: len(w.timeline.snapshot_points.data) >= 3, timeout=60_000)
+    target = int(w.timeline.snapshot_points.data[1]["x"])  # [0] is the run's start, step 0
+    assert target > 0
     w.toggle_pause()
     w.timeline.select(target)
     w.timeline.previewRequested.emit(target)
@@ -34,9 +36,9 @@ def test_guard_switched_off_and_edited_from_the_panel(qtbot, window):
     w.start()
     wait_started(qtbot, w)
     w.config_panel.guard_backoff.setValue(0.25)
-    qtbot.waitUntil(lambda: w.worker.run.guard.backoff == 0.25, timeout=10_000)
+    qtbot.waitUntil(lambda: w.worker.run.guard.config.backoff == 0.25, timeout=10_000)
     w.config_panel.guard_box.setChecked(False)
-    qtbot.waitUntil(lambda: not w.worker.run.guard.enabled, timeout=10_000)
+    qtbot.waitUntil(lambda: not w.worker.run.guard.config.enabled, timeout=10_000)
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
 

@@ -92,7 +92,7 @@ def test_error_in_worker_shows_dialog_and_app_stays_up(qtbot, window, tmp_path):
     assert window.isVisible() and window.start_action.isEnabled()
 
 
-def test_bad_value_shows_dialog(qtbot, window):
+def test_bad_value_shows_dialog(qtbot, window, tmp_path):
     from PySide6.QtWidgets import QMessageBox
 
     window.config_panel.steps.setValue(0)
@@ -104,9 +104,17 @@ def test_bad_value_shows_dialog(qtbot, window):
     window.stop()
     qtbot.waitUntil(lambda: not window.running, timeout=30_000)
     window.errors.clear()
-    window.config_panel.seed.setValue(0)
-    window.show_error("x")  # the dialog path itself
+    gone = tmp_path / "my-images"
+    gone.mkdir()
+    window.config_panel.data_picker.set_dataset(str(gone))  # picked with "Folder…", then deleted
+    gone.rmdir()
+    window.start()
+    assert not window.running and len(window.errors) == 1 and "my-images: no such folder" in window.errors[0]
     assert window.findChild(QMessageBox, "errorDialog") is not None
+    window.step_once()  # used to crash: it sent the step to a worker that the refused start never made
+    assert not window.running and len(window.errors) == 2 and "no such folder" in window.errors[1]
+    assert window.isVisible() and window.start_action.isEnabled()
+    window.config_panel.data_picker.set_dataset("mnist")
 
 
 def test_open_run_export_grid_and_save_generator(qtbot, window, tmp_path):
@@ -191,10 +199,10 @@ def test_worker_signals_reach_the_window_in_the_gui_thread(qtbot, window):
     import threading
 
     w, seen = window, []
-    for name in ("show_progress", "show_busy"):
-        original = getattr(w, name)
-        setattr(w, name, lambda *a, _o=original: (seen.append(threading.current_thread() is threading.main_thread()),
-                                                   _o(*a)))
+    for name in ("show_progress", "show_busy", "show_checkpoint"):
+        original = getattr(w.status, name)
+        setattr(w.status, name, lambda *a, _o=original: (
+            seen.append(threading.current_thread() is threading.main_thread()), _o(*a)))
     w.start()
     qtbot.waitUntil(lambda: len(seen) >= 5, timeout=60_000)
     w.stop()

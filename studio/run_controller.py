@@ -1,0 +1,119 @@
+"""The run controller: the one owner of the training thread, its worker and the paused state.
+
+The window talks to it in UI terms (start, pause, step, stop, send a command) and listens to its
+signals, which forward the worker's: every connection is made once, here, from a worker signal to a
+signal of this QObject living in the GUI thread, so each delivery is queued to the GUI thread.
+On close: request a stop, quit the thread, wait. Never terminate().
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from cgan_core import commands as cmd
+from cgan_core.config import TrainConfig
+
+from .quality_prep import QualitySettings
+from .worker import LIVE_THREADS, TrainWorker
+
+STOP_WAIT_MS = 60_000
+FORWARDED = ("started", "losses", "grid", "hparamChanged", "rolledBack", "snapshots", "guardGaveUp", "guardAdvice",
+             "checkpointSaved", "bestSaved", "quality", "qualityStatus", "generatorSnapshot", "progress", "busy",
+             "failed", "finished")
+
+
+class RunController(QObject):
+    started = Signal(object)
+    losses = Signal(object)
+    grid = Signal(object)
+    hparamChanged = Signal(object)
+    rolledBack = Signal(object)
+    snapshots = Signal(object)
+    guardGaveUp = Signal(object)
+    guardAdvice = Signal(object)
+    checkpointSaved = Signal(object)
+    bestSaved = Signal(object)
+    quality = Signal(object)
+    qualityStatus = Signal(str)
+    generatorSnapshot = Signal(object)
+    progress = Signal(object)
+    busy = Signal(str)
+    failed = Signal(str)
+    finished = Signal(object)
+    stateChanged = Signal()  # running or paused changed: controls follow
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread: QThread | None = None
+        self.worker: TrainWorker | None = None
+        self.paused = False
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None
+
+    def start(self, config: TrainConfig, resume: Path | None, paused: bool, guard: dict,
+              quality: tuple[bool | None, int | None]) -> None:
+        if self.running:
+            return
+        self.paused = paused
+        self.worker = TrainWorker(config, resume=resume, start_paused=paused, guard=guard, quality=quality)
+        self.thread = QThread(self)
+        LIVE_THREADS.add(self.thread)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run_loop)
+        for name in FORWARDED:
+            getattr(self.worker, name).connect(getattr(self, name))
+        self.worker.guardGaveUp.connect(self._on_gave_up)
+        self.worker.finished.connect(self.thread.quit)
+        self.thread.finished.connect(self._on_thread_finished)
+        self.thread.start()
+        self.stateChanged.emit()
+
+    def send(self, command) -> None:
+        """A command for the live run's loop; without a live run there is nothing to steer."""
+        if self.worker is not None:
+            self.worker.send(command)
+
+    def set_quality(self, enabled: bool | None, every: int | None) -> None:
+        self.send(QualitySettings(enabled, every))
+
+    def toggle_pause(self) -> None:
+        if self.worker is not None:
+            self.paused = not self.paused
+            self.worker.send(cmd.Pause() if self.paused else cmd.Resume())
+            self.stateChanged.emit()
+
+    def step_once(self, update_d: bool, update_g: bool) -> None:
+        """One batch; a running run is paused first (the caller starts a paused run when none is live)."""
+        if self.worker is None:
+            return
+        if not self.paused:
+            self.toggle_pause()
+        self.worker.send(cmd.Step(update_d, update_g))
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.request_stop()
+
+    def shutdown(self) -> bool:
+        """Request a stop, quit the thread and wait for it; False if it did not stop in time."""
+        if self.thread is None:
+            return True
+        self.worker.request_stop()
+        self.thread.quit()
+        return self.thread.wait(STOP_WAIT_MS)
+
+    @Slot(object)
+    def _on_gave_up(self, event) -> None:
+        self.paused = True
+        self.stateChanged.emit()
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        LIVE_THREADS.discard(self.thread)
+        self.thread.deleteLater()
+        self.worker.deleteLater()
+        self.thread, self.worker, self.paused = None, None, False
+        self.stateChanged.emit()
