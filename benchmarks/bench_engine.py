@@ -48,7 +48,7 @@ def main() -> None:
     results = {"threads": torch.get_num_threads()}
     for name, reference in (("seed002-mlp", seed002_reference), ("seed004-dcgan", seed004_reference)):
         ref = reference(images, labels)
-        ref_steps, ref_images = rate(lambda: next(ref), args.seconds)
+        ref_steps, ref_images = rate(lambda ref=ref: next(ref), args.seconds)
         eng_steps, eng_images = rate(engine_step(name), args.seconds)
         results[name] = {"reference_steps_s": round(ref_steps, 2), "engine_steps_s": round(eng_steps, 2),
                          "reference_images_s": round(ref_images, 1), "engine_images_s": round(eng_images, 1),

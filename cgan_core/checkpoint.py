@@ -100,9 +100,11 @@ def load_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files
-        raise CheckpointError(f"{path}: cannot be loaded safely ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        first_line = str(exc).splitlines()[0][:200]
+        raise CheckpointError(f"{path}: cannot be loaded safely ({type(exc).__name__}: {first_line})") from None
     if not isinstance(state, dict) or state.get("schema") != CHECKPOINT_SCHEMA:
-        raise CheckpointError(f"{path}: not a cgan-studio checkpoint (schema {state.get('schema') if isinstance(state, dict) else None})")
+        schema = state.get("schema") if isinstance(state, dict) else None
+        raise CheckpointError(f"{path}: not a cgan-studio checkpoint (schema {schema})")
     return state
 
 
@@ -166,7 +168,8 @@ def generator_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, str
     expected = g.state_dict()
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-        raise CheckpointError(f"{source}: tensors do not match {meta['architecture']} (missing {missing[:3]}, unexpected {extra[:3]})")
+        raise CheckpointError(f"{source}: tensors do not match {meta['architecture']} "
+                              f"(missing {missing[:3]}, unexpected {extra[:3]})")
     for key, ref in expected.items():
         t = tensors[key]
         if t.shape != ref.shape or t.dtype != ref.dtype:

@@ -6,8 +6,8 @@ weights and are not meant for 28x28 digits.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -261,7 +261,7 @@ def _parse_labels(text: str, num_classes: int) -> torch.Tensor:
         labels = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
         raise UsageError(f"argument --labels: expected comma-separated class indices, got {text!r}") from None
-    if not labels or any(not 0 <= l < num_classes for l in labels):
+    if not labels or any(not 0 <= label < num_classes for label in labels):
         raise UsageError(f"argument --labels: classes must be in 0..{num_classes - 1}, got {text!r}")
     return torch.tensor(labels, dtype=torch.int64)
 

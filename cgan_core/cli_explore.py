@@ -14,7 +14,6 @@ import numpy as np
 from .errors import UsageError
 
 
-
 def add_commands(sub, positive_int, positive_float) -> None:
     interp = sub.add_parser("interpolate", help="a class-to-class or z animation as GIF (or PNG strip)")
     interp.add_argument("generator", type=Path)

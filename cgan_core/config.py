@@ -7,8 +7,7 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .data import DATASETS
-from .sources import COLORS, SIZES
+from .data import COLORS, DATASETS, SIZES
 from .errors import ConfigError
 from .losses import LOSSES
 from .presets import DEFAULT_PRESET, canonical_name, get_preset
@@ -46,7 +45,7 @@ class TrainConfig:
     checkpoint_minutes: float = 2.0
     stats_every: int = 10
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """A copy with every preset-provided field filled in, validated."""
         preset = get_preset(self.preset)
         filled = {name: getattr(preset, name) if getattr(self, name) is None else getattr(self, name)
@@ -85,7 +84,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> "TrainConfig":
+    def from_dict(cls, values: dict, source: str = "config") -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -93,7 +92,7 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_toml(cls, path: Path) -> "TrainConfig":
+    def from_toml(cls, path: Path) -> TrainConfig:
         try:
             values = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:

@@ -47,6 +47,7 @@ class HealthMonitor:
         self._since: dict[str, int | None] = {name: None for name in SUSTAINED}
         self._clear_since: int | None = None
         self._grad_history: deque = deque(maxlen=200)
+        self._spike_since: int | None = None
 
     def pending(self) -> bool:
         """Whether a condition that has not been acknowledged is building up right now."""
@@ -75,7 +76,12 @@ class HealthMonitor:
                 return Finding(name, since)
         grad = max(row["grad_d"], row["grad_g"])
         if len(self._grad_history) >= 20 and grad > c.spike_factor * float(np.median(self._grad_history)):
-            return Finding("grad_spike", step, f"gradient norm {grad:.3g}")
+            # A spike must hold: a GAN's gradient norm jumps 10-40x for a single step and recovers at once.
+            self._spike_since = self._spike_since or step
+            if step - self._spike_since + 1 >= c.spike_steps:
+                return Finding("grad_spike", self._spike_since, f"gradient norm {grad:.3g}")
+            return None
+        self._spike_since = None
         self._grad_history.append(grad)
         return None
 

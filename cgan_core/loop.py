@@ -10,7 +10,7 @@ and the source may wait a little (the studio's queue waits 50 ms), so a paused l
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from . import commands as cmd
 from .events import GuardGaveUp, Progress, RunFinished

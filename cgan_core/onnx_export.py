@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .checkpoint import atomic_write_bytes
-from .errors import ConfigError, CheckpointError
+from .errors import CheckpointError, ConfigError
 
 OPSET = 17
 TOLERANCE = 1e-4

@@ -3,7 +3,7 @@ CLI prints a bar, the studio shows a busy message): the dataset's download, and 
 domain classifier (trained once per dataset, then cached)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .config import TrainConfig
 from .data import ImageDataset, load_dataset
@@ -14,7 +14,7 @@ __all__ = ["classifier_ready", "fetch_dataset", "needs_download", "prepare_quali
 
 def needs_download(dataset: str) -> bool:
     """Whether `dataset` names a downloadable set that is not in the cache yet."""
-    from .download import SOURCES, is_fetched
+    from .data.download import SOURCES, is_fetched
 
     return dataset in SOURCES and not is_fetched(SOURCES[dataset])
 
@@ -22,7 +22,7 @@ def needs_download(dataset: str) -> bool:
 def fetch_dataset(dataset: str, progress: Callable[[str, float], None] = lambda file, fraction: None) -> None:
     """Download a named dataset into the cache (checksummed, resumable); a no-op for MNIST, folders and
     sets already fetched. `progress(file, fraction)` hears about every block."""
-    from .download import SOURCES, fetch
+    from .data.download import SOURCES, fetch
 
     if needs_download(dataset):
         fetch(SOURCES[dataset], progress)

@@ -156,3 +156,38 @@ class QualitySchedule:
     @property
     def label(self) -> str:
         return f"every {self.every} steps" if self.every else f"auto (<= {TARGET_COST:.0%} of training time)"
+
+
+class QualityTracker:
+    """Live quality within a run: what measures (a LiveQuality, or None when off), when (the schedule,
+    with its cost accounting), and the best measurement so far (read back from best.safetensors on
+    resume, so a continued run keeps comparing against it)."""
+
+    def __init__(self, best: tuple[float, float] | None = None) -> None:
+        self.live: LiveQuality | None = None
+        self.schedule = QualitySchedule()
+        self.best = best
+        self._seconds = 0.0  # spent measuring
+
+    def enable(self, live: LiveQuality | None, every: int | None, step: int) -> None:
+        """Measure every `every` steps (None: auto); `live` None turns measuring off."""
+        self.live, self.schedule = live, QualitySchedule(every)
+        self.schedule.next_step = step + self.schedule.minimum if every is None else (step // every + 1) * every
+
+    def due(self, step: int) -> bool:
+        return self.live is not None and self.schedule.due(step)
+
+    def measure(self, generate, latent_dim: int, output_range: str, step: int, train_seconds: float,
+                trained_steps: int) -> QualityReport:
+        report = self.live.measure(generate, latent_dim, output_range, step)
+        step_seconds = (train_seconds - self._seconds) / max(1, trained_steps)
+        self.schedule.measured(step, report.seconds, step_seconds)
+        self._seconds += report.seconds
+        return report
+
+    def take_if_best(self, report: QualityReport) -> bool:
+        """Whether `report` is the best so far (and now the one to beat)."""
+        if not is_better(report, self.best):
+            return False
+        self.best = (report.accuracy, report.frechet)
+        return True

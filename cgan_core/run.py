@@ -4,29 +4,37 @@ with typed commands; the CLI, the tests and the studio's worker all go through t
 """
 from __future__ import annotations
 
-import copy
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import torch
 
 from . import commands as cmd
-from . import timelapse
+from . import samples, timelapse
 from .budget import Budget
-from .checkpoint import generator_metadata, read_generator_metadata, save_generator
+from .checkpoint import read_generator_metadata, save_generator
 from .config import LIVE_FIELDS, TrainConfig
 from .data import ImageDataset
 from .device import describe
 from .errors import CheckpointError, UsageError
-from .events import (BestSaved, CheckpointSaved, GeneratorCopy, GuardAdvice, GuardGaveUp, HParamChange, LossChunk,
-                     RolledBack, RunFinished, SampleGrid, SnapshotTaken)
-from .guard import Decision, DivergenceGuard, GuardConfig, within_class_diversity
-from .quality import LiveQuality, QualityReport, QualitySchedule, is_better
-from .run_files import RunFiles, checkpoint_files, latest_checkpoint, new_run_dir
-from .sampling import make_grid, to_uint8
-from .trainer import STAT_NAMES, Trainer
+from .events import (
+    BestSaved,
+    CheckpointSaved,
+    GuardAdvice,
+    GuardGaveUp,
+    HParamChange,
+    LossChunk,
+    RolledBack,
+    RunFinished,
+    SampleGrid,
+    SnapshotTaken,
+)
+from .guard import Decision, DivergenceGuard, GuardConfig
+from .quality import LiveQuality, QualityTracker
+from .run_files import CheckpointClock, RunFiles, checkpoint_files, latest_checkpoint, new_run_dir
+from .stats import StatsBuffer
+from .trainer import Trainer
 
 __all__ = ["TrainingRun", "checkpoint_files", "latest_checkpoint", "new_run_dir"]
 EARLY_GRIDS = (10, 25, 50)  # the first grids come sooner than every sample_every steps: a user is watching
@@ -57,14 +65,10 @@ class TrainingRun:
         self.files = RunFiles(Path(out) if out else new_run_dir(self.config.preset))
         self.warn, self.grid_per_class = warn, grid_per_class
         self.seconds = 0.0  # training time of the whole run, across resumes
-        self._pending: list[tuple[object, float]] = []
-        self._queued: list = []
+        self._queued: list = []  # events caused between steps, sent with the next step's
         bounds = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(
             self.config.loss, **{**self.trainer.preset.guard, **(guard or {})})  # loss type, preset, user
-        self.guard = DivergenceGuard(bounds, self._real_diversity(), self.trainer.dataset.num_classes)
-        self.quality: LiveQuality | None = None
-        self.quality_schedule = QualitySchedule()
-        self._quality_seconds = 0.0
+        self.guard = DivergenceGuard(bounds, samples.real_diversity(self.trainer), self.trainer.dataset.num_classes)
         self.diverged = False  # gave up with no healthy state to restore: nothing more is saved as healthy
         if state is not None:
             self.trainer.load_state_dict(state)
@@ -72,15 +76,15 @@ class TrainingRun:
             self.guard.load_state_dict(state.get("guard", {}))
             self.files.truncate_after(self.trainer.step_count)
         self.guard.take_snapshot(self.trainer.state_dict())  # always somewhere to go back to: the start
-        self._rate = (self.seconds, self.trainer.images_seen)
-        self.images_per_second = 0.0  # over the last chunk of steps
+        self.stats = StatsBuffer(self.seconds, self.trainer.images_seen)
         self.budget = Budget(self.config.steps, self.config.epochs, self.config.max_seconds, self.step_count,
                              self.epoch, self.seconds)
         if state is not None and self.budget.reached(self.step_count, self.epoch, self.seconds) == "steps":
             raise UsageError(f"--steps {self.config.steps}: {self.run_dir} is already at step {self.step_count}; "
                              "ask for more steps, or give --max-seconds or --epochs to train on from here")
-        self._best = _best_so_far(self.files.best)
-        self._last_checkpoint = (self.step_count, time.monotonic())
+        self.quality = QualityTracker(_best_so_far(self.files.best))
+        self.checkpoints = CheckpointClock(self.step_count, self.config.checkpoint_every,
+                                          self.config.checkpoint_minutes)
         if state is not None:  # after the snapshot: a rollback goes back to the run as it was saved
             self.set_hparams(**{k: v for k, v in overrides.items() if k in LIVE_FIELDS and v is not None})
         self.files.write_config(self.config.to_dict())
@@ -132,10 +136,10 @@ class TrainingRun:
 
     def _step_and_events(self, update_d: bool, update_g: bool) -> list:
         stats = self.trainer.step(update_d, update_g)
-        self._pending.append((stats, self.epoch))
+        self.stats.add(stats, self.epoch)
         step, events = self.step_count, self._queued
         self._queued = []
-        boundary = len(self._pending) >= self.config.stats_every
+        boundary = len(self.stats) >= self.config.stats_every
         if boundary:
             events.append(chunk := self.flush())
             for decision in self.guard.check_chunk(chunk):
@@ -153,60 +157,40 @@ class TrainingRun:
             grid = self.sample_grid()
             timelapse.save_grid_image(self.run_dir, step, grid.image)
             events.append(grid)
-        if self.quality is not None and self.quality_schedule.due(step):
+        if self.quality.due(step):
             events += self.measure_quality()
-        if boundary and self._checkpoint_due() and self.guard.healthy_now():
+        if boundary and self.checkpoints.due(step) and self.guard.healthy_now():
             events.append(self.save_checkpoint())
         return events
 
-    def _checkpoint_due(self) -> bool:
-        """Every checkpoint_every steps, and every checkpoint_minutes of wall time whatever the speed."""
-        step, when = self._last_checkpoint
-        return (self.step_count - step >= self.config.checkpoint_every
-                or time.monotonic() - when >= self.config.checkpoint_minutes * 60)
-
     def flush(self) -> LossChunk | None:
         """Read the pending stats (one host sync for all of them) into a chunk and metrics.csv."""
-        if not self._pending:
+        read = self.stats.read(self.trainer.hparams, self.seconds, self.trainer.images_seen)
+        if read is None:
             return None
-        values = torch.stack([s.values for s, _ in self._pending]).cpu().numpy()  # host sync
-        steps = np.array([s.step for s, _ in self._pending], dtype=np.int64)
-        epochs = [e for _, e in self._pending]
-        self._pending = []
-        hp, names = self.trainer.hparams, list(STAT_NAMES)
-        self.files.write_metrics([dict(zip(names, values[i].tolist()), step=int(step), epoch=epochs[i],
-                                       lr_g=hp["lr_g"], lr_d=hp["lr_d"], seconds=self.seconds)
-                                  for i, step in enumerate(steps)])
-        seconds, images = self._rate
-        self.images_per_second = (self.trainer.images_seen - images) / max(self.seconds - seconds, 1e-9)
-        self._rate = (self.seconds, self.trainer.images_seen)
-        return LossChunk(steps, values.astype(np.float32), tuple(names), epochs[-1],
-                         self.trainer.images_seen, self.seconds, self.images_per_second)
+        self.files.write_metrics(read[1])
+        return read[0]
+
+    @property
+    def images_per_second(self) -> float:
+        return self.stats.images_per_second
 
     # ---- commands ------------------------------------------------------------------------------------
     def apply(self, command) -> list:
         """Apply a run-level command between steps; returns the events it caused."""
-        if isinstance(command, cmd.SetHParams):
-            return self.set_hparams(**command.values)
-        if isinstance(command, cmd.SetGuard):
-            self.guard.set_bounds(**command.values)
-            return []
-        if isinstance(command, cmd.RollBack):
-            return self.rollback("manual", command.step + 1, to_step=command.step, manual=True)
-        if isinstance(command, cmd.SetGridInterval):
-            self.config.sample_every = int(command.every)
-            return []
-        if isinstance(command, cmd.SetQuality):
-            self.enable_quality(command.live, command.every)
-            return []
-        if isinstance(command, cmd.PreviewSnapshot):
-            return [self.sample_grid(snapshot_step=command.step)]
-        if isinstance(command, cmd.CopyGenerator):
-            return [self.generator_copy()]
-        if isinstance(command, cmd.SaveGenerator):
-            self.save_generator(command.path)
-            return []
-        raise TypeError(f"not a run command: {command!r}")
+        handlers = {
+            cmd.SetHParams: lambda c: self.set_hparams(**c.values),
+            cmd.SetGuard: lambda c: self.guard.set_bounds(**c.values),
+            cmd.RollBack: lambda c: self.rollback("manual", c.step + 1, to_step=c.step, manual=True),
+            cmd.SetGridInterval: lambda c: setattr(self.config, "sample_every", int(c.every)),
+            cmd.SetQuality: lambda c: self.enable_quality(c.live, c.every),
+            cmd.PreviewSnapshot: lambda c: [self.sample_grid(snapshot_step=c.step)],
+            cmd.CopyGenerator: lambda c: [samples.weights_copy(self.trainer, str(self.run_dir))],
+            cmd.SaveGenerator: lambda c: self.save_generator(c.path) and None,
+        }
+        if type(command) not in handlers:
+            raise TypeError(f"not a run command: {command!r}")
+        return handlers[type(command)](command) or []
 
     def set_hparams(self, **changes) -> list[HParamChange]:
         """The user's live hyperparameters, applied between steps; each change is recorded and returned."""
@@ -240,7 +224,7 @@ class TrainingRun:
         """Restore the newest healthy snapshot from before `bad_step` (or the one at `to_step`), falling
         back to the newest healthy checkpoint on disk, with its learning rates times the backoff. The
         data and noise streams keep going, so the batches that led to the trouble are not replayed."""
-        self._pending = []
+        self.stats.clear()
         from_step, current = self.step_count, self.trainer.state_dict()
         target = self.guard.target(bad_step, to_step)
         if target is None and manual:
@@ -258,7 +242,7 @@ class TrainingRun:
         gave_up = self.guard.rolled_back(from_step, self.step_count, manual)
         event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
         self.files.log(event)
-        self._last_checkpoint = (self.step_count, self._last_checkpoint[1])
+        self.checkpoints.moved_to(self.step_count)
         return [event, self._give_up(reason, current, gave_up)] if gave_up else [event]
 
     def _give_up(self, reason: str, diverged: dict, rollbacks: int, why: str = "") -> GuardGaveUp:
@@ -270,80 +254,47 @@ class TrainingRun:
         self.files.log(event)
         return event
 
-    def _real_diversity(self, per_class: int = 64) -> np.ndarray:
-        data = self.trainer.dataset
-        picks = torch.cat([torch.nonzero(data.labels == c).flatten()[:per_class] for c in range(data.num_classes)])
-        images = self.trainer.to_model_range(data.images[picks])
-        return within_class_diversity(images, data.labels[picks], data.num_classes)
-
-    def sample_diversity(self) -> np.ndarray:
-        """Within-class diversity of the fixed-noise samples (16 a class), in the generator's range."""
-        z, labels = self.trainer.fixed_grid_batch(len(self.trainer.fixed_z))
-        return within_class_diversity(self.trainer.generate(z, labels), labels, self.dataset.num_classes)
-
     # ---- live quality and the best generator -----------------------------------------------------------
     def enable_quality(self, quality: LiveQuality | None, every: int | None = None) -> None:
         """Measure quality every `every` steps (None: auto, see QualitySchedule); None turns it off."""
-        self.quality = quality
-        self.quality_schedule = QualitySchedule(every)
-        self.quality_schedule.next_step = self.step_count + self.quality_schedule.minimum if every is None else (
-            (self.step_count // every + 1) * every)
+        self.quality.enable(quality, every, self.step_count)
 
     def measure_quality(self) -> list:
         """One live measurement of the EMA (or current) generator, into quality.csv; the best so far is
         kept; with the guard on, a class whose accuracy was learnt and then lost rolls the run back."""
         trainer, step = self.trainer, self.step_count
-        report = self.quality.measure(trainer.generate, self.config.latent_dim, trainer.g.output_range, step)
+        report = self.quality.measure(trainer.generate, self.config.latent_dim, trainer.g.output_range, step,
+                                      self.seconds, step - self.budget.start_step)
         self.files.append_quality(report, self.dataset.class_names)
-        trained = max(1, step - self.budget.start_step)
-        self.quality_schedule.measured(step, report.seconds, (self.seconds - self._quality_seconds) / trained)
-        self._quality_seconds += report.seconds
         events: list = [report]
-        if is_better(report, self._best):
-            events.append(self._save_best(report))
+        if self.quality.take_if_best(report):
+            extra = {"accuracy": f"{report.accuracy:.4f}", "frechet": f"{report.frechet:.4f}"}
+            self.save_generator(self.files.best, extra)
+            events.append(best := BestSaved(report.step, report.accuracy, report.frechet, str(self.files.best)))
+            self.files.log(best)
         decision = self.guard.check_accuracy(step, report.per_class, self.dataset.class_names)
         return events + (self._act(decision) if decision is not None else [])
 
-    def _save_best(self, report: QualityReport) -> BestSaved:
-        extra = {"accuracy": f"{report.accuracy:.4f}", "frechet": f"{report.frechet:.4f}"}
-        self.save_generator(self.files.best, extra)
-        self._best = (report.accuracy, report.frechet)
-        event = BestSaved(report.step, report.accuracy, report.frechet, str(self.files.best))
-        self.files.log(event)
-        return event
-
-    # ---- grids, files, the end -------------------------------------------------------------------------
+    # ---- what the run shows of its generator ---------------------------------------------------------
     def sample_grid(self, per_class: int | None = None, snapshot_step: int | None = None) -> SampleGrid:
         """The fixed-noise grid of the live generator, or of the snapshot taken at `snapshot_step`."""
-        per_class = per_class or self.grid_per_class
-        z, labels = self.trainer.fixed_grid_batch(per_class)
-        if snapshot_step is None:
-            step, output = self.step_count, self.trainer.generate(z, labels)
-        else:
-            state = self.guard.ring.at(snapshot_step)
-            if state is None:
-                raise CheckpointError(f"no snapshot at step {snapshot_step} (kept: {list(self.snapshot_steps)})")
-            model = copy.deepcopy(self.trainer.sampler).eval()  # a copy: the live generator is never touched
-            model.load_state_dict(state["ema" if self.trainer.ema is not None else "g"])
-            with torch.no_grad():
-                step, output = snapshot_step, model(z, labels).float()
-        images = to_uint8(output, self.trainer.g.output_range).cpu().numpy()
-        side = images.shape[2] + 2
-        return SampleGrid(step, make_grid(images, per_class), tuple(self.dataset.class_names), per_class, side)
+        snapshot = None
+        if snapshot_step is not None and (snapshot := self.guard.ring.at(snapshot_step)) is None:
+            raise CheckpointError(f"no snapshot at step {snapshot_step} (kept: {list(self.snapshot_steps)})")
+        return samples.grid(self.trainer, per_class or self.grid_per_class, snapshot)
 
-    def generator_copy(self) -> GeneratorCopy:
-        sampler = self.trainer.sampler
-        arrays = {k: v.detach().cpu().numpy().copy() for k, v in sampler.state_dict().items()}
-        meta = generator_metadata(sampler, self.dataset.class_names, {"step": self.step_count})
-        return GeneratorCopy(self.step_count, arrays, meta, str(self.run_dir))
+    def sample_diversity(self) -> np.ndarray:
+        return samples.sample_diversity(self.trainer)
 
+    # ---- files and the end -----------------------------------------------------------------------------
     def save_checkpoint(self) -> CheckpointSaved:
         state = self.trainer.state_dict()
         state.update(config=self.config.to_dict(), seconds=self.seconds, guard=self.guard.state_dict())
         path = self.files.save_checkpoint(state, self.step_count)
         if self.guard.healthy_now():  # generator.safetensors holds the newest healthy generator only
             self.save_generator()
-        self._last_checkpoint = (self.step_count, time.monotonic())
+        self.checkpoints = CheckpointClock(self.step_count, self.config.checkpoint_every,
+                                          self.config.checkpoint_minutes)
         event = CheckpointSaved(self.step_count, str(path), time.time())
         self.files.log(event)
         return event
@@ -365,15 +316,7 @@ class TrainingRun:
         return events + [finished]
 
     def summary(self) -> dict:
-        last = self.files.last_metrics()
-        return {
-            "run_dir": str(self.run_dir),
-            "steps": self.step_count,
-            "images": self.trainer.images_seen,
-            "seconds": round(self.seconds, 3),
-            "images_per_second": round(self.trainer.images_seen / max(self.seconds, 1e-9), 1),
-            "d1": last.get("d1"), "d2": last.get("d2"), "g": last.get("g"),
-        }
+        return self.files.summary(self.step_count, self.trainer.images_seen, self.seconds)
 
     def close(self) -> None:
         self.files.close()

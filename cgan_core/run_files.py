@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import csv
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from . import checkpoint as ckpt
 from . import paths
@@ -68,6 +69,26 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
     raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}{detail}")
 
 
+class CheckpointClock:
+    """When the next checkpoint falls due: every `every` steps, and every `minutes` of wall time
+    whatever the preset's speed (a crash or a kill -9 loses minutes, not a slow preset's 1,000 steps)."""
+
+    def __init__(self, step: int, every: int, minutes: float) -> None:
+        self.every, self.minutes = every, minutes
+        # The first one comes at once (the first stats read): a run killed in its first minutes resumes.
+        self.step, self.when = step, float("-inf")
+
+    def written(self, step: int) -> None:
+        self.step, self.when = step, time.monotonic()
+
+    def moved_to(self, step: int) -> None:
+        """A rollback: count steps from where the run now is."""
+        self.step = step
+
+    def due(self, step: int) -> bool:
+        return step - self.step >= self.every or time.monotonic() - self.when >= self.minutes * 60
+
+
 class RunFiles:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
@@ -105,6 +126,13 @@ class RunFiles:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         return {k: float(v) for k, v in rows[-1].items() if k in ("d1", "d2", "g")} if rows else {}
+
+    def summary(self, steps: int, images: int, seconds: float) -> dict:
+        """The one-line JSON summary of a run, with its last losses."""
+        last = self.last_metrics()
+        return {"run_dir": str(self.run_dir), "steps": steps, "images": images, "seconds": round(seconds, 3),
+                "images_per_second": round(images / max(seconds, 1e-9), 1),
+                "d1": last.get("d1"), "d2": last.get("d2"), "g": last.get("g")}
 
     def log(self, event) -> None:
         """One event (a dataclass of events.RECORDED) as a line of events.jsonl."""

@@ -9,11 +9,10 @@ import math
 
 import torch
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
 
 from cgan_core.config import LIVE_FIELDS, TrainConfig
-from cgan_core.presets import DEFAULT_PRESET, PRESETS
+from cgan_core.presets import DEFAULT_PRESET, PRESETS, canonical_name
 
 from .dataset_picker import DatasetPicker
 
@@ -75,7 +74,7 @@ class ConfigPanel(QWidget):
         self.preset = QComboBox(objectName="presetCombo")
         for i, (name, preset) in enumerate(PRESETS.items()):
             self.preset.addItem(name)
-            self.preset.setItemData(i, preset.source, 3)  # Qt.ToolTipRole
+            self.preset.setItemData(i, f"{preset.summary}\nFrom {preset.source}", 3)  # Qt.ToolTipRole
         self.preset.currentTextChanged.connect(self._on_preset)
         self.latent_dim = _spin("latentDimSpin", 2, 1024, "Size of the noise vector z (fixed for a run)")
         self.batch_size = _spin("batchSizeSpin", 2, 4096, "Images per step (fixed for a run)")
@@ -113,7 +112,7 @@ class ConfigPanel(QWidget):
         self.fixed_widgets = [*self.data_picker.widgets, self.preset, self.latent_dim, self.batch_size, self.seed, self.device]
         self.live_widgets = {"lr_g": self.lr_g, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2,
                              "d_steps": self.d_steps, "label_smoothing": self.label_smoothing}
-        for name, widget in self.live_widgets.items():
+        for widget in self.live_widgets.values():
             widget.valueChanged.connect(self._on_live_edit)
         self._on_preset(DEFAULT_PRESET)
 
@@ -166,7 +165,7 @@ class ConfigPanel(QWidget):
     @Slot(str)
     def _on_preset(self, name: str) -> None:
         preset = PRESETS[name]
-        self.preset.setToolTip(preset.source)
+        self.preset.setToolTip(f"{preset.summary}\nFrom {preset.source}")
         was_loading, self._loading = self._loading, True
         try:
             self.latent_dim.setValue(preset.latent_dim)
@@ -198,8 +197,8 @@ class ConfigPanel(QWidget):
         """Show a saved configuration (QSettings, or an opened run) without emitting edits."""
         self._loading = True
         try:
-            if values.get("preset") in PRESETS:
-                self.preset.setCurrentText(values["preset"])
+            if canonical_name(str(values.get("preset"))) in PRESETS:  # old runs name presets by their old names
+                self.preset.setCurrentText(canonical_name(values["preset"]))
             self.data_picker.load(values)
             for key, widget in [("latent_dim", self.latent_dim), ("batch_size", self.batch_size),
                                 ("seed", self.seed), ("steps", self.steps), *self.live_widgets.items()]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
 from cgan_core.data import DATASETS
-from cgan_core.download import SOURCES
+from cgan_core.data.download import SOURCES
 
 CHOOSE_FOLDER = "Folder…"
 

@@ -5,8 +5,8 @@ hands its result back through the worker's command queue; the run then gets a Se
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from cgan_core.commands import SetQuality
 from cgan_core.errors import CganError

@@ -20,8 +20,20 @@ from PySide6.QtCore import QObject, Signal, Slot
 from cgan_core import commands as cmd
 from cgan_core.config import LIVE_FIELDS, TrainConfig
 from cgan_core.errors import CganError
-from cgan_core.events import (BestSaved, CheckpointSaved, GeneratorCopy, GuardAdvice, GuardGaveUp, HParamChange,
-                              LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken)
+from cgan_core.events import (
+    BestSaved,
+    CheckpointSaved,
+    GeneratorCopy,
+    GuardAdvice,
+    GuardGaveUp,
+    HParamChange,
+    LossChunk,
+    Progress,
+    RolledBack,
+    RunFinished,
+    SampleGrid,
+    SnapshotTaken,
+)
 from cgan_core.loop import RunLoop
 from cgan_core.prepare import fetch_dataset
 from cgan_core.quality import QualityReport
@@ -32,7 +44,7 @@ LOSS_INTERVAL = 0.1
 GRID_INTERVAL = 0.5
 # Every training thread that has been started and not yet finished: lets tests check that none is left
 # running, and the app wait for all of them on quit.
-LIVE_THREADS: "weakref.WeakSet" = weakref.WeakSet()
+LIVE_THREADS: weakref.WeakSet = weakref.WeakSet()
 
 
 @dataclass

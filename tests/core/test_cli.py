@@ -59,7 +59,7 @@ def test_resume_continues_to_the_total_step_count(trained_run, tmp_path):
     result = cli("train", "--resume", copy, "--steps", 15, "--lr-g", 1e-4)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["steps"] == 15
-    events = [json.loads(l) for l in (copy / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (copy / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "hparam" and e["name"] == "lr_g" and e["new"] == 1e-4 for e in events)
 
 

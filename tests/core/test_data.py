@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import resources
-from cgan_core import data, idx
+from cgan_core import data
+from cgan_core.data import idx
 from cgan_core.errors import DataError
 
 
@@ -46,7 +47,7 @@ def test_broken_gzip_and_missing_file(tmp_path):
 
 
 def test_checksum_failure_names_the_file(tmp_path):
-    for name in data.MNIST_FILES:
+    for name in data.mnist.MNIST_FILES:
         shutil.copy(resources.MNIST_DIR / name, tmp_path / name)
     labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
     raw = bytearray(gzip.decompress(labels.read_bytes()))

@@ -27,7 +27,7 @@ def test_kill_9_during_checkpoint_writes_always_resumes(tmp_path):
     assert first.returncode == 0, first.stderr
     rng = random.Random(7)
     resumed_steps = []
-    for attempt in range(10):
+    for _ in range(10):
         proc = subprocess.Popen(train_cmd(run, "--resume", run, "--steps", 100_000), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         time.sleep(3.0 + rng.random() * 3.0)  # start-up takes ~2.5 s; after that a checkpoint is written every step
@@ -74,3 +74,26 @@ def test_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
     rc = cli.main(["train", "--preset", "mlp-label-concat", "--batch-size", "8", "--steps", "2", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and "No space left on device" in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path):
+    """Whatever the preset's speed, a kill -9 resumes from a checkpoint at most one cadence old."""
+    import json
+
+    run = tmp_path / "run"
+    config = tmp_path / "c.toml"
+    config.write_text("checkpoint_minutes = 0.05\n")  # every 3 s; the step cadence (1,000) never comes
+    proc = subprocess.Popen(train_cmd(run, "--preset", "dcgan-label-channel", "--config", config,
+                                      "--max-seconds", 1000), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(14.0)
+    proc.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    proc.wait(timeout=30)
+    written = [json.loads(line)["time"] for line in (run / "events.jsonl").read_text().splitlines()
+               if '"checkpoint"' in line]
+    assert written and killed_at - written[-1] <= 3.0 + 3.0  # one cadence, plus a slow step or two
+    path, state = latest_checkpoint(run)
+    assert state["step"] > 0
+    resumed = subprocess.run(train_cmd(run, "--resume", run, "--steps", state["step"] + 2), capture_output=True,
+                             text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr

@@ -47,7 +47,7 @@ def test_lr_times_1000_is_rolled_back_and_training_recovers(tmp_path, tiny_mnist
     later = run_until(run, lambda e: False, 40)
     chunks = [e for e in later if type(e).__name__ == "LossChunk"]
     assert chunks and all(math.isfinite(v) for c in chunks for v in c.values[:, :3].ravel())
-    logged = [json.loads(l) for l in (run.run_dir / "events.jsonl").read_text().splitlines()]
+    logged = [json.loads(line) for line in (run.run_dir / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "rollback" and e["to_step"] == rollback.to_step for e in logged)
 
 
@@ -344,13 +344,19 @@ def test_dominance_after_a_user_change_rolls_back():
 
 def test_rules_with_a_baseline_wait_for_the_warm_up_but_non_finite_does_not():
     guard = guard_for(warmup=100)
-    spiky = [dict(BALANCED, grad_d=1.0)] * 30 + [dict(BALANCED, grad_d=500.0)]
+    spiky = [dict(BALANCED, grad_d=1.0)] * 30 + [dict(BALANCED, grad_d=500.0)] * 3
     assert guard.check_chunk(chunk_of(spiky, 1)) == []
     [decision] = guard.check_chunk(chunk_of([dict(BALANCED, g=float("nan"))], 40))
     assert decision.action == "rollback" and decision.finding.reason == "non_finite"
     late = guard_for(warmup=100)
     [decision] = late.check_chunk(chunk_of(spiky, 101))
-    assert decision.action == "rollback" and decision.finding.reason == "grad_spike"
+    assert decision.action == "rollback" and decision.finding.reason == "grad_spike" and decision.finding.since == 131
+
+
+def test_a_one_step_gradient_jump_is_not_a_spike():
+    guard = guard_for()
+    blips = ([dict(BALANCED, grad_d=1.0)] * 30 + [dict(BALANCED, grad_d=40.0)] * 2) * 5
+    assert guard.check_chunk(chunk_of(blips, 21)) == []
 
 
 def test_an_allowed_remedy_is_applied_with_the_advice(tmp_path, tiny_mnist):

@@ -1,6 +1,9 @@
 """cgan_core never imports Qt (napari enforces the same split for its components)."""
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
 import sys
@@ -18,3 +21,31 @@ def test_cgan_core_loads_no_qt(tmp_path):
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "run")], capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "QT: []" in result.stdout
+
+
+def _tool(name: str) -> list[str]:
+    return [str(Path(sys.executable).with_name(name))]
+
+
+def test_layering_contract_holds():
+    """import-linter, statically (function-level imports too): cgan_core imports neither studio nor Qt."""
+    result = subprocess.run(_tool("lint-imports") + ["--config", str(ROOT / "pyproject.toml")], capture_output=True,
+                            text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_the_code_passes_ruff():
+    result = subprocess.run(_tool("ruff") + ["check", "."], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_studio_uses_only_the_public_engine_api():
+    """No `run.trainer`, no `._private` attribute of anything the engine returns, in studio/."""
+    import re
+
+    for path in (ROOT / "studio").glob("*.py"):
+        text = path.read_text()
+        assert ".trainer" not in text, f"{path.name} reaches into the run's trainer"
+        private = [m for m in re.findall(r"(\w+)\._[a-z]\w*", text) if m not in ("self", "super", "cls")]
+        assert not private, f"{path.name} touches private attributes of {private}"

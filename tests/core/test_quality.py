@@ -8,9 +8,16 @@ import torch
 from cgan_core.config import TrainConfig
 from cgan_core.events import RolledBack
 from cgan_core.guard import CollapseMonitor
-from cgan_core.quality import (TARGET_COST, LiveQuality, QualityReport, auto_interval, classifier_ready, load_reports,
-                               prepare_live_quality)
 from cgan_core.loop import RunLoop
+from cgan_core.quality import (
+    TARGET_COST,
+    LiveQuality,
+    QualityReport,
+    auto_interval,
+    classifier_ready,
+    load_reports,
+    prepare_live_quality,
+)
 from cgan_core.run import TrainingRun
 
 

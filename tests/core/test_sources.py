@@ -18,10 +18,10 @@ from PIL import Image
 
 from cgan_core.config import TrainConfig
 from cgan_core.data import load_dataset
-from cgan_core.download import Source, download_file, fetch
+from cgan_core.data.download import Source, download_file, fetch
+from cgan_core.data.folders import load_idx_folder
 from cgan_core.errors import DataError
 from cgan_core.presets import PRESETS
-from cgan_core.sources import load_idx_folder
 from cgan_core.trainer import Trainer
 from tests.hostile import hostile_pickle_file
 
@@ -124,7 +124,8 @@ def test_no_network_is_one_line_with_a_suggestion(tmp_path):
 
 def test_bad_idx_files_name_the_problem(tmp_path):
     files = fixture_idx_files()
-    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x01\x02\x08\x03" + gzip.decompress(files["train-images-idx3-ubyte.gz"])[4:])
+    images = gzip.decompress(files["train-images-idx3-ubyte.gz"])
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x01\x02\x08\x03" + images[4:])
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(files["train-labels-idx1-ubyte.gz"])
     with pytest.raises(DataError, match="train-images-idx3-ubyte"):
         load_idx_folder(tmp_path, "train")

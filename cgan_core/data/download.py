@@ -10,15 +10,14 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from . import paths
-from .errors import DataError
+from .. import paths
+from ..errors import DataError
 
 CHUNK = 1 << 16
 TIMEOUT_S = 20.0
@@ -113,7 +112,7 @@ def download_file(url: str, dest: Path, md5: str, progress: Progress | None = No
             pass
         else:
             raise DataError(f"{url}: the server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError, http.client.HTTPException) as exc:
+    except (TimeoutError, urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         kept = f"; {part.stat().st_size} bytes kept in {part.name}, the next try resumes" if part.is_file() else ""
         raise DataError(f"no network: cannot reach {urllib.request.urlparse(url).netloc} ({reason}){kept}; "

@@ -13,19 +13,16 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import DataError
 from . import idx
-from .errors import DataError
+from .dataset import ImageDataset, check_size_and_color
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-SIZES = (28, 32, 64)
-COLORS = ("keep", "grey", "rgb")
 MAX_CORRUPT_FRACTION = 0.05  # corrupt images under this share are skipped and listed; above it, refused
 CIFAR_BATCH = 1 + 32 * 32 * 3  # label byte + 3072 pixel bytes
 
 
 def _pack(images: np.ndarray, labels: np.ndarray, names: list[str], source: str):
-    from .data import ImageDataset
-
     images = np.ascontiguousarray(images)
     images = images if images.flags.writeable else images.copy()  # torch wants writable memory
     return ImageDataset(source, torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)), names)
@@ -149,10 +146,7 @@ def scan_image_folder(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
 
 def load_image_folder(folder: Path, size: int = 32, color: str = "keep", warn=lambda msg: None):
     """One subfolder per class -> uint8 (N, C, size, size); `color` keeps what it finds or forces one."""
-    if size not in SIZES:
-        raise DataError(f"image size must be one of {SIZES}, got {size}")
-    if color not in COLORS:
-        raise DataError(f"colour must be one of {', '.join(COLORS)}, got {color!r}")
+    check_size_and_color(size, color)
     classes, files = scan_image_folder(folder)
     decoded, labels, corrupt, all_grey = [], [], [], True
     for path, label in files:
