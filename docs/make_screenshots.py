@@ -38,10 +38,10 @@ def explorer_plan(window, shot) -> list:
 
     def export_and_compare() -> None:
         ex = window.explorer
-        ex.export_gif(OUT / "six-to-one.gif")
+        ex.exports.export_gif(OUT / "six-to-one.gif")
         ex.tabs.setCurrentIndex(3)
         ex.columns_spin.setValue(10)
-        ex.export_grid(OUT / "grid-seed004-style.png")
+        ex.exports.export_grid(OUT / "grid-seed004-style.png")
 
     return [(0.5, open_explorer), (2.0, lambda: shot("explorer-classes")), (2.5, export_and_compare),
             (4.0, lambda: shot("explorer-compare")), (4.5, window.explorer_close_all)]

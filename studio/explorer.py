@@ -15,8 +15,8 @@ import torch
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -34,11 +34,10 @@ from cgan_core.events import SampleGrid
 from cgan_core.sampling import make_grid, to_uint8
 from cgan_core.timelapse import load_timelapse
 
-from .explorer_export import ExportActions
-from .sample_view import SampleGridView, to_qimage
-
-DIRECTIONS = 8  # sliders on the Directions tab
-SLIDER_RANGE = 30  # slider units; /10 -> -3..3 standard deviations
+from .explorer_directions import DirectionsTab
+from .explorer_directions import pixmap as scaled_pixmap
+from .explorer_export import ExplorerExports
+from .sample_view import SampleGridView
 
 
 def _spin(name: str, lo: int, hi: int, value: int) -> QSpinBox:
@@ -47,7 +46,7 @@ def _spin(name: str, lo: int, hi: int, value: int) -> QSpinBox:
     return spin
 
 
-class ExplorerWindow(ExportActions, QWidget):
+class ExplorerWindow(QWidget):
     snapshotRequested = Signal()
     failed = Signal(str)  # the main window shows it in its error dialog
 
@@ -57,9 +56,9 @@ class ExplorerWindow(ExportActions, QWidget):
         self.setWindowTitle("cgan-studio: latent explorer")
         self.g, self.info, self.run_dir = None, None, None
         self.frames: np.ndarray | None = None  # (T, H, W, C) uint8: the current tab's animation
-        self.directions: torch.Tensor | None = None
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._advance)
+        self.exports = ExplorerExports(self)
         self._build()
         self._set_enabled(False)
 
@@ -97,7 +96,9 @@ class ExplorerWindow(ExportActions, QWidget):
         self.tabs = QTabWidget(objectName="explorerTabs")
         self.tabs.addTab(self._build_classes_tab(), "Classes")
         self.tabs.addTab(self._build_walk_tab(), "z walk")
-        self.tabs.addTab(self._build_directions_tab(), "Directions")
+        self.directions_tab = DirectionsTab()
+        self.directions_tab.changed.connect(self.refresh)
+        self.tabs.addTab(self.directions_tab, "Directions")
         self.tabs.addTab(self._build_compare_tab(), "Compare")
         self.view = SampleGridView()
         self.view.setObjectName("explorerView")
@@ -115,7 +116,7 @@ class ExplorerWindow(ExportActions, QWidget):
         left = QVBoxLayout()
         left.addLayout(form)
         left.addWidget(self.tabs, 1)
-        left.addLayout(self.build_export_row())
+        left.addLayout(self.exports.row)
         right = QVBoxLayout()
         right.addWidget(self.view, 1)
         right.addWidget(self.filmstrip)
@@ -126,7 +127,7 @@ class ExplorerWindow(ExportActions, QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(body, 1)
-        self.class_combo.currentIndexChanged.connect(lambda _: self._invalidate_directions())  # before refresh
+        self.class_combo.currentIndexChanged.connect(lambda _: self.directions_tab.invalidate())  # before refresh
         for signal in (self.class_combo.currentIndexChanged, self.seed_spin.valueChanged, self.truncation.valueChanged,
                        self.from_combo.currentIndexChanged, self.to_combo.currentIndexChanged,
                        self.seed_to_spin.valueChanged, self.frames_spin.valueChanged, self.tabs.currentChanged):
@@ -150,34 +151,6 @@ class ExplorerWindow(ExportActions, QWidget):
         return self._form_tab([("To z seed", self.seed_to_spin)],
                               "The class above, z along the great circle (slerp)\nfrom the z seed to this one; "
                               "frames as on Classes.")
-
-    def _build_directions_tab(self) -> QWidget:
-        tab = QWidget()
-        layout = QVBoxLayout(tab)
-        self.basis_combo = QComboBox(objectName="basisCombo")
-        self.basis_combo.addItems(["principal directions", "raw z dimensions"])
-        self.basis_combo.currentIndexChanged.connect(lambda _: (self._invalidate_directions(), self.refresh()))
-        layout.addWidget(self.basis_combo)
-        grid = QGridLayout()
-        self.direction_sliders, self.direction_previews, self.direction_labels = [], [], []
-        for i in range(DIRECTIONS):
-            slider = QSlider(Qt.Horizontal, minimum=-SLIDER_RANGE, maximum=SLIDER_RANGE, value=0)
-            slider.setObjectName(f"directionSlider{i}")
-            slider.valueChanged.connect(self.refresh)
-            label, preview = QLabel(f"{i}"), QLabel(objectName=f"directionPreview{i}")
-            preview.setFixedSize(34, 34)
-            grid.addWidget(label, i, 0)
-            grid.addWidget(slider, i, 1)
-            grid.addWidget(preview, i, 2)
-            self.direction_sliders.append(slider)
-            self.direction_previews.append(preview)
-            self.direction_labels.append(label)
-        layout.addLayout(grid)
-        reset = QPushButton("Reset sliders")
-        reset.clicked.connect(lambda: [s.setValue(0) for s in self.direction_sliders])
-        layout.addWidget(reset)
-        layout.addStretch(1)
-        return tab
 
     def _build_compare_tab(self) -> QWidget:
         self.compare_combo = QComboBox(objectName="compareCombo")
@@ -222,14 +195,14 @@ class ExplorerWindow(ExportActions, QWidget):
             combo.addItems(names)
             combo.setCurrentIndex(keep if 0 <= keep < len(names) and combo.count() == len(names) else index)
             combo.blockSignals(False)
-        self._invalidate_directions()
+        self.directions_tab.invalidate()
         self._set_enabled(True)
         self.refresh()
 
     def _set_enabled(self, enabled: bool) -> None:
         for w in (self.tabs, self.class_combo, self.seed_spin, self.truncation, self.play_button, self.frame_slider):
             w.setEnabled(enabled)
-        self.set_export_enabled(enabled)
+        self.exports.set_enabled(enabled)
 
     # ---- rendering ----------------------------------------------------------------------------------
     @property
@@ -291,7 +264,7 @@ class ExplorerWindow(ExportActions, QWidget):
         tiles[nearest][:, [0, 1, -2, -1]] = 255
         strip = np.concatenate(tiles, axis=1)
         width = max(100, self.filmstrip.width())
-        pixmap = _pixmap(strip, width)
+        pixmap = scaled_pixmap(strip, width)
         self.filmstrip.setPixmap(pixmap.scaledToWidth(width, Qt.FastTransformation))
 
     def across_classes_images(self) -> np.ndarray:
@@ -315,34 +288,21 @@ class ExplorerWindow(ExportActions, QWidget):
             return
         self._set_frames(np.stack([f for _, f in frames]), [f"step {s}" for s, _ in frames])
 
-    def _invalidate_directions(self) -> None:
-        self.directions = None
-
     def _render_directions(self) -> None:
         label = self.class_combo.currentIndex()
-        if self.directions is None:
-            if self.basis_combo.currentIndex() == 0:  # ~0.1-0.5 s for these generators: computed once per class
-                self.directions, strengths = latent.principal_directions(self.g, label, DIRECTIONS, samples=8)
-                names = [f"PC{i + 1} ({float(s):.1f})" for i, s in enumerate(strengths)]
-            else:
-                self.directions = torch.eye(self.g.latent_dim)[:DIRECTIONS]
-                names = [f"z[{i}]" for i in range(len(self.directions))]
-            for i, text in enumerate(names + [""] * (DIRECTIONS - len(names))):
-                self.direction_labels[i].setText(text)
-        values = torch.tensor([s.value() / 10.0 for s in self.direction_sliders[: len(self.directions)]])
-        base = self.z()
-        # Row 0: every slider applied; rows 1..k: each direction alone, for its preview.
-        zs = torch.cat([(base + values @ self.directions).unsqueeze(0), base + values[:, None] * self.directions])
-        images = self._uint8(latent.render(self.g, zs, torch.full((len(zs),), label, dtype=torch.int64)))
-        for preview, image in zip(self.direction_previews, images[1:]):
-            preview.setPixmap(_pixmap(image, 34))
-        self._set_frames(images[:1], [f"class {self.info['class_names'][label]}, directions applied"])
+        images = self.directions_tab.render(self.g, label, self.z(), self._uint8)
+        self._set_frames(images, [f"class {self.info['class_names'][label]}, directions applied"])
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open generator", "", "safetensors (*.safetensors)")
+        if path:
+            self.load_file(Path(path))
 
     # ---- playback ----------------------------------------------------------------------------------
     def _toggle_play(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
         if playing:
-            self.play_timer.start(int(1000 / max(1.0, self.fps_spin.value())))
+            self.play_timer.start(int(1000 / max(1.0, self.exports.fps_spin.value())))
         else:
             self.play_timer.stop()
 
@@ -354,10 +314,3 @@ class ExplorerWindow(ExportActions, QWidget):
     def closeEvent(self, event) -> None:
         self.play_button.setChecked(False)
         super().closeEvent(event)
-
-
-def _pixmap(image: np.ndarray, size: int):
-    """Nearest-neighbour scaled to fit a size x size box."""
-    from PySide6.QtGui import QPixmap
-
-    return QPixmap.fromImage(to_qimage(image)).scaled(size, size, Qt.KeepAspectRatio, Qt.FastTransformation)

@@ -9,10 +9,15 @@ from PySide6.QtWidgets import QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPush
 from cgan_core.errors import CganError
 
 
-class ExportActions:
-    """Mixed into ExplorerWindow: uses its generator, frames, controls and `failed` signal."""
+class ExplorerExports:
+    """Owns the export controls; reads the explorer's public state (generator, frames, class grid) and
+    reports failures through its `failed` signal."""
 
-    def build_export_row(self) -> QVBoxLayout:
+    def __init__(self, explorer) -> None:
+        self.explorer = explorer
+        self.row = self._build_row()
+
+    def _build_row(self) -> QVBoxLayout:
         self.fps_spin = QSpinBox(objectName="fpsSpin", minimum=1, maximum=50, value=15)
         self.scale_spin = QSpinBox(objectName="scaleSpin", minimum=1, maximum=16, value=4)
         self.labels_check = QCheckBox("class labels", objectName="labelsCheck", checked=True)
@@ -46,7 +51,7 @@ class ExportActions:
         box.addLayout(buttons)
         return box
 
-    def set_export_enabled(self, enabled: bool) -> None:
+    def set_enabled(self, enabled: bool) -> None:
         for button in self.export_buttons:
             button.setEnabled(enabled)
 
@@ -55,60 +60,59 @@ class ExportActions:
             action()
             return True
         except CganError as exc:
-            self.failed.emit(str(exc))
+            self.explorer.failed.emit(str(exc))
         except OSError as exc:
-            self.failed.emit(f"{exc.filename or ''}: {exc.strerror or exc}")
+            self.explorer.failed.emit(f"{exc.filename or ''}: {exc.strerror or exc}")
         return False
 
     # ---- the exports -----------------------------------------------------------------------------
     def export_gif(self, path: Path) -> bool:
         from cgan_core.gif import save_gif
 
-        if self.frames is None or len(self.frames) < 2:
-            self.failed.emit("Nothing to animate here: choose Classes, z walk, or Compare > same z across checkpoints.")
+        frames = self.explorer.frames
+        if frames is None or len(frames) < 2:
+            self.explorer.failed.emit("Nothing to animate here: choose Classes, z walk, or Compare > same z across checkpoints.")
             return False
-        return self._guard(lambda: save_gif(Path(path), self.frames, fps=self.fps_spin.value(),
+        return self._guard(lambda: save_gif(Path(path), frames, fps=self.fps_spin.value(),
                                             scale=self.scale_spin.value()))
 
     def export_grid(self, path: Path) -> bool:
         from cgan_core.sampling import class_grid, save_png
 
-        grid = class_grid(self.across_classes_images(), self.columns_spin.value(), [str(c) for c in self.info["class_names"]],
+        ex = self.explorer
+        grid = class_grid(ex.across_classes_images(), ex.columns_spin.value(), [str(c) for c in ex.info["class_names"]],
                           classes_in_columns=self.columns_check.isChecked(), labels=self.labels_check.isChecked())
         return self._guard(lambda: save_png(Path(path), grid, scale=self.scale_spin.value()))
 
     def export_onnx(self, path: Path) -> bool:
         from cgan_core.onnx_export import export_onnx
 
-        return self._guard(lambda: export_onnx(self.g, Path(path), self.info))
+        return self._guard(lambda: export_onnx(self.explorer.g, Path(path), self.explorer.info))
 
     def export_safetensors(self, path: Path) -> bool:
         from cgan_core.checkpoint import save_generator
 
-        extra = {k: v for k, v in self.info.items() if k in ("preset", "dataset", "step", "ema")}
-        return self._guard(lambda: save_generator(Path(path), self.g, self.info["class_names"], extra))
+        g, info = self.explorer.g, self.explorer.info
+        extra = {k: v for k, v in info.items() if k in ("preset", "dataset", "step", "ema")}
+        return self._guard(lambda: save_generator(Path(path), g, info["class_names"], extra))
 
     def export_checkpoint(self, path: Path) -> bool:
         from cgan_core.checkpoint import atomic_write_bytes
         from cgan_core.run import latest_checkpoint
 
-        if self.run_dir is None:
-            self.failed.emit("A full checkpoint comes from a run: take a snapshot of the live run, or open a "
+        run_dir = self.explorer.run_dir
+        if run_dir is None:
+            self.explorer.failed.emit("A full checkpoint comes from a run: take a snapshot of the live run, or open a "
                              "generator.safetensors inside a run directory.")
             return False
 
         def copy() -> None:
-            source, _ = latest_checkpoint(self.run_dir)  # validated before it is copied
+            source, _ = latest_checkpoint(run_dir)  # validated before it is copied
             atomic_write_bytes(Path(path), source.read_bytes())
         return self._guard(copy)
 
     # ---- dialogs ---------------------------------------------------------------------------------
     def _save_as(self, title: str, default: str, pattern: str, export) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, title, default, pattern)
+        path, _ = QFileDialog.getSaveFileName(self.explorer, title, default, pattern)
         if path:
             export(Path(path))
-
-    def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open generator", "", "safetensors (*.safetensors)")
-        if path:
-            self.load_file(Path(path))

@@ -1,20 +1,13 @@
 """The main window: configuration, live loss plot, per-class sample grid, controls and status."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QPushButton,
-    QScrollArea,
     QSpinBox,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -22,8 +15,11 @@ from PySide6.QtWidgets import (
 from cgan_core import commands as cmd
 from cgan_core.errors import CganError
 
+from . import settings
 from .config_panel import ConfigPanel
+from .controls import Controls
 from .files import FileActions
+from .layout import main_splitter
 from .loss_plot import LossPlot
 from .quality_view import QualityView
 from .run_controller import RunController
@@ -58,110 +54,22 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(self.loss_plot.plot)
         self.timeline.previewRequested.connect(self._on_preview_requested)
         self.timeline.rollbackRequested.connect(self._on_rollback_requested)
-        self._build_actions()
-        self._build_layout()
-        self.status = StatusArea(self.statusBar())
-        self._connect_controller()
-        self._restore_settings()
-        self._update_controls()
-
-    # ---- construction --------------------------------------------------------------------------
-    def _action(self, text: str, shortcut: str, slot, tip: str) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setShortcutContext(Qt.WindowShortcut)
-        action.setToolTip(f"{tip} ({QKeySequence(shortcut).toString()})")
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        self.start_action = self._action("Start", "F5", self.start, "Start training")
-        self.pause_action = self._action("Pause", "Space", self.toggle_pause, "Pause or resume training")
-        self.step_action = self._action("Step", "F10", self.step_once, "Train exactly one batch")
-        self.step_d_action = self._action("Step D", "Ctrl+F10", lambda: self.step_once(True, False),
-                                          "Update only the discriminator for one batch")
-        self.step_g_action = self._action("Step G", "Shift+F10", lambda: self.step_once(False, True),
-                                          "Update only the generator for one batch")
-        self.stop_action = self._action("Stop", "Shift+F5", self.stop, "Stop training (writes a final checkpoint)")
-        menu = self.menuBar().addMenu("&File")
-        menu.addAction(self._action("Open run…", "Ctrl+O", self.files.open_run_dialog,
-                                    "Open a past run's curves and grid"))
-        menu.addAction(self._action("Export grid…", "Ctrl+E", self.files.export_grid_dialog,
-                                    "Write the sample grid as PNG"))
-        menu.addAction(self._action("Save generator…", "Ctrl+S", self.files.save_generator_dialog,
-                                    "Write generator.safetensors"))
-        menu.addAction(self._action("Save best generator…", "Ctrl+Shift+S",
-                                    lambda: self.files.save_generator_dialog(best=True),
-                                    "Write the run's best generator so far (kept with live quality on)"))
-        menu.addSeparator()
-        menu.addAction(self._action("Quit", "Ctrl+Q", self.close, "Stop training and quit"))
-        tools = self.menuBar().addMenu("&Tools")
-        tools.addAction(self._action("Latent explorer…", "Ctrl+L", self.show_explorer,
-                                     "Steer a copy of the generator: class and z interpolation, GIF/grid/ONNX export"))
-        train = self.menuBar().addMenu("&Train")
-        for action in (self.start_action, self.pause_action, self.step_action, self.step_d_action,
-                       self.step_g_action, self.stop_action):
-            train.addAction(action)
-
-    def _button(self, name: str, action: QAction) -> QPushButton:
-        button = QPushButton(action.text(), objectName=name)
-        button.setToolTip(action.toolTip())
-        button.setFocusPolicy(Qt.NoFocus)  # Space belongs to Pause, not to the focused button
-        button.clicked.connect(action.trigger)
-        return button
-
-    def _build_layout(self) -> None:
-        self.start_button = self._button("startButton", self.start_action)
-        self.pause_button = self._button("pauseButton", self.pause_action)
-        self.step_button = self._button("stepButton", self.step_action)
-        self.step_d_button = self._button("stepDButton", self.step_d_action)
-        self.step_g_button = self._button("stepGButton", self.step_g_action)
-        self.stop_button = self._button("stopButton", self.stop_action)
-        self.start_button.setStyleSheet("QPushButton { font-weight: bold; padding: 4px 18px; }")
-        bar = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.step_button, self.step_d_button,
-                  self.step_g_button, self.stop_button):
-            bar.addWidget(b)
-        bar.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True)
-        scroll.setWidget(self.config_panel)
-        scroll.setMinimumWidth(235)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.controls = Controls(self)
         self.sample_every = QSpinBox(objectName="sampleEverySpin", minimum=1, maximum=100_000, value=100)
         self.sample_every.setKeyboardTracking(False)
         self.sample_every.setToolTip("Refresh the sample grid every N steps")
         self.sample_every.valueChanged.connect(self._on_sample_every)
-        grid_header = QHBoxLayout()
-        grid_header.addWidget(QLabel("<b>Samples</b> every"))
-        grid_header.addWidget(self.sample_every)
-        grid_header.addWidget(QLabel("steps"))
-        grid_header.addStretch(1)
-        grid_box = QWidget()
-        grid_layout = QVBoxLayout(grid_box)
-        grid_layout.setContentsMargins(4, 0, 0, 0)
-        grid_layout.addLayout(grid_header)
-        grid_layout.addWidget(self.sample_grid, 1)
-        plots = QWidget()
-        plots_layout = QVBoxLayout(plots)
-        plots_layout.setContentsMargins(0, 0, 0, 0)
-        plots_layout.addWidget(self.loss_plot, 1)
-        plots_layout.addWidget(self.timeline)
-        right = QSplitter(Qt.Vertical, objectName="rightSplitter")
-        right.addWidget(grid_box)
-        right.addWidget(self.quality_view)
-        right.setSizes([360, 400])
-        self.splitter = QSplitter(Qt.Horizontal, objectName="mainSplitter")
-        for widget in (scroll, plots, right):
-            self.splitter.addWidget(widget)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setStretchFactor(2, 2)
-        self.splitter.setSizes([270, 620, 390])
+        self.splitter = main_splitter(self.config_panel, self.loss_plot, self.timeline, self.sample_grid,
+                                      self.sample_every, self.quality_view)
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.addLayout(bar)
+        layout.addLayout(self.controls.bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        self.status = StatusArea(self.statusBar())
+        self._connect_controller()
+        settings.restore(self)
+        self._update_controls()
 
     def _connect_controller(self) -> None:
         c = self.controller
@@ -191,23 +99,8 @@ class MainWindow(QMainWindow):
         """The live run's worker (None when no run is live); tests read its run's public state."""
         return self.controller.worker
 
-    @property
-    def status_label(self) -> QLabel:
-        return self.status.status_label
-
-    @property
-    def run_dir_label(self) -> QLabel:
-        return self.status.run_dir_label
-
     def _update_controls(self) -> None:
-        self.start_action.setEnabled(not self.running)
-        for action in (self.pause_action, self.stop_action):
-            action.setEnabled(self.running)
-        self.pause_action.setText("Resume" if self.paused else "Pause")
-        self.pause_button.setText(self.pause_action.text())
-        for button, action in ((self.start_button, self.start_action), (self.pause_button, self.pause_action),
-                               (self.stop_button, self.stop_action)):
-            button.setEnabled(action.isEnabled())
+        self.controls.update(self.running, self.paused)
         self.config_panel.set_running(self.running)
 
     # ---- controls ---------------------------------------------------------------------------------
@@ -317,11 +210,8 @@ class MainWindow(QMainWindow):
         self.loss_plot.add_marker(event.step, f"guard: {reason}")
         applied = f"\n\nApplied: {event.applied}." if event.applied else ""
         self.notices.append(event.message)
-        box = QMessageBox(QMessageBox.Information, "cgan-studio: divergence guard",
-                          f"At step {event.step}: {reason}.\n\n{event.message}{applied}", QMessageBox.Ok, self)
-        box.setObjectName("guardAdvice")
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.open()
+        self._message(QMessageBox.Information, f"At step {event.step}: {reason}.\n\n{event.message}{applied}",
+                      "guardAdvice")
 
     @Slot(object)
     def _on_checkpoint(self, event) -> None:
@@ -348,16 +238,6 @@ class MainWindow(QMainWindow):
         if result is not None:
             self.status.set_message(f"Finished ({result.reason}) at step {result.step}.  "
                                     f"{result.summary['images_per_second']:,.0f} img/s")
-
-    # ---- the File menu ----------------------------------------------------------------------------------
-    def open_run(self, path: Path) -> None:
-        self.files.open_run(path)
-
-    def export_grid(self, path: Path) -> None:
-        self.files.export_grid(path)
-
-    def save_generator(self, path: Path) -> None:
-        self.files.save_generator(path)
 
     # ---- the explorer -------------------------------------------------------------------------------
     def show_explorer(self) -> None:
@@ -388,30 +268,15 @@ class MainWindow(QMainWindow):
 
     def show_error(self, message: str) -> None:
         self.errors.append(message)
-        box = QMessageBox(QMessageBox.Critical, "cgan-studio", message, QMessageBox.Ok, self)
-        box.setObjectName("errorDialog")
+        self._message(QMessageBox.Critical, message, "errorDialog")
+
+    def _message(self, icon, text: str, name: str) -> None:
+        box = QMessageBox(icon, "cgan-studio", text, QMessageBox.Ok, self)
+        box.setObjectName(name)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()  # not exec(): the window keeps running while the dialog is up
 
     # ---- settings and closing -------------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        settings = QSettings()
-        if settings.value("geometry") is not None:
-            self.restoreGeometry(settings.value("geometry"))
-        if settings.value("splitter") is not None:
-            self.splitter.restoreState(settings.value("splitter"))
-        try:
-            self.config_panel.load(json.loads(settings.value("config", "{}")))
-        except (TypeError, ValueError):
-            pass  # an unreadable saved configuration is ignored, not fatal
-
-    def _save_settings(self) -> None:
-        settings = QSettings()
-        settings.setValue("geometry", self.saveGeometry())
-        settings.setValue("splitter", self.splitter.saveState())
-        config = self.config_panel.config().to_dict()
-        settings.setValue("config", json.dumps(config))
-
     def shutdown(self) -> None:
         """Request a stop, quit the thread and wait for it. Never terminate()."""
         if not self.controller.shutdown():
@@ -419,5 +284,5 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.shutdown()
-        self._save_settings()
+        settings.save(self)
         super().closeEvent(event)

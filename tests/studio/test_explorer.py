@@ -33,8 +33,8 @@ def test_snapshot_interpolation_walk_and_exports(qtbot, window, tmp_path):
     assert ex.frames.shape == (20, 28, 28, 1)
     ex.frame_slider.setValue(19)
     assert "20 / 20" in ex.view.caption
-    ex.scale_spin.setValue(3)
-    assert ex.export_gif(tmp_path / "six-to-one.gif")
+    ex.exports.scale_spin.setValue(3)
+    assert ex.exports.export_gif(tmp_path / "six-to-one.gif")
     with Image.open(tmp_path / "six-to-one.gif") as gif:
         assert gif.n_frames == 20 and gif.size == (84, 84)
     ex.tabs.setCurrentIndex(1)  # z walk in the picked class
@@ -46,17 +46,17 @@ def test_snapshot_interpolation_walk_and_exports(qtbot, window, tmp_path):
     assert not np.array_equal(ex.frames[0], walk[0])  # truncation reaches every z
     ex.tabs.setCurrentIndex(3)  # same z across all classes, exported seed-004 style
     ex.columns_spin.setValue(10)
-    assert ex.export_grid(tmp_path / "grid.png")
+    assert ex.exports.export_grid(tmp_path / "grid.png")
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.width >= 10 * 30 * 3 and grid.height > grid.width * 0.9
-    assert ex.export_onnx(tmp_path / "g.onnx") and (tmp_path / "g.onnx").stat().st_size > 1000
-    assert ex.export_safetensors(tmp_path / "g.safetensors")
+    assert ex.exports.export_onnx(tmp_path / "g.onnx") and (tmp_path / "g.onnx").stat().st_size > 1000
+    assert ex.exports.export_safetensors(tmp_path / "g.safetensors")
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
-    assert ex.export_checkpoint(tmp_path / "full.pt") and (tmp_path / "full.pt").stat().st_size > 1000
+    assert ex.exports.export_checkpoint(tmp_path / "full.pt") and (tmp_path / "full.pt").stat().st_size > 1000
     ex.compare_combo.setCurrentIndex(1)  # same z across checkpoints: the run's saved grids
     assert ex.frames is not None and len(ex.frames) >= 2 and ex.frame_labels[0].startswith("step")
-    assert ex.export_gif(tmp_path / "timelapse.gif")
+    assert ex.exports.export_gif(tmp_path / "timelapse.gif")
     ex.close()
 
 
@@ -66,13 +66,13 @@ def test_direction_sliders_move_the_image(qtbot, window):
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     ex.tabs.setCurrentIndex(2)
-    assert ex.direction_labels[0].text().startswith("PC1")
+    assert ex.directions_tab.labels[0].text().startswith("PC1")
     before = ex.frames[0].copy()
-    ex.direction_sliders[0].setValue(25)
+    ex.directions_tab.sliders[0].setValue(25)
     assert not np.array_equal(before, ex.frames[0])
-    assert ex.direction_previews[0].pixmap() is not None and not ex.direction_previews[0].pixmap().isNull()
-    ex.basis_combo.setCurrentIndex(1)
-    assert ex.direction_labels[0].text() == "z[0]"
+    assert ex.directions_tab.previews[0].pixmap() is not None and not ex.directions_tab.previews[0].pixmap().isNull()
+    ex.directions_tab.basis_combo.setCurrentIndex(1)
+    assert ex.directions_tab.labels[0].text() == "z[0]"
     ex.close()
 
 
@@ -85,7 +85,7 @@ def test_hostile_files_are_refused_in_the_gui_and_the_app_stays_up(qtbot, window
     hostile_pickle_file(run_dir / "generator.safetensors", marker)
     (run_dir / "config.json").write_text('{"preset": "studio-fast", "batch_size": 16}')
     (run_dir / "metrics.csv").write_text("step,epoch,d1,d2,g,lr_g,lr_d,d_real,d_fake,grad_d,grad_g,seconds\n")
-    w.open_run(run_dir)  # the generator file is refused: the history shows without its grid, or an error
+    w.files.open_run(run_dir)  # the generator file is refused: the history shows without its grid, or an error
     w.show_explorer()
     assert not w.explorer.load_file(run_dir / "generator.safetensors")
     errors_before = len(w.errors)

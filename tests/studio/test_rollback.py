@@ -56,6 +56,6 @@ def test_opened_run_shows_its_branches(qtbot, window, tmp_path):
         run.step()
     run.finish("stopped")
     run.close()
-    window.open_run(tmp_path / "r")
+    window.files.open_run(tmp_path / "r")
     assert len(window.loss_plot.ghosts) == 3 and int(window.loss_plot.steps[-1]) == 25
     assert any("manual rollback" in m.label.toPlainText() for m in window.loss_plot.markers)

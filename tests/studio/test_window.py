@@ -20,8 +20,8 @@ def run_steps(w) -> int:
 
 def test_start_streams_curves_and_grid(qtbot, window):
     w = window
-    with qtbot.waitSignal(w.start_action.triggered, timeout=1000):
-        w.start_button.click()
+    with qtbot.waitSignal(w.controls.start_action.triggered, timeout=1000):
+        w.controls.start_button.click()
     qtbot.waitUntil(lambda: w.loss_plot.point_count >= 20, timeout=60_000)
     qtbot.waitUntil(lambda: not w.sample_grid.is_blank(), timeout=30_000)
     assert w.sample_grid.array.shape[0] > 10 * 28  # ten rows of digits
@@ -29,11 +29,11 @@ def test_start_streams_curves_and_grid(qtbot, window):
     assert len(w.loss_plot.smooth_curves["d1"].getData()[0]) > 0  # drawn, not only buffered
     assert not w.config_panel.batch_size.isEnabled()  # fixed fields are locked while live
     assert w.config_panel.lr_g.isEnabled()
-    assert "step" in w.status_label.text() and w.run_dir_label.text()
-    w.stop_button.click()
+    assert "step" in w.status.status_label.text() and w.status.run_dir_label.text()
+    w.controls.stop_button.click()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     assert w.config_panel.batch_size.isEnabled()
-    assert "Finished" in w.status_label.text()
+    assert "Finished" in w.status.status_label.text()
 
 
 def test_pause_stops_and_step_advances_exactly_one(qtbot, window):
@@ -41,22 +41,22 @@ def test_pause_stops_and_step_advances_exactly_one(qtbot, window):
     w.start()
     wait_started(qtbot, w)
     qtbot.waitUntil(lambda: run_steps(w) >= 3, timeout=30_000)
-    w.pause_button.click()
-    assert w.pause_button.text() == "Resume"
+    w.controls.pause_button.click()
+    assert w.controls.pause_button.text() == "Resume"
     qtbot.wait(300)  # let the worker drain the pause command
     paused_at = run_steps(w)
     qtbot.wait(700)
     assert run_steps(w) == paused_at
-    w.step_button.click()
+    w.controls.step_button.click()
     qtbot.waitUntil(lambda: run_steps(w) == paused_at + 1, timeout=10_000)
     qtbot.wait(500)
     assert run_steps(w) == paused_at + 1
     qtbot.waitUntil(lambda: int(w.loss_plot.steps[-1]) == paused_at + 1, timeout=5_000)  # the point is shown
     g_before = [p.clone() for p in w.worker.run.trainer.g.parameters()]
-    w.step_d_button.click()
+    w.controls.step_d_button.click()
     qtbot.waitUntil(lambda: run_steps(w) == paused_at + 2, timeout=10_000)
     assert all(torch.equal(a, b) for a, b in zip(g_before, w.worker.run.trainer.g.parameters()))
-    w.pause_button.click()  # resume
+    w.controls.pause_button.click()  # resume
     qtbot.waitUntil(lambda: run_steps(w) > paused_at + 5, timeout=30_000)
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
@@ -89,7 +89,7 @@ def test_error_in_worker_shows_dialog_and_app_stays_up(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None, timeout=30_000)
     assert "step-000000010.pt" in window.errors[-1]
     qtbot.waitUntil(lambda: not window.running, timeout=30_000)
-    assert window.isVisible() and window.start_action.isEnabled()
+    assert window.isVisible() and window.controls.start_action.isEnabled()
 
 
 def test_bad_value_shows_dialog(qtbot, window, tmp_path):
@@ -113,7 +113,7 @@ def test_bad_value_shows_dialog(qtbot, window, tmp_path):
     assert window.findChild(QMessageBox, "errorDialog") is not None
     window.step_once()  # used to crash: it sent the step to a worker that the refused start never made
     assert not window.running and len(window.errors) == 2 and "no such folder" in window.errors[1]
-    assert window.isVisible() and window.start_action.isEnabled()
+    assert window.isVisible() and window.controls.start_action.isEnabled()
     window.config_panel.data_picker.set_dataset("mnist")
 
 
@@ -124,15 +124,15 @@ def test_open_run_export_grid_and_save_generator(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: w.run_dir is not None, timeout=60_000)
     qtbot.waitUntil(lambda: not w.running, timeout=60_000)
     run_dir = w.run_dir
-    w.save_generator(tmp_path / "g.safetensors")
+    w.files.save_generator(tmp_path / "g.safetensors")
     g, info = load_generator(tmp_path / "g.safetensors")
     assert info["class_names"][0] == "0"
-    w.export_grid(tmp_path / "grid.png")
+    w.files.export_grid(tmp_path / "grid.png")
     assert (tmp_path / "grid.png").stat().st_size > 200
     w.loss_plot.clear()
-    w.open_run(run_dir)
+    w.files.open_run(run_dir)
     assert w.loss_plot.point_count == 12
-    assert w.resume_dir == run_dir and "step 12" in w.status_label.text()
+    assert w.resume_dir == run_dir and "step 12" in w.status.status_label.text()
     w.config_panel.steps.setValue(15)
     w.start()  # continues the opened run
     qtbot.waitUntil(lambda: w.worker is not None, timeout=5_000)

@@ -1,0 +1,26 @@
+"""What the studio remembers between sessions (QSettings): the window's geometry, the splitter and the
+last-used configuration. An unreadable saved configuration is ignored, never fatal."""
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QSettings
+
+
+def restore(window) -> None:
+    settings = QSettings()
+    if settings.value("geometry") is not None:
+        window.restoreGeometry(settings.value("geometry"))
+    if settings.value("splitter") is not None:
+        window.splitter.restoreState(settings.value("splitter"))
+    try:
+        window.config_panel.load(json.loads(settings.value("config", "{}")))
+    except (TypeError, ValueError):
+        pass
+
+
+def save(window) -> None:
+    settings = QSettings()
+    settings.setValue("geometry", window.saveGeometry())
+    settings.setValue("splitter", window.splitter.saveState())
+    settings.setValue("config", json.dumps(window.config_panel.config().to_dict()))
