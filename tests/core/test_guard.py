@@ -68,17 +68,22 @@ def test_nan_in_a_d_weight_rolls_back_within_k_steps(tmp_path, tiny_mnist):
     assert not torch.equal(run.trainer.noise.get_state(), snapshot["noise_rng"])
 
 
-def test_guard_gives_up_instead_of_looping(tmp_path, tiny_mnist):
-    run = tiny_run(tmp_path, tiny_mnist, max_rollbacks=2, backoff=1.0)
+def poison_until_give_up(run, module):
+    """NaN in `module()`'s first weight after every rollback, until the guard gives up (or 5 tries)."""
     run_until(run, lambda e: False, 20)
-    gave_up = None
-    for _ in range(5):  # poison again after every rollback
+    for _ in range(5):
         with torch.no_grad():
-            next(run.trainer.d.parameters()).view(-1)[0] = float("nan")
+            next(module().parameters()).view(-1)[0] = float("nan")
         events = run_until(run, lambda e: any(isinstance(x, RolledBack) for x in e), 20)
         gave_up = next((e for e in events if isinstance(e, GuardGaveUp)), None)
         if gave_up:
-            break
+            return gave_up
+    return None
+
+
+def test_guard_gives_up_instead_of_looping(tmp_path, tiny_mnist):
+    run = tiny_run(tmp_path, tiny_mnist, max_rollbacks=2, backoff=1.0)
+    gave_up = poison_until_give_up(run, lambda: run.trainer.d)
     assert gave_up is not None and gave_up.rollbacks == 2
 
 
@@ -271,15 +276,7 @@ def test_giving_up_keeps_the_last_healthy_generator_and_resume_starts_there(tmp_
     from cgan_core.checkpoint import load_generator
 
     run = tiny_run(tmp_path, tiny_mnist, max_rollbacks=2, backoff=1.0)
-    run_until(run, lambda e: False, 20)
-    gave_up = None
-    for _ in range(5):  # poison again after every rollback
-        with torch.no_grad():
-            next(run.trainer.g.parameters()).view(-1)[:] = float("nan")
-        events = run_until(run, lambda e: any(isinstance(x, RolledBack) for x in e), 20)
-        gave_up = next((e for e in events if isinstance(e, GuardGaveUp)), None)
-        if gave_up:
-            break
+    gave_up = poison_until_give_up(run, lambda: run.trainer.g)
     assert gave_up is not None and "diverged-step-" in gave_up.diverged_path
     assert os.path.isfile(gave_up.diverged_path)  # kept for inspection, never picked by --resume
     healthy = {k: v.clone() for k, v in run.trainer.sampler.state_dict().items()}

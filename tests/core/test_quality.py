@@ -115,3 +115,41 @@ def test_prepare_trains_once_then_reports_ready(classifier, small_sets):
     seen = []
     live = prepare_live_quality(train, test, progress=seen.append, per_class=5)
     assert not seen and live.per_class == 5  # cached: no training, no progress
+
+
+def test_the_best_generator_is_kept_and_run_best_samples_from_it(tmp_path, tiny_mnist):
+    import subprocess
+    import sys
+
+    from cgan_core.checkpoint import generator_path, load_generator, read_generator_metadata
+    from cgan_core.errors import CheckpointError
+
+    config = TrainConfig(preset="studio-fast", batch_size=16, device="cpu", latent_dim=8, steps=100)
+    run = TrainingRun(config, out=tmp_path / "run", dataset=tiny_mnist, guard={"enabled": False})
+    accuracies = [0.3, 0.7, 0.9, 0.6, 0.5]  # quality oscillates: the peak is at step 30
+    run.enable_quality(ScriptedQuality([[a] * 10 for a in accuracies]), every=10)
+    peak = None
+    while run.step_count < 50:
+        events = run.step()
+        if run.step_count == 30:
+            peak = {k: v.clone() for k, v in run.trainer.sampler.state_dict().items()}
+        assert not any(type(e).__name__ == "BestSaved" and e.step > 30 for e in events)
+    run.finish("stopped")
+    run.close()
+    meta = read_generator_metadata(tmp_path / "run" / "best.safetensors")
+    assert meta["step"] == "30" and float(meta["accuracy"]) == pytest.approx(0.9)
+    g, _ = load_generator(generator_path(tmp_path / "run" / "best"))
+    assert all(torch.equal(v, peak[k]) for k, v in g.state_dict().items())  # the peak's weights exactly
+    # A resumed run keeps comparing against the saved best: a worse measurement does not replace it.
+    resumed = TrainingRun(config, resume=tmp_path / "run", dataset=tiny_mnist, guard={"enabled": False})
+    resumed.enable_quality(ScriptedQuality([[0.8] * 10]), every=10)
+    while resumed.step_count < 60:
+        resumed.step()
+    resumed.close()
+    assert read_generator_metadata(tmp_path / "run" / "best.safetensors")["step"] == "30"
+    result = subprocess.run([sys.executable, "-m", "cgan_core", "sample", str(tmp_path / "run" / "best"), "--out",
+                             str(tmp_path / "best.png")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(CheckpointError, match="no best.safetensors"):
+        generator_path(tmp_path / "plain" / "best")
