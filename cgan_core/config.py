@@ -7,8 +7,8 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .data import COLORS, DATASETS, SIZES
-from .errors import ConfigError
+from .data import DATASETS, check_size_and_color
+from .errors import ConfigError, DataError
 from .losses import LOSSES
 from .presets import DEFAULT_PRESET, canonical_name, get_preset
 
@@ -61,10 +61,11 @@ class TrainConfig:
                               "or a folder)")
         if self.dataset not in DATASETS and not Path(self.dataset).expanduser().exists():
             raise ConfigError(f"{self.dataset}: no such folder (--dataset)")
-        if self.image_size is not None and self.image_size not in SIZES:
-            raise ConfigError(f"--image-size: must be one of {', '.join(map(str, SIZES))}, got {self.image_size!r}")
-        if self.color not in COLORS:
-            raise ConfigError(f"--color: must be one of {', '.join(COLORS)}, got {self.color!r}")
+        try:
+            check_size_and_color(self.image_size, self.color)  # the one check, shared with the data package
+        except DataError as exc:
+            flag = "--color" if str(exc).startswith("colour") else "--image-size"
+            raise ConfigError(f"{flag}: {exc}") from None
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device: {self.device!r} is not one of auto, cpu, cuda, mps")
         if self.loss is not None and self.loss not in LOSSES:

@@ -133,15 +133,11 @@ class Decision:
     message: str = ""
 
 
-ADVICE = {
-    "d_dominance": "D wins on real and fake alike (d1 and d2 near 0), and this run has had no healthy state "
-                   "to go back to, so rolling back would only replay it. Some recipes start this way and "
-                   "recover; if the samples do not improve, try a lower lr D, label smoothing 0.1, or the "
-                   "studio-fast preset.",
-    "g_explodes": "G's loss stays high (D rejects every sample), and this run has had no healthy state to go "
-                  "back to, so rolling back would only replay it. If the samples do not improve, try a lower "
-                  "lr D, label smoothing 0.1, or the studio-fast preset.",
-}
+# D dominance and a high G loss are one episode (D rejects every sample, so G's loss climbs): one advice.
+ADVICE = ("D wins: it tells real from generated samples with near certainty (d1 and d2 near 0, g high), "
+          "so G's gradients fade. This run has had no healthy state to go back to, so rolling back would only "
+          "replay it. Some recipes start this way and recover; if the samples do not improve, try a lower lr D, "
+          "label smoothing 0.1, or the studio-fast preset.")
 
 
 class DivergenceGuard:
@@ -215,8 +211,9 @@ class DivergenceGuard:
 
     def _decide(self, finding: Finding) -> Decision:
         if finding.reason in SUSTAINED and not self._was_healthy_before(finding.since):
-            self.monitor.acknowledge(finding.reason)
-            return Decision("advise", finding, ADVICE[finding.reason])
+            for reason in SUSTAINED:  # one episode, one advice
+                self.monitor.acknowledge(reason)
+            return Decision("advise", finding, ADVICE)
         return Decision("rollback", finding)
 
     def _was_healthy_before(self, step: int) -> bool:

@@ -293,8 +293,7 @@ class TrainingRun:
         path = self.files.save_checkpoint(state, self.step_count)
         if self.guard.healthy_now():  # generator.safetensors holds the newest healthy generator only
             self.save_generator()
-        self.checkpoints = CheckpointClock(self.step_count, self.config.checkpoint_every,
-                                          self.config.checkpoint_minutes)
+        self.checkpoints.written(self.step_count)
         event = CheckpointSaved(self.step_count, str(path), time.time())
         self.files.log(event)
         return event

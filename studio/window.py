@@ -207,7 +207,8 @@ class MainWindow(QMainWindow):
     def _on_guard_advice(self, event) -> None:
         """The guard sees trouble it cannot roll back from: a marker, and a note that does not block."""
         reason = event.reason.replace("_", " ")
-        self.loss_plot.add_marker(event.step, f"guard: {reason}")
+        # At the newest steps when it comes: the label goes before the line, where there is room.
+        self.loss_plot.add_marker(event.step, f"guard advice: {reason}", "#e5c07b", left=True)
         applied = f"\n\nApplied: {event.applied}." if event.applied else ""
         self.notices.append(event.message)
         self._message(QMessageBox.Information, f"At step {event.step}: {reason}.\n\n{event.message}{applied}",
