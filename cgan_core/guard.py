@@ -16,11 +16,12 @@ Default bounds and why (the soak table in BENCHMARKS.md shows the ranges each pr
   small batches shows 15-30x one-step spikes while it trains well.
 - class_collapse: a class's within-class diversity of fixed-noise samples (per-pixel standard deviation,
   against the real data's), having held 0.5-1.5x the real value (`diversity_reached`; above 1.5x it is an
-  untrained generator's noise) for 3 checks in a row, stays below `collapse_fraction` (0.2) for 2. One
-  noisy reading is not a collapse. Faithful recipes draw less varied digits than real ones: the MLP
-  recipes settle at 0.35-0.9 of the real diversity, so the usual "half the real value" would fire on
-  healthy runs; a collapsed class falls to ~0.05. With live quality on, the same reason fires when a class's conditional accuracy,
-  having held `accuracy_reached` for 3 measurements, stays below `accuracy_floor` for 2.
+  untrained generator's noise) for 3 checks in a row, stays below `collapse_fraction` (0.1) for 2. One
+  noisy reading is not a collapse. Faithful recipes draw less varied digits than real ones: learnt
+  classes dip to 0.16-0.5 of the real diversity in healthy runs (mlp-label-concat's 1s to 0.16), so the
+  usual "half the real value" would fire on them; a collapsed class (one image whatever z) reads 0.0-0.05.
+  With live quality on, the same reason fires when a class's conditional accuracy, having held
+  `accuracy_reached` for 3 measurements, stays below `accuracy_floor` for 2.
 
 What it does about a finding:
 - It rolls back where there is somewhere healthy to go: for a sustained condition, only when the run
@@ -66,7 +67,7 @@ class GuardConfig:
     max_rollbacks: int = 3  # R rollbacks ...
     rollback_window: int = 2000  # ... within this many steps: give up and pause
     diversity_reached: float = 0.5  # of the real within-class diversity: a class that held it was learnt ...
-    collapse_fraction: float = 0.2  # ... and below this it has collapsed; 0 turns the check off
+    collapse_fraction: float = 0.1  # ... and below this it has collapsed; 0 turns the check off
     accuracy_reached: float = 0.8  # live quality: a class's accuracy that counts as learnt ...
     accuracy_floor: float = 0.4  # ... and the accuracy below which it counts as lost; 0 turns it off
     remedy: str = "none"  # what the guard may change when it advises: none, lower_lr_d or label_smoothing
