@@ -20,6 +20,7 @@ import torch
 from . import cli_explore
 from .config import TrainConfig
 from .errors import CganError, ConfigError, UsageError
+from .events import reason_label
 from .guard import GuardConfig
 from .presets import ALIASES, PRESETS
 
@@ -203,7 +204,7 @@ class _EventPrinter:
                     f"{event.to_step}, lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}")
         elif kind == "GuardAdvice":
             applied = f" Applied: {event.applied}." if event.applied else ""
-            line = f"guard: {event.reason.replace('_', ' ')} at step {event.step}. {event.message}{applied}"
+            line = f"guard: {reason_label(event.reason)} at step {event.step}. {event.message}{applied}"
         elif kind == "QualityReport":
             line = (f"quality at step {event.step}: accuracy {event.accuracy:.1%}, Frechet {event.frechet:.2f} "
                     f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]")

@@ -69,6 +69,15 @@ class SnapshotTaken:
     kept: tuple[int, ...]
 
 
+# The guard's reasons as a user reads them.
+REASON_LABELS = {"non_finite": "non-finite loss", "d_dominance": "D dominance", "g_explodes": "G loss explodes",
+                 "grad_spike": "gradient spike", "class_collapse": "class collapse"}
+
+
+def reason_label(reason: str) -> str:
+    return REASON_LABELS.get(reason, reason.replace("_", " "))
+
+
 @dataclass(frozen=True)
 class RolledBack:
     """The run went back from `from_step` to the healthy snapshot at `to_step`."""
@@ -85,7 +94,7 @@ class RolledBack:
     def label(self) -> str:
         if self.manual:
             return "manual rollback"
-        return f"rollback: {self.reason.replace('_', ' ')} {self.detail}".strip()
+        return f"rollback: {reason_label(self.reason)} {self.detail}".strip()
 
 
 @dataclass(frozen=True)

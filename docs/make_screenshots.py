@@ -7,6 +7,9 @@
         class (grid exported seed-004 style).
     make_screenshots.py OUT SECONDS folder FOLDER
         train on a folder of images (one subfolder per class) for SECONDS.
+    make_screenshots.py OUT SECONDS advice
+        dcgan-label-channel (D-dominated from its start, as its tutorial's own code): the guard's advice,
+        captured as soon as it is shown (at most SECONDS).
 """
 from __future__ import annotations
 
@@ -75,6 +78,15 @@ def main() -> int:
     if SCENARIO == "folder":
         window.config_panel.data_picker.set_dataset(ARGUMENT)
         plan = [(0.5, window.start), (TRAIN_SECONDS, lambda: shot("own-folder")), (TRAIN_SECONDS + 0.5, window.close)]
+        for delay, action in plan:
+            QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
+    if SCENARIO == "advice":
+        window.config_panel.preset.setCurrentText("dcgan-label-channel")
+        poll = QTimer(window)
+        poll.timeout.connect(lambda: window.notices and (poll.stop(), QTimer.singleShot(1500, lambda: (
+            shot("guard-advice"), window.close()))))
+        plan = [(0.5, window.start), (0.6, lambda: poll.start(500)), (TRAIN_SECONDS, window.close)]
         for delay, action in plan:
             QTimer.singleShot(int(delay * 1000), action)
         return app.exec()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 
 from cgan_core import commands as cmd
 from cgan_core.errors import CganError
+from cgan_core.events import reason_label
 
 from . import settings
 from .config_panel import ConfigPanel
@@ -199,14 +200,14 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_guard_gave_up(self, event) -> None:
         self._update_controls()
-        self.show_error(f"Training keeps diverging ({event.reason.replace('_', ' ')}): {event.rollbacks} rollbacks "
+        self.show_error(f"Training keeps diverging ({reason_label(event.reason)}): {event.rollbacks} rollbacks "
                         f"in a short stretch, so it is paused at step {event.step}, at its last healthy state."
                         "\n\nLower the learning rates, then Resume.")
 
     @Slot(object)
     def _on_guard_advice(self, event) -> None:
         """The guard sees trouble it cannot roll back from: a marker, and a note that does not block."""
-        reason = event.reason.replace("_", " ")
+        reason = reason_label(event.reason)
         # At the newest steps when it comes: the label goes before the line, where there is room.
         self.loss_plot.add_marker(event.step, f"guard advice: {reason}", "#e5c07b", left=True)
         applied = f"\n\nApplied: {event.applied}." if event.applied else ""
