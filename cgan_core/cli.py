@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", type=Path, help="a TOML file of settings; flags override it")
     train.add_argument("--resume", type=Path, help="a run directory (its newest healthy checkpoint) or a checkpoint "
                                                    "to continue; --max-seconds and --epochs count from there")
+    train.add_argument("--control", choices=["on", "off"], default="on",
+                       help="accept commands written into RUN/control/ (cgan-studio control, the studio's Attach)")
     train.add_argument("--checkpoint-minutes", type=_positive_float,
                        help="also write a checkpoint every N minutes of wall time (default 2)")
     train.add_argument("--guard", choices=["on", "off"], default="on", help="divergence guard with rollback")
@@ -99,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--labels")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", type=Path, required=True)
+    control = sub.add_parser("control", help="steer a live run through its control folder (no network)")
+    control.add_argument("run", type=Path)
+    control.add_argument("--lr-g", type=_positive_float)
+    control.add_argument("--lr-d", type=_positive_float)
+    state = control.add_mutually_exclusive_group()
+    for flag in ("--pause", "--resume", "--stop"):
+        state.add_argument(flag, action="store_true")
     evaluate = sub.add_parser("evaluate", help="score a generator with the dataset's domain classifier")
     evaluate.add_argument("generator", type=Path)
     evaluate.add_argument("--per-class", type=_positive_int, default=100)
@@ -113,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("a subcommand is required: presets, train, sample, evaluate, interpolate or export")
+            raise UsageError("a subcommand is required: presets, train, control, sample, evaluate, interpolate or "
+                             "export")
         commands = {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
+                    "control": cmd_control,
                     "interpolate": cli_explore.cmd_interpolate, "export": cli_explore.cmd_export}
         return commands[args.command](args)
     except UsageError as exc:
@@ -156,6 +167,7 @@ def _train_config(args) -> tuple[TrainConfig, dict]:
 
 def cmd_train(args) -> int:
     from .commands import Stop
+    from .control import ControlInbox
     from .loop import RunLoop
     from .prepare import fetch_dataset
     from .run import TrainingRun
@@ -176,8 +188,15 @@ def cmd_train(args) -> int:
     print(f"training {run.config.preset} on {run.config.dataset}, {run.device_name}, run dir {run.run_dir}",
           file=sys.stderr)
     printer, finished = _EventPrinter(run), None
+    def next_command(block: bool):
+        if stop["requested"]:
+            return Stop()
+        if block:  # paused (from the control folder): wait a little instead of spinning
+            time.sleep(0.05)
+        return None
+    inbox = ControlInbox(run.run_dir) if args.control == "on" else None
     try:
-        for event in RunLoop(run, lambda block: Stop() if stop["requested"] else None).events():
+        for event in RunLoop(run, next_command, inbox=inbox).events():
             printer.show(event)
             finished = event if type(event).__name__ == "RunFinished" else finished
     finally:
@@ -210,6 +229,9 @@ class _EventPrinter:
                     f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]")
         elif kind == "BestSaved":
             line = f"best so far: step {event.step} ({event.accuracy:.1%}, Frechet {event.frechet:.2f}) -> {event.path}"
+        elif kind in ("ControlApplied", "ControlRefused"):
+            verdict = f"applied at step {event.step}" if kind == "ControlApplied" else f"refused: {event.reason}"
+            line = f"control: {event.file} {verdict}"
         elif kind == "GuardGaveUp":
             kept = f"; the diverged state is kept in {event.diverged_path}" if event.diverged_path else ""
             line = (f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "
@@ -218,6 +240,23 @@ class _EventPrinter:
         else:
             return
         print(line, file=sys.stderr)
+
+
+def cmd_control(args) -> int:
+    from . import commands
+    from .control import send
+
+    if not (args.run / "config.json").is_file():
+        raise UsageError(f"argument run: {args.run} is not a run directory (no config.json)")
+    changes = {k: v for k, v in (("lr_g", args.lr_g), ("lr_d", args.lr_d)) if v is not None}
+    sent = [commands.SetHParams(changes)] if changes else []
+    sent += [c() for flag, c in ((args.pause, commands.Pause), (args.resume, commands.Resume),
+                                 (args.stop, commands.Stop)) if flag]
+    if not sent:
+        raise UsageError("nothing to send: give --lr-g/--lr-d, --pause, --resume or --stop")
+    for command in sent:
+        print(json.dumps({"sent": type(command).__name__, "file": str(send(args.run, command))}))
+    return 0
 
 
 def _download_bar(dataset: str):

@@ -167,10 +167,30 @@ class RunFinished:
     summary: dict
 
 
+@dataclass(frozen=True)
+class ControlApplied:
+    """A command file from the run's control folder was applied between steps: it takes effect from
+    step + 1 (a learning rate changed here shows in metrics.csv from that row on)."""
+
+    step: int
+    file: str
+    command: str
+
+
+@dataclass(frozen=True)
+class ControlRefused:
+    """A command file could not be applied (malformed, unknown, a bad value); the run goes on."""
+
+    step: int
+    file: str
+    reason: str
+
+
 # events.jsonl: each line is one of these events as {"event": kind, "time": ..., **its fields}, written
 # by RunFiles.log and read back by history.py through `from_record`.
 RECORDED = {"hparam": HParamChange, "rollback": RolledBack, "guard_gave_up": GuardGaveUp, "advice": GuardAdvice,
-            "checkpoint": CheckpointSaved, "best": BestSaved, "finished": RunFinished}
+            "checkpoint": CheckpointSaved, "best": BestSaved, "finished": RunFinished,
+            "control_applied": ControlApplied, "control_refused": ControlRefused}
 _KIND = {cls: kind for kind, cls in RECORDED.items()}
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from . import commands as cmd
-from .events import GuardGaveUp, Progress, RunFinished
+from .control import ControlInbox
+from .errors import CganError
+from .events import ControlApplied, ControlRefused, GuardGaveUp, Progress, RunFinished
 from .run import TrainingRun
 
 NextCommand = Callable[[bool], "cmd.Command | None"]
@@ -32,9 +34,10 @@ class RunLoop:
     """
 
     def __init__(self, run: TrainingRun, next_command: NextCommand = no_commands, paused: bool = False,
-                 on_give_up: str = "stop") -> None:
+                 on_give_up: str = "stop", inbox: ControlInbox | None = None) -> None:
         self.run = run
         self.next_command = next_command
+        self.inbox = inbox  # command files from outside the process (control.py), when the run accepts them
         self.paused = paused
         self.on_give_up = on_give_up
         self.stop_requested = False
@@ -80,6 +83,25 @@ class RunLoop:
         while command is not None:
             yield from self.apply(command)
             command = self.next_command(False)
+        if self.inbox is not None:
+            for name, command, why in self.inbox.poll():
+                yield from self._apply_file(name, command, why)
+
+    def _apply_file(self, name: str, command, why: str) -> Iterator:
+        """A command from the control folder: applied and acknowledged, or refused; never fatal."""
+        step = self.run.step_count
+        if command is not None:
+            try:
+                events = list(self.apply(command))
+            except CganError as exc:
+                command, why = None, str(exc)
+        if command is None:
+            event = ControlRefused(step, name, why)
+        else:
+            event = ControlApplied(step, name, type(command).__name__)
+            yield from events
+        self.run.files.log(event)
+        yield event
 
     def apply(self, command) -> Iterator:
         if isinstance(command, cmd.Stop):

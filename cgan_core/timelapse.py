@@ -37,6 +37,27 @@ def drop_after(run_dir: Path, step: int) -> None:
             path.unlink(missing_ok=True)
 
 
+def _read(path: Path) -> np.ndarray | None:
+    try:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("L" if image.mode in ("L", "P", "1") else "RGB"))
+    except OSError:
+        return None
+    return array[:, :, None] if array.ndim == 2 else array
+
+
+def newest_grid(run_dir: Path, after: int = -1) -> tuple[int, np.ndarray] | None:
+    """The newest saved grid, if it is newer than step `after` (a live run being followed)."""
+    steps = sorted(int(m.group(1)) for p in (Path(run_dir) / FOLDER).glob("step-*.png") if (m := _NAME.search(p.name)))
+    for step in reversed(steps):
+        if step <= after:
+            return None
+        array = _read(grid_path(run_dir, step))
+        if array is not None:
+            return step, array
+    return None
+
+
 def load_timelapse(run_dir: Path) -> list[tuple[int, np.ndarray]]:
     """(step, uint8 (H, W, C)) in step order; unreadable files are skipped. All frames share the
     size of the first (a grid of another size, e.g. after a change of N per class, is left out)."""
@@ -45,12 +66,9 @@ def load_timelapse(run_dir: Path) -> list[tuple[int, np.ndarray]]:
         match = _NAME.search(path.name)
         if not match:
             continue
-        try:
-            with Image.open(path) as image:
-                array = np.asarray(image.convert("L" if image.mode in ("L", "P", "1") else "RGB"))
-        except OSError:
+        array = _read(path)
+        if array is None:
             continue
-        array = array[:, :, None] if array.ndim == 2 else array
         if frames and array.shape != frames[0][1].shape:
             continue
         frames.append((int(match.group(1)), array))

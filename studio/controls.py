@@ -35,6 +35,8 @@ class Controls:
         w, files = self.window, self.window.files
         menu = w.menuBar().addMenu("&File")
         menu.addAction(self._action("Open run…", "Ctrl+O", files.open_run_dialog, "Open a past run's curves and grid"))
+        menu.addAction(self._action("Attach to run…", "Ctrl+Shift+O", files.attach_dialog,
+                                    "Follow and steer a live run that another process writes (a CLI or torchrun job)"))
         menu.addAction(self._action("Export grid…", "Ctrl+E", files.export_grid_dialog, "Write the sample grid as PNG"))
         menu.addAction(self._action("Save generator…", "Ctrl+S", files.save_generator_dialog,
                                     "Write generator.safetensors"))

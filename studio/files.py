@@ -77,6 +77,11 @@ class FileActions:
         if path:
             self.open_run(Path(path))
 
+    def attach_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self.window, "Attach to a live run directory")
+        if path:
+            self.window.attach(Path(path))
+
     def export_grid_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.window, "Export grid", "grid.png", "PNG images (*.png)")
         if path:

@@ -47,11 +47,29 @@ class RunController(QObject):
         super().__init__(parent)
         self.thread: QThread | None = None
         self.worker: TrainWorker | None = None
+        self.attached = None  # an AttachedRun: a live run that another process writes, steered by files
         self.paused = False
 
     @property
     def running(self) -> bool:
-        return self.thread is not None
+        """A run is live: hosted here (the thread) or followed (attached)."""
+        return self.thread is not None or self.attached is not None
+
+    def attach(self, run_dir: Path) -> None:
+        """Follow a live run directory; its events come out of this controller's own signals."""
+        from .attach import AttachedRun
+
+        self.attached = AttachedRun(run_dir, self)  # refuses a folder that is not a run directory
+        for name in AttachedRun.FORWARDED:
+            getattr(self.attached, name).connect(getattr(self, name))
+        self.attached.finished.connect(self._on_detached)
+        self.stateChanged.emit()
+        self.attached.start()
+
+    @Slot(object)
+    def _on_detached(self, result) -> None:
+        self.attached, self.paused = None, False
+        self.stateChanged.emit()
 
     def start(self, config: TrainConfig, resume: Path | None, paused: bool, guard: dict,
               quality: tuple[bool | None, int | None]) -> None:
@@ -72,17 +90,19 @@ class RunController(QObject):
         self.stateChanged.emit()
 
     def send(self, command) -> None:
-        """A command for the live run's loop; without a live run there is nothing to steer."""
-        if self.worker is not None:
+        """A command for the live run: the hosted run's loop, or the attached run's control folder."""
+        if self.attached is not None:
+            self.attached.send(command)
+        elif self.worker is not None:
             self.worker.send(command)
 
     def set_quality(self, enabled: bool | None, every: int | None) -> None:
         self.send(QualitySettings(enabled, every))
 
     def toggle_pause(self) -> None:
-        if self.worker is not None:
+        if self.running:
             self.paused = not self.paused
-            self.worker.send(cmd.Pause() if self.paused else cmd.Resume())
+            self.send(cmd.Pause() if self.paused else cmd.Resume())
             self.stateChanged.emit()
 
     def step_once(self, update_d: bool, update_g: bool) -> None:
@@ -94,7 +114,9 @@ class RunController(QObject):
         self.worker.send(cmd.Step(update_d, update_g))
 
     def stop(self) -> None:
-        if self.worker is not None:
+        if self.attached is not None:
+            self.attached.send(cmd.Stop())
+        elif self.worker is not None:
             self.worker.request_stop()
 
     def shutdown(self) -> bool:

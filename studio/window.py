@@ -68,27 +68,29 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.status = StatusArea(self.statusBar())
-        self._connect_controller()
+        self._connect(self.controller)
         settings.restore(self)
         self._update_controls()
 
-    def _connect_controller(self) -> None:
-        c = self.controller
+    def _connect(self, source) -> None:
+        """Bind the run controller's signals (a hosted or an attached run's) to the views."""
         # Every receiver is a slot of an object living in the GUI thread (see RunController).
-        for signal, slot in ((c.started, self._on_started), (c.losses, self.loss_plot.append), (c.grid, self.show_grid),
-                             (c.hparamChanged, self._on_hparam_changed), (c.rolledBack, self._on_rolled_back),
-                             (c.snapshots, self.timeline.set_snapshots), (c.guardGaveUp, self._on_guard_gave_up),
-                             (c.guardAdvice, self._on_guard_advice), (c.checkpointSaved, self._on_checkpoint),
-                             (c.bestSaved, self._on_best), (c.quality, self.quality_view.add_report),
-                             (c.qualityStatus, self.quality_view.set_status),
-                             (c.generatorSnapshot, self._on_generator_snapshot), (c.progress, self._on_progress),
-                             (c.busy, self._on_busy), (c.failed, self._on_failed), (c.finished, self._on_finished),
-                             (c.stateChanged, self._on_state_changed)):
-            signal.connect(slot)
+        table = {"started": self._on_started, "losses": self.loss_plot.append, "grid": self.show_grid,
+                 "hparamChanged": self._on_hparam_changed, "rolledBack": self._on_rolled_back,
+                 "snapshots": self.timeline.set_snapshots, "guardGaveUp": self._on_guard_gave_up,
+                 "guardAdvice": self._on_guard_advice, "checkpointSaved": self._on_checkpoint,
+                 "bestSaved": self._on_best, "quality": self.quality_view.add_report,
+                 "qualityStatus": self.quality_view.set_status, "generatorSnapshot": self._on_generator_snapshot,
+                 "progress": self._on_progress, "busy": self._on_busy, "failed": self._on_failed,
+                 "finished": self._on_finished, "stateChanged": self._on_state_changed}
+        for name, slot in table.items():
+            if hasattr(source, name):
+                getattr(source, name).connect(slot)
 
     # ---- state -----------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
+        """A run is live: hosted here (the controller's thread) or followed (attached)."""
         return self.controller.running
 
     @property
@@ -140,6 +142,22 @@ class MainWindow(QMainWindow):
         if self.running:
             self.controller.stop()
             self.status.set_message("Stopping…")
+
+    def attach(self, run_dir: Path) -> None:
+        """Follow a live run that another process writes, and steer it through its control folder."""
+        if self.running:
+            self.show_error("Stop the current run before attaching to another.")
+            return
+        try:
+            self.controller.attach(Path(run_dir))
+        except CganError as exc:
+            self.show_error(str(exc))
+            return
+        for view in (self.loss_plot, self.quality_view, self.timeline):
+            view.clear()
+        self.run_dir = Path(run_dir)
+        self.status.set_run(str(self.run_dir))
+        self.status.set_message(f"Attached to {self.run_dir.name}: edits and Stop go to its control folder")
 
     @Slot(dict)
     def _on_hparams_edited(self, values: dict) -> None:

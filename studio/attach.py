@@ -1,0 +1,82 @@
+"""Attach to run…: follow a live run directory that another process writes (a CLI run, a torchrun job,
+a run on another machine whose directory is mounted or synced), and steer it through its control folder.
+No network port is opened. The run directory is read on a QTimer in the GUI thread: the reads are small
+appends (cgan_core.tail), and the views get the same events a run hosted here would send."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from cgan_core.control import send
+from cgan_core.events import SampleGrid
+from cgan_core.tail import RunTail
+
+POLL_MS = 500
+
+
+class AttachedRun(QObject):
+    """Emits what RunController emits, under the same names, so the window binds both the same way."""
+
+    losses = Signal(object)
+    grid = Signal(object)
+    hparamChanged = Signal(object)
+    rolledBack = Signal(object)
+    guardAdvice = Signal(object)
+    checkpointSaved = Signal(object)
+    bestSaved = Signal(object)
+    quality = Signal(object)
+    finished = Signal(object)  # RunFinished
+    FORWARDED = ("losses", "grid", "hparamChanged", "rolledBack", "guardAdvice", "checkpointSaved", "bestSaved",
+                 "quality", "finished")
+    SIGNALS = {"HParamChange": "hparamChanged", "RolledBack": "rolledBack", "GuardAdvice": "guardAdvice",
+               "CheckpointSaved": "checkpointSaved", "BestSaved": "bestSaved", "QualityReport": "quality"}
+
+    def __init__(self, run_dir: Path, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run_dir = Path(run_dir)
+        self.tail = RunTail(self.run_dir)  # refuses a folder that is not a run directory
+        self.class_names = _class_names(self.run_dir)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.poll)
+
+    def start(self) -> None:
+        self.poll()
+        self.timer.start(POLL_MS)
+
+    def send(self, command) -> None:
+        """A command for the followed run, as a file in its control folder."""
+        send(self.run_dir, command)
+
+    def detach(self) -> None:
+        self.timer.stop()
+
+    @Slot()
+    def poll(self) -> None:
+        for item in self.tail.poll():
+            if type(item).__name__ == "LossChunk":
+                self.losses.emit(item)
+            elif isinstance(item, tuple):  # (step, grid image)
+                step, image = item
+                names = self.class_names or [str(i) for i in range(image.shape[0] // max(1, image.shape[1] // 8))]
+                rows = len(names)
+                self.grid.emit(SampleGrid(step, np.ascontiguousarray(image), tuple(names), 8, image.shape[0] // rows))
+            elif type(item).__name__ == "RunFinished":
+                self.detach()
+                self.finished.emit(item)
+            elif type(item).__name__ in self.SIGNALS:
+                getattr(self, self.SIGNALS[type(item).__name__]).emit(item)
+
+
+def _class_names(run_dir: Path) -> list[str]:
+    """From the run's generator file, when it has one yet; MNIST's digits otherwise."""
+    from cgan_core.checkpoint import read_generator_metadata
+    from cgan_core.errors import CganError
+
+    try:
+        import json
+
+        return [str(n) for n in json.loads(read_generator_metadata(run_dir / "generator.safetensors")["class_names"])]
+    except (CganError, KeyError, ValueError):
+        return [str(i) for i in range(10)]

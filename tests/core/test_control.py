@@ -1,0 +1,103 @@
+"""Steering a run from outside its process: command files in RUN/control/, acknowledged in events.jsonl."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cgan_core import commands as cmd
+from cgan_core.control import ControlInbox, parse, send, to_json
+
+
+def test_every_command_survives_its_file_round_trip(tmp_path):
+    sent = [cmd.SetHParams({"lr_d": 1e-5}), cmd.SetGuard({"window": 80}), cmd.Pause(), cmd.Resume(),
+            cmd.Step(True, False), cmd.RollBack(300), cmd.SetGridInterval(50), cmd.Stop()]
+    for command in sent:
+        send(tmp_path, command)
+    inbox = ControlInbox(tmp_path)
+    arrived = inbox.poll(force=True)
+    assert [c for _, c, _ in arrived] == sent  # oldest first, typed again
+    assert inbox.poll(force=True) == []  # each file is read once
+
+
+@pytest.mark.parametrize("text, why", [
+    ("{not json", "not JSON"),
+    ('{"command": "explode"}', "'command' must be one of"),
+    ('{"command": "set_hparams", "values": {"lr_d": 1e-5}, "extra": 1}', "unknown field(s) extra"),
+    ('{"command": "rollback", "step": "300"}', "step must be a int"),
+    ('{"command": "rollback"}', "missing 1 required"),
+])
+def test_a_malformed_file_is_refused_with_its_reason(tmp_path, text, why):
+    (tmp_path / "control").mkdir()
+    (tmp_path / "control" / "bad.json").write_text(text)
+    [(name, command, reason)] = ControlInbox(tmp_path).poll(force=True)
+    assert name == "bad.json" and command is None and why in reason
+    with pytest.raises(ValueError):
+        parse(text)
+    with pytest.raises(TypeError):
+        to_json(cmd.PreviewSnapshot(3))  # only what makes sense from outside the process
+
+
+def cli(*args):
+    return [sys.executable, "-m", "cgan_core", *map(str, args)]
+
+
+def wait_for(predicate, seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def events_of(run):
+    path = run / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def test_a_live_cli_run_applies_an_lr_change_at_the_acknowledged_step_and_stops(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(cli("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--max-seconds", 120,
+                                "--out", run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: (run / "metrics.csv").is_file() and (run / "metrics.csv").stat().st_size > 500, 60)
+        (run / "control" / "zz-bad.json").write_text("{oops")
+        sent = subprocess.run(cli("control", run, "--lr-d", 1e-5), capture_output=True, text=True, timeout=60)
+        assert sent.returncode == 0, sent.stderr
+        assert wait_for(lambda: any(e["event"] == "control_applied" for e in events_of(run)), 30)
+        subprocess.run(cli("control", run, "--stop"), capture_output=True, text=True, timeout=60, check=True)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    events = events_of(run)
+    applied = next(e for e in events if e["event"] == "control_applied" and e["command"] == "SetHParams")
+    refused = next(e for e in events if e["event"] == "control_refused")
+    assert refused["file"] == "zz-bad.json" and "not JSON" in refused["reason"]
+    assert json.loads(out.strip().splitlines()[-1])["steps"] > applied["step"]  # the run went on, then stopped
+    with open(run / "metrics.csv") as f:
+        rows = [(int(r["step"]), float(r["lr_d"])) for r in csv.DictReader(f)]
+    assert all(lr == pytest.approx(2e-4) for step, lr in rows if step <= applied["step"])
+    assert all(lr == pytest.approx(1e-5) for step, lr in rows if step > applied["step"])
+    assert any(step > applied["step"] for step, _ in rows)
+    assert not [p for p in (run / "control").iterdir()]  # every file was read
+
+
+def test_control_off_ignores_the_folder(tmp_path):
+    run = tmp_path / "run"
+    (run / "control").mkdir(parents=True)
+    send(run, cmd.Stop())
+    result = subprocess.run(cli("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--steps", 300,
+                                "--control", "off", "--out", run), capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["steps"] == 300  # not stopped by the file
+    assert not any(e["event"].startswith("control") for e in events_of(run))
+    assert len(list((run / "control").iterdir())) == 1
