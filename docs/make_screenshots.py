@@ -7,6 +7,9 @@
         class (grid exported seed-004 style).
     make_screenshots.py OUT SECONDS folder FOLDER
         train on a folder of images (one subfolder per class) for SECONDS.
+    make_screenshots.py OUT SECONDS attach
+        a CLI run in another process, followed with Attach to run…; lr D halved from the panel after
+        SECONDS / 2, captured at SECONDS.
     make_screenshots.py OUT SECONDS advice
         dcgan-label-channel (D-dominated from its start, as its tutorial's own code): the guard's advice,
         captured as soon as it is shown (at most SECONDS).
@@ -78,6 +81,19 @@ def main() -> int:
     if SCENARIO == "folder":
         window.config_panel.data_picker.set_dataset(ARGUMENT)
         plan = [(0.5, window.start), (TRAIN_SECONDS, lambda: shot("own-folder")), (TRAIN_SECONDS + 0.5, window.close)]
+        for delay, action in plan:
+            QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
+    if SCENARIO == "attach":
+        import subprocess
+        import tempfile
+
+        run_dir = Path(tempfile.mkdtemp(prefix="attach-")) / "cli-run"
+        cli = subprocess.Popen([sys.executable, "-m", "cgan_core", "train", "--max-seconds", str(TRAIN_SECONDS * 2),
+                                "--out", str(run_dir)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        plan = [(8.0, lambda: window.attach(run_dir)), (TRAIN_SECONDS / 2, lower_lr),
+                (TRAIN_SECONDS, lambda: shot("attached")), (TRAIN_SECONDS + 0.5, window.stop),
+                (TRAIN_SECONDS + 5, lambda: (cli.wait(30), window.close()))]
         for delay, action in plan:
             QTimer.singleShot(int(delay * 1000), action)
         return app.exec()

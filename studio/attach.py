@@ -41,6 +41,11 @@ class AttachedRun(QObject):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.poll)
 
+    @property
+    def config(self) -> dict:
+        """The followed run's configuration (config.json)."""
+        return self.tail.config
+
     def start(self) -> None:
         self.poll()
         self.timer.start(POLL_MS)

@@ -155,6 +155,7 @@ class MainWindow(QMainWindow):
             return
         for view in (self.loss_plot, self.quality_view, self.timeline):
             view.clear()
+        self.config_panel.load(self.controller.attached.config)  # its settings, so an edit changes only itself
         self.run_dir = Path(run_dir)
         self.status.set_run(str(self.run_dir))
         self.status.set_message(f"Attached to {self.run_dir.name}: edits and Stop go to its control folder")
@@ -197,6 +198,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_hparam_changed(self, change) -> None:
         self.loss_plot.add_marker(change.step, change.label)
+        self.config_panel.show_hparams({change.name: change.new})  # also changes made elsewhere (attached)
 
     @Slot(object)
     def _on_rolled_back(self, event) -> None:

@@ -16,8 +16,10 @@ def test_attached_studio_shows_a_cli_run_and_its_lr_change_lands_at_the_acknowle
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         qtbot.waitUntil(lambda: (run / "config.json").is_file(), timeout=60_000)
+        window.config_panel.lr_g.setValue(3e-3)  # whatever the panel held before ...
         window.attach(run)
         assert window.running and window.controller.attached is not None
+        assert window.config_panel.lr_g.value() == pytest.approx(2e-4)  # ... it now shows the followed run's
         qtbot.waitUntil(lambda: window.loss_plot.point_count > 50, timeout=60_000)  # its curves stream in
         qtbot.waitUntil(lambda: window.sample_grid.step > 0, timeout=60_000)  # and its grids
         window.config_panel.lr_d.setValue(1e-5)  # an edit in the panel goes to the run's control folder
@@ -36,6 +38,7 @@ def test_attached_studio_shows_a_cli_run_and_its_lr_change_lands_at_the_acknowle
     assert all(lr == pytest.approx(1e-5) for step, lr in rows if step > applied["step"])
     assert all(lr == pytest.approx(2e-4) for step, lr in rows if step <= applied["step"])
     assert "Finished (stopped)" in window.status.status_label.text()
+    assert not any(e["event"] == "hparam" and e["name"] != "lr_d" for e in events)  # only what was edited
 
 
 def test_attaching_to_a_folder_that_is_not_a_run_says_so(window, tmp_path):
