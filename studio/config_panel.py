@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
 
 from cgan_core.config import LIVE_FIELDS, TrainConfig
+from cgan_core.guard import REMEDIES, GuardConfig
 from cgan_core.presets import DEFAULT_PRESET, PRESETS, canonical_name
 
 from .dataset_picker import DatasetPicker
@@ -117,8 +118,6 @@ class ConfigPanel(QWidget):
         self._on_preset(DEFAULT_PRESET)
 
     def _build_guard_box(self) -> QGroupBox:
-        from cgan_core.guard import GuardConfig
-
         defaults = GuardConfig()
         self.guard_box = QGroupBox("Divergence guard (live)", objectName="guardGroup", checkable=True)
         self.guard_box.setToolTip("Detect divergence and roll back to the last healthy snapshot, with lower lrs")
@@ -130,6 +129,12 @@ class ConfigPanel(QWidget):
                                             decimals=2, singleStep=0.05)
         self.guard_backoff.setToolTip("Learning rates are multiplied by this on a rollback (1 = unchanged)")
         self.guard_snapshot = _spin("guardSnapshotSpin", 1, 100_000, "Steps between healthy snapshots")
+        self.guard_remedy = QComboBox(objectName="guardRemedyCombo")
+        for remedy, text in zip(REMEDIES, ("only advise", "halve lr D", "label smoothing 0.1")):
+            self.guard_remedy.addItem(text, remedy)
+        self.guard_remedy.setToolTip("When the guard sees trouble it cannot roll back from (no healthy state yet), "
+                                     "it advises; it may also apply this")
+        self.guard_remedy.currentIndexChanged.connect(self._on_guard_edit)
         form = QFormLayout()
         for label, widget, value in [("Window", self.guard_window, defaults.window),
                                      ("g ceiling", self.guard_g_ceiling, defaults.g_ceiling),
@@ -139,6 +144,7 @@ class ConfigPanel(QWidget):
             widget.setValue(value)
             widget.valueChanged.connect(self._on_guard_edit)
             form.addRow(label, widget)
+        form.addRow("On advice", self.guard_remedy)
         self.guard_box.setChecked(True)
         self.guard_box.toggled.connect(self._on_guard_edit)
         self.guard_box.setLayout(form)
@@ -152,7 +158,7 @@ class ConfigPanel(QWidget):
     def guard(self) -> dict:
         return {"enabled": self.guard_box.isChecked(), "window": self.guard_window.value(),
                 "g_ceiling": self.guard_g_ceiling.value(), "backoff": self.guard_backoff.value(),
-                "snapshot_every": self.guard_snapshot.value()}
+                "snapshot_every": self.guard_snapshot.value(), "remedy": self.guard_remedy.currentData()}
 
     def _fill_devices(self) -> None:
         from cgan_core.device import pick_device
@@ -172,6 +178,11 @@ class ConfigPanel(QWidget):
             self.batch_size.setValue(preset.batch_size)
             for field in LIVE_FIELDS:
                 self.live_widgets[field].setValue(getattr(preset, field))
+            # The preset's own guard bounds (mlp-label-concat's longer window): sent as they are shown.
+            bounds = GuardConfig.for_loss(preset.loss, **preset.guard)
+            for widget, value in ((self.guard_window, bounds.window), (self.guard_g_ceiling, bounds.g_ceiling),
+                                  (self.guard_backoff, bounds.backoff), (self.guard_snapshot, bounds.snapshot_every)):
+                widget.setValue(value)
         finally:
             self._loading = was_loading
 

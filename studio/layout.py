@@ -10,7 +10,7 @@ def main_splitter(config_panel: QWidget, loss_plot: QWidget, timeline: QWidget, 
                   sample_every: QSpinBox, quality_view: QWidget) -> QSplitter:
     scroll = QScrollArea(widgetResizable=True)
     scroll.setWidget(config_panel)
-    scroll.setMinimumWidth(235)
+    scroll.setMinimumWidth(250)
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     grid_header = QHBoxLayout()
     grid_header.addWidget(QLabel("<b>Samples</b> every"))
@@ -36,5 +36,5 @@ def main_splitter(config_panel: QWidget, loss_plot: QWidget, timeline: QWidget, 
         splitter.addWidget(widget)
     splitter.setStretchFactor(1, 3)
     splitter.setStretchFactor(2, 2)
-    splitter.setSizes([270, 620, 390])
+    splitter.setSizes([292, 598, 390])  # the panel fits its fields beside a vertical scrollbar
     return splitter

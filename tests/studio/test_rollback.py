@@ -59,3 +59,19 @@ def test_opened_run_shows_its_branches(qtbot, window, tmp_path):
     window.files.open_run(tmp_path / "r")
     assert len(window.loss_plot.ghosts) == 3 and int(window.loss_plot.steps[-1]) == 25
     assert any("manual rollback" in m.label.toPlainText() for m in window.loss_plot.markers)
+
+
+def test_the_panel_sends_the_presets_own_guard_bounds(qtbot, window):
+    """mlp-label-concat's window is 120: the studio must not replace it with the default 50."""
+    w = window
+    w.config_panel.preset.setCurrentText("mlp-label-concat")
+    assert w.config_panel.guard()["window"] == 120
+    w.config_panel.guard_remedy.setCurrentIndex(1)
+    w.start()
+    wait_started(qtbot, w)
+    assert w.worker.run.guard.config.window == 120 and w.worker.run.guard.config.remedy == "lower_lr_d"
+    w.stop()
+    qtbot.waitUntil(lambda: not w.running, timeout=30_000)
+    w.config_panel.guard_remedy.setCurrentIndex(0)
+    w.config_panel.preset.setCurrentText("studio-fast")
+    assert w.config_panel.guard()["window"] == 50
