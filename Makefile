@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test bench clean
+.PHONY: venv run test bench soak clean
 
 venv: $(STAMP)
 
@@ -24,8 +24,16 @@ run: venv
 test: venv
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
 
+# Speed, guard and distance-to-limit figures (minutes); BENCHMARKS.md records each command and its output.
 bench: venv
-	$(PY) benchmarks/run_all.py
+	$(PY) -m benchmarks.bench_engine --seconds 30
+	$(PY) -m benchmarks.bench_guard --seconds 10 --rounds 3
+	$(PY) -m benchmarks.bench_flops --seconds 15
+
+# Every preset for 10 minutes from the CLI, then 3 minutes each in the studio (about an hour).
+soak: venv
+	$(PY) benchmarks/bench_soak.py --minutes 10
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/soak_studio.py --minutes 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info
