@@ -114,6 +114,28 @@ def soak(preset: str, minutes: float, out: Path, guard: str) -> dict:
             "accuracy": accuracy, "stderr_tail": result.stderr.strip().splitlines()[-2:]}
 
 
+def replay(run_dir: Path, preset: str) -> list[str]:
+    """The recorded stats of a run (its live line, after any rollback) read again by the current
+    guard's rules, as the run read them: what each rule would decide now. Exact for every rule on the
+    step stats (all but class collapse, which reads samples)."""
+    from cgan_core.events import LossChunk
+    from cgan_core.guard import DivergenceGuard
+    from cgan_core.history import split_branches
+    from cgan_core.trainer import STAT_NAMES
+
+    m = read_metrics(run_dir)
+    live, _ = split_branches(m["step"].astype(np.int64))
+    values = np.stack([m[n][live] for n in STAT_NAMES], 1).astype(np.float32)
+    steps = m["step"][live].astype(np.int64)
+    bounds = GuardConfig.for_loss(get_preset(preset).loss, **get_preset(preset).guard)
+    guard = DivergenceGuard(bounds, np.ones(10), 10)
+    found = []
+    for start in range(0, len(steps), 10):
+        chunk = LossChunk(steps[start:start + 10], values[start:start + 10], STAT_NAMES, 0.0, 0, 0.0, 0.0)
+        found += [f"{d.action} {d.finding.reason} @{d.finding.since}" for d in guard.check_chunk(chunk)]
+    return found
+
+
 def table(results: list[dict]) -> str:
     lines = ["| preset | minutes | steps | exit | rollbacks | advice | d1 min/med/max | d2 min/med/max | "
              "g min/med/max | longest D-dominance / g-high | max grad / median | diversity low/med/high | "
@@ -136,7 +158,12 @@ if __name__ == "__main__":
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--out", type=Path, default=Path("runs/soak"))
     parser.add_argument("--guard", choices=["on", "off"], default="on")
+    parser.add_argument("--replay", type=Path, help="only read RUN_DIR's recorded stats again with today's rules")
     args = parser.parse_args()
+    if args.replay:
+        preset = json.loads((args.replay / "config.json").read_text())["preset"]
+        print(json.dumps({"run": str(args.replay), "preset": preset, "decisions": replay(args.replay, preset)}))
+        sys.exit(0)
     REAL = real_diversity()
     results = []
     for name in args.presets.split(","):

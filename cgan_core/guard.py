@@ -12,8 +12,10 @@ Default bounds and why (the soak table in BENCHMARKS.md shows the ranges each pr
 - g_explodes: g above `g_ceiling` for `window` steps. BCE 6.0 means D(G(z)) < 0.25%.
 - grad_spike: a gradient norm above `spike_factor` x its running median over the last 200 steps, for
   `spike_steps` steps in a row (Lightning's SpikeDetection uses a relative tolerance; PaLM restarts from
-  before a spike). A single-step jump that recovers at once is a GAN's normal noise: the MLP recipe with
-  small batches shows 15-30x one-step spikes while it trains well.
+  before a spike), and above `spike_floor` (1.0). A single-step jump that recovers at once is a GAN's
+  normal noise: the MLP recipe with small batches shows 15-30x one-step spikes while it trains well. The
+  floor: when D dominates, G's and D's gradients vanish to 1e-6-1e-4 and jump 10x without meaning
+  anything (dcgan-label-channel's 45-minute soak, step 3,680: a "spike" to 0.001).
 - class_collapse: a class's within-class diversity of fixed-noise samples (per-pixel standard deviation,
   against the real data's), having held 0.5-1.5x the real value (`diversity_reached`; above 1.5x it is an
   untrained generator's noise) for 3 checks in a row, stays below `collapse_fraction` (0.1) for 2. One
@@ -61,6 +63,7 @@ class GuardConfig:
     g_ceiling: float = 6.0
     spike_factor: float = 10.0
     spike_steps: int = 3  # steps in a row a spike must hold
+    spike_floor: float = 1.0  # ... and a spike is a norm above this too (vanishing gradients jump 10x at 1e-4)
     snapshot_every: int = 100  # N: steps between healthy in-memory snapshots
     ring_size: int = 5  # M: snapshots kept
     backoff: float = 0.5  # learning rates are multiplied by this on a rollback; 1.0 disables it
@@ -94,6 +97,8 @@ class GuardConfig:
                 raise ConfigError(f"guard: {name} must be a positive integer, got {value!r}")
         if not isinstance(self.warmup, int) or isinstance(self.warmup, bool) or self.warmup < 0:
             raise ConfigError(f"guard: warmup must be a whole number of steps, got {self.warmup!r}")
+        if not self.spike_floor >= 0:
+            raise ConfigError(f"guard: spike_floor must be >= 0, got {self.spike_floor!r}")
         if not 0 < self.backoff <= 1:
             raise ConfigError(f"guard: backoff must be in (0, 1], got {self.backoff!r}")
         if not 0 <= self.collapse_fraction < self.diversity_reached <= 1.5:

@@ -75,7 +75,8 @@ class HealthMonitor:
             if since is not None and step - since + 1 >= c.window and name not in self.acknowledged:
                 return Finding(name, since)
         grad = max(row["grad_d"], row["grad_g"])
-        if len(self._grad_history) >= 20 and grad > c.spike_factor * float(np.median(self._grad_history)):
+        if len(self._grad_history) >= 20 and grad > max(c.spike_factor * float(np.median(self._grad_history)),
+                                                        c.spike_floor):
             # A spike must hold: a GAN's gradient norm jumps 10-40x for a single step and recovers at once.
             self._spike_since = self._spike_since or step
             if step - self._spike_since + 1 >= c.spike_steps:

@@ -350,6 +350,12 @@ def test_rules_with_a_baseline_wait_for_the_warm_up_but_non_finite_does_not():
     assert decision.action == "rollback" and decision.finding.reason == "grad_spike" and decision.finding.since == 131
 
 
+def test_vanishing_gradients_that_jump_are_not_a_spike():
+    guard = guard_for()
+    faint = [dict(DOMINATED, grad_d=1e-4, grad_g=1e-5)] * 30 + [dict(DOMINATED, grad_d=1e-3, grad_g=1e-5)] * 5
+    assert all(d.finding.reason != "grad_spike" for d in guard.check_chunk(chunk_of(faint, 21)))
+
+
 def test_a_one_step_gradient_jump_is_not_a_spike():
     guard = guard_for()
     blips = ([dict(BALANCED, grad_d=1.0)] * 30 + [dict(BALANCED, grad_d=40.0)] * 2) * 5
