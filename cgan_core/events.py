@@ -3,6 +3,7 @@ so they are safe to hand to another thread (a loss tensor would keep its graph a
 would sync the GPU on the reader's thread)."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, fields
 
@@ -196,6 +197,14 @@ _KIND = {cls: kind for kind, cls in RECORDED.items()}
 
 def to_record(event) -> dict:
     return {"event": _KIND[type(event)], "time": time.time(), **asdict(event)}
+
+
+def from_line(line: str):
+    """The event one line of events.jsonl holds; None for a line cut short by a crash or an unknown kind."""
+    try:
+        return from_record(json.loads(line))
+    except (ValueError, AttributeError):
+        return None
 
 
 def from_record(record: dict):

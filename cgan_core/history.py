@@ -11,7 +11,7 @@ import torch
 
 from .checkpoint import load_generator
 from .errors import DataError
-from .events import BestSaved, HParamChange, RolledBack, SampleGrid, from_record
+from .events import BestSaved, HParamChange, RolledBack, SampleGrid, from_line
 from .sampling import make_grid, to_uint8
 
 
@@ -90,12 +90,4 @@ def read_events(run_dir: Path) -> list:
     path = Path(run_dir) / "events.jsonl"
     if not path.is_file():
         return []
-    events = []
-    for line in path.read_text().splitlines():
-        try:
-            event = from_record(json.loads(line))
-        except (ValueError, AttributeError):
-            continue
-        if event is not None:
-            events.append(event)
-    return events
+    return [event for event in map(from_line, path.read_text().splitlines()) if event is not None]

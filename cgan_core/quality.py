@@ -126,14 +126,16 @@ def load_reports(run_dir: Path) -> list[QualityReport]:
         return []
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    reports = []
-    for r in rows[1:]:
-        try:
-            reports.append(QualityReport(int(r[0]), float(r[1]), tuple(float(x) for x in r[6:]), float(r[2]),
-                                         float(r[3]), float(r[4]), float(r[5])))
-        except (ValueError, IndexError):
-            continue  # a row cut short by a crash
-    return reports
+    return [report for report in map(report_from_row, rows[1:]) if report is not None]
+
+
+def report_from_row(r: list[str]) -> QualityReport | None:
+    """One quality.csv row (the fields of QualityReport.row), or None for a row cut short by a crash."""
+    try:
+        return QualityReport(int(r[0]), float(r[1]), tuple(float(x) for x in r[6:]), float(r[2]), float(r[3]),
+                             float(r[4]), float(r[5]))
+    except (ValueError, IndexError):
+        return None
 
 
 @dataclass

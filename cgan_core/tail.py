@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .events import LossChunk, from_record
-from .quality import QUALITY_FILE, QualityReport
+from .errors import DataError
+from .events import LossChunk, from_line
+from .quality import QUALITY_FILE, report_from_row
 from .timelapse import newest_grid
 from .trainer import STAT_NAMES
 
@@ -37,8 +38,6 @@ class RunTail:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         if not (self.run_dir / "config.json").is_file():
-            from .errors import DataError
-
             raise DataError(f"{self.run_dir}: not a run directory (no config.json)")
         self.config = json.loads((self.run_dir / "config.json").read_text())
         self._metrics = _Appended(self.run_dir / "metrics.csv")
@@ -53,17 +52,8 @@ class RunTail:
         chunk = self._new_losses()
         if chunk is not None:
             found.append(chunk)
-        for line in self._events.lines():
-            try:
-                event = from_record(json.loads(line))
-            except (ValueError, AttributeError):
-                continue
-            if event is not None:
-                found.append(event)
-        for line in self._quality.lines():
-            report = _quality_row(line)
-            if report is not None:
-                found.append(report)
+        found += [e for e in map(from_line, self._events.lines()) if e is not None]
+        found += [r for r in (report_from_row(line.split(",")) for line in self._quality.lines()) if r is not None]
         grid = newest_grid(self.run_dir, self._grid_step)
         if grid is not None:
             self._grid_step = grid[0]
@@ -86,11 +76,3 @@ class RunTail:
         return LossChunk(steps, values.reshape(len(steps), len(STAT_NAMES)), STAT_NAMES, float(last["epoch"]), 0,
                          float(last["seconds"]), 0.0)
 
-
-def _quality_row(line: str) -> QualityReport | None:
-    r = line.split(",")
-    try:
-        return QualityReport(int(r[0]), float(r[1]), tuple(float(x) for x in r[6:]), float(r[2]), float(r[3]),
-                             float(r[4]), float(r[5]))
-    except (ValueError, IndexError):
-        return None  # the header, or a row cut short

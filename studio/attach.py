@@ -4,12 +4,15 @@ No network port is opened. The run directory is read on a QTimer in the GUI thre
 appends (cgan_core.tail), and the views get the same events a run hosted here would send."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from cgan_core.checkpoint import read_generator_metadata
 from cgan_core.control import send
+from cgan_core.errors import CganError
 from cgan_core.events import SampleGrid
 from cgan_core.tail import RunTail
 
@@ -64,9 +67,8 @@ class AttachedRun(QObject):
                 self.losses.emit(item)
             elif isinstance(item, tuple):  # (step, grid image)
                 step, image = item
-                names = self.class_names or [str(i) for i in range(image.shape[0] // max(1, image.shape[1] // 8))]
-                rows = len(names)
-                self.grid.emit(SampleGrid(step, np.ascontiguousarray(image), tuple(names), 8, image.shape[0] // rows))
+                names = self.class_names
+                self.grid.emit(SampleGrid(step, np.ascontiguousarray(image), tuple(names), 8, image.shape[0] // len(names)))
             elif type(item).__name__ == "RunFinished":
                 self.detach()
                 self.finished.emit(item)
@@ -76,12 +78,7 @@ class AttachedRun(QObject):
 
 def _class_names(run_dir: Path) -> list[str]:
     """From the run's generator file, when it has one yet; MNIST's digits otherwise."""
-    from cgan_core.checkpoint import read_generator_metadata
-    from cgan_core.errors import CganError
-
     try:
-        import json
-
         return [str(n) for n in json.loads(read_generator_metadata(run_dir / "generator.safetensors")["class_names"])]
     except (CganError, KeyError, ValueError):
         return [str(i) for i in range(10)]

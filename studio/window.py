@@ -84,8 +84,7 @@ class MainWindow(QMainWindow):
                  "progress": self._on_progress, "busy": self._on_busy, "failed": self._on_failed,
                  "finished": self._on_finished, "stateChanged": self._on_state_changed}
         for name, slot in table.items():
-            if hasattr(source, name):
-                getattr(source, name).connect(slot)
+            getattr(source, name).connect(slot)
 
     # ---- state -----------------------------------------------------------------------------------
     @property

@@ -93,6 +93,11 @@ class TrainWorker(QObject):
         self.run = None  # the TrainingRun, once built (tests read its public state)
         self.quality_control = QualityControl(QualitySettings(*quality), self.send, self.qualityStatus.emit)
         self._outbox = _Outbox()
+        self._download_shown: tuple[str, int] | None = None
+        # Events that go out as they come, each through its own signal.
+        self._direct = {HParamChange: self.hparamChanged, QualityReport: self.quality, GuardAdvice: self.guardAdvice,
+                        CheckpointSaved: self.checkpointSaved, BestSaved: self.bestSaved,
+                        GeneratorCopy: self.generatorSnapshot, GuardGaveUp: self.guardGaveUp}
 
     # ---- called from the GUI thread: only queue.put, never touching the run ------------------------
     def send(self, command) -> None:
@@ -140,7 +145,8 @@ class TrainWorker(QObject):
             self.finished.emit(result)
 
     def _download_progress(self, file: str, fraction: float) -> None:
-        if int(fraction * 100) % 2 == 0:
+        if (file, int(fraction * 50)) != self._download_shown:  # every 2%, not every block
+            self._download_shown = (file, int(fraction * 50))
             self.busy.emit(f"Downloading {self.config.dataset}: {file} {fraction:.0%}")
 
     def _next_command(self, block: bool):
@@ -155,14 +161,9 @@ class TrainWorker(QObject):
                 command = self.quality_control.change(command)
                 if command is None:
                     continue
-            if isinstance(command, cmd.Stop):
-                self._outbox.last_loss = 0.0  # the last losses go out at once
             return command
 
     def _handle(self, event) -> None:
-        signals = {HParamChange: self.hparamChanged, QualityReport: self.quality, GuardAdvice: self.guardAdvice,
-                   CheckpointSaved: self.checkpointSaved, BestSaved: self.bestSaved,
-                   GeneratorCopy: self.generatorSnapshot, GuardGaveUp: self.guardGaveUp}
         if isinstance(event, LossChunk):
             self._outbox.chunks.append(event)
         elif isinstance(event, SampleGrid):
@@ -181,8 +182,8 @@ class TrainWorker(QObject):
         elif isinstance(event, RunFinished):
             self.busy.emit("Saving the final checkpoint…")
             self._send_due(force=True)
-        elif type(event) in signals:
-            signals[type(event)].emit(event)
+        elif type(event) in self._direct:
+            self._direct[type(event)].emit(event)
 
     def _send_due(self, progress: Progress | None = None, force: bool = False) -> None:
         now, box = time.monotonic(), self._outbox
