@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also write a checkpoint every N minutes of wall time (default 2)")
     train.add_argument("--guard", choices=["on", "off"], default="on", help="divergence guard with rollback")
     train.add_argument("--guard-config", type=Path, help="a TOML or JSON file of guard bounds")
+    train.add_argument("--nproc", type=_positive_int, metavar="N",
+                       help="train one run on N processes of this machine (torch.distributed; one per GPU on CUDA); "
+                            "--batch-size is per process. Under torchrun, leave it out")
+    train.add_argument("--dist-timeout", type=_positive_float, default=300.0, metavar="SECONDS",
+                       help="in a distributed run, how long a process waits for the others before the run ends "
+                            "with an error (default 300)")
     train.add_argument("--quality-every", type=_interval, default=False, metavar="N|auto",
                        help="measure conditional accuracy and Frechet distance every N steps (auto: <= 5%% of the "
                             "training time) into quality.csv")
@@ -121,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
+        args.argv = argv
         if args.command is None:
             raise UsageError("a subcommand is required: presets, train, control, sample, evaluate, interpolate or "
                              "export")
@@ -166,26 +173,76 @@ def _train_config(args) -> tuple[TrainConfig, dict]:
 
 
 def cmd_train(args) -> int:
+    from . import distributed
+
+    config, given = _train_config(args)
+    if not args.resume:
+        config.validate()
+    if args.nproc is not None and distributed.launched():
+        raise UsageError("argument --nproc: this process was started by torchrun, which sets the number of "
+                         "processes (--nproc-per-node)")
+    if args.nproc is not None and args.nproc > 1:
+        return distributed.launch(args.nproc, _without_nproc(args.argv), args.dist_timeout)
+    world = distributed.join(config.device, args.dist_timeout) if distributed.launched() else None
+    try:
+        if world is not None and not world.is_main:
+            return _follow(world, config)
+        return _train(args, config, given, world)
+    finally:
+        if world is not None:
+            world.close()
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--nproc="):
+            skip = False
+            continue
+        skip = arg == "--nproc"
+        if not skip:
+            out.append(arg)
+    return out
+
+
+def _follow(world, config: TrainConfig) -> int:
+    """A rank other than 0: train in lock-step with rank 0, which prints, writes and decides."""
+    from .distributed import RankFailure, failure_message
+    from .follower import FollowerRun
+    from .loop import RunLoop
+    from .prepare import fetch_dataset
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # rank 0 stops every rank at one step
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        fetch_dataset(config.dataset)
+        for _ in RunLoop(FollowerRun(world), channel=world).events():
+            pass
+    except (RuntimeError, RankFailure) as exc:
+        print(f"cgan-studio: error: {failure_message(world, exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _train(args, config: TrainConfig, given: dict, world) -> int:
     from .commands import Stop
     from .control import ControlInbox
     from .loop import RunLoop
     from .prepare import fetch_dataset
     from .run import TrainingRun
-
-    config, given = _train_config(args)
-    if not args.resume:
-        config.validate()
     warn = lambda msg: print(f"cgan-studio: warning: {msg}", file=sys.stderr)
     guard = GuardConfig.read_overrides(args.guard_config) if args.guard_config else {}
     guard["enabled"] = args.guard == "on"
     if not args.resume:
         fetch_dataset(config.dataset, _download_bar(config.dataset))
-    run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard)
+    run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard, world=world)
     if args.quality_every is not False:
         _enable_quality(run, args.quality_every)
     stop = {"requested": False}
-    previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.update(requested=True))  # finish cleanly
-    print(f"training {run.config.preset} on {run.config.dataset}, {run.device_name}, run dir {run.run_dir}",
+    previous = {sig: signal.signal(sig, lambda *_: stop.update(requested=True))  # finish cleanly
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    ranks = f" x {world.describe()}, global batch {run.config.batch_size * world.size}" if world else ""
+    print(f"training {run.config.preset} on {run.config.dataset}, {run.device_name}{ranks}, run dir {run.run_dir}",
           file=sys.stderr)
     printer, finished = _EventPrinter(run), None
     def next_command(block: bool):
@@ -196,14 +253,30 @@ def cmd_train(args) -> int:
         return None
     inbox = ControlInbox(run.run_dir) if args.control == "on" else None
     try:
-        for event in RunLoop(run, next_command, inbox=inbox).events():
+        for event in RunLoop(run, next_command, inbox=inbox, channel=world).events():
             printer.show(event)
             finished = event if type(event).__name__ == "RunFinished" else finished
+    except RuntimeError as exc:
+        if world is None:
+            raise
+        return _rank_failed(run, world, exc)
     finally:
         run.close()
-        signal.signal(signal.SIGINT, previous_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(json.dumps(finished.summary))
     return 1 if finished.reason == "diverged" else 0
+
+
+def _rank_failed(run, world, exc: RuntimeError) -> int:
+    """Rank 0, when another rank died or hung: keep what can be kept, say how to go on, exit 1."""
+    from .distributed import failure_message
+
+    saved = run.save_rescue()
+    kept = f"; its newest healthy state is {saved}" if saved else ""
+    print(f"cgan-studio: error: {failure_message(world, exc)}: the run stopped at step {run.step_count}{kept}; "
+          f"--resume {run.run_dir} continues it", file=sys.stderr)
+    return 1
 
 
 class _EventPrinter:

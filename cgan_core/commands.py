@@ -1,5 +1,5 @@
-"""Typed commands that steer a run. Whoever drives the loop (the CLI, a test, the studio's worker, later
-every rank of a distributed run) sends these; `RunLoop` applies them between steps, so each takes
+"""Typed commands that steer a run. Whoever drives the loop (the CLI, a test, the studio's worker, and
+rank 0 of a distributed run for every rank) sends these; `RunLoop` applies them between steps, so each takes
 effect at a step that the events it yields record."""
 from __future__ import annotations
 
@@ -80,8 +80,19 @@ class SaveGenerator:
 
 @dataclass(frozen=True)
 class Stop:
-    pass
+    """End the run; `reason` is what its RunFinished records ("stopped", or a limit rank 0 reached)."""
+
+    reason: str = "stopped"
+
+
+@dataclass(frozen=True)
+class ShareState:
+    """Distributed runs only (sent by the loop, never by a user): every rank takes rank 0's weights,
+    optimizer state and hyperparameters, after rank 0's guard or a rollback changed them."""
 
 
 Command = (SetHParams | SetGuard | Pause | Resume | Step | RollBack | SetGridInterval | SetQuality | PreviewSnapshot
-           | CopyGenerator | SaveGenerator | Stop)
+           | CopyGenerator | SaveGenerator | Stop | ShareState)
+# What every rank of a distributed run applies at the same loop turn; the rest is rank 0's alone
+# (its guard, its grids, quality and files), and rank 0 shares the outcome with ShareState.
+SHARED = (SetHParams, Pause, Resume, Step, Stop, ShareState)

@@ -28,7 +28,7 @@ POLL_SECONDS = 0.25
 NAMES = {"set_hparams": cmd.SetHParams, "set_guard": cmd.SetGuard, "pause": cmd.Pause, "resume": cmd.Resume,
          "step": cmd.Step, "rollback": cmd.RollBack, "grid_interval": cmd.SetGridInterval, "stop": cmd.Stop}
 _NAME_OF = {cls: name for name, cls in NAMES.items()}
-FIELD_TYPES = {"values": dict, "update_d": bool, "update_g": bool, "step": int, "every": int}
+FIELD_TYPES = {"values": dict, "update_d": bool, "update_g": bool, "step": int, "every": int, "reason": str}
 
 
 def to_json(command) -> dict:

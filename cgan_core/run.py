@@ -17,6 +17,7 @@ from .checkpoint import read_generator_metadata, save_generator
 from .config import LIVE_FIELDS, TrainConfig
 from .data import ImageDataset
 from .device import describe
+from .distributed import World, to_cpu
 from .errors import CheckpointError, UsageError
 from .events import (
     BestSaved,
@@ -32,7 +33,7 @@ from .events import (
 )
 from .guard import Decision, DivergenceGuard, GuardConfig
 from .quality import LiveQuality, QualityTracker
-from .run_files import CheckpointClock, RunFiles, checkpoint_files, latest_checkpoint, new_run_dir
+from .run_files import CheckpointClock, RunFiles, checkpoint_files, checkpoint_step, latest_checkpoint, new_run_dir
 from .stats import StatsBuffer
 from .trainer import Trainer
 
@@ -54,15 +55,21 @@ def resumed_config(saved: dict, overrides: dict) -> TrainConfig:
 class TrainingRun:
     def __init__(self, config: TrainConfig, out: Path | None = None, dataset: ImageDataset | None = None,
                  resume: Path | None = None, overrides: dict | None = None, grid_per_class: int = 8,
-                 warn: Callable[[str], None] = lambda msg: None, guard: GuardConfig | dict | None = None) -> None:
+                 warn: Callable[[str], None] = lambda msg: None, guard: GuardConfig | dict | None = None,
+                 world: World | None = None) -> None:
         overrides, state = overrides or {}, None
         if resume is not None:
             resume_path, state = latest_checkpoint(resume, warn)  # the newest healthy checkpoint
             config = resumed_config(state["config"], overrides)
             out = out or (resume_path.parent.parent if Path(resume).is_file() else Path(resume))
-        self.trainer = Trainer(config, dataset, warn)
+            _check_world_size(state, world, warn)
+        self.world = world  # rank 0 of a distributed run (FollowerRun is every other rank), or None
+        if world is not None:  # the other ranks build the same trainer from rank 0's configuration
+            world.share(config.resolved().to_dict())
+        self.trainer = Trainer(config, dataset, warn, world)
         self.config = self.trainer.config
         self.files = RunFiles(Path(out) if out else new_run_dir(self.config.preset))
+        self._share_due = world is not None  # the first turn gives every rank rank 0's whole state
         self.warn, self.grid_per_class = warn, grid_per_class
         self.seconds = 0.0  # training time of the whole run, across resumes
         self._queued: list = []  # events caused between steps, sent with the next step's
@@ -87,7 +94,9 @@ class TrainingRun:
                                           self.config.checkpoint_minutes)
         if state is not None:  # after the snapshot: a rollback goes back to the run as it was saved
             self.set_hparams(**{k: v for k, v in overrides.items() if k in LIVE_FIELDS and v is not None})
-        self.files.write_config(self.config.to_dict())
+        ranks = world.size if world is not None else 1
+        self.files.write_config({**self.config.to_dict(), "world_size": ranks,
+                                 "global_batch_size": self.config.batch_size * ranks})
 
     # ---- what the driver may read -----------------------------------------------------------------
     @property
@@ -187,10 +196,19 @@ class TrainingRun:
             cmd.PreviewSnapshot: lambda c: [self.sample_grid(snapshot_step=c.step)],
             cmd.CopyGenerator: lambda c: [samples.weights_copy(self.trainer, str(self.run_dir))],
             cmd.SaveGenerator: lambda c: self.save_generator(c.path) and None,
+            cmd.ShareState: lambda c: self.world.share(to_cpu(self.trainer.state_dict())) and None,
         }
         if type(command) not in handlers:
             raise TypeError(f"not a run command: {command!r}")
         return handlers[type(command)](command) or []
+
+    def due_commands(self) -> list:
+        """Commands every rank must apply before the next step: ShareState after rank 0's state changed."""
+        due, self._share_due = ([cmd.ShareState()] if self._share_due else []), False
+        return due
+
+    def log(self, event) -> None:
+        self.files.log(event)
 
     def set_hparams(self, **changes) -> list[HParamChange]:
         """The user's live hyperparameters, applied between steps; each change is recorded and returned."""
@@ -215,6 +233,7 @@ class TrainingRun:
         if decision.action == "rollback":
             return self.rollback(finding.reason, finding.since, detail=finding.detail)
         changes = self._change_hparams(self.guard.remedy(self.trainer.hparams))
+        self._share_due = self._share_due or (bool(changes) and self.world is not None)  # rank 0's guard decided
         advice = GuardAdvice(self.step_count, finding.reason, decision.message, ", ".join(c.label for c in changes))
         self.files.log(advice)
         return [advice, *changes]
@@ -243,6 +262,7 @@ class TrainingRun:
         event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
         self.files.log(event)
         self.checkpoints.moved_to(self.step_count)
+        self._share_due = self.world is not None  # every rank goes back to the same state
         return [event, self._give_up(reason, current, gave_up)] if gave_up else [event]
 
     def _give_up(self, reason: str, diverged: dict, rollbacks: int, why: str = "") -> GuardGaveUp:
@@ -289,7 +309,8 @@ class TrainingRun:
     # ---- files and the end -----------------------------------------------------------------------------
     def save_checkpoint(self) -> CheckpointSaved:
         state = self.trainer.state_dict()
-        state.update(config=self.config.to_dict(), seconds=self.seconds, guard=self.guard.state_dict())
+        state.update(config=self.config.to_dict(), seconds=self.seconds, guard=self.guard.state_dict(),
+                     world_size=self.world.size if self.world is not None else 1)
         path = self.files.save_checkpoint(state, self.step_count)
         if self.guard.healthy_now():  # generator.safetensors holds the newest healthy generator only
             self.save_generator()
@@ -297,6 +318,18 @@ class TrainingRun:
         event = CheckpointSaved(self.step_count, str(path), time.time())
         self.files.log(event)
         return event
+
+    def save_rescue(self) -> Path | None:
+        """After a failure mid-step (another rank died): the live state may be half a step, so the newest
+        healthy snapshot becomes a checkpoint when it is newer than the newest on disk. Returns the newest."""
+        on_disk = checkpoint_files(self.run_dir)
+        newest = checkpoint_step(on_disk[0]) if on_disk else -1
+        snapshot = self.guard.ring.newest_before(self.step_count)
+        if snapshot is None or int(snapshot["step"]) <= newest:
+            return on_disk[0] if on_disk else None
+        state = {**snapshot, "config": self.config.to_dict(), "seconds": self.seconds, "guard": self.guard.state_dict(),
+                 "world_size": self.world.size if self.world is not None else 1}
+        return self.files.save_checkpoint(state, int(snapshot["step"]))
 
     def save_generator(self, path: Path | None = None, extra: dict | None = None) -> Path:
         path = Path(path) if path else self.files.generator
@@ -312,6 +345,8 @@ class TrainingRun:
             events.append(self.save_checkpoint())
         finished = RunFinished(self.step_count, reason, self.summary())
         self.files.log(finished)
+        if self.world is not None:  # the other ranks end once the run directory is complete
+            self.world.barrier()
         return events + [finished]
 
     def summary(self) -> dict:
@@ -319,6 +354,14 @@ class TrainingRun:
 
     def close(self) -> None:
         self.files.close()
+
+
+def _check_world_size(state: dict, world: World | None, warn: Callable[[str], None]) -> None:
+    saved, now = int(state.get("world_size", 1)), world.size if world is not None else 1
+    if saved != now:
+        batch = state["config"].get("batch_size")
+        warn(f"this run was trained on {saved} process(es) and resumes on {now}: the global batch changes "
+             f"from {saved} x {batch} to {now} x {batch} images")
 
 
 def _best_so_far(path: Path) -> tuple[float, float] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -17,6 +18,9 @@ from .data import BatchStream, ImageDataset, load_dataset
 from .device import pick_device
 from .fastcpu import use_fast_cpu_paths
 from .presets import get_preset
+
+if TYPE_CHECKING:
+    from .distributed import World
 
 STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g")
 
@@ -45,10 +49,15 @@ def _grad_norm(module: nn.Module, device: torch.device) -> torch.Tensor:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None, warn=lambda msg: None) -> None:
+    """The step. In a distributed run (`world`), G and D train through DDP wrappers (`g_train`, `d_train`);
+    `g` and `d` are always the plain modules, for sampling, the EMA and checkpoints."""
+
+    def __init__(self, config: TrainConfig, dataset: ImageDataset | None = None, warn=lambda msg: None,
+                 world: World | None = None) -> None:
         self.config = config.resolved()  # the preset under its current name, also when given by an alias
         self.preset = get_preset(self.config.preset)
-        self.device = pick_device(self.config.device)
+        self.world = world
+        self.device = world.device if world is not None else pick_device(self.config.device)
         c = self.config
         data = dataset if dataset is not None else load_dataset(c.dataset, image_size=c.image_size, color=c.color, warn=warn)
         self.dataset = data.to(self.device)
@@ -64,6 +73,13 @@ class Trainer:
         if self.device.type == "cpu":  # slow cases of oneDNN and of CPU bernoulli_; see fastcpu.py
             use_fast_cpu_paths(self.g)
             use_fast_cpu_paths(self.d)
+        self.g_train, self.d_train = self.g, self.d
+        if world is not None:
+            if self.device.type == "cuda":  # SyncBatchNorm is CUDA-only; on the CPU BatchNorm stays per rank
+                self.g = nn.SyncBatchNorm.convert_sync_batchnorm(self.g)
+                self.d = nn.SyncBatchNorm.convert_sync_batchnorm(self.d)
+            self.g_train, self.d_train = world.wrap(self.g), world.wrap(self.d)  # broadcasts rank 0's weights
+        # The EMA starts from G as rank 0 has it, so it is the same on every rank.
         self.ema = copy.deepcopy(self.g).eval().requires_grad_(False) if self.preset.ema_decay else None
         # Fused Adam: one kernel per step on CUDA, and on the CPU a single pass instead of ~10 foreach ops.
         fused = self.device.type in ("cuda", "cpu")
@@ -71,7 +87,7 @@ class Trainer:
         eps = self.preset.adam_eps  # the recipe's framework's epsilon (Keras: 1e-7)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=self.hparams["lr_g"], betas=betas, eps=eps, fused=fused or None)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=self.hparams["lr_d"], betas=betas, eps=eps, fused=fused or None)
-        self.batches = BatchStream(len(data), self.device, seed + 1)
+        self.batches = BatchStream(len(data), self.device, seed + 1, *((world.rank, world.size) if world else ()))
         self.noise = torch.Generator(device=self.device)
         self.noise.manual_seed(seed + 2)
         preview = torch.Generator().manual_seed(seed + 3)  # the fixed noise of the sample grid
@@ -109,13 +125,18 @@ class Trainer:
         x = self.to_model_range(self.dataset.images[idx])
         return x.contiguous(memory_format=self.memory_format), self.dataset.labels[idx]
 
+    def _mine(self, drawn: torch.Tensor, n: int) -> torch.Tensor:
+        """This process's n rows of a global draw: every rank draws for all ranks and keeps its slice."""
+        return self.world.mine(drawn, n) if self.world is not None else drawn
+
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        z = torch.randn(n, self.config.latent_dim, device=self.device, generator=self.noise)
+        ranks, k = (self.world.size if self.world is not None else 1), self.dataset.num_classes
+        z = self._mine(torch.randn(n * ranks, self.config.latent_dim, device=self.device, generator=self.noise), n)
         if self.preset.mode_seeking:  # label-matched pairs: sample i and i + n/2 share a class
-            half = torch.randint(0, self.dataset.num_classes, ((n + 1) // 2,), device=self.device, generator=self.noise)
+            m = (n + 1) // 2
+            half = self._mine(torch.randint(0, k, (m * ranks,), device=self.device, generator=self.noise), m)
             return z, torch.cat([half, half])[:n]
-        y = torch.randint(0, self.dataset.num_classes, (n,), device=self.device, generator=self.noise)
-        return z, y
+        return z, self._mine(torch.randint(0, k, (n * ranks,), device=self.device, generator=self.noise), n)
 
     def step(self, update_d: bool = True, update_g: bool = True) -> StepStats:
         """One training step: d_steps discriminator updates, then one generator update.
@@ -124,32 +145,36 @@ class Trainer:
         the studio's "Step D only" and "Step G only".
         """
         scheme, kind = self.preset.scheme, self.config.loss
+        if self.world is not None:  # dropout masks: a per-rank counter stream, so a resume replays them exactly
+            torch.manual_seed(self.world.dropout_seed(self.config.seed, self.step_count))
         n_real = max(1, int(self.config.batch_size * scheme.real_fraction))
         # Regenerating from the same z and labels with unchanged weights gives exactly the same
         # images and gradients when G has no dropout or BatchNorm, so the first forward is reused.
         regenerate = scheme.g_input == "regenerate" and not self._g_is_deterministic
         reuse = update_g and (scheme.g_input == "reuse" or (scheme.g_input == "regenerate" and not regenerate))
-        for _ in range(int(self.hparams["d_steps"]) if update_d else 1):
+        d_steps = int(self.hparams["d_steps"]) if update_d else 1
+        for i in range(d_steps):
             real, y_real = self._real_batch(n_real)
             z, y_fake = self._latent(n_real)
             if scheme.fake_labels == "data":
                 y_fake = y_real
-            with torch.set_grad_enabled(reuse):  # the G graph is only needed when G's step reuses it
-                fake = self.g(z, y_fake)
+            keep_graph = reuse and i == d_steps - 1  # the G graph is only needed when G's step reuses it
+            with torch.set_grad_enabled(keep_graph):  # (and DDP expects one backward per training forward)
+                fake = (self.g_train if keep_graph else self.g)(z, y_fake)
             if not update_d:
                 d1, d2, out_real, out_fake = self._d_measure(real, y_real, fake.detach(), y_fake, kind)
             elif scheme.d_update == "joint":
                 d1, d2, out_real, out_fake = self._d_step_joint(real, y_real, fake.detach(), y_fake, kind)
             else:
                 d1, d2, out_real, out_fake = self._d_step_separate(real, y_real, fake.detach(), y_fake, kind)
-            self.images_seen += n_real
+            self.images_seen += n_real * (self.world.size if self.world is not None else 1)
         grad_d = _grad_norm(self.d, self.device) if update_d else torch.zeros((), device=self.device)
         if update_g:
             if regenerate:
-                fake = self.g(z, y_fake)
+                fake = self.g_train(z, y_fake)
             elif scheme.g_input == "fresh":
                 z, y_fake = self._latent(self.config.batch_size)
-                fake = self.g(z, y_fake)
+                fake = self.g_train(z, y_fake)
             g_value, grad_g = self._g_step(fake, y_fake, z, kind)
             self._update_ema()
         else:
@@ -159,22 +184,25 @@ class Trainer:
         with torch.no_grad():
             d_real, d_fake = torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
             values = torch.stack([d1, d2, g_value, d_real, d_fake, grad_d, grad_g]).float()
+        if self.world is not None:  # the run's losses are the means over every rank's batch
+            self.world.average_(values)
         return StepStats(self.step_count, values)
 
-    def _logits(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """D's logits, clipped where the recipe's framework clips its probabilities."""
-        return losses.clip(self.d(images, labels), self.preset.logit_clip)
+    def _logits(self, images: torch.Tensor, labels: torch.Tensor, d: nn.Module | None = None) -> torch.Tensor:
+        """D's logits, clipped where the recipe's framework clips its probabilities. D's own updates go
+        through `d_train`; G's step calls the plain D, so D's DDP hooks never fire for it (pytorch#46166)."""
+        return losses.clip((d or self.d)(images, labels), self.preset.logit_clip)
 
-    def _d_joint_losses(self, real, y_real, fake, y_fake, kind):
+    def _d_joint_losses(self, real, y_real, fake, y_fake, kind, d=None):
         """d1 and d2 from one D forward pass over real and fake together."""
-        out = self._logits(torch.cat([real, fake]), torch.cat([y_real, y_fake]))
+        out = self._logits(torch.cat([real, fake]), torch.cat([y_real, y_fake]), d)
         out_real, out_fake = out[: len(real)], out[len(real):]
         return losses.d_real(out_real, kind, self.hparams["label_smoothing"]), losses.d_fake(out_fake, kind), out_real, out_fake
 
     def _d_step_joint(self, real, y_real, fake, y_fake, kind):
         """One D update on (d1 + d2) / 2."""
         self.opt_d.zero_grad(set_to_none=True)
-        d1, d2, out_real, out_fake = self._d_joint_losses(real, y_real, fake, y_fake, kind)
+        d1, d2, out_real, out_fake = self._d_joint_losses(real, y_real, fake, y_fake, kind, self.d_train)
         ((d1 + d2) * 0.5).backward()
         self.opt_d.step()
         return d1.detach(), d2.detach(), out_real.detach(), out_fake.detach()
@@ -186,12 +214,12 @@ class Trainer:
     def _d_step_separate(self, real, y_real, fake, y_fake, kind):
         """Two D updates, as Keras' train_on_batch(real) then train_on_batch(fake)."""
         self.opt_d.zero_grad(set_to_none=True)
-        out_real = self._logits(real, y_real)
+        out_real = self._logits(real, y_real, self.d_train)
         d1 = losses.d_real(out_real, kind, self.hparams["label_smoothing"])
         d1.backward()
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)
-        out_fake = self._logits(fake, y_fake)
+        out_fake = self._logits(fake, y_fake, self.d_train)
         d2 = losses.d_fake(out_fake, kind)
         d2.backward()
         self.opt_d.step()

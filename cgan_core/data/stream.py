@@ -12,10 +12,13 @@ class BatchStream:
 
     Each epoch is one permutation; a last partial batch is dropped, so shapes stay fixed.
     The state (generator, permutation, position, epoch) goes into checkpoints for exact resume.
+    In a distributed run every rank holds the same stream and takes its slice of each global batch
+    (rank r of n: rows r*B .. (r+1)*B of n*B), so the ranks' batches are disjoint.
     """
 
-    def __init__(self, size: int, device: torch.device, seed: int) -> None:
+    def __init__(self, size: int, device: torch.device, seed: int, rank: int = 0, ranks: int = 1) -> None:
         self.size = size
+        self.rank, self.ranks = rank, ranks
         self.device = device
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(seed)
@@ -24,15 +27,17 @@ class BatchStream:
         self.permutation = torch.randperm(size, generator=self.generator, device=device)
 
     def next(self, batch_size: int) -> torch.Tensor:
-        if batch_size > self.size:
-            raise DataError(f"batch size {batch_size} is larger than the dataset ({self.size} images)")
-        if self.position + batch_size > self.size:
+        total = batch_size * self.ranks
+        if total > self.size:
+            ranks = f" x {self.ranks} ranks" if self.ranks > 1 else ""
+            raise DataError(f"batch size {batch_size}{ranks} is larger than the dataset ({self.size} images)")
+        if self.position + total > self.size:
             self.epoch += 1
             self.position = 0
             self.permutation = torch.randperm(self.size, generator=self.generator, device=self.device)
-        indices = self.permutation[self.position : self.position + batch_size]
-        self.position += batch_size
-        return indices
+        start = self.position + self.rank * batch_size
+        self.position += total
+        return self.permutation[start : start + batch_size]
 
     @property
     def epoch_progress(self) -> float:

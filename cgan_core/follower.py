@@ -1,0 +1,82 @@
+"""Every rank but rank 0 of a distributed run: it trains in lock-step and applies what rank 0 shares.
+
+Rank 0's TrainingRun owns the run directory, the guard, the grids and quality; a FollowerRun only steps.
+It is driven by the same RunLoop, whose channel gives it rank 0's commands at every turn, so it pauses,
+steps, changes a learning rate, takes rank 0's state after a rollback and stops at the same step.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from . import commands as cmd
+from .budget import Budget
+from .config import TrainConfig
+from .data import ImageDataset
+from .distributed import World
+from .events import RunFinished
+from .trainer import Trainer
+
+
+class FollowerRun:
+    def __init__(self, world: World, dataset: ImageDataset | None = None,
+                 warn: Callable[[str], None] = lambda msg: None) -> None:
+        self.world = world
+        config = TrainConfig.from_dict(world.share(None))  # rank 0's configuration, resolved
+        self.trainer = Trainer(config, dataset, warn, world)
+        self.config = self.trainer.config
+        self.seconds = 0.0
+        self.budget = Budget(None, None, None)  # rank 0 decides when the run ends
+
+    # ---- what RunLoop reads ------------------------------------------------------------------------------
+    @property
+    def step_count(self) -> int:
+        return self.trainer.step_count
+
+    @property
+    def epoch(self) -> float:
+        return self.trainer.batches.epoch_progress
+
+    images_per_second = 0.0
+
+    def progress(self) -> None:
+        return None
+
+    def limit_reached(self) -> None:
+        return None
+
+    def due_commands(self) -> list:
+        return []
+
+    # ---- what RunLoop does ---------------------------------------------------------------------------------
+    def step(self) -> list:
+        return self.step_parts(True, True)
+
+    def step_parts(self, update_d: bool, update_g: bool) -> list:
+        start = time.perf_counter()
+        self.trainer.step(update_d, update_g)  # its stats are averaged into rank 0's
+        self.seconds += time.perf_counter() - start
+        return []
+
+    def apply(self, command) -> list:
+        if isinstance(command, cmd.SetHParams):
+            self.trainer.set_hparams(**command.values)
+        elif isinstance(command, cmd.ShareState):
+            self.trainer.load_state_dict(self.world.share(None))
+        return []
+
+    def flush(self) -> None:
+        return None
+
+    def sample_grid(self) -> None:
+        return None
+
+    def log(self, event) -> None:
+        return None
+
+    def finish(self, reason: str) -> list:
+        self.world.barrier()  # rank 0 has written the run directory
+        return [RunFinished(self.step_count, reason, {})]
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,106 @@
+"""`cgan-studio train --nproc 2` as a user runs it (torch's elastic launcher, gloo, two processes):
+steering from the control folder, a killed rank, and resuming. Every wait has a timeout."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from cgan_core import commands as cmd
+from cgan_core.checkpoint import load_checkpoint
+from cgan_core.control import send
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+TINY = ["--preset", "studio-fast", "--batch-size", "8", "--seed", "3"]
+
+
+def _train(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cgan_core", "train", "--nproc", "2", *TINY, *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _rows(run: Path) -> list[dict]:
+    if not (run / "metrics.csv").is_file():
+        return []
+    with open(run / "metrics.csv") as f:
+        return [row for row in csv.DictReader(f) if row.get("lr_g")]
+
+
+def _acknowledged(run: Path) -> dict | None:
+    path = run / "events.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return next((json.loads(line) for line in lines if '"control_applied"' in line), None)
+
+
+def _rank_pid(launcher: int, rank: int) -> int | None:
+    """The worker of `rank` that the launcher started (its environment says RANK=rank)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != launcher:
+                continue
+            if f"RANK={rank}" in (entry / "environ").read_bytes().decode(errors="replace").split("\0"):
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def test_an_lr_change_lands_on_both_ranks_and_a_killed_rank_ends_the_run_resumably(tmp_path):
+    run = tmp_path / "run"
+    launcher = subprocess.Popen([sys.executable, "-m", "cgan_core", "train", "--nproc", "2", *TINY, "--max-seconds",
+                                 "120", "--out", str(run), "--dist-timeout", "20"],
+                                stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        _wait_for(lambda: len(_rows(run)) >= 20, 90, "20 steps in metrics.csv")
+        send(run, cmd.SetHParams({"lr_g": 1e-3}))
+        step = _wait_for(lambda: _acknowledged(run), 30, "the run to acknowledge the lr change")["step"]
+        _wait_for(lambda: int(_rows(run)[-1]["step"]) > step + 5, 30, "steps after the change")
+        lr = {int(r["step"]): float(r["lr_g"]) for r in _rows(run)}
+        assert lr[step] == 4e-4 and lr[step + 1] == 1e-3 and lr[step + 5] == 1e-3  # from the acknowledged step on
+        _wait_for(lambda: list((run / "checkpoints").glob("step-*.pt")), 60, "a checkpoint")
+        os.kill(_wait_for(lambda: _rank_pid(launcher.pid, 1), 10, "rank 1's process"), signal.SIGKILL)
+        started = time.monotonic()
+        _, err = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 1 and time.monotonic() - started < 30
+    assert "rank 1 of 2 was killed by SIGKILL" in err
+    assert "another rank died or stopped answering" in err and f"--resume {run}" in err
+    assert "Traceback" not in err
+    stopped = int(_rows(run)[-1]["step"])
+    resumed = _train("--resume", run, "--steps", stopped + 10)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.splitlines()[-1])["steps"] == stopped + 10
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2
+
+
+def test_a_two_rank_run_resumes_exactly(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert _train("--steps", 12, "--out", straight).returncode == 0
+    first = _train("--steps", 6, "--out", split)
+    assert first.returncode == 0, first.stderr
+    second = _train("--resume", split, "--steps", 12)
+    assert second.returncode == 0, second.stderr
+    a, b = (load_checkpoint(run / "checkpoints" / "step-000000012.pt") for run in (straight, split))
+    for part in ("g", "d", "ema"):
+        for key, value in a[part].items():
+            if "running" not in key and "num_batches" not in key:  # BN statistics are per rank on the CPU
+                assert torch.equal(value, b[part][key]), f"{part}.{key}"
+    assert json.loads((split / "config.json").read_text())["global_batch_size"] == 16
