@@ -246,7 +246,8 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
           file=sys.stderr)
     printer, finished = _EventPrinter(run), None
     def next_command(block: bool):
-        if stop["requested"]:
+        if stop["requested"]:  # once: the loop asks again until it gets None
+            stop["requested"] = False
             return Stop()
         if block:  # paused (from the control folder): wait a little instead of spinning
             time.sleep(0.05)

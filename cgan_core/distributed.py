@@ -49,6 +49,7 @@ class World:
     local_rank: int
     device: torch.device
     control: object = None  # a gloo process group for the commands (None: the default group is gloo)
+    failed: bool = False  # a collective failed: the group is not torn down (that can abort the process)
 
     @property
     def is_main(self) -> bool:
@@ -96,7 +97,7 @@ class World:
         dist.barrier(group=self.control)
 
     def close(self) -> None:
-        if dist.is_initialized():
+        if dist.is_initialized() and not self.failed:
             dist.destroy_process_group()
 
 
@@ -143,6 +144,7 @@ def join(device_name: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> World:
 
 def failure_message(world: World, exc: BaseException) -> str:
     """One line for a collective that failed: another rank died, or hung past the timeout."""
+    world.failed = True
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = re.sub(r"^\[[^\]]*\]\s*", "", text).split(". ")[0]  # gloo's "[.../pair.cc:553] Connection closed…"
     return f"rank {world.rank} of {world.size}: another rank died or stopped answering ({text[:160]})"
@@ -151,6 +153,7 @@ def failure_message(world: World, exc: BaseException) -> str:
 def launch(nproc: int, argv: list[str], timeout: float) -> int:
     """`cgan-studio train --nproc N`: torch's elastic launcher (torchrun) with N ranks on this machine,
     each running `python -m cgan_core` with the same arguments. Returns the exit code."""
+    from torch.distributed.elastic.multiprocessing import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
@@ -168,4 +171,7 @@ def launch(nproc: int, argv: list[str], timeout: float) -> int:
         print(f"cgan-studio: error: rank {failure.local_rank} of {nproc} {how}; the run ended (--resume RUN "
               "continues it from its newest checkpoint)", file=sys.stderr)
         return 2 if all(f.exitcode == 2 for f in exc.failures.values()) else 1
+    except SignalException as exc:  # Ctrl-C or a scheduler's SIGTERM: rank 0 stopped every rank cleanly
+        print(f"cgan-studio: {signal.Signals(exc.sigval).name}: every rank was asked to stop at the same step "
+              "and finish (--resume RUN continues)", file=sys.stderr)
     return 0

@@ -104,3 +104,27 @@ def test_a_two_rank_run_resumes_exactly(tmp_path):
             if "running" not in key and "num_batches" not in key:  # BN statistics are per rank on the CPU
                 assert torch.equal(value, b[part][key]), f"{part}.{key}"
     assert json.loads((split / "config.json").read_text())["global_batch_size"] == 16
+
+
+def _interrupt_when_training(command: list[str], run: Path) -> subprocess.CompletedProcess:
+    """Start `command` in its own process group, send the group SIGINT (Ctrl-C) once it trains."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                               start_new_session=True)
+    try:
+        _wait_for(lambda: len(_rows(run)) >= 10, 90, "10 steps in metrics.csv")
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def test_ctrl_c_stops_one_process_and_two_ranks_cleanly_with_a_final_checkpoint(tmp_path):
+    base = [sys.executable, "-m", "cgan_core", "train", *TINY, "--max-seconds", "120"]
+    for name, extra in (("single", []), ("two-ranks", ["--nproc", "2"])):
+        run = tmp_path / name
+        done = _interrupt_when_training([*base, *extra, "--out", str(run)], run)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout.splitlines()[-1])
+        assert (run / "checkpoints" / f"step-{summary['steps']:09d}.pt").is_file()
+        assert '"reason": "stopped"' in (run / "events.jsonl").read_text()
