@@ -7,9 +7,9 @@
         class (grid exported seed-004 style).
     make_screenshots.py OUT SECONDS folder FOLDER
         train on a folder of images (one subfolder per class) for SECONDS.
-    make_screenshots.py OUT SECONDS attach
-        a CLI run in another process, followed with Attach to run…; lr D halved from the panel after
-        SECONDS / 2, captured at SECONDS.
+    make_screenshots.py OUT SECONDS attach [N]
+        a CLI run in another process (with N: a distributed run, --nproc N), followed with Attach to run…;
+        lr D halved from the panel after SECONDS / 2, captured at SECONDS.
     make_screenshots.py OUT SECONDS advice
         dcgan-label-channel (D-dominated from its start, as its tutorial's own code): the guard's advice,
         captured as soon as it is shown (at most SECONDS).
@@ -89,10 +89,12 @@ def main() -> int:
         import tempfile
 
         run_dir = Path(tempfile.mkdtemp(prefix="attach-")) / "cli-run"
+        ranks = ["--nproc", ARGUMENT] if ARGUMENT else []  # attach N: a distributed run of N processes
         cli = subprocess.Popen([sys.executable, "-m", "cgan_core", "train", "--max-seconds", str(TRAIN_SECONDS * 2),
-                                "--out", str(run_dir)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        plan = [(8.0, lambda: window.attach(run_dir)), (TRAIN_SECONDS / 2, lower_lr),
-                (TRAIN_SECONDS, lambda: shot("attached")), (TRAIN_SECONDS + 0.5, window.stop),
+                                *ranks, "--out", str(run_dir)], stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        name = f"attached-{ARGUMENT}-ranks" if ARGUMENT else "attached"
+        plan = [(12.0, lambda: window.attach(run_dir)), (TRAIN_SECONDS / 2, lower_lr),
+                (TRAIN_SECONDS, lambda: shot(name)), (TRAIN_SECONDS + 0.5, window.stop),
                 (TRAIN_SECONDS + 5, lambda: (cli.wait(30), window.close()))]
         for delay, action in plan:
             QTimer.singleShot(int(delay * 1000), action)

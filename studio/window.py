@@ -156,7 +156,10 @@ class MainWindow(QMainWindow):
             view.clear()
         self.config_panel.load(self.controller.attached.config)  # its settings, so an edit changes only itself
         self.run_dir = Path(run_dir)
-        self.status.set_run(str(self.run_dir))
+        config = self.controller.attached.config
+        ranks = int(config.get("world_size", 1))  # a torchrun / --nproc run: rank 0 writes the directory
+        where = f"{ranks} processes, global batch {config.get('global_batch_size')}" if ranks > 1 else None
+        self.status.set_run(str(self.run_dir), where)
         self.status.set_message(f"Attached to {self.run_dir.name}: edits and Stop go to its control folder")
 
     @Slot(dict)
