@@ -1,6 +1,6 @@
 """Soak: every preset trains for minutes from the CLI under the default guard, as a user would run it.
 
-    .venv/bin/python benchmarks/bench_soak.py --minutes 10 [--presets a,b] [--out DIR] [--guard off]
+    .venv/bin/python benchmarks/bench_soak.py --minutes 10 [--presets a,b] [--out DIR] [--guard off] [--nproc 2]
 
 For each preset it records: the exit code (0 expected: no give-up), every rollback and advice with the
 stats around it, the ranges of the stats each guard rule reads after the warm-up (so the table shows
@@ -86,10 +86,10 @@ def real_diversity() -> np.ndarray:
     return within_class_diversity(data.images[picks].float() / 255.0, data.labels[picks], 10)
 
 
-def soak(preset: str, minutes: float, out: Path, guard: str) -> dict:
+def soak(preset: str, minutes: float, out: Path, guard: str, nproc: int = 1) -> dict:
     run_dir = out / preset
     cmd = [sys.executable, "-m", "cgan_core", "train", "--preset", preset, "--max-seconds", str(minutes * 60),
-           "--out", str(run_dir), "--guard", guard]
+           "--out", str(run_dir), "--guard", guard, *(["--nproc", str(nproc)] if nproc > 1 else [])]
     start = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.monotonic() - start
@@ -158,6 +158,7 @@ if __name__ == "__main__":
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--out", type=Path, default=Path("runs/soak"))
     parser.add_argument("--guard", choices=["on", "off"], default="on")
+    parser.add_argument("--nproc", type=int, default=1, help="a distributed run of N processes (torch.distributed)")
     parser.add_argument("--replay", type=Path, help="only read RUN_DIR's recorded stats again with today's rules")
     args = parser.parse_args()
     if args.replay:
@@ -167,7 +168,7 @@ if __name__ == "__main__":
     REAL = real_diversity()
     results = []
     for name in args.presets.split(","):
-        results.append(soak(name, args.minutes, args.out, args.guard))
+        results.append(soak(name, args.minutes, args.out, args.guard, args.nproc))
         print(json.dumps({k: v for k, v in results[-1].items() if k not in ("rollbacks", "advice")}), flush=True)
         (args.out / "soak.json").write_text(json.dumps(results, indent=1))
     print(table(results))

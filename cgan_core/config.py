@@ -15,7 +15,8 @@ from .presets import DEFAULT_PRESET, canonical_name, get_preset
 # Hyperparameters that may change between any two steps; the rest are fixed for a run.
 LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "d_steps", "label_smoothing")
 # Fields a preset provides when the user gives none.
-PRESET_FIELDS = ("batch_size", "latent_dim", "loss") + LIVE_FIELDS
+PRESET_FIELDS = ("batch_size", "latent_dim", "loss", "precision") + LIVE_FIELDS
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TrainConfig:
     batch_size: int | None = None
     latent_dim: int | None = None
     loss: str | None = None
+    precision: str | None = None  # fp32 or bf16 (the forwards under autocast); None: the preset's
     lr_g: float | None = None
     lr_d: float | None = None
     beta1: float | None = None
@@ -68,6 +70,8 @@ class TrainConfig:
             raise ConfigError(f"{flag}: {exc}") from None
         if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise ConfigError(f"--device: {self.device!r} is not one of auto, cpu, cuda, mps")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.loss is not None and self.loss not in LOSSES:
             raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(LOSSES)}")
         _check_positive("steps", self.steps, allow_none=True)

@@ -33,7 +33,7 @@ class RunLoop:
     """Owns what only the loop knows: paused or not, the single steps asked for, a stop requested.
 
     on_give_up: "stop" ends the run when the guard gives up (the CLI exits 1); "pause" pauses it and
-    waits for the user (the studio). channel: a distributed run's World (share() gives rank 0's list to
+    waits for the user (the studio). channel: a distributed run's World (share_commands() gives rank 0's list to
     every rank); None in a single process.
     """
 
@@ -88,7 +88,7 @@ class RunLoop:
             yield from self._apply_item(item)
         shared = [(None, c, "") for c in self.run.due_commands()] + shared + self._end_due()
         if self.channel is not None:
-            shared = self.channel.share(shared)
+            shared = self.channel.share_commands(shared)
         for item in shared:
             yield from self._apply_item(item)
 

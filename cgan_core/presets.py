@@ -66,6 +66,9 @@ class Preset:
     # +-16.118 (0 = no clip; a from_logits=True loss has none).
     adam_eps: float = 1e-8
     logit_clip: float = 0.0
+    # The forwards' arithmetic: "fp32", or "bf16" (autocast; weights, optimizer and losses stay fp32). A
+    # preset turns bf16 on only where its measured quality does not drop (BENCHMARKS.md).
+    precision: str = "fp32"
     summary: str = ""  # one line for a user who has not read the tutorial
 
     def build(self, num_classes: int, image_shape: tuple[int, int, int], latent_dim: int) -> tuple[nn.Module, nn.Module]:

@@ -96,6 +96,9 @@ class Trainer:
         self.pixel_scale, self.pixel_offset = (2.0 / 255.0, -1.0) if tanh else (1.0 / 255.0, 0.0)
         self.step_count = 0
         self.images_seen = 0
+        # bf16 autocast of the training forwards: oneDNN's bf16 kernels (avx512_bf16, AMX) or CUDA's;
+        # the weights, the optimizer, the EMA, the losses and sampling stay in fp32.
+        self.low_precision = self.config.precision == "bf16"
         stochastic = (nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d)
         self._g_is_deterministic = not any(isinstance(m, stochastic) for m in self.g.modules())
 
@@ -160,7 +163,7 @@ class Trainer:
                 y_fake = y_real
             keep_graph = reuse and i == d_steps - 1  # the G graph is only needed when G's step reuses it
             with torch.set_grad_enabled(keep_graph):  # (and DDP expects one backward per training forward)
-                fake = (self.g_train if keep_graph else self.g)(z, y_fake)
+                fake = self._generate(self.g_train if keep_graph else self.g, z, y_fake)
             if not update_d:
                 d1, d2, out_real, out_fake = self._d_measure(real, y_real, fake.detach(), y_fake, kind)
             elif scheme.d_update == "joint":
@@ -171,10 +174,10 @@ class Trainer:
         grad_d = _grad_norm(self.d, self.device) if update_d else torch.zeros((), device=self.device)
         if update_g:
             if regenerate:
-                fake = self.g_train(z, y_fake)
+                fake = self._generate(self.g_train, z, y_fake)
             elif scheme.g_input == "fresh":
                 z, y_fake = self._latent(self.config.batch_size)
-                fake = self.g_train(z, y_fake)
+                fake = self._generate(self.g_train, z, y_fake)
             g_value, grad_g = self._g_step(fake, y_fake, z, kind)
             self._update_ema()
         else:
@@ -191,7 +194,17 @@ class Trainer:
     def _logits(self, images: torch.Tensor, labels: torch.Tensor, d: nn.Module | None = None) -> torch.Tensor:
         """D's logits, clipped where the recipe's framework clips its probabilities. D's own updates go
         through `d_train`; G's step calls the plain D, so D's DDP hooks never fire for it (pytorch#46166)."""
-        return losses.clip((d or self.d)(images, labels), self.preset.logit_clip)
+        with self._autocast():
+            logits = (d or self.d)(images, labels)
+        return losses.clip(logits.float(), self.preset.logit_clip)
+
+    def _generate(self, g: nn.Module, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """A training forward of G (in bf16 when the run asks; D then reads bf16 images)."""
+        with self._autocast():
+            return g(z, labels)
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.low_precision)
 
     def _d_joint_losses(self, real, y_real, fake, y_fake, kind, d=None):
         """d1 and d2 from one D forward pass over real and fake together."""
@@ -232,7 +245,7 @@ class Trainer:
             g_value = losses.g_loss(self._logits(fake, y_fake), kind)
             total = g_value
             if self.preset.mode_seeking:  # g stays the adversarial loss; the diversity term is added
-                total = g_value + self.preset.mode_seeking * losses.mode_seeking(fake, z)
+                total = g_value + self.preset.mode_seeking * losses.mode_seeking(fake.float(), z)
             total.backward()
         finally:
             self.d.requires_grad_(True)
