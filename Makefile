@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test bench soak clean
+.PHONY: venv run test bench bench-peers soak clean
 
 venv: $(STAMP)
 
@@ -30,10 +30,20 @@ bench: venv
 	$(PY) -m benchmarks.bench_guard --seconds 10 --rounds 3
 	$(PY) -m benchmarks.bench_flops --seconds 15
 
+# The engine against the tutorials' own Keras/TensorFlow code: a benchmark-only environment, never the app's.
+PEERS := .venv-peers
+$(PEERS)/.installed: benchmarks/peers/requirements.txt
+	@test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q -r benchmarks/peers/requirements.txt
+	@touch $@
+
+bench-peers: venv $(PEERS)/.installed
+	$(PY) -m benchmarks.bench_peers --seconds 20 --rounds 2 --peers $(PEERS)/bin/python
+
 # Every preset for 10 minutes from the CLI, then 3 minutes each in the studio (about an hour).
 soak: venv
 	$(PY) benchmarks/bench_soak.py --minutes 10
 	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/soak_studio.py --minutes 3
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(PEERS) build *.egg-info

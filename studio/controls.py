@@ -46,11 +46,18 @@ class Controls:
         menu.addSeparator()
         menu.addAction(self._action("Quit", "Ctrl+Q", w.close, "Stop training and quit"))
         tools = w.menuBar().addMenu("&Tools")
+        tools.addAction(self._action("Runs…", "Ctrl+R", w.show_runs,
+                                     "Compare past runs side by side, and a sweep's trials ranked"))
         tools.addAction(self._action("Latent explorer…", "Ctrl+L", w.show_explorer,
                                      "Steer a copy of the generator: class and z interpolation, GIF/grid/ONNX export"))
         train = w.menuBar().addMenu("&Train")
         for action in self.training:
             train.addAction(action)
+        train.addSeparator()
+        self.tensorboard_action = QAction("Write TensorBoard logs", w, checkable=True)
+        self.tensorboard_action.setToolTip("Also write the next runs' curves, grids, quality and settings as "
+                                           "TensorBoard event files in RUN/tensorboard (needs the tensorboard package)")
+        train.addAction(self.tensorboard_action)
 
     def _action(self, text: str, shortcut: str, slot, tip: str) -> QAction:
         action = QAction(text, self.window)

@@ -72,11 +72,12 @@ class RunController(QObject):
         self.stateChanged.emit()
 
     def start(self, config: TrainConfig, resume: Path | None, paused: bool, guard: dict,
-              quality: tuple[bool | None, int | None]) -> None:
+              quality: tuple[bool | None, int | None], tensorboard: bool = False) -> None:
         if self.running:
             return
         self.paused = paused
-        self.worker = TrainWorker(config, resume=resume, start_paused=paused, guard=guard, quality=quality)
+        self.worker = TrainWorker(config, resume=resume, start_paused=paused, guard=guard, quality=quality,
+                                  tensorboard=tensorboard)
         self.thread = QThread(self)
         LIVE_THREADS.add(self.thread)
         self.worker.moveToThread(self.thread)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from cgan_core import commands as cmd
+from cgan_core import paths
 from cgan_core.errors import CganError
 from cgan_core.events import reason_label
 
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
         self.errors: list[str] = []
         self.notices: list[str] = []  # the guard's advice, shown without blocking
         self.explorer = None
+        self.runs_window = None  # Tools > Runs…, built on first use
         self.config_panel = ConfigPanel()
         self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
         self.config_panel.guardEdited.connect(self._on_guard_edited)
@@ -122,7 +124,8 @@ class MainWindow(QMainWindow):
             self.loss_plot.clear()
             self.quality_view.clear()
         self.timeline.clear()
-        self.controller.start(config, self.resume_dir, paused, self.config_panel.guard(), self.quality_view.settings())
+        self.controller.start(config, self.resume_dir, paused, self.config_panel.guard(), self.quality_view.settings(),
+                              self.controls.tensorboard_action.isChecked())
         self.status.set_message("Starting…")
         return True
 
@@ -264,6 +267,21 @@ class MainWindow(QMainWindow):
                                     f"{result.summary['images_per_second']:,.0f} img/s")
 
     # ---- the explorer -------------------------------------------------------------------------------
+    def show_runs(self) -> None:
+        """The Runs view: the runs folder (and the open run's folder), side by side."""
+        from .runs_view import RunsWindow
+
+        if self.runs_window is None:
+            folders = [paths.runs_dir()]
+            if self.run_dir is not None and self.run_dir.parent not in folders:
+                folders.append(self.run_dir.parent)
+            self.runs_window = RunsWindow(self, folders)
+            self.runs_window.openRequested.connect(self.files.open_run)
+        else:
+            self.runs_window.refresh()
+        self.runs_window.show()
+        self.runs_window.raise_()
+
     def show_explorer(self) -> None:
         """Open the latent explorer on a snapshot of the live generator, or on the open run's file."""
         from .explorer import ExplorerWindow

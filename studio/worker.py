@@ -37,6 +37,8 @@ from cgan_core.events import (
 from cgan_core.loop import RunLoop
 from cgan_core.prepare import fetch_dataset
 from cgan_core.quality import QualityReport
+from cgan_core.tensorboard import TensorBoardLog
+from cgan_core.tensorboard import check_available as check_tensorboard
 
 from .quality_prep import QualityControl, QualitySettings
 
@@ -84,9 +86,11 @@ class TrainWorker(QObject):
 
     def __init__(self, config: TrainConfig, out: Path | None = None, resume: Path | None = None,
                  start_paused: bool = False, guard: dict | None = None,
-                 quality: tuple[bool | None, int | None] = (False, None)) -> None:
-        """quality: (enabled, every); enabled None means "on when the domain classifier is cached"."""
+                 quality: tuple[bool | None, int | None] = (False, None), tensorboard: bool = False) -> None:
+        """quality: (enabled, every); enabled None means "on when the domain classifier is cached".
+        tensorboard: also write the run's events as TensorBoard files (RUN/tensorboard)."""
         super().__init__()
+        self.tensorboard = tensorboard
         self.config, self.out, self.resume, self.guard = config, out, resume, guard
         self.start_paused = start_paused
         self.commands: queue.Queue = queue.Queue()
@@ -111,7 +115,7 @@ class TrainWorker(QObject):
     # ---- the loop (worker thread) ---------------------------------------------------------------------
     @Slot()
     def run_loop(self) -> None:
-        result = None
+        result, board = None, None
         try:
             self.busy.emit("Loading data and building the models…")
             from cgan_core.run import TrainingRun
@@ -120,8 +124,11 @@ class TrainWorker(QObject):
             # Continuing a run keeps its architecture; the panel's length and live values apply.
             overrides = {k: getattr(self.config, k) for k in ("steps", "epochs", "max_seconds", "sample_every",
                                                                *LIVE_FIELDS)}
+            if self.tensorboard:
+                check_tensorboard()  # before the run starts: a missing package is one clear message
             self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides,
                                    guard=self.guard)
+            board = TensorBoardLog(self.run.run_dir, self.run.config.to_dict()) if self.tensorboard else None
             self.started.emit({"run_dir": str(self.run.run_dir), "device": self.run.device_name})
             self.busy.emit("")
             self._emit_grid_now(self.run.sample_grid())
@@ -129,6 +136,8 @@ class TrainWorker(QObject):
             loop = RunLoop(self.run, self._next_command, paused=self.start_paused, on_give_up="pause")
             for event in loop.events():
                 self._handle(event)
+                if board is not None:
+                    board.write(event)
                 if isinstance(event, RunFinished):
                     result = event
         except CganError as exc:  # a bad file or value: the message names it
@@ -141,6 +150,8 @@ class TrainWorker(QObject):
             self.quality_control.join()
             if self.run is not None:
                 self.run.close()
+            if board is not None:
+                board.close()
             self.busy.emit("")
             self.finished.emit(result)
 

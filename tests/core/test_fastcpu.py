@@ -58,3 +58,23 @@ def test_seed004_trainer_uses_the_fast_paths_and_stays_deterministic(tiny_mnist)
         assert any(isinstance(m, RandDropout) for m in trainer.d.modules())
         runs.append([trainer.step().as_dict()["d2"] for _ in range(3)])
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("preset", ["conv-onehot-channels", "dcgan-label-channel", "studio-fast"])
+def test_bf16_precision_computes_what_the_fp32_step_does(preset):
+    """The bf16 path (autocast of the forwards) against the plain one, from the same state and batches:
+    the same losses and the same update, to bf16's precision (8 bits of mantissa)."""
+    config = TrainConfig(preset=preset, device="cpu", batch_size=16, seed=1)
+    plain, fast = Trainer(config), Trainer(TrainConfig(**{**config.to_dict(), "precision": "bf16"}))
+    assert fast.low_precision and not plain.low_precision
+    start = {k: v.clone() for k, v in plain.g.state_dict().items()}
+    a, b = plain.step().as_dict(), fast.step().as_dict()
+    for name in ("d1", "d2", "g"):
+        assert b[name] == pytest.approx(a[name], rel=0.03, abs=0.01), name
+    for key, value in plain.g.state_dict().items():
+        if value.is_floating_point() and "running" not in key:
+            moved_plain, moved_fast = value - start[key], fast.g.state_dict()[key] - start[key]
+            # Adam's first step moves each weight by about lr * sign(grad): the two paths agree on nearly all.
+            agree = (torch.sign(moved_plain) == torch.sign(moved_fast)).float().mean().item()
+            assert agree > 0.9, key
+    assert all(p.dtype == torch.float32 for p in fast.g.parameters())  # master weights stay fp32

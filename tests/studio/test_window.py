@@ -208,3 +208,19 @@ def test_worker_signals_reach_the_window_in_the_gui_thread(qtbot, window):
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     assert all(seen), seen
+
+
+def test_the_tensorboard_toggle_writes_event_files_beside_the_run(qtbot, window):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    w = window
+    w.controls.tensorboard_action.setChecked(True)
+    w.config_panel.steps.setValue(10)
+    w.start()
+    qtbot.waitUntil(lambda: w.run_dir is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: not w.running, timeout=60_000)
+    board = EventAccumulator(str(w.run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    board.Reload()
+    assert [e.step for e in board.Scalars("loss/d1")] == list(range(1, 11))
+    assert "samples" in board.Tags()["images"]

@@ -1,0 +1,136 @@
+"""Runs side by side: a folder of run directories (or a sweep) summarised for the studio's Runs view.
+
+`scan(folder)` lists every run directory in a folder (and one level of sub-folders, so a folder of
+sweeps works): its settings, how far it got, how it ended, and its last and best quality. `curves(run)`
+reads one run's smoothed-ready losses, quality and markers; `differences(runs)` says which settings differ.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .events import GuardGaveUp, HParamChange, RolledBack, RunFinished
+from .history import read_events, split_branches
+from .quality import load_reports
+
+KEY_SETTINGS = ("preset", "dataset", "batch_size", "lr_g", "lr_d", "beta1", "d_steps", "seed", "precision")
+LIVE_SECONDS = 120  # a run with no end recorded that wrote metrics this recently is still running
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_dir: Path
+    config: dict
+    steps: int
+    status: str  # running, finished, stopped, stopped by the guard, interrupted
+    last_accuracy: float | None
+    best_accuracy: float | None
+    best_frechet: float | None
+    best_floor: float | None  # the real-data Fréchet floor of that measurement
+    started: float  # config.json's modification time
+
+    @property
+    def name(self) -> str:
+        return self.run_dir.name
+
+
+@dataclass(frozen=True)
+class RunCurves:
+    steps: np.ndarray
+    seconds: np.ndarray  # training time at each step
+    losses: dict[str, np.ndarray]  # d1, d2, g on the live line (after the last rollback)
+    quality_steps: np.ndarray
+    accuracy: np.ndarray
+    markers: list[tuple[int, str]] = field(default_factory=list)  # (step, "lr G 4e-4 -> 2e-4" / "rollback …")
+
+
+def is_run(folder: Path) -> bool:
+    return (folder / "config.json").is_file()
+
+
+def scan(folder: Path) -> list[RunSummary]:
+    """The runs in `folder` (itself a run, its run sub-folders, and runs one level further down)."""
+    folder = Path(folder)
+    if is_run(folder):
+        return [summarise(folder)]
+    found = []
+    for child in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+        if is_run(child):
+            found.append(summarise(child))
+        else:
+            found += [summarise(g) for g in sorted(p for p in child.iterdir() if p.is_dir()) if is_run(g)]
+    return found
+
+
+def summarise(run_dir: Path) -> RunSummary:
+    config = _json(run_dir / "config.json")
+    events = read_events(run_dir)
+    steps = _last_step(run_dir / "metrics.csv")
+    reports = load_reports(run_dir)
+    best = max(reports, key=lambda r: (r.accuracy, -r.frechet), default=None)
+    return RunSummary(run_dir, config, steps, _status(run_dir, events), reports[-1].accuracy if reports else None,
+                      best.accuracy if best else None, best.frechet if best else None, best.floor if best else None,
+                      (run_dir / "config.json").stat().st_mtime)
+
+
+def _status(run_dir: Path, events: list) -> str:
+    finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
+    if finished is not None:
+        if finished.reason == "diverged" or any(isinstance(e, GuardGaveUp) for e in events):
+            return "stopped by the guard"
+        return "stopped" if finished.reason == "stopped" else "finished"
+    metrics = run_dir / "metrics.csv"
+    if metrics.is_file() and time.time() - metrics.stat().st_mtime < LIVE_SECONDS:
+        return "running"
+    return "interrupted"
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _last_step(path: Path) -> int:
+    """The last row's step, read from the file's end (a long run's metrics.csv has ~10^5 rows)."""
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 4096))
+        lines = [line for line in f.read().decode(errors="replace").splitlines() if line and line[0].isdigit()]
+    try:
+        return int(lines[-1].split(",")[0]) if lines else 0
+    except ValueError:
+        return 0
+
+
+def curves(run_dir: Path) -> RunCurves:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("step")]
+    steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
+    live, _ = split_branches(steps)
+    losses = {k: np.array([float(r[k]) for r in rows], dtype=np.float32)[live] for k in ("d1", "d2", "g")}
+    seconds = np.array([float(r.get("seconds") or 0.0) for r in rows], dtype=np.float64)[live]
+    reports = load_reports(run_dir)
+    markers = []
+    for event in read_events(run_dir):
+        if isinstance(event, HParamChange):
+            markers.append((event.step, f"{event.name.replace('_', ' ')} {event.old:.3g} -> {event.new:.3g}"))
+        elif isinstance(event, RolledBack):
+            markers.append((event.from_step, f"rollback to {event.to_step}"))
+    return RunCurves(steps[live], seconds, losses, np.array([r.step for r in reports], dtype=np.int64),
+                     np.array([r.accuracy for r in reports], dtype=np.float32), markers)
+
+
+def differences(runs: list[RunSummary]) -> dict[str, list]:
+    """The settings whose values are not the same in every run: {name: [value per run]}."""
+    keys = sorted({k for r in runs for k in r.config})
+    return {k: [r.config.get(k) for r in runs] for k in keys
+            if len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1}

@@ -1,0 +1,70 @@
+"""The Runs view: fixture runs listed with their status, two overlaid and compared, a sweep ranked."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cgan_core.config import TrainConfig
+from cgan_core.events import GuardGaveUp
+from cgan_core.loop import train
+from cgan_core.run import TrainingRun
+
+
+def _run(folder, name, lr_g, diverged=False):
+    run = TrainingRun(TrainConfig(preset="mlp-label-product", steps=12, batch_size=16, lr_g=lr_g, sample_every=100),
+                      out=folder / name)
+    if diverged:  # how a run the guard gave up on ends: GuardGaveUp, then RunFinished("diverged")
+        for _ in range(12):
+            run.step()
+        run.files.log(GuardGaveUp(run.step_count, "g_explodes", 3, ""))
+        list(run.finish("diverged"))
+    else:
+        train(run)
+    run.close()
+    return folder / name
+
+
+@pytest.fixture
+def runs_folder(tmp_path):
+    _run(tmp_path, "slow", 1e-4)
+    _run(tmp_path, "fast", 1e-3)
+    _run(tmp_path, "exploded", 5e-2, diverged=True)
+    return tmp_path
+
+
+def test_the_runs_view_lists_overlays_and_compares(qtbot, runs_folder):
+    from studio.runs_view import RunsWindow
+
+    view = RunsWindow(folders=[runs_folder])
+    qtbot.addWidget(view)
+    status = {run.name: run.status for run in view.runs}
+    assert status == {"slow": "finished", "fast": "finished", "exploded": "stopped by the guard"}
+    assert view.table.rowCount() == 3
+    view.select(["slow", "fast"])
+    assert [r.name for r in view.selected()] == sorted(["slow", "fast"], key=[r.name for r in view.runs].index)
+    assert view.plot.drawn == 2
+    diff_rows = {view.diff.item(r, 0).text() for r in range(view.diff.rowCount())}
+    assert "lr_g" in diff_rows and "preset" not in diff_rows
+    view.plot.axis.setCurrentIndex(1)  # by training time
+    assert view.plot.drawn == 2
+    opened = []
+    view.openRequested.connect(opened.append)
+    view.select(["fast"])
+    view.open_button.click()
+    assert opened == [runs_folder / "fast"]
+
+
+def test_a_sweep_folder_is_ranked(qtbot, tmp_path):
+    from studio.runs_view import RunsWindow
+
+    sweep = tmp_path / "sweep"
+    for i, lr in enumerate((1e-4, 1e-3)):
+        _run(sweep, f"trial-{i:03d}", lr)
+    (sweep / "sweep.json").write_text(json.dumps({"preset": "mlp-label-product", "params": ["lr_g=1e-4:1e-3:log"],
+                                                  "max_seconds": 5}))
+    view = RunsWindow(folders=[])
+    qtbot.addWidget(view)
+    view.add_folder(sweep)
+    assert view.tabs.currentWidget() is view.sweep
+    assert view.sweep.table.rowCount() == 2 and view.sweep.params == ["lr_g"]
