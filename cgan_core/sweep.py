@@ -93,10 +93,7 @@ def open_study(name: str, storage: str | None, folder: Path, create: bool = True
 
             backend = JournalStorage(JournalFileBackend(url))
         else:
-            from optuna.storages import RDBStorage, RetryFailedTrialCallback
-
-            backend = RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=3 * HEARTBEAT_SECONDS,
-                                 failed_trial_callback=RetryFailedTrialCallback(max_retry=1))
+            backend = _rdb(url)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
         if create:
             return optuna.create_study(study_name=name, storage=backend, direction="maximize", pruner=pruner,
@@ -105,6 +102,24 @@ def open_study(name: str, storage: str | None, folder: Path, create: bool = True
     except Exception as exc:  # sqlalchemy's errors: a bad URL, a missing driver, a database that does not answer
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise CganError(f"--storage {url}: cannot open the study there ({first})") from None
+
+
+def _rdb(url: str):
+    """An RDB storage whose trials send heartbeats: one left running by a process that died is marked failed
+    and queued again (once) when the study next hands out a trial."""
+    import warnings
+
+    import optuna.storages as storages
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():  # the heartbeat API is marked experimental; it is what Optuna documents
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
+            retry = {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=1)}
+        else:
+            retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=1)}
+        return storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=3 * HEARTBEAT_SECONDS,
+                                   **retry)
 
 
 def check_folder(folder: Path) -> None:

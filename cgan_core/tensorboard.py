@@ -49,7 +49,9 @@ class TensorBoardLog:
         self.folder = Path(run_dir) / FOLDER
         self.writer = _writer(self.folder)
         self.config = dict(config)
-        self.lr = {"g": float(config.get("lr_g") or 0.0), "d": float(config.get("lr_d") or 0.0)}
+        # Learning-rate changes in the order they happened: (the step after which it applies, value). The
+        # losses of the steps before a change can arrive after it (they are flushed by the change).
+        self.lr = {k: [(-1, float(config.get(f"lr_{k}") or 0.0))] for k in ("g", "d")}
         self.best: QualityReport | None = None
 
     def write(self, event) -> None:
@@ -61,11 +63,12 @@ class TensorBoardLog:
             self._quality(event)
         elif isinstance(event, HParamChange):
             if event.name in ("lr_g", "lr_d"):
-                self.lr[event.name[-1]] = event.new
+                self.lr[event.name[-1]].append((event.step, event.new))
             self.writer.add_text("events", f"step {event.step}: {event.name} {event.old:.3g} -> {event.new:.3g}",
                                  event.step)
         elif isinstance(event, RolledBack):
-            self.lr.update(g=event.lr_g, d=event.lr_d)
+            self.lr["g"].append((event.to_step, event.lr_g))
+            self.lr["d"].append((event.to_step, event.lr_d))
             self.writer.add_text("events", f"step {event.from_step}: {event.reason}, rolled back to step "
                                            f"{event.to_step}", event.from_step)
         elif isinstance(event, GuardAdvice):
@@ -78,8 +81,12 @@ class TensorBoardLog:
             for name, tag in SCALARS.items():
                 if name in chunk.names:
                     self.writer.add_scalar(tag, float(chunk.values[i, chunk.names.index(name)]), step)
-            self.writer.add_scalar("lr/g", self.lr["g"], step)
-            self.writer.add_scalar("lr/d", self.lr["d"], step)
+            self.writer.add_scalar("lr/g", self._lr_at("g", step), step)
+            self.writer.add_scalar("lr/d", self._lr_at("d", step), step)
+
+    def _lr_at(self, which: str, step: int) -> float:
+        """The rate step `step` trained with: the newest change made before it."""
+        return next(value for after, value in reversed(self.lr[which]) if after < step)
 
     def _image(self, step: int, image: np.ndarray) -> None:
         self.writer.add_image("samples", image if image.ndim == 3 else image[:, :, None], step, dataformats="HWC")

@@ -90,13 +90,18 @@ class ConfigPanel(QWidget):
         self.seed = _spin("seedSpin", 0, 2**31 - 1, "Random seed: same seed, same device, same losses")
         self.device = QComboBox(objectName="deviceCombo")
         self._fill_devices()
+        self.precision = QComboBox(objectName="precisionCombo")
+        for text, value in (("preset's own", None), ("fp32", "fp32"), ("bf16 (faster)", "bf16")):
+            self.precision.addItem(text, value)
+        self.precision.setToolTip("The training forwards' arithmetic. bf16 is about 1.5x faster on CPUs with "
+                                  "avx512_bf16 and on recent GPUs; weights, optimizer and losses stay fp32")
         self.steps = _spin("stepsSpin", 0, 10**8, "Stop after this many steps (0 = run until stopped)")
         self.steps.setSpecialValueText("unbounded")
         form_run, form_live = QFormLayout(), QFormLayout()
         for label, widget in [("Dataset", self.dataset), ("Image size", self.data_picker.size),
                               ("Colour", self.data_picker.color), ("Preset", self.preset), ("Latent dim", self.latent_dim),
                               ("Batch size", self.batch_size), ("Seed", self.seed), ("Device", self.device),
-                              ("Steps", self.steps)]:
+                              ("Precision", self.precision), ("Steps", self.steps)]:
             form_run.addRow(label, widget)
         for label, widget in [("lr G", self.lr_g), ("lr D", self.lr_d), ("beta1", self.beta1),
                               ("beta2", self.beta2), ("D steps / G step", self.d_steps),
@@ -110,7 +115,8 @@ class ConfigPanel(QWidget):
         layout.addWidget(live_box)
         layout.addWidget(self._build_guard_box())
         layout.addStretch(1)
-        self.fixed_widgets = [*self.data_picker.widgets, self.preset, self.latent_dim, self.batch_size, self.seed, self.device]
+        self.fixed_widgets = [*self.data_picker.widgets, self.preset, self.latent_dim, self.batch_size, self.seed, self.device,
+                              self.precision]
         self.live_widgets = {"lr_g": self.lr_g, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2,
                              "d_steps": self.d_steps, "label_smoothing": self.label_smoothing}
         for widget in self.live_widgets.values():
@@ -202,7 +208,7 @@ class ConfigPanel(QWidget):
                            color=picker.color_mode(),
                            latent_dim=self.latent_dim.value(), batch_size=self.batch_size.value(),
                            seed=self.seed.value(), device=self.device.currentData(),
-                           steps=self.steps.value() or None, **self.hparams())
+                           precision=self.precision.currentData(), steps=self.steps.value() or None, **self.hparams())
 
     def load(self, values: dict) -> None:
         """Show a saved configuration (QSettings, or an opened run) without emitting edits."""
@@ -211,6 +217,7 @@ class ConfigPanel(QWidget):
             if canonical_name(str(values.get("preset"))) in PRESETS:  # old runs name presets by their old names
                 self.preset.setCurrentText(canonical_name(values["preset"]))
             self.data_picker.load(values)
+            self.precision.setCurrentIndex(max(0, self.precision.findData(values.get("precision"))))
             for key, widget in [("latent_dim", self.latent_dim), ("batch_size", self.batch_size),
                                 ("seed", self.seed), ("steps", self.steps), *self.live_widgets.items()]:
                 if values.get(key) is not None:

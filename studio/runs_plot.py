@@ -46,7 +46,8 @@ class RunsPlot(QWidget):
     @property
     def drawn(self) -> int:
         """How many runs the plot shows a curve of (tests and screenshots read it)."""
-        return sum(1 for item in self.plot.getPlotItem().listDataItems() if len(item.getData()[0] or []) > 0)
+        return sum(1 for item in self.plot.getPlotItem().listDataItems()
+                   if item.getData()[0] is not None and len(item.getData()[0]) > 0)
 
     def redraw(self, *_) -> None:
         item = self.plot.getPlotItem()
