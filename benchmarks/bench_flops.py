@@ -49,8 +49,8 @@ def conv_peak(repeats: int = 10) -> float:
     return 2 * 128 * 128 * 9 * 14 * 14 * 128 / best
 
 
-def preset_figures(name: str, data, seconds: float) -> dict:
-    trainer = Trainer(TrainConfig(preset=name, device="cpu"), data)
+def preset_figures(name: str, data, seconds: float, precision: str = "fp32") -> dict:
+    trainer = Trainer(TrainConfig(preset=name, device="cpu", precision=precision), data)
     for _ in range(3):  # warm-up: first-call allocations and oneDNN primitive creation
         trainer.step()
     with FlopCounterMode(display=False) as counter:
@@ -61,7 +61,7 @@ def preset_figures(name: str, data, seconds: float) -> dict:
         trainer.step().values.sum().item()  # .item() syncs, as reading stats does every 10 steps
         steps += 1
     rate = steps / (time.perf_counter() - start)
-    return {"preset": name, "gflop_per_step": round(flops / 1e9, 2), "steps_per_s": round(rate, 2),
+    return {"preset": f"{name} ({precision})", "gflop_per_step": round(flops / 1e9, 2), "steps_per_s": round(rate, 2),
             "achieved_gflops": round(flops * rate / 1e9, 1)}
 
 
@@ -69,11 +69,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--precisions", default="fp32,bf16")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = load_mnist("train")
     peak, conv = sgemm_peak(), conv_peak()
-    rows = [preset_figures(name, data, args.seconds) for name in PRESETS]
+    rows = [preset_figures(name, data, args.seconds, precision) for name in PRESETS
+            for precision in args.precisions.split(",")]
     peak, conv = max(peak, sgemm_peak()), max(conv, conv_peak())  # the clock may have moved: the better
     print(json.dumps({"threads": args.threads, "sgemm_peak_gflops": round(peak / 1e9, 1),
                       "conv3x3_peak_gflops": round(conv / 1e9, 1)}))

@@ -75,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr-d", type=_positive_float)
     train.add_argument("--latent-dim", type=_positive_int)
     train.add_argument("--seed", type=int)
-    train.add_argument("--precision", choices=["fp32", "bf16"],
+    train.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                        help="the training forwards' arithmetic: bf16 autocast is 1.5x faster on CPUs with avx512_bf16 "
-                            "and on recent GPUs; weights, optimizer and losses stay fp32 (default: the preset's)")
+                            "and on recent GPUs; weights, optimizer and losses stay fp32; auto = bf16 where native "
+                            "(default: the preset's)")
     train.add_argument("--device")
     train.add_argument("--out", type=Path)
     train.add_argument("--config", type=Path, help="a TOML file of settings; flags override it")

@@ -31,6 +31,10 @@ def add_command(sub, positive_int, positive_float) -> None:
     p.add_argument("--quality-every", type=positive_int, default=None, metavar="N",
                    help="measure quality every N steps (default: auto, <= 5%% of the training time)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prune-after", type=positive_int, default=300, metavar="STEPS",
+                   help="let every trial train this many steps before the pruner may stop it (default 300)")
+    p.add_argument("--baseline", action="store_true",
+                   help="make the first trial the preset's own values, so the ranking shows what the sweep gained")
 
 
 def cmd_sweep(args) -> int:
@@ -45,7 +49,10 @@ def cmd_sweep(args) -> int:
         sweep.check_folder(args.out)
     name = args.study or args.out.resolve().name
     args.out.mkdir(parents=True, exist_ok=True)
-    study = sweep.open_study(name, args.storage, args.out)  # before anything trains: a bad storage stops here
+    study = sweep.open_study(name, args.storage, args.out, prune_after=args.prune_after)  # before anything trains: a bad storage stops here
+    if not worker and args.baseline and not study.get_trials(deepcopy=False):
+        resolved = base.resolved()
+        study.enqueue_trial({p.name: getattr(resolved, p.name) for p in params}, user_attrs={"baseline": True})
     if not worker:
         sweep.write_marker(args.out, {"study": name, "storage": args.storage, "preset": base.preset,
                                       "params": args.param, "trials": args.trials, "max_seconds": args.max_seconds})

@@ -16,7 +16,7 @@ from .presets import DEFAULT_PRESET, canonical_name, get_preset
 LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "d_steps", "label_smoothing")
 # Fields a preset provides when the user gives none.
 PRESET_FIELDS = ("batch_size", "latent_dim", "loss", "precision") + LIVE_FIELDS
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it natively, else fp32
 
 
 @dataclass
@@ -31,7 +31,7 @@ class TrainConfig:
     batch_size: int | None = None
     latent_dim: int | None = None
     loss: str | None = None
-    precision: str | None = None  # fp32 or bf16 (the forwards under autocast); None: the preset's
+    precision: str | None = None  # auto, fp32 or bf16 (the forwards under autocast); None: the preset's
     lr_g: float | None = None
     lr_d: float | None = None
     beta1: float | None = None

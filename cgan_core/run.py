@@ -94,9 +94,8 @@ class TrainingRun:
                                           self.config.checkpoint_minutes)
         if state is not None:  # after the snapshot: a rollback goes back to the run as it was saved
             self.set_hparams(**{k: v for k, v in overrides.items() if k in LIVE_FIELDS and v is not None})
-        ranks = world.size if world is not None else 1
-        self.files.write_config({**self.config.to_dict(), "world_size": ranks,
-                                 "global_batch_size": self.config.batch_size * ranks})
+        self.files.write_config({**self.config.to_dict(), "world_size": self.ranks,
+                                 "global_batch_size": self.config.batch_size * self.ranks})
 
     # ---- what the driver may read -----------------------------------------------------------------
     @property
@@ -106,6 +105,11 @@ class TrainingRun:
     @property
     def step_count(self) -> int:
         return self.trainer.step_count
+
+    @property
+    def ranks(self) -> int:
+        """The processes training this run: 1, or the world size of a distributed run."""
+        return self.world.size if self.world is not None else 1
 
     @property
     def epoch(self) -> float:
@@ -307,11 +311,13 @@ class TrainingRun:
         return samples.sample_diversity(self.trainer)
 
     # ---- files and the end -----------------------------------------------------------------------------
+    def _checkpoint(self, trainer_state: dict) -> dict:
+        """What a checkpoint holds: the trainer's state and what the run needs to go on from it."""
+        return {**trainer_state, "config": self.config.to_dict(), "seconds": self.seconds,
+                "guard": self.guard.state_dict(), "world_size": self.ranks}
+
     def save_checkpoint(self) -> CheckpointSaved:
-        state = self.trainer.state_dict()
-        state.update(config=self.config.to_dict(), seconds=self.seconds, guard=self.guard.state_dict(),
-                     world_size=self.world.size if self.world is not None else 1)
-        path = self.files.save_checkpoint(state, self.step_count)
+        path = self.files.save_checkpoint(self._checkpoint(self.trainer.state_dict()), self.step_count)
         if self.guard.healthy_now():  # generator.safetensors holds the newest healthy generator only
             self.save_generator()
         self.checkpoints.written(self.step_count)
@@ -327,9 +333,7 @@ class TrainingRun:
         snapshot = self.guard.ring.newest_before(self.step_count)
         if snapshot is None or int(snapshot["step"]) <= newest:
             return on_disk[0] if on_disk else None
-        state = {**snapshot, "config": self.config.to_dict(), "seconds": self.seconds, "guard": self.guard.state_dict(),
-                 "world_size": self.world.size if self.world is not None else 1}
-        return self.files.save_checkpoint(state, int(snapshot["step"]))
+        return self.files.save_checkpoint(self._checkpoint(snapshot), int(snapshot["step"]))
 
     def save_generator(self, path: Path | None = None, extra: dict | None = None) -> Path:
         path = Path(path) if path else self.files.generator

@@ -31,7 +31,8 @@ from .errors import CganError, ConfigError, UsageError
 INT_PARAMS = ("d_steps", "batch_size", "latent_dim")
 SWEEPABLE = (*LIVE_FIELDS, "batch_size", "latent_dim")
 MARKER = "sweep.json"
-HEARTBEAT_SECONDS = 20
+# A running trial's heartbeat; one silent for three beats was left by a process that died. (Tests shorten it.)
+HEARTBEAT_SECONDS = int(os.environ.get("CGAN_SWEEP_HEARTBEAT", "20"))
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def score(accuracy: float, frechet: float, floor: float) -> float:
     return 100.0 * accuracy - 0.1 * min(frechet / max(floor, 1e-9), 100.0)
 
 
-def open_study(name: str, storage: str | None, folder: Path, create: bool = True):
+def open_study(name: str, storage: str | None, folder: Path, create: bool = True, prune_after: int = 300):
     """The study, created if missing. An unreachable storage is one message that names it."""
     try:
         import optuna
@@ -94,7 +95,9 @@ def open_study(name: str, storage: str | None, folder: Path, create: bool = True
             backend = JournalStorage(JournalFileBackend(url))
         else:
             backend = _rdb(url)
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+        # No verdict before `prune_after` steps: a GAN's first measurements are mostly noise (a first sweep
+        # pruned, at step 100, a trial whose rates were next to those of its best trial).
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=prune_after)
         if create:
             return optuna.create_study(study_name=name, storage=backend, direction="maximize", pruner=pruner,
                                        load_if_exists=True)
@@ -138,9 +141,18 @@ def write_marker(folder: Path, settings: dict) -> None:
 
 
 def start_workers(argv: list[str], count: int) -> list[subprocess.Popen]:
-    """count more processes of the same sweep (--parallel K): each joins the study and takes trials."""
-    env = {**os.environ, "CGAN_SWEEP_WORKER": "1"}
-    return [subprocess.Popen([sys.executable, "-m", "cgan_core", *argv], env=env) for _ in range(count)]
+    """count more processes of the same sweep (--parallel K): each joins the study and takes trials. On
+    CUDA with enough GPUs, worker i gets GPU i + 1 (this process keeps GPU 0)."""
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    workers = []
+    for i in range(count):
+        env = {**os.environ, "CGAN_SWEEP_WORKER": "1"}
+        if gpus > count:
+            env["CUDA_VISIBLE_DEVICES"] = str(i + 1)
+        workers.append(subprocess.Popen([sys.executable, "-m", "cgan_core", *argv], env=env))
+    return workers
 
 
 def ranking(study) -> list[dict]:
@@ -152,7 +164,8 @@ def ranking(study) -> list[dict]:
         if t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
             continue
         value = t.value if t.value is not None else max(t.intermediate_values.values(), default=float("nan"))
-        rows.append({"trial": t.number, "state": t.state.name.lower(), "score": value, **t.params,
+        state = t.state.name.lower() + (" (preset's own)" if t.user_attrs.get("baseline") else "")
+        rows.append({"trial": t.number, "state": state, "score": value, **t.params,
                      **{k: t.user_attrs.get(k) for k in ("accuracy", "frechet", "floor", "steps", "run_dir")}})
     return sorted(rows, key=lambda r: -r["score"] if r["score"] == r["score"] else math.inf)
 

@@ -15,7 +15,7 @@ from torch import nn
 from . import losses
 from .config import TrainConfig, check_hparams
 from .data import BatchStream, ImageDataset, load_dataset
-from .device import pick_device
+from .device import native_bf16, pick_device
 from .fastcpu import use_fast_cpu_paths
 from .presets import get_preset
 
@@ -57,6 +57,7 @@ class Trainer:
         self.config = config.resolved()  # the preset under its current name, also when given by an alias
         self.preset = get_preset(self.config.preset)
         self.world = world
+        self.ranks = world.size if world is not None else 1  # the processes that share each global batch
         self.device = world.device if world is not None else pick_device(self.config.device)
         c = self.config
         data = dataset if dataset is not None else load_dataset(c.dataset, image_size=c.image_size, color=c.color, warn=warn)
@@ -98,7 +99,8 @@ class Trainer:
         self.images_seen = 0
         # bf16 autocast of the training forwards: oneDNN's bf16 kernels (avx512_bf16, AMX) or CUDA's;
         # the weights, the optimizer, the EMA, the losses and sampling stay in fp32.
-        self.low_precision = self.config.precision == "bf16"
+        precision = self.config.precision
+        self.low_precision = precision == "bf16" or (precision == "auto" and native_bf16(self.device))
         stochastic = (nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d)
         self._g_is_deterministic = not any(isinstance(m, stochastic) for m in self.g.modules())
 
@@ -133,7 +135,7 @@ class Trainer:
         return self.world.mine(drawn, n) if self.world is not None else drawn
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        ranks, k = (self.world.size if self.world is not None else 1), self.dataset.num_classes
+        ranks, k = self.ranks, self.dataset.num_classes
         z = self._mine(torch.randn(n * ranks, self.config.latent_dim, device=self.device, generator=self.noise), n)
         if self.preset.mode_seeking:  # label-matched pairs: sample i and i + n/2 share a class
             m = (n + 1) // 2
@@ -170,7 +172,7 @@ class Trainer:
                 d1, d2, out_real, out_fake = self._d_step_joint(real, y_real, fake.detach(), y_fake, kind)
             else:
                 d1, d2, out_real, out_fake = self._d_step_separate(real, y_real, fake.detach(), y_fake, kind)
-            self.images_seen += n_real * (self.world.size if self.world is not None else 1)
+            self.images_seen += n_real * self.ranks
         grad_d = _grad_norm(self.d, self.device) if update_d else torch.zeros((), device=self.device)
         if update_g:
             if regenerate:

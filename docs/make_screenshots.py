@@ -10,6 +10,9 @@
     make_screenshots.py OUT SECONDS attach [N]
         a CLI run in another process (with N: a distributed run, --nproc N), followed with Attach to run…;
         lr D halved from the panel after SECONDS / 2, captured at SECONDS.
+    make_screenshots.py OUT 0 runs SWEEP_DIR
+        Tools > Runs… on a sweep folder: its three best trials overlaid (runs-view), then its ranking and
+        quality over two hyperparameters (sweep-view).
     make_screenshots.py OUT SECONDS advice
         dcgan-label-channel (D-dominated from its start, as its tutorial's own code): the guard's advice,
         captured as soon as it is shown (at most SECONDS).
@@ -65,6 +68,10 @@ def main() -> int:
         app.primaryScreen().grabWindow(0).save(str(OUT / f"{name}.png"))
         print("saved", OUT / f"{name}.png", flush=True)
 
+    def grab(widget, name: str) -> None:  # one window, not the whole screen
+        widget.grab().save(str(OUT / f"{name}.png"))
+        print("saved", OUT / f"{name}.png", flush=True)
+
     def lower_lr() -> None:
         window.config_panel.lr_d.setValue(window.config_panel.lr_d.value() / 2)
 
@@ -76,6 +83,17 @@ def main() -> int:
     window.explorer_close_all = lambda: (window.explorer and window.explorer.close(), window.close())
     if SCENARIO == "explorer":
         for delay, action in explorer_plan(window, shot):
+            QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
+    if SCENARIO == "runs":  # the Runs view on a sweep folder: its three best trials compared, then the ranking
+        from studio.runs_view import RunsWindow
+
+        runs = RunsWindow(window, [Path(ARGUMENT)])
+        best = sorted(runs.runs, key=lambda r: -(r.best_accuracy or 0))[:3]
+        plan = [(0.5, lambda: (runs.show(), runs.raise_(), runs.select([r.name for r in best]))),
+                (2.5, lambda: grab(runs, "runs-view")), (3.0, lambda: runs.add_folder(Path(ARGUMENT))),
+                (5.0, lambda: grab(runs, "sweep-view")), (5.5, window.close)]
+        for delay, action in plan:
             QTimer.singleShot(int(delay * 1000), action)
         return app.exec()
     if SCENARIO == "folder":

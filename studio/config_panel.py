@@ -91,7 +91,8 @@ class ConfigPanel(QWidget):
         self.device = QComboBox(objectName="deviceCombo")
         self._fill_devices()
         self.precision = QComboBox(objectName="precisionCombo")
-        for text, value in (("preset's own", None), ("fp32", "fp32"), ("bf16 (faster)", "bf16")):
+        for text, value in (("preset's own", None), ("auto (bf16 where native)", "auto"), ("fp32", "fp32"),
+                            ("bf16 (faster)", "bf16")):
             self.precision.addItem(text, value)
         self.precision.setToolTip("The training forwards' arithmetic. bf16 is about 1.5x faster on CPUs with "
                                   "avx512_bf16 and on recent GPUs; weights, optimizer and losses stay fp32")

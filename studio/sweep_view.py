@@ -49,6 +49,7 @@ class SweepView(QWidget):
         super().__init__(parent)
         self.rows: list[dict] = []
         self.params: list[str] = []
+        self.log_scale: set[str] = set()  # the parameters the sweep searched on a log scale
         self.title = QLabel("Add a sweep folder (cgan-studio sweep --out FOLDER) to see its trials ranked.")
         self.x, self.y = QComboBox(objectName="sweepX"), QComboBox(objectName="sweepY")
         self.x.currentIndexChanged.connect(self.redraw)
@@ -59,7 +60,8 @@ class SweepView(QWidget):
         self.plot = pg.PlotWidget(background="#1e1f22", objectName="sweepPlot")
         self.plot.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
         axes = QHBoxLayout()
-        for widget in (QLabel("quality over"), self.x, QLabel("and"), self.y):
+        for widget in (QLabel("score over"), self.x, QLabel("and"), self.y,
+                       QLabel("(colour: rank, yellow = best)")):
             axes.addWidget(widget)
         axes.addStretch(1)
         right = QWidget()
@@ -70,6 +72,7 @@ class SweepView(QWidget):
         split = QSplitter()
         split.addWidget(self.table)
         split.addWidget(right)
+        split.setSizes([560, 600])
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(split, 1)
@@ -77,7 +80,9 @@ class SweepView(QWidget):
     def show_sweep(self, folder: Path, runs: list[RunSummary]) -> None:
         self.rows = trials(folder, runs)
         settings = json.loads((folder / "sweep.json").read_text())
-        self.params = [p.partition("=")[0].replace("-", "_") for p in settings.get("params", [])]
+        specs = settings.get("params", [])
+        self.params = [p.partition("=")[0].replace("-", "_") for p in specs]
+        self.log_scale = {name for name, spec in zip(self.params, specs) if spec.endswith(":log")}
         self.title.setText(f"Sweep {folder.name}: {len(self.rows)} trials of {settings.get('preset')}, "
                            f"{settings.get('max_seconds')} s each; score = accuracy in points, less 0.1 per "
                            "Fréchet-floor multiple")
@@ -109,13 +114,13 @@ class SweepView(QWidget):
             return
         x = np.array([float(r[xs]) for r in points])
         y = np.array([float(r[ys]) for r in points])
-        log_x, log_y = bool((x > 0).all() and x.max() / x.min() > 20), bool((y > 0).all() and y.max() / y.min() > 20)
+        log_x, log_y = (name in self.log_scale and bool((v > 0).all()) for name, v in ((xs, x), (ys, y)))
         item.setLogMode(x=log_x, y=log_y)
         item.setLabel("bottom", xs)
         item.setLabel("left", ys)
-        scores = np.array([r["score"] for r in points])
-        span = max(scores.max() - scores.min(), 1e-9)
-        colours = pg.colormap.get("viridis").map((scores - scores.min()) / span, mode="qcolor")
+        # Colour by rank, not by value: one hopeless trial would otherwise paint every good one the same.
+        ranks = np.argsort(np.argsort([-r["score"] for r in points]))
+        colours = pg.colormap.get("viridis").map(1.0 - ranks / max(len(points) - 1, 1), mode="qcolor")
         spots = [{"pos": (np.log10(a) if log_x else a, np.log10(b) if log_y else b), "brush": c, "size": 14,
                   "data": r["trial"]} for a, b, c, r in zip(x, y, colours, points)]
         item.addItem(pg.ScatterPlotItem(spots=spots, pen=pg.mkPen("#ffffff", width=1)))

@@ -39,8 +39,8 @@ def _sweep(*args, timeout: float = 400) -> subprocess.CompletedProcess:
 def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_process(tmp_path, small_mnist):
     out = tmp_path / "sweep"
     common = ["--dataset", small_mnist, "--param", "lr_g=1e-4:1e-3:log", "--param", "lr_d=1e-4:1e-3:log",
-              "--max-seconds", "6", "--quality-every", "15", "--out", out]
-    first = _sweep(*common, "--trials", "2")
+              "--max-seconds", "6", "--quality-every", "15", "--prune-after", "15", "--out", out]
+    first = _sweep(*common, "--trials", "2", "--baseline")  # trial 0: the preset's own learning rates
     assert first.returncode == 0, first.stderr
     # A hopeless trial, queued on purpose: nothing learns at these rates, so it trails the others.
     open_study("sweep", None, out).enqueue_trial({"lr_g": 1e-7, "lr_d": 1e-7}, skip_if_exists=False)
@@ -49,7 +49,9 @@ def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_proce
     with open(out / "summary.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3
-    assert [r["state"] for r in rows[:2]] == ["complete", "complete"]
+    assert all(r["state"].startswith("complete") for r in rows[:2])
+    baseline = next(r for r in rows if "preset's own" in r["state"])  # --baseline's trial, marked
+    assert float(baseline["lr_g"]) == pytest.approx(4e-4) and int(baseline["trial"]) == 0
     scores = [float(r["score"]) for r in rows]
     assert scores[0] >= scores[1]
     hopeless = next(r for r in rows if float(r["lr_g"]) == pytest.approx(1e-7))
@@ -78,3 +80,32 @@ def test_a_folder_that_holds_something_else_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     done = _sweep("--param", "lr_g=1e-5:1e-3", "--out", tmp_path, timeout=120)
     assert done.returncode == 2 and "holds something else" in done.stderr
+
+
+def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_running(tmp_path, small_mnist):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "sweep"
+    args = [sys.executable, "-m", "cgan_core", "sweep", "--dataset", str(small_mnist), "--param", "lr_g=1e-4:1e-3:log",
+            "--quality-every", "15", "--trials", "2", "--out", str(out)]
+    env = {**os.environ, "CGAN_SWEEP_HEARTBEAT": "1"}  # a dead trial is stale after 3 s instead of 60
+    process = subprocess.Popen([*args, "--max-seconds", "60"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "trial-000" / "metrics.csv").is_file():
+            assert time.monotonic() < deadline, "the first trial never started"
+            time.sleep(0.5)
+        os.kill(process.pid, signal.SIGKILL)  # the sweep dies in the middle of trial 0
+        process.wait(30)
+    finally:
+        process.kill()
+    time.sleep(4)  # past the grace period: trial 0's heartbeat has stopped
+    done = subprocess.run([*args, "--max-seconds", "4"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    study = open_study("sweep", None, out)
+    states = {t.number: t.state.name for t in study.get_trials()}
+    assert states[0] == "FAIL" and list(states.values()).count("COMPLETE") == 2
+    retried = study.get_trials()[1]
+    assert retried.params == study.get_trials()[0].params  # the same settings, tried again
