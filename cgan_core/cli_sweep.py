@@ -49,7 +49,8 @@ def cmd_sweep(args) -> int:
         sweep.check_folder(args.out)
     name = args.study or args.out.resolve().name
     args.out.mkdir(parents=True, exist_ok=True)
-    study = sweep.open_study(name, args.storage, args.out, prune_after=args.prune_after)  # before anything trains: a bad storage stops here
+    # Before anything trains: a bad storage stops here.
+    study = sweep.open_study(name, args.storage, args.out, prune_after=args.prune_after)
     if not worker and args.baseline and not study.get_trials(deepcopy=False):
         resolved = base.resolved()
         study.enqueue_trial({p.name: getattr(resolved, p.name) for p in params}, user_attrs={"baseline": True})
