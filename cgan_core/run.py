@@ -152,7 +152,10 @@ class TrainingRun:
         self.stats.add(stats, self.epoch)
         step, events = self.step_count, self._queued
         self._queued = []
-        boundary = len(self.stats) >= self.config.stats_every
+        # A checkpoint overdue by the clock does not wait for the chunk to fill: a slow preset's 10 steps
+        # take ~3 s, which a kill -9 would otherwise lose on top of the cadence.
+        boundary = len(self.stats) >= self.config.stats_every or (
+            self.checkpoints.overdue_by_time() and self.guard.healthy_now())
         if boundary:
             events.append(chunk := self.flush())
             for decision in self.guard.check_chunk(chunk):

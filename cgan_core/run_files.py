@@ -88,6 +88,10 @@ class CheckpointClock:
     def due(self, step: int) -> bool:
         return step - self.step >= self.every or time.monotonic() - self.when >= self.minutes * 60
 
+    def overdue_by_time(self) -> bool:
+        """The wall-time cadence has passed since the last checkpoint (not before the first one)."""
+        return self.when != float("-inf") and time.monotonic() - self.when >= self.minutes * 60
+
 
 class RunFiles:
     def __init__(self, run_dir: Path) -> None:
