@@ -121,7 +121,8 @@ class TrainingRun:
 
     @property
     def device_name(self) -> str:
-        return describe(self.trainer.device)
+        """The device, and bf16 when the forwards run in it (e.g. "cpu (2 threads), bf16")."""
+        return describe(self.trainer.device) + (", bf16" if self.trainer.low_precision else "")
 
     @property
     def snapshot_steps(self) -> tuple[int, ...]:
