@@ -33,14 +33,11 @@ def cmd_train(args) -> int:
                          "processes (--nproc-per-node)")
     if args.nproc is not None and args.nproc > 1:
         return distributed.launch(args.nproc, _without_nproc(args.argv), args.dist_timeout)
-    world = distributed.join(config.device, args.dist_timeout) if distributed.launched() else None
-    try:
-        if world is not None and not world.is_main:
-            return _follow(world, config)
-        return _train(args, config, given, world)
-    finally:
-        if world is not None:
-            world.close()
+    if not distributed.launched():
+        return _train(args, config, given, None)
+    world = distributed.join(config.device, args.dist_timeout)
+    code = _follow(world) if not world.is_main else _train(args, config, given, world)
+    world.leave(code)  # never returns
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
@@ -55,17 +52,15 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
-def _follow(world, config: TrainConfig) -> int:
+def _follow(world) -> int:
     """A rank other than 0: train in lock-step with rank 0, which prints, writes and decides."""
     from .distributed import RankFailure, failure_message
     from .follower import FollowerRun
     from .loop import RunLoop
-    from .prepare import fetch_dataset
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # rank 0 stops every rank at one step
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        fetch_dataset(config.dataset)
         for _ in RunLoop(FollowerRun(world), channel=world).events():
             pass
     except (RuntimeError, RankFailure) as exc:

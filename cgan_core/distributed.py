@@ -50,7 +50,6 @@ class World:
     local_rank: int
     device: torch.device
     control: object = None  # a gloo process group for the commands (None: the default group is gloo)
-    failed: bool = False  # a collective failed: the group is not torn down (that can abort the process)
 
     @property
     def is_main(self) -> bool:
@@ -110,9 +109,14 @@ class World:
     def barrier(self) -> None:
         dist.barrier(group=self.control)
 
-    def close(self) -> None:
-        if dist.is_initialized() and not self.failed:
-            dist.destroy_process_group()
+    def leave(self, code: int) -> None:
+        """End this rank's process once the run is over (every rank has passed the final barrier, or a
+        collective failed). Without tearing the group down: gloo can abort a rank whose peer closed its
+        sockets first (SIGABRT, seen in about one two-rank run in 30, and after every timeout), which
+        would turn a finished run into a failed job."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _ddp_options() -> set[str]:
@@ -158,7 +162,6 @@ def join(device_name: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> World:
 
 def failure_message(world: World, exc: BaseException) -> str:
     """One line for a collective that failed: another rank died, or hung past the timeout."""
-    world.failed = True
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = re.sub(r"^\[[^\]]*\]\s*", "", text).split(". ")[0]  # gloo's "[.../pair.cc:553] Connection closed…"
     return f"rank {world.rank} of {world.size}: another rank died or stopped answering ({text[:160]})"
@@ -179,7 +182,9 @@ def launch(nproc: int, argv: list[str], timeout: float) -> int:
     try:
         run(config)
     except ChildFailedError as exc:
-        failure = exc.get_first_failure()[1]  # the cause: the agent then stops the other ranks
+        # The cause: a rank killed by a signal, else the first to fail (the others end on its account and
+        # say so themselves).
+        failure = min(exc.failures.values(), key=lambda f: (f.exitcode >= 0, f.timestamp))
         code = failure.exitcode
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         print(f"cgan-studio: error: rank {failure.local_rank} of {nproc} {how}; the run ended (--resume RUN "

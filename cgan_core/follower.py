@@ -15,6 +15,7 @@ from .config import TrainConfig
 from .data import ImageDataset
 from .distributed import World
 from .events import RunFinished
+from .prepare import fetch_dataset
 from .trainer import Trainer
 
 
@@ -23,6 +24,8 @@ class FollowerRun:
                  warn: Callable[[str], None] = lambda msg: None) -> None:
         self.world = world
         config = TrainConfig.from_dict(world.share(None))  # rank 0's configuration, resolved
+        if dataset is None:  # on another node the dataset may not be in this machine's cache yet
+            fetch_dataset(config.dataset)
         self.trainer = Trainer(config, dataset, warn, world)
         self.config = self.trainer.config
         self.seconds = 0.0
