@@ -83,17 +83,13 @@ def _optimize(study, base: TrainConfig, params: list, args) -> None:
     resolved = base.resolved()
     train = load_dataset(resolved.dataset, image_size=resolved.image_size, color=resolved.color)
     live = prepare_quality(resolved, train)
-    done = MaxTrialsCallback(args.trials, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
-    if _counted(study) >= args.trials:
+    # Running trials count too, so that no process starts a trial past --trials.
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    if len(study.get_trials(deepcopy=False, states=counted)) >= args.trials:
         return
+    done = MaxTrialsCallback(args.trials, states=counted)
     study.optimize(lambda trial: _trial(trial, base, params, args, train, live), callbacks=[done],
                    catch=(), gc_after_trial=True)
-
-
-def _counted(study) -> int:
-    from optuna.trial import TrialState
-
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)))
 
 
 def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:

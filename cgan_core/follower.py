@@ -27,7 +27,6 @@ class FollowerRun:
         if dataset is None:  # on another node the dataset may not be in this machine's cache yet
             fetch_dataset(config.dataset)
         self.trainer = Trainer(config, dataset, warn, world)
-        self.config = self.trainer.config
         self.seconds = 0.0
         self.budget = Budget(None, None, None)  # rank 0 decides when the run ends
 
@@ -80,6 +79,3 @@ class FollowerRun:
     def finish(self, reason: str) -> list:
         self.world.barrier()  # rank 0 has written the run directory
         return [RunFinished(self.step_count, reason, {})]
-
-    def close(self) -> None:
-        return None

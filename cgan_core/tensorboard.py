@@ -11,7 +11,6 @@ HParams: the run's settings linked to its final losses and its best quality.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +116,7 @@ def export_run(run_dir: Path) -> Path:
     from .tail import RunTail
 
     tail = RunTail(run_dir)  # refuses a folder that is not a run directory
-    log = TensorBoardLog(run_dir, {**tail.config, **json.loads((Path(run_dir) / "config.json").read_text())})
+    log = TensorBoardLog(run_dir, tail.config)  # config.json, read once by the tail
     try:
         events = read_events(run_dir)
         chunk = next((e for e in tail.poll() if isinstance(e, LossChunk)), None)
