@@ -26,15 +26,24 @@ from benchmarks.bench_engine import rate
 from benchmarks.references import seed002_reference, seed004_reference
 from cgan_core.config import TrainConfig
 from cgan_core.data import load_mnist
+from cgan_core.device import native_bf16
+from cgan_core.presets import get_preset
 from cgan_core.run import TrainingRun
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def engine_rate(preset: str, seconds: float, precision: str, out: Path) -> float:
+def engine_rate(preset: str, seconds: float, precision: str | None, out: Path) -> float:
     run = TrainingRun(TrainConfig(preset=preset, device="cpu", precision=precision), out=out)
     steps_per_second, _ = rate(lambda: (run.step(), 1)[1], seconds, warmup=5)
     return steps_per_second
+
+
+def label(preset: str, precision: str | None) -> str:
+    """"default: bf16" when the preset's own setting is taken; the arithmetic that runs, either way."""
+    chosen = precision or get_preset(preset).precision
+    runs = "bf16" if chosen == "bf16" or (chosen == "auto" and native_bf16(torch.device("cpu"))) else "fp32"
+    return f"default: {runs}" if precision is None else runs
 
 
 def keras_rate(peers: Path, recipe: str, seconds: float) -> float:
@@ -68,18 +77,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--peers", type=Path, default=ROOT / ".venv-peers" / "bin" / "python")
-    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--precisions", default="default,fp32",
+                        help="default (each preset's own), fp32, bf16 or auto, comma-separated")
     args = parser.parse_args()
     s, rounds, rows = args.seconds, args.rounds, []
     print(json.dumps({"threads": torch.get_num_threads(), "started": time.strftime("%Y-%m-%d %H:%M")}), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = lambda: Path(tempfile.mkdtemp(dir=tmp))  # noqa: E731
-        for precision in args.precisions.split(","):
+        for choice in args.precisions.split(","):
+            precision = None if choice == "default" else choice
             for preset in ("conv-onehot-channels", "dcgan-label-channel"):
-                rows.append(compare(f"{preset} ({precision}) / Keras 3 on TensorFlow-CPU",
+                rows.append(compare(f"{preset} ({label(preset, precision)}) / Keras 3 on TensorFlow-CPU",
                                     lambda p=preset, q=precision: engine_rate(p, s, q, out()),
                                     lambda p=preset: keras_rate(args.peers, p, s), rounds))
-            rows.append(compare(f"dcgan-label-channel ({precision}) / eager PyTorch port",
+            rows.append(compare(f"dcgan-label-channel ({label('dcgan-label-channel', precision)}) / eager PyTorch port",
                                 lambda q=precision: engine_rate("dcgan-label-channel", s, q, out()),
                                 lambda: torch_reference_rate(seed004_reference, s), rounds))
         rows.append(compare("mlp-label-concat (fp32) / seed 002's own PyTorch loop",

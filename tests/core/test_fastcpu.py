@@ -60,24 +60,43 @@ def test_seed004_trainer_uses_the_fast_paths_and_stays_deterministic(tiny_mnist)
     assert runs[0] == runs[1]
 
 
-@pytest.mark.parametrize("preset,faithful", [("studio-fast", 0.98), ("conv-onehot-channels", 0.9),
-                                             ("dcgan-label-channel", 0.9)])
-def test_bf16_precision_computes_what_the_fp32_step_does(preset, faithful):
-    """The bf16 path (autocast of the forwards) against the plain one, from the same state and batches.
-    The losses agree to bf16's precision (8 bits of mantissa). studio-fast's gradients agree everywhere
-    (cosine > 0.98: bf16 is its default); the Keras-initialised conv recipes' gradients agree near the loss
-    but lose their direction in G's first layers at initialisation (cosine 0.5-0.8 measured), which is why
-    bf16 is only a setting for them."""
-    config = TrainConfig(preset=preset, device="cpu", batch_size=64, seed=1, precision="fp32")
-    plain, fast = Trainer(config), Trainer(TrainConfig(**{**config.to_dict(), "precision": "bf16"}))
-    assert fast.low_precision and not plain.low_precision
-    a, b = plain.step().as_dict(), fast.step().as_dict()
+def _gradients(config: TrainConfig, precision: str, state: dict, other_batch: bool = False) -> tuple[dict, dict]:
+    """One step from `state`: its losses and every parameter's gradient (G's from its update, D's from its last)."""
+    trainer = Trainer(TrainConfig(**{**config.to_dict(), "precision": precision}))
+    trainer.load_state_dict(state)
+    if other_batch:  # another minibatch: other real images, other noise
+        trainer.batches.next(2 * config.batch_size)
+        trainer.noise.manual_seed(1234)
+    losses = trainer.step().as_dict()
+    grads = {f"{net}.{key}": p.grad.clone() for net in ("g", "d")
+             for key, p in getattr(trainer, net).named_parameters() if p.grad is not None}
+    assert all(p.dtype == torch.float32 for p in trainer.g.parameters())  # master weights stay fp32
+    return losses, grads
+
+
+@pytest.mark.parametrize("preset", ["studio-fast", "conv-onehot-channels", "dcgan-label-channel"])
+def test_bf16_changes_each_gradient_less_than_another_minibatch_does(preset):
+    """The bf16 path (autocast of the forwards) against the plain one, from the same state and batch.
+    The losses agree to bf16's precision (8 bits of mantissa). Every parameter's gradient moves less
+    from fp32 to bf16 than from one minibatch to the next: bf16's rounding is smaller than the noise that
+    stochastic gradient descent already trains through. (In G's first layers at initialisation, where
+    the Keras-initialised recipes' gradients nearly cancel, bf16 keeps only cosine 0.5-0.8 with fp32; the
+    next minibatch keeps about 0.01.) studio-fast's gradients agree within cosine 0.98 everywhere, the conv
+    recipes' near the loss."""
+    config = TrainConfig(preset=preset, device="cpu", batch_size=64, seed=1)
+    state = Trainer(config).state_dict()
+    fp32_losses, fp32 = _gradients(config, "fp32", state)
+    bf16_losses, bf16 = _gradients(config, "bf16", state)
+    _, other = _gradients(config, "fp32", state, other_batch=True)
     for name in ("d1", "d2", "g"):
-        assert b[name] == pytest.approx(a[name], rel=0.03, abs=0.01), name
-    pairs = {net: [(f"{net}.{key}", p, q) for (key, p), q in zip(getattr(plain, net).named_parameters(),
-                                                                  getattr(fast, net).parameters())] for net in ("g", "d")}
-    near_loss = [*pairs["g"], *pairs["d"]] if preset == "studio-fast" else [pairs["g"][-1], pairs["d"][-1]]
-    for key, p, q in near_loss:
-        cosine = torch.nn.functional.cosine_similarity(p.grad.flatten(), q.grad.flatten(), dim=0).item()
-        assert cosine > faithful, f"{key}: cosine {cosine:.3f}"
-    assert all(p.dtype == torch.float32 for p in fast.g.parameters())  # master weights stay fp32
+        assert bf16_losses[name] == pytest.approx(fp32_losses[name], rel=0.03, abs=0.01), name
+    for key, exact in fp32.items():
+        rounding = (bf16[key] - exact).norm() / exact.norm()
+        sampling = (other[key] - exact).norm() / exact.norm()
+        # (1%: a parameter whose gradient hardly varies between minibatches, e.g. a bias while every logit is alike)
+        assert rounding < max(sampling, 0.01), f"{key}: bf16 moves it by {rounding:.4f}, another minibatch by {sampling:.4f}"
+    cosine = {key: torch.nn.functional.cosine_similarity(exact.flatten(), bf16[key].flatten(), dim=0).item()
+              for key, exact in fp32.items()}
+    near_loss = cosine if preset == "studio-fast" else [k for k in cosine if k.startswith(("d.out.", "g.body.4."))]
+    for key in near_loss:
+        assert cosine[key] > (0.98 if preset == "studio-fast" else 0.9), f"{key}: cosine {cosine[key]:.3f}"
