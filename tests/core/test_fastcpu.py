@@ -64,6 +64,7 @@ def _gradients(config: TrainConfig, precision: str, state: dict, other_batch: bo
     """One step from `state`: its losses and every parameter's gradient (G's from its update, D's from its last)."""
     trainer = Trainer(TrainConfig(**{**config.to_dict(), "precision": precision}))
     trainer.load_state_dict(state)
+    assert trainer.low_precision == (precision == "bf16")
     if other_batch:  # another minibatch: other real images, other noise
         trainer.batches.next(2 * config.batch_size)
         trainer.noise.manual_seed(1234)
