@@ -86,7 +86,7 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "studio-fast", "cgan-studio: small BN generator, projection discriminator with minibatch std, mode seeking, EMA of G",
             "FastGenerator", "ProjectionDiscriminator", latent_dim=64, batch_size=64, lr_g=4e-4, lr_d=4e-4,
-            beta1=0.5, loss="bce", ema_decay=0.999, mode_seeking=0.05, channels_last=True, arch_kwargs={"width": 64},
+            beta1=0.5, loss="bce", ema_decay=0.9999, mode_seeking=0.05, channels_last=True, arch_kwargs={"width": 64},
             precision="auto",  # bf16 where native: gradients within cosine 0.99 of fp32, 95% at 27 s against 30 s
             summary="the studio's own: quick to learn on a CPU; projection D, mode seeking, EMA of G",
         ),
