@@ -6,7 +6,7 @@ import torch
 
 from cgan_core.classifier import cache_path, load_or_train_on
 from cgan_core.data import ImageDataset
-from cgan_core.evaluate import evaluate_images, frechet_distance
+from cgan_core.evaluate import evaluate_images, features_and_predictions, frechet_distance, mean_of_draws
 
 
 def test_ranks_real_above_shuffled_above_noise(classifier, small_sets):
@@ -51,3 +51,26 @@ def test_cache_is_reused_and_invalidated_when_data_changes(classifier, small_set
     changed = ImageDataset(train.name, train.images.clone(), train.labels, train.class_names)
     changed.images[0, 0, 0, 0] = 255
     assert cache_path(changed) != path
+
+
+def test_draws_are_averaged_and_the_ratio_is_of_the_means(classifier, small_sets):
+    train, test = small_sets
+    names = test.class_names
+    real_feats, _ = features_and_predictions(classifier, test.images)
+    # Two draws of different quality: real digits, and real digits with every tenth pixel row blanked.
+    damaged = test.images[:300].clone()
+    damaged[:, :, ::10] = 0
+    first = evaluate_images(test.images[:300], test.labels[:300], classifier, test, names, train.images[:300])
+    second = evaluate_images(damaged, test.labels[:300], classifier, test, names, train.images[300:600], real_feats)
+    assert second == evaluate_images(damaged, test.labels[:300], classifier, test, names, train.images[300:600])
+    mean = mean_of_draws([first, second])
+    fd = (first["frechet_distance"] + second["frechet_distance"]) / 2
+    floor = (first["frechet_floor_real_vs_real"] + second["frechet_floor_real_vs_real"]) / 2
+    assert second["frechet_distance"] > first["frechet_distance"]
+    assert mean["draws"] == 2 and mean["frechet_distance"] == pytest.approx(fd, abs=1e-3)
+    assert mean["frechet_floor_real_vs_real"] == pytest.approx(floor, abs=1e-3)
+    assert mean["frechet_vs_floor"] == pytest.approx(fd / floor, abs=1e-3)
+    assert mean["frechet_vs_floor_each_draw"] == [
+        round(r["frechet_distance"] / r["frechet_floor_real_vs_real"], 3) for r in (first, second)]
+    assert mean["accuracy"] == pytest.approx((first["accuracy"] + second["accuracy"]) / 2, abs=1e-4)
+    assert set(mean["per_class_accuracy"]) == set(names)
