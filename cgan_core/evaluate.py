@@ -72,7 +72,7 @@ def evaluate_generator(g: torch.nn.Module, info: dict, per_class: int = 100, see
     """Scores `draws` independent sets of `per_class` images a class (seeds seed, seed + 1, ...), each
     beside its own real floor of the same size, and reports their mean. One 1,000-image Frechet
     estimate moves by about +-15% from draw to draw (so does the floor's), too much to compare two
-    good generators by; the mean of five moves by about a third of that."""
+    good generators by; the mean of five moves by less than half of that (1/sqrt(5))."""
     shape = json.loads(info["image_shape"]) if isinstance(info.get("image_shape"), str) else list(g.image_shape)
     options = {"image_size": int(shape[1]), "color": "grey" if shape[0] == 1 else "rgb"}
     train = load_dataset(dataset, "train", **options)
