@@ -330,6 +330,29 @@ def test_dominance_after_a_healthy_stretch_rolls_back():
     assert decision.action == "rollback" and decision.finding.since == 41
 
 
+def recorded_chunk(name: str):
+    """Per-step stats a real run wrote (metrics.csv's columns), as one LossChunk."""
+    import csv
+    from pathlib import Path
+
+    with open(Path(__file__).parent / "data" / name) as f:
+        rows = list(csv.DictReader(f))
+    return chunk_of([{k: float(v) for k, v in row.items()} for row in rows], int(rows[0]["step"]))
+
+
+def test_conv_onehot_channels_own_dominance_episode_is_not_a_divergence():
+    """conv-onehot-channels, 20 epochs, guard off: steps 1,773-1,843 have D winning outright, then the recipe
+    recovers by itself. The preset's bounds let it; the default 50-step window would roll back."""
+    from cgan_core.guard import DivergenceGuard
+    from cgan_core.presets import get_preset
+
+    episode = recorded_chunk("conv-onehot-channels-steps-1500-1999.csv")
+    preset = GuardConfig.for_loss("bce", **get_preset("conv-onehot-channels").guard)
+    assert DivergenceGuard(preset, np.ones(10), 10).check_chunk(episode) == []
+    [decision] = DivergenceGuard(GuardConfig.for_loss("bce"), np.ones(10), 10).check_chunk(episode)
+    assert decision.action == "rollback" and decision.finding.reason == "d_dominance"
+
+
 def test_dominance_after_a_user_change_rolls_back():
     guard = guard_for()
     guard.check_chunk(chunk_of([DOMINATED] * 30, 1))  # advised: never healthy
