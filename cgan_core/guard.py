@@ -156,6 +156,7 @@ class DivergenceGuard:
         self.accuracy = CollapseMonitor(np.ones(num_classes), config.accuracy_floor, config.accuracy_reached)
         self.rollback_steps: list[int] = []  # where each automatic rollback happened
         self.changed_at: int | None = None  # the step of the user's last settings change
+        self.replaying: tuple[str, int] | None = None  # (sustained reason, to_step) of the last automatic rollback
 
     @property
     def enabled(self) -> bool:
@@ -216,7 +217,8 @@ class DivergenceGuard:
         return not (self.enabled and pending)
 
     def _decide(self, finding: Finding) -> Decision:
-        if finding.reason in SUSTAINED and not self._was_healthy_before(finding.since):
+        if finding.reason in SUSTAINED and (not self._was_healthy_before(finding.since)
+                                            or self._meets_it_again(finding.reason)):
             for reason in SUSTAINED:  # one episode, one advice
                 self.monitor.acknowledge(reason)
             return Decision("advise", finding, ADVICE)
@@ -225,6 +227,16 @@ class DivergenceGuard:
     def _was_healthy_before(self, step: int) -> bool:
         balanced, changed = self.monitor.balanced_at, self.changed_at
         return (balanced is not None and balanced < step) or (changed is not None and changed < step)
+
+    def _meets_it_again(self, reason: str) -> bool:
+        """The replay after a rollback for `reason` ran into it again with no clear stretch in between and no
+        change by the user: the condition is the recipe's own dynamics at this point of the run (a
+        conv-onehot-channels run's D wins for 200+ steps near step 1,800 and recovers), and rolling back
+        once more would replay it a third time."""
+        if self.replaying is None or self.replaying[0] != reason:
+            return False
+        to_step = self.replaying[1]
+        return self.monitor.cleared_at is None and (self.changed_at is None or self.changed_at < to_step)
 
     def remedy(self, hparams: dict) -> dict:
         """The hyperparameter change the user's `remedy` setting allows after an advice ({} for none)."""
@@ -245,11 +257,12 @@ class DivergenceGuard:
         """The newest snapshot from before `bad_step`, or the one at or before `to_step` (manual)."""
         return self.ring.newest_before(to_step if to_step is not None else bad_step - 1)
 
-    def rolled_back(self, from_step: int, to_step: int, manual: bool) -> int:
+    def rolled_back(self, from_step: int, to_step: int, manual: bool, reason: str = "") -> int:
         """Forget what followed `to_step`. Returns the number of recent rollbacks when this one is one too
         many (give up), else 0."""
         self.ring.drop_after(to_step)
         self.monitor.reset()
+        self.replaying = (reason, to_step) if reason in SUSTAINED and not manual else None
         self.diversity.restart_counts()
         self.accuracy.restart_counts()
         if manual:

@@ -46,6 +46,7 @@ class HealthMonitor:
         """Forget the running counters (after a rollback); what the run has shown so far is kept."""
         self._since: dict[str, int | None] = {name: None for name in SUSTAINED}
         self._clear_since: int | None = None
+        self.cleared_at: int | None = None  # the last step that completed `window` steps free of every condition
         self._grad_history: deque = deque(maxlen=200)
         self._spike_since: int | None = None
 
@@ -93,6 +94,7 @@ class HealthMonitor:
         self._clear_since = self._clear_since or step
         if step - self._clear_since + 1 >= self.config.window:
             self.acknowledged.clear()  # every condition has cleared: the next one is news again
+            self.cleared_at = step
             if self.balanced_at is None:
                 self.balanced_at = step
 

@@ -266,7 +266,7 @@ class TrainingRun:
         self.trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
         timelapse.drop_after(self.run_dir, self.step_count)
         self.files.drop_checkpoints_after(self.step_count)
-        gave_up = self.guard.rolled_back(from_step, self.step_count, manual)
+        gave_up = self.guard.rolled_back(from_step, self.step_count, manual, reason)
         event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
         self.files.log(event)
         self.checkpoints.moved_to(self.step_count)

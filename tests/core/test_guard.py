@@ -353,6 +353,32 @@ def test_conv_onehot_channels_own_dominance_episode_is_not_a_divergence():
     assert decision.action == "rollback" and decision.finding.reason == "d_dominance"
 
 
+def test_a_replay_that_meets_the_same_condition_again_is_advice():
+    """Rolling back a condition that is the recipe's own phase replays it: the second time is advice, not a
+    second and third rollback and a paused run (conv-onehot-channels in the studio, near step 2,000)."""
+    guard = guard_for()
+    guard.check_chunk(chunk_of([BALANCED] * 40, 1))
+    [first] = guard.check_chunk(chunk_of([DOMINATED] * 12, 41))
+    assert first.action == "rollback"
+    assert guard.rolled_back(52, 40, manual=False, reason="d_dominance") == 0
+    decisions = guard.check_chunk(chunk_of([DOMINATED] * 12, 41))
+    assert [(d.action, d.finding.reason) for d in decisions] == [("advise", "d_dominance")]
+    # Once the run has been clear for a window, the same condition is news again and rolls back.
+    guard.check_chunk(chunk_of([BALANCED] * 12, 53))
+    [again] = guard.check_chunk(chunk_of([DOMINATED] * 12, 65))
+    assert again.action == "rollback"
+
+
+def test_a_replay_after_a_user_change_still_rolls_back():
+    guard = guard_for()
+    guard.check_chunk(chunk_of([BALANCED] * 40, 1))
+    guard.check_chunk(chunk_of([DOMINATED] * 12, 41))
+    guard.rolled_back(52, 40, manual=False, reason="d_dominance")
+    guard.settings_changed(41)
+    [decision] = guard.check_chunk(chunk_of([DOMINATED] * 12, 42))
+    assert decision.action == "rollback"
+
+
 def test_dominance_after_a_user_change_rolls_back():
     guard = guard_for()
     guard.check_chunk(chunk_of([DOMINATED] * 30, 1))  # advised: never healthy
