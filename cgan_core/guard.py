@@ -31,7 +31,11 @@ What it does about a finding:
   before the condition began. Otherwise the condition is the recipe's own dynamics (seed 004 is
   D-dominated from step ~100 for thousands of steps): rolling back would replay it, so the guard advises
   (an event with what it sees and what would help), applies `remedy` where the user allowed one, and lets
-  the run go on.
+  the run go on. The same holds when the replay after a rollback meets the same sustained condition again
+  before any clear stretch and with no settings change by the user since the state it went back to: the
+  recipe's own phase (conv-onehot-channels' D wins for 200+ steps near step 1,800 and recovers), which a
+  second and third replay would not shorten. A user's change that diverges still rolls back until the
+  guard gives up.
 - After `max_rollbacks` rollbacks within `rollback_window` steps it gives up: the run is left at the
   last healthy state, paused (studio) or stopped (CLI).
 """

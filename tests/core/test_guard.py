@@ -330,13 +330,14 @@ def test_dominance_after_a_healthy_stretch_rolls_back():
     assert decision.action == "rollback" and decision.finding.since == 41
 
 
-def recorded_chunk(name: str):
-    """Per-step stats a real run wrote (metrics.csv's columns), as one LossChunk."""
+def recorded_chunk(name: str, replay_pass: str | None = None):
+    """Per-step stats a real run wrote (metrics.csv's columns), as one LossChunk; `replay_pass` picks the
+    first pass ("0") or the replay after a rollback ("1") where the file holds both."""
     import csv
     from pathlib import Path
 
     with open(Path(__file__).parent / "data" / name) as f:
-        rows = list(csv.DictReader(f))
+        rows = [row for row in csv.DictReader(f) if replay_pass is None or row.pop("pass") == replay_pass]
     return chunk_of([{k: float(v) for k, v in row.items()} for row in rows], int(rows[0]["step"]))
 
 
@@ -377,6 +378,22 @@ def test_a_replay_after_a_user_change_still_rolls_back():
     guard.settings_changed(41)
     [decision] = guard.check_chunk(chunk_of([DOMINATED] * 12, 42))
     assert decision.action == "rollback"
+
+
+def test_the_studio_run_that_paused_on_its_own_phase_now_goes_on():
+    """conv-onehot-channels in the studio (one thread, session 6): D won from step 1,808 for 219 steps, the
+    guard rolled back to step 1,800, and the replay at half the rates met D winning again. That replay is
+    advice now; before, it was a second and a third rollback and the run paused."""
+    from cgan_core.guard import DivergenceGuard
+    from cgan_core.presets import get_preset
+
+    name = "conv-onehot-channels-studio-steps-1500-2026-and-replay.csv"
+    guard = DivergenceGuard(GuardConfig.for_loss("bce", **get_preset("conv-onehot-channels").guard), np.ones(10), 10)
+    [first] = guard.check_chunk(recorded_chunk(name, "0"))
+    assert first.action == "rollback" and first.finding.reason == "d_dominance" and first.finding.since == 1808
+    guard.rolled_back(2026, 1800, manual=False, reason="d_dominance")
+    replay = guard.check_chunk(recorded_chunk(name, "1"))
+    assert [(d.action, d.finding.reason) for d in replay] == [("advise", "d_dominance")]
 
 
 def test_dominance_after_a_user_change_rolls_back():
