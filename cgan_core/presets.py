@@ -114,9 +114,10 @@ PRESETS: dict[str, Preset] = {
             beta1=0.9, scheme=Scheme(d_update="joint", g_input="fresh", fake_labels="data"), channels_last=True,
             adam_eps=1e-7, precision="auto",  # 1.6x fp32's speed here; quality within seed-to-seed spread (BENCHMARKS.md)
             summary="convolutional; the class as one-hot input channels; generated labels follow the data",
-            # Near step 1,800 D wins outright for up to 71 steps and the recipe recovers on its own (a full
-            # 20-epoch run, guard off); a rollback there halved both rates for good and cost half the final
-            # Frechet distance. A sustained condition must hold three times that long.
+            # Near step 1,800 D wins outright for 71 steps (a full 20-epoch CLI run, guard off) and the recipe
+            # recovers on its own; a rollback there halved both rates for good and doubled the final Frechet
+            # distance. A sustained condition must hold three times that long (in the studio's one-thread
+            # trajectory the phase lasted 219+ steps: a replay that meets it again is advice, guard.py).
             guard={"window": 210},
         ),
         Preset(
