@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode-seeking", type=float)
     parser.add_argument("--draws", default="5")
     args = parser.parse_args(argv)
+    if args.d_width is not None and (args.d_width < 2 or args.d_width % 2):
+        parser.error(f"--d-width: {args.d_width} is not an even width >= 2 (its first layer has half as many channels)")
+    if args.mode_seeking is not None and not args.mode_seeking >= 0:
+        parser.error(f"--mode-seeking: {args.mode_seeking} is not a weight >= 0")
     register(args.d_width, args.loss, args.mode_seeking)
     train = ["train", "--preset", VARIANT, "--max-seconds", args.max_seconds, "--seed", args.seed, "--out", args.out]
     if args.batch_size:
