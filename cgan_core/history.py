@@ -11,8 +11,10 @@ import torch
 
 from .checkpoint import load_generator
 from .errors import DataError
-from .events import BestSaved, HParamChange, RolledBack, SampleGrid, from_line
+from .events import BestSaved, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
 from .sampling import make_grid, to_uint8
+
+LOSS_NAMES = ("d1", "d2", "g")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class RunHistory:
     abandoned: list[tuple[np.ndarray, dict[str, np.ndarray]]]  # stretches left behind by rollbacks
     rollbacks: list[RolledBack]  # as recorded in events.jsonl
     best_step: int | None = None  # the step of best.safetensors, where the run keeps one
+    recorded: LossChunk | None = None  # every row as written, branches included (a step that goes back)
+    events: tuple = ()  # events.jsonl, in order
 
 
 def split_branches(steps: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -64,9 +68,11 @@ def load_history(run_dir: Path) -> RunHistory:
         with open(metrics, newline="") as f:
             rows = list(csv.DictReader(f))
         steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
-        columns = {k: np.array([float(r[k]) for r in rows], dtype=np.float32) for k in ("d1", "d2", "g")}
+        columns = {k: np.array([float(r[k]) for r in rows], dtype=np.float32) for k in LOSS_NAMES}
     except (KeyError, ValueError, TypeError) as exc:
         raise DataError(f"{metrics}: malformed metrics file ({exc})") from None
+    recorded = LossChunk(steps, np.column_stack([columns[k] for k in LOSS_NAMES]).reshape(len(steps), 3),
+                         LOSS_NAMES, 0.0, 0, 0.0, 0.0)
     live, stretches = split_branches(steps)
     abandoned = [(steps[idx], {k: v[idx] for k, v in columns.items()}) for idx in stretches]
     steps, columns = steps[live], {k: v[live] for k, v in columns.items()}
@@ -81,7 +87,24 @@ def load_history(run_dir: Path) -> RunHistory:
     generator = run_dir / "generator.safetensors"
     grid = generator_grid(generator) if generator.is_file() else None
     return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks,
-                      best[-1] if best and (run_dir / "best.safetensors").is_file() else None)
+                      best[-1] if best and (run_dir / "best.safetensors").is_file() else None, recorded, tuple(events))
+
+
+def replay(history: RunHistory, reports: list) -> list:
+    """The events a viewer of a live run would have been shown, for an opened run: its markers and
+    rollbacks first (so that they cut nothing), then every row as written (a step that goes back starts
+    a branch, as it did live), its quality reports, its best generator and its grid. No advice is
+    replayed: it was for the moment it came."""
+    shown = (HParamChange, RolledBack)
+    events = [e for e in history.events if isinstance(e, shown)]
+    if history.recorded is not None and len(history.recorded.steps):
+        events.append(history.recorded)
+    events += reports
+    best = [e for e in history.events if isinstance(e, BestSaved) and e.step == history.best_step]
+    events += best[-1:]
+    if history.grid is not None:
+        events.append(history.grid)
+    return events
 
 
 def read_events(run_dir: Path) -> list:

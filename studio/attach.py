@@ -13,28 +13,19 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from cgan_core.checkpoint import read_generator_metadata
 from cgan_core.control import send
 from cgan_core.errors import CganError
-from cgan_core.events import SampleGrid
+from cgan_core.events import RunFinished, SampleGrid
 from cgan_core.tail import RunTail
+
+from .stream import Ended
 
 POLL_MS = 500
 
 
 class AttachedRun(QObject):
-    """Emits what RunController emits, under the same names, so the window binds both the same way."""
+    """Hands the followed run's new events to `events` as one list per look, as a hosted run's mailbox
+    does, so the window binds both the same way. Ended comes after the run's RunFinished."""
 
-    losses = Signal(object)
-    grid = Signal(object)
-    hparamChanged = Signal(object)
-    rolledBack = Signal(object)
-    guardAdvice = Signal(object)
-    checkpointSaved = Signal(object)
-    bestSaved = Signal(object)
-    quality = Signal(object)
-    finished = Signal(object)  # RunFinished
-    FORWARDED = ("losses", "grid", "hparamChanged", "rolledBack", "guardAdvice", "checkpointSaved", "bestSaved",
-                 "quality", "finished")
-    SIGNALS = {"HParamChange": "hparamChanged", "RolledBack": "rolledBack", "GuardAdvice": "guardAdvice",
-               "CheckpointSaved": "checkpointSaved", "BestSaved": "bestSaved", "QualityReport": "quality"}
+    events = Signal(object)  # list of typed events
 
     def __init__(self, run_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -62,18 +53,19 @@ class AttachedRun(QObject):
 
     @Slot()
     def poll(self) -> None:
+        batch = []
         for item in self.tail.poll():
-            if type(item).__name__ == "LossChunk":
-                self.losses.emit(item)
-            elif isinstance(item, tuple):  # (step, grid image)
+            if isinstance(item, tuple):  # (step, grid image) from the run's grids folder
                 step, image = item
                 names = self.class_names
-                self.grid.emit(SampleGrid(step, np.ascontiguousarray(image), tuple(names), 8, image.shape[0] // len(names)))
-            elif type(item).__name__ == "RunFinished":
+                batch.append(SampleGrid(step, np.ascontiguousarray(image), tuple(names), 8, image.shape[0] // len(names)))
+            else:
+                batch.append(item)
+            if isinstance(item, RunFinished):
                 self.detach()
-                self.finished.emit(item)
-            elif type(item).__name__ in self.SIGNALS:
-                getattr(self, self.SIGNALS[type(item).__name__]).emit(item)
+                batch.append(Ended(item))
+        if batch:
+            self.events.emit(batch)
 
 
 def _class_names(run_dir: Path) -> list[str]:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from cgan_core.commands import SaveGenerator
 from cgan_core.errors import CganError
-from cgan_core.history import load_history
+from cgan_core.history import load_history, replay
 from cgan_core.quality import load_reports
 from cgan_core.run_files import BEST_FILE, GENERATOR_FILE
 from cgan_core.sampling import save_png
@@ -30,18 +30,11 @@ class FileActions:
         except CganError as exc:
             w.show_error(str(exc))
             return
-        w.loss_plot.set_history(history.steps, history.columns)
-        for change in history.changes:
-            w.loss_plot.add_marker(change.step, change.label)
-        for steps, columns in history.abandoned:
-            w.loss_plot.add_ghost(steps, columns)
-        for event in history.rollbacks:
-            w.loss_plot.add_marker(event.to_step, event.label, "#e06c75", left=True)
-            w.timeline.add_rollback(event.to_step, event.from_step, event.label)
-        if history.grid is not None:
-            w.show_grid(history.grid)
-        w.quality_view.set_reports(load_reports(Path(path)))
-        w.quality_view.mark_best(history.best_step)
+        for view in (w.loss_plot, w.quality_view, w.timeline):
+            view.clear()
+        # The same path as a live run's events: one table in the window from event type to view.
+        w.deliver(replay(history, load_reports(Path(path))))
+        w.loss_plot.redraw()
         w.config_panel.load(history.config)
         w.run_dir = w.resume_dir = history.run_dir
         w.status.set_run(str(history.run_dir))

@@ -1,7 +1,8 @@
 """The live loss plot: d1, d2 and g per batch, with smoothing, log-y, markers and a hover readout.
 
-Chunks are appended to numpy buffers as they arrive; the curves redraw on a QTimer, so a burst of
-chunks costs one redraw. Peak downsampling and clip-to-view keep 100k+ points fluid.
+Chunks go into a LossSeries (series.py) as they arrive; the curves redraw on a QTimer, at most every
+REDRAW_MS and only when something changed, with as many points as the plot has pixel columns: a redraw
+costs the same at step 200,000 as at step 200 (tests/studio/test_long_runs.py holds it to a budget).
 """
 from __future__ import annotations
 
@@ -10,25 +11,18 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
+from .series import LossSeries
+
 CURVES = {"d1": ("#4e9af1", "D on real"), "d2": ("#f1a14e", "D on fake"), "g": ("#5cc46a", "G")}
 REDRAW_MS = 100
-
-
-def moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Trailing mean over `window` points (shorter at the start), NaN-free input assumed."""
-    if window <= 1 or len(values) == 0:
-        return values
-    cumsum = np.cumsum(np.insert(values.astype(np.float64), 0, 0.0))
-    idx = np.arange(1, len(values) + 1)
-    lo = np.maximum(idx - window, 0)
-    return ((cumsum[idx] - cumsum[lo]) / (idx - lo)).astype(np.float32)
+GHOST_COLUMNS = 1000  # an abandoned stretch is drawn once, at about this many columns
 
 
 class LossPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.steps = np.zeros(0, np.int64)
-        self.values = {name: np.zeros(0, np.float32) for name in CURVES}
+        self.series = LossSeries(tuple(CURVES), window=25)
+        self._pending_cut: int | None = None  # a branch the data started before its RolledBack came
         self.markers: list[pg.InfiniteLine] = []
         self.ghosts: list[pg.PlotDataItem] = []  # abandoned stretches after rollbacks
         self._dirty = False
@@ -39,8 +33,7 @@ class LossPlot(QWidget):
         item.setLabel("bottom", "step")
         item.setLabel("left", "loss")
         item.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" with values of 700 confuses
-        item.setDownsampling(mode="peak", auto=True)
-        item.setClipToView(True)
+        # No pyqtgraph downsampling or clipping: the series hands over only what the pixels can show.
         self.legend = item.addLegend(offset=(-10, -30), labelTextColor="#dddddd", brush=(30, 31, 34, 200))
         self.raw_curves, self.smooth_curves = {}, {}
         for name, (color, title) in CURVES.items():
@@ -49,6 +42,7 @@ class LossPlot(QWidget):
             self.raw_curves[name] = item.plot(pen=pg.mkPen(raw, width=1))
             self.smooth_curves[name] = item.plot(pen=pg.mkPen(color, width=2), name=f"{name}  ({title})")
         item.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        item.getViewBox().sigXRangeChanged.connect(self._on_x_range)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._build_controls()
         layout = QVBoxLayout(self)
@@ -67,14 +61,14 @@ class LossPlot(QWidget):
             box.setChecked(True)
             box.setToolTip(f"Show {name}: {title}")
             box.setStyleSheet(f"QCheckBox {{ color: {color}; font-weight: bold; }}")
-            box.toggled.connect(self._apply_visibility)
+            box.toggled.connect(self._on_toggled)
             self.toggles[name] = box
             self.controls.addWidget(box)
         self.controls.addSpacing(12)
         self.controls.addWidget(QLabel("smooth"))
         self.smooth_spin = QSpinBox(objectName="smoothSpin", minimum=1, maximum=5000, value=25)
         self.smooth_spin.setToolTip("Moving-average window of the bold curves, in steps (1 = off)")
-        self.smooth_spin.valueChanged.connect(self._mark_dirty)
+        self.smooth_spin.valueChanged.connect(self._on_smoothing)
         self.controls.addWidget(self.smooth_spin)
         self.log_box = QCheckBox("log y", objectName="logYCheck")
         self.log_box.toggled.connect(lambda on: self.plot.getPlotItem().setLogMode(y=on))
@@ -92,44 +86,47 @@ class LossPlot(QWidget):
         self.controls.addWidget(self.readout)
 
     # ---- data ------------------------------------------------------------------------------
-    def append(self, chunk) -> None:
-        self.steps = np.concatenate([self.steps, chunk.steps])
-        for name in CURVES:
-            self.values[name] = np.concatenate([self.values[name], chunk.column(name)])
-        self._dirty = True
+    @property
+    def steps(self) -> np.ndarray:
+        return self.series.steps
 
-    def set_history(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        self.clear()
-        self.steps = steps.astype(np.int64)
-        self.values = {name: columns[name].astype(np.float32) for name in CURVES}
+    def append(self, chunk) -> None:
+        """A LossChunk. One that goes back in steps starts a branch: what it replaces is greyed."""
+        if len(self.series) and len(chunk.steps) and chunk.steps[0] <= self.series.steps[-1]:
+            self._pending_cut = int(chunk.steps[0]) - 1
+        for steps, columns in self.series.append(chunk.steps, {name: chunk.column(name) for name in CURVES}):
+            self.add_ghost(steps, columns)
         self._dirty = True
-        self.redraw()
 
     def clear(self) -> None:
-        self.steps = np.zeros(0, np.int64)
-        self.values = {name: np.zeros(0, np.float32) for name in CURVES}
+        self.series = LossSeries(tuple(CURVES), window=self.smooth_spin.value())
+        self._pending_cut = None
         for item in self.markers + self.ghosts:
             self.plot.removeItem(item)
         self.markers, self.ghosts = [], []
         self._dirty = True
 
     def add_ghost(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        """An abandoned stretch, greyed, and left out of the auto-range: a diverged spike of 1e9 must not
-        flatten the live curves."""
+        """An abandoned stretch, greyed, decimated once, and left out of the auto-range: a diverged spike
+        of 1e9 must not flatten the live curves."""
+        stretch = LossSeries(tuple(CURVES))
+        stretch.append(steps, columns)
         for name in CURVES:
-            ghost = pg.PlotDataItem(steps, np.nan_to_num(columns[name], nan=0.0, posinf=0.0, neginf=0.0),
+            x, y = stretch.view(name, GHOST_COLUMNS)
+            ghost = pg.PlotDataItem(x, np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0),
                                     pen=pg.mkPen((140, 140, 140, 110), width=1))
             ghost.setZValue(-10)
             self.plot.getPlotItem().addItem(ghost, ignoreBounds=True)
             self.ghosts.append(ghost)
 
     def branch(self, to_step: int, text: str) -> None:
-        """A rollback: the curves restart from `to_step`; the abandoned stretch stays visible, greyed."""
-        keep = self.steps <= to_step
-        if not keep.all():
-            self.add_ghost(self.steps[~keep], {name: v[~keep] for name, v in self.values.items()})
-            self.steps = self.steps[keep]
-            self.values = {name: v[keep] for name, v in self.values.items()}
+        """A rollback: the curves restart from `to_step`; the abandoned stretch stays visible, greyed.
+        A followed run's rows can come before its RolledBack event: then the data has branched already."""
+        if self._pending_cut != to_step:
+            abandoned = self.series.cut_after(to_step)
+            if abandoned is not None:
+                self.add_ghost(*abandoned)
+        self._pending_cut = None
         self.add_marker(to_step, text, color="#e06c75", left=True)
         self._dirty = True
 
@@ -148,26 +145,48 @@ class LossPlot(QWidget):
 
     @property
     def point_count(self) -> int:
-        return len(self.steps)
+        return len(self.series)
 
     # ---- drawing -----------------------------------------------------------------------------
     @Slot()
     def _mark_dirty(self) -> None:
         self._dirty = True
 
+    @Slot(int)
+    def _on_smoothing(self, window: int) -> None:
+        self.series.set_window(window)
+        self._dirty = True
+
+    @Slot()
+    def _on_x_range(self, *args) -> None:
+        if not self.following:  # zoomed or panned: the decimation follows the view
+            self._dirty = True
+
+    def _columns(self) -> int:
+        width = int(self.plot.getPlotItem().getViewBox().width())
+        return width if width > 10 else 1000
+
     @Slot()
     def redraw(self) -> None:
+        """The curves at the plot's width: the whole run when following, else the range in view."""
         if not self._dirty:
             return
         self._dirty = False
-        window = self.smooth_spin.value()
+        columns = self._columns()
+        x_range = None if self.following else tuple(self.plot.getPlotItem().getViewBox().viewRange()[0])
+        smoothing = self.smooth_spin.value() > 1
         for name in CURVES:
-            values = self.values[name]
-            self.raw_curves[name].setData(self.steps, values)
-            self.smooth_curves[name].setData(self.steps, moving_average(values, window))
+            shown = self.toggles[name].isChecked()
+            if shown and smoothing:
+                self.raw_curves[name].setData(*self.series.view(name, columns, x_range))
+            self.smooth_curves[name].setData(*self.series.view(name, columns, x_range, smooth=smoothing))
         self._apply_visibility()
 
     @Slot()
+    def _on_toggled(self, *args) -> None:
+        self._dirty = True
+        self._apply_visibility()
+
     def _apply_visibility(self) -> None:
         smoothing = self.smooth_spin.value() > 1
         for name, box in self.toggles.items():
@@ -189,9 +208,10 @@ class LossPlot(QWidget):
 
     @Slot(object)
     def _on_mouse_moved(self, pos) -> None:
-        if not len(self.steps) or not self.plot.sceneBoundingRect().contains(pos):
+        steps = self.series.steps
+        if not len(steps) or not self.plot.sceneBoundingRect().contains(pos):
             return
         x = self.plot.getPlotItem().getViewBox().mapSceneToView(pos).x()
-        i = int(np.clip(np.searchsorted(self.steps, x), 0, len(self.steps) - 1))
-        parts = "  ".join(f"{n} {self.values[n][i]:.3f}" for n in CURVES)
-        self.readout.setText(f"step {int(self.steps[i])}  {parts}")
+        i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
+        parts = "  ".join(f"{n} {self.series.values(n)[i]:.3f}" for n in CURVES)
+        self.readout.setText(f"step {int(steps[i])}  {parts}")

@@ -1,9 +1,8 @@
 """The run controller: the one owner of the training thread, its worker and the paused state.
 
-The window talks to it in UI terms (start, pause, step, stop, send a command) and listens to its
-signals, which forward the worker's: every connection is made once, here, from a worker signal to a
-signal of this QObject living in the GUI thread, so each delivery is queued to the GUI thread.
-On close: request a stop, quit the thread, wait. Never terminate().
+The window talks to it in UI terms (start, pause, step, stop, send a command) and listens to one signal,
+`events`: a list of typed events (cgan_core.events and stream.py), in order, from the hosted run's
+mailbox or the attached run's tail alike. On close: request a stop, quit the thread, wait. Never terminate().
 """
 from __future__ import annotations
 
@@ -13,34 +12,17 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from cgan_core import commands as cmd
 from cgan_core.config import TrainConfig
+from cgan_core.events import GuardGaveUp
 
 from .quality_prep import QualitySettings
+from .stream import Ended
 from .worker import LIVE_THREADS, TrainWorker
 
 STOP_WAIT_MS = 60_000
-FORWARDED = ("started", "losses", "grid", "hparamChanged", "rolledBack", "snapshots", "guardGaveUp", "guardAdvice",
-             "checkpointSaved", "bestSaved", "quality", "qualityStatus", "generatorSnapshot", "progress", "busy",
-             "failed", "finished")
 
 
 class RunController(QObject):
-    started = Signal(object)
-    losses = Signal(object)
-    grid = Signal(object)
-    hparamChanged = Signal(object)
-    rolledBack = Signal(object)
-    snapshots = Signal(object)
-    guardGaveUp = Signal(object)
-    guardAdvice = Signal(object)
-    checkpointSaved = Signal(object)
-    bestSaved = Signal(object)
-    quality = Signal(object)
-    qualityStatus = Signal(str)
-    generatorSnapshot = Signal(object)
-    progress = Signal(object)
-    busy = Signal(str)
-    failed = Signal(str)
-    finished = Signal(object)
+    events = Signal(object)  # list of typed events
     stateChanged = Signal()  # running or paused changed: controls follow
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -60,16 +42,27 @@ class RunController(QObject):
         from .attach import AttachedRun
 
         self.attached = AttachedRun(run_dir, self)  # refuses a folder that is not a run directory
-        for name in AttachedRun.FORWARDED:
-            getattr(self.attached, name).connect(getattr(self, name))
-        self.attached.finished.connect(self._on_detached)
+        self.attached.events.connect(self._deliver)
         self.stateChanged.emit()
         self.attached.start()
 
+    @Slot()
+    def _drain(self) -> None:
+        """The worker's notice: take what its mailbox holds (it may be more than when it was sent)."""
+        if self.worker is not None:
+            self._deliver(self.worker.mailbox.take())
+
     @Slot(object)
-    def _on_detached(self, result) -> None:
-        self.attached, self.paused = None, False
-        self.stateChanged.emit()
+    def _deliver(self, batch: list) -> None:
+        for event in batch:
+            if isinstance(event, GuardGaveUp):  # the loop has paused itself
+                self.paused = True
+                self.stateChanged.emit()
+        if batch:
+            self.events.emit(batch)
+        if self.attached is not None and any(isinstance(e, Ended) for e in batch):
+            self.attached, self.paused = None, False
+            self.stateChanged.emit()
 
     def start(self, config: TrainConfig, resume: Path | None, paused: bool, guard: dict,
               quality: tuple[bool | None, int | None], tensorboard: bool = False) -> None:
@@ -82,10 +75,8 @@ class RunController(QObject):
         LIVE_THREADS.add(self.thread)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run_loop)
-        for name in FORWARDED:
-            getattr(self.worker, name).connect(getattr(self, name))
-        self.worker.guardGaveUp.connect(self._on_gave_up)
-        self.worker.finished.connect(self.thread.quit)
+        self.worker.eventsReady.connect(self._drain)
+        self.worker.done.connect(self.thread.quit)
         self.thread.finished.connect(self._on_thread_finished)
         self.thread.start()
         self.stateChanged.emit()
@@ -128,13 +119,9 @@ class RunController(QObject):
         self.thread.quit()
         return self.thread.wait(STOP_WAIT_MS)
 
-    @Slot(object)
-    def _on_gave_up(self, event) -> None:
-        self.paused = True
-        self.stateChanged.emit()
-
     @Slot()
     def _on_thread_finished(self) -> None:
+        self._drain()  # whatever the worker posted last
         LIVE_THREADS.discard(self.thread)
         self.thread.deleteLater()
         self.worker.deleteLater()

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from cgan_core.runs import RunCurves
 
-from .loss_plot import moving_average
+from .series import decimated
 
 COLOURS = ("#4e9af1", "#f1a14e", "#5cc46a", "#e05c8a", "#b48ef0", "#e6d45a", "#4ed8d0", "#d0d0d0")
 SERIES = {"g": "G loss", "d1": "D loss on real", "d2": "D loss on fake", "accuracy": "quality: accuracy"}
@@ -73,7 +73,8 @@ class RunsPlot(QWidget):
             x = curves.quality_steps if by == "step" else np.array([_seconds_at(curves, s) for s in curves.quality_steps])
             return x.astype(np.float64), curves.accuracy * 100.0
         x = curves.steps if by == "step" else curves.seconds
-        return x.astype(np.float64), moving_average(curves.losses[key], self.smooth.value())
+        columns = max(200, int(self.plot.getPlotItem().getViewBox().width()))
+        return decimated(x, curves.losses[key], columns, self.smooth.value())
 
 
 def _seconds_at(curves: RunCurves, step: int) -> float:

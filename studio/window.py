@@ -15,7 +15,21 @@ from PySide6.QtWidgets import (
 from cgan_core import commands as cmd
 from cgan_core import paths
 from cgan_core.errors import CganError
-from cgan_core.events import reason_label
+from cgan_core.events import (
+    BestSaved,
+    CheckpointSaved,
+    GeneratorCopy,
+    GuardAdvice,
+    GuardGaveUp,
+    HParamChange,
+    LossChunk,
+    Progress,
+    RolledBack,
+    RunFinished,
+    SampleGrid,
+    reason_label,
+)
+from cgan_core.quality import QualityReport
 
 from . import settings
 from .config_panel import ConfigPanel
@@ -27,6 +41,7 @@ from .quality_view import QualityView
 from .run_controller import RunController
 from .sample_view import SampleGridView
 from .status_area import StatusArea
+from .stream import Busy, Failed, QualityStatus, RunStarted, Snapshots
 from .timeline import Timeline
 
 
@@ -70,23 +85,31 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.status = StatusArea(self.statusBar())
-        self._connect(self.controller)
+        self.handlers = self._handlers()
+        self.controller.events.connect(self.deliver)
+        self.controller.stateChanged.connect(self._on_state_changed)
         settings.restore(self)
         self._update_controls()
 
-    def _connect(self, source) -> None:
-        """Bind the run controller's signals (a hosted or an attached run's) to the views."""
-        # Every receiver is a slot of an object living in the GUI thread (see RunController).
-        table = {"started": self._on_started, "losses": self.loss_plot.append, "grid": self.show_grid,
-                 "hparamChanged": self._on_hparam_changed, "rolledBack": self._on_rolled_back,
-                 "snapshots": self.timeline.set_snapshots, "guardGaveUp": self._on_guard_gave_up,
-                 "guardAdvice": self._on_guard_advice, "checkpointSaved": self._on_checkpoint,
-                 "bestSaved": self._on_best, "quality": self.quality_view.add_report,
-                 "qualityStatus": self.quality_view.set_status, "generatorSnapshot": self._on_generator_snapshot,
-                 "progress": self._on_progress, "busy": self._on_busy, "failed": self._on_failed,
-                 "finished": self._on_finished, "stateChanged": self._on_state_changed}
-        for name, slot in table.items():
-            getattr(source, name).connect(slot)
+    def _handlers(self) -> dict:
+        """Each event type and the view that shows it: the one place where events meet views."""
+        return {RunStarted: self._on_started, LossChunk: self.loss_plot.append, SampleGrid: self.show_grid,
+                HParamChange: self._on_hparam_changed, RolledBack: self._on_rolled_back,
+                Snapshots: lambda e: self.timeline.set_snapshots(e.kept), GuardGaveUp: self._on_guard_gave_up,
+                GuardAdvice: self._on_guard_advice, CheckpointSaved: self.status.show_checkpoint,
+                BestSaved: lambda e: self.quality_view.mark_best(e.step), QualityReport: self.quality_view.add_report,
+                QualityStatus: lambda e: self.quality_view.set_status(e.message),
+                GeneratorCopy: self._on_generator_snapshot, Progress: self.status.show_progress,
+                Busy: lambda e: self.status.show_busy(e.message), Failed: self._on_failed,
+                RunFinished: self._on_finished}
+
+    @Slot(object)
+    def deliver(self, events: list) -> None:
+        """Show a list of typed events: a live run's, an attached run's, or an opened run's history."""
+        for event in events:
+            handler = self.handlers.get(type(event))
+            if handler is not None:
+                handler(event)
 
     # ---- state -----------------------------------------------------------------------------------
     @property
@@ -188,10 +211,9 @@ class MainWindow(QMainWindow):
             self.resume_dir = self.run_dir  # Start again continues this run
         self._update_controls()
 
-    @Slot(object)
-    def _on_started(self, info: dict) -> None:
-        self.run_dir = Path(info["run_dir"])
-        self.status.set_run(str(self.run_dir), info["device"])
+    def _on_started(self, event: RunStarted) -> None:
+        self.run_dir = Path(event.run_dir)
+        self.status.set_run(event.run_dir, event.device)
 
     @Slot(object)
     def show_grid(self, grid) -> None:
@@ -240,28 +262,10 @@ class MainWindow(QMainWindow):
         self._message(QMessageBox.Information, f"At step {event.step}: {reason}.\n\n{event.message}{applied}",
                       "guardAdvice")
 
-    @Slot(object)
-    def _on_checkpoint(self, event) -> None:
-        self.status.show_checkpoint(event)
+    def _on_failed(self, event: Failed) -> None:
+        self.show_error(f"Training stopped with an error:\n\n{event.message}\n\nThe run directory keeps what was written.")
 
-    @Slot(object)
-    def _on_best(self, event) -> None:
-        self.quality_view.mark_best(event.step)
-
-    @Slot(object)
-    def _on_progress(self, p) -> None:
-        self.status.show_progress(p)
-
-    @Slot(str)
-    def _on_busy(self, message: str) -> None:
-        self.status.show_busy(message)
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.show_error(f"Training stopped with an error:\n\n{message}\n\nThe run directory keeps what was written.")
-
-    @Slot(object)
-    def _on_finished(self, result) -> None:
+    def _on_finished(self, result: RunFinished) -> None:
         if result is not None:
             self.status.set_message(f"Finished ({result.reason}) at step {result.step}.  "
                                     f"{result.summary['images_per_second']:,.0f} img/s")
@@ -303,8 +307,7 @@ class MainWindow(QMainWindow):
         else:
             self.explorer.source_label.setText("No live run: start training, or open a generator file.")
 
-    @Slot(object)
-    def _on_generator_snapshot(self, snapshot: dict) -> None:
+    def _on_generator_snapshot(self, snapshot: GeneratorCopy) -> None:
         if self.explorer is not None:
             self.explorer.set_snapshot(snapshot)
 

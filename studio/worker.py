@@ -1,8 +1,9 @@
 """The training worker: a QObject moved to a QThread that drives cgan_core's RunLoop.
 
 It only translates. UI actions arrive as typed commands (cgan_core.commands) through a queue.Queue that
-the loop drains between steps (a busy loop never runs queued slots); the loop's events leave as signals,
-throttled here where they are produced: losses about 10 Hz, grids at most 2 Hz (only the newest kept).
+the loop drains between steps (a busy loop never runs queued slots). The loop's events leave through one
+Mailbox (stream.py): throttled here where they are produced (losses about 10 Hz, grids at most 2 Hz, only
+the newest kept), coalesced there while the window is behind, announced by one signal.
 Events are frozen dataclasses of floats and numpy copies, safe to hand to the GUI thread.
 """
 from __future__ import annotations
@@ -14,33 +15,19 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from cgan_core import commands as cmd
 from cgan_core.config import LIVE_FIELDS, TrainConfig
 from cgan_core.errors import CganError
-from cgan_core.events import (
-    BestSaved,
-    CheckpointSaved,
-    GeneratorCopy,
-    GuardAdvice,
-    GuardGaveUp,
-    HParamChange,
-    LossChunk,
-    Progress,
-    RolledBack,
-    RunFinished,
-    SampleGrid,
-    SnapshotTaken,
-)
+from cgan_core.events import LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken
 from cgan_core.loop import RunLoop
 from cgan_core.prepare import fetch_dataset
-from cgan_core.quality import QualityReport
 from cgan_core.tensorboard import TensorBoardLog
 from cgan_core.tensorboard import check_available as check_tensorboard
 
 from .quality_prep import QualityControl, QualitySettings
+from .stream import Busy, Ended, Failed, Mailbox, QualityStatus, RunStarted, Snapshots, merge_chunks
 
 LOSS_INTERVAL = 0.1
 GRID_INTERVAL = 0.5
@@ -59,30 +46,9 @@ class _Outbox:
     last_grid: float = 0.0
 
 
-def merge_chunks(chunks: list[LossChunk]) -> LossChunk:
-    last = chunks[-1]
-    return LossChunk(np.concatenate([c.steps for c in chunks]), np.concatenate([c.values for c in chunks]),
-                     last.names, last.epoch, last.images_seen, last.seconds, last.images_per_second)
-
-
 class TrainWorker(QObject):
-    started = Signal(object)  # dict: run_dir, device
-    losses = Signal(object)  # LossChunk
-    grid = Signal(object)  # SampleGrid
-    hparamChanged = Signal(object)  # HParamChange
-    rolledBack = Signal(object)  # RolledBack
-    snapshots = Signal(object)  # tuple of the steps of the healthy snapshots kept
-    guardGaveUp = Signal(object)  # GuardGaveUp: the loop has paused itself
-    guardAdvice = Signal(object)  # GuardAdvice
-    checkpointSaved = Signal(object)  # CheckpointSaved
-    bestSaved = Signal(object)  # BestSaved
-    quality = Signal(object)  # QualityReport
-    qualityStatus = Signal(str)  # what live quality is doing, for the quality panel
-    generatorSnapshot = Signal(object)  # GeneratorCopy
-    progress = Signal(object)  # Progress
-    busy = Signal(str)  # "" when idle
-    failed = Signal(str)
-    finished = Signal(object)  # RunFinished or None
+    eventsReady = Signal()  # the mailbox has events the window has not taken (at most one undelivered)
+    done = Signal()  # run_loop has returned: the thread may quit
 
     def __init__(self, config: TrainConfig, out: Path | None = None, resume: Path | None = None,
                  start_paused: bool = False, guard: dict | None = None,
@@ -94,14 +60,12 @@ class TrainWorker(QObject):
         self.config, self.out, self.resume, self.guard = config, out, resume, guard
         self.start_paused = start_paused
         self.commands: queue.Queue = queue.Queue()
+        self.mailbox = Mailbox(self.eventsReady.emit)
         self.run = None  # the TrainingRun, once built (tests read its public state)
-        self.quality_control = QualityControl(QualitySettings(*quality), self.send, self.qualityStatus.emit)
+        self.quality_control = QualityControl(QualitySettings(*quality), self.send,
+                                              lambda message: self.mailbox.post(QualityStatus(message)))
         self._outbox = _Outbox()
         self._download_shown: tuple[str, int] | None = None
-        # Events that go out as they come, each through its own signal.
-        self._direct = {HParamChange: self.hparamChanged, QualityReport: self.quality, GuardAdvice: self.guardAdvice,
-                        CheckpointSaved: self.checkpointSaved, BestSaved: self.bestSaved,
-                        GeneratorCopy: self.generatorSnapshot, GuardGaveUp: self.guardGaveUp}
 
     # ---- called from the GUI thread: only queue.put, never touching the run ------------------------
     def send(self, command) -> None:
@@ -115,9 +79,9 @@ class TrainWorker(QObject):
     # ---- the loop (worker thread) ---------------------------------------------------------------------
     @Slot()
     def run_loop(self) -> None:
-        result, board = None, None
+        result, board, post = None, None, self.mailbox.post
         try:
-            self.busy.emit("Loading data and building the models…")
+            post(Busy("Loading data and building the models…"))
             from cgan_core.run import TrainingRun
 
             fetch_dataset(self.config.dataset, self._download_progress)
@@ -129,9 +93,9 @@ class TrainWorker(QObject):
             self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides,
                                    guard=self.guard)
             board = TensorBoardLog(self.run.run_dir, self.run.config.to_dict()) if self.tensorboard else None
-            self.started.emit({"run_dir": str(self.run.run_dir), "device": self.run.device_name})
-            self.busy.emit("")
-            self._emit_grid_now(self.run.sample_grid())
+            post(RunStarted(str(self.run.run_dir), self.run.device_name))
+            post(Busy(""))
+            self._post_grid_now(self.run.sample_grid())
             self.quality_control.start(self.run)
             loop = RunLoop(self.run, self._next_command, paused=self.start_paused, on_give_up="pause")
             for event in loop.events():
@@ -141,10 +105,10 @@ class TrainWorker(QObject):
                 if isinstance(event, RunFinished):
                     result = event
         except CganError as exc:  # a bad file or value: the message names it
-            self.failed.emit(str(exc))
-        except Exception as exc:  # every error reaches the window as a signal, never vanishes
+            post(Failed(str(exc)))
+        except Exception as exc:  # every error reaches the window as an event, never vanishes
             traceback.print_exc()
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            post(Failed(f"{type(exc).__name__}: {exc}"))
         finally:
             self.quality_control.abort()
             self.quality_control.join()
@@ -152,13 +116,14 @@ class TrainWorker(QObject):
                 self.run.close()
             if board is not None:
                 board.close()
-            self.busy.emit("")
-            self.finished.emit(result)
+            post(Busy(""))
+            post(Ended(result))
+            self.done.emit()
 
     def _download_progress(self, file: str, fraction: float) -> None:
         if (file, int(fraction * 50)) != self._download_shown:  # every 2%, not every block
             self._download_shown = (file, int(fraction * 50))
-            self.busy.emit(f"Downloading {self.config.dataset}: {file} {fraction:.0%}")
+            self.mailbox.post(Busy(f"Downloading {self.config.dataset}: {file} {fraction:.0%}"))
 
     def _next_command(self, block: bool):
         """The loop's command source. Live-quality settings are the studio's own business: they are
@@ -175,40 +140,42 @@ class TrainWorker(QObject):
             return command
 
     def _handle(self, event) -> None:
+        """Losses, grids and progress wait for their throttle window; every other event goes at once."""
         if isinstance(event, LossChunk):
             self._outbox.chunks.append(event)
         elif isinstance(event, SampleGrid):
             if event.step != self.run.step_count:  # a snapshot's preview: asked for, so shown at once
-                self._emit_grid_now(event)
+                self._post_grid_now(event)
             else:
                 self._outbox.grid = event
         elif isinstance(event, SnapshotTaken):
-            self.snapshots.emit(event.kept)
+            self.mailbox.post(Snapshots(event.kept))
         elif isinstance(event, RolledBack):
             self._send_due(force=True)  # the curves before the branch point arrive first
-            self.rolledBack.emit(event)
-            self.snapshots.emit(self.run.snapshot_steps)
+            self.mailbox.post(event)
+            self.mailbox.post(Snapshots(self.run.snapshot_steps))
         elif isinstance(event, Progress):
             self._send_due(event, force=event.paused)  # paused or single steps: shown at once
         elif isinstance(event, RunFinished):
-            self.busy.emit("Saving the final checkpoint…")
+            self.mailbox.post(Busy("Saving the final checkpoint…"))
             self._send_due(force=True)
-        elif type(event) in self._direct:
-            self._direct[type(event)].emit(event)
+            self.mailbox.post(event)
+        else:
+            self.mailbox.post(event)
 
     def _send_due(self, progress: Progress | None = None, force: bool = False) -> None:
         now, box = time.monotonic(), self._outbox
         if box.chunks and (force or now - box.last_loss >= LOSS_INTERVAL):
             chunk = merge_chunks(box.chunks)
             box.chunks, box.last_loss = [], now
-            self.losses.emit(chunk)
+            self.mailbox.post(chunk)
             if progress is not None:
-                self.progress.emit(progress)
+                self.mailbox.post(progress)
         elif force and progress is not None:
-            self.progress.emit(progress)
+            self.mailbox.post(progress)
         if box.grid is not None and (force or now - box.last_grid >= GRID_INTERVAL):
-            self._emit_grid_now(box.grid)
+            self._post_grid_now(box.grid)
 
-    def _emit_grid_now(self, grid: SampleGrid) -> None:
+    def _post_grid_now(self, grid: SampleGrid) -> None:
         self._outbox.grid, self._outbox.last_grid = None, time.monotonic()
-        self.grid.emit(grid)
+        self.mailbox.post(grid)

@@ -194,15 +194,18 @@ def test_settings_remember_geometry_and_last_values(qtbot):
     second.close()
 
 
-def test_worker_signals_reach_the_window_in_the_gui_thread(qtbot, window):
+def test_worker_events_reach_the_window_in_the_gui_thread(qtbot, window):
     """Status, quality and grid updates must run in the GUI thread, never in the worker's."""
     import threading
 
+    from cgan_core.events import LossChunk, Progress, SampleGrid
+    from studio.stream import Busy
+
     w, seen = window, []
-    for name in ("show_progress", "show_busy", "show_checkpoint"):
-        original = getattr(w.status, name)
-        setattr(w.status, name, lambda *a, _o=original: (
-            seen.append(threading.current_thread() is threading.main_thread()), _o(*a)))
+    for kind in (Progress, Busy, LossChunk, SampleGrid):
+        original = w.handlers[kind]
+        w.handlers[kind] = lambda e, _o=original: (seen.append(threading.current_thread() is threading.main_thread()),
+                                                   _o(e))
     w.start()
     qtbot.waitUntil(lambda: len(seen) >= 5, timeout=60_000)
     w.stop()
