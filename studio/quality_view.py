@@ -1,21 +1,37 @@
 """Live quality: conditional accuracy and Frechet distance against the step, and a per-class
 accuracy heatmap (classes x measurements).
 
-Reports arrive at most every ~100 steps, so each one redraws at once. A rollback drops the reports
-of the abandoned stretch, as the loss plot greys its curves.
+Reports arrive at most every ~100 steps; a burst of them (an opened run's history) costs one redraw, and
+past MAX_COLUMNS measurements the heatmap's columns and the curves' points are averaged in groups, so a
+redraw costs the same after an hour as after a minute. A rollback drops the reports of the abandoned
+stretch, as the loss plot greys its curves.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from cgan_core.quality import QualityReport
 
+from .loss_plot import cheap_grid
+
 ACCURACY_COLOR, FRECHET_COLOR = "#4e9af1", "#f1a14e"
 BACKGROUND = "#1e1f22"
 AXIS_WIDTH = 46
+MAX_COLUMNS = 300  # heatmap columns and curve points drawn, at most
+SYMBOLS_UP_TO = 150  # a dot per measurement while they are few enough to tell apart
+
+
+def grouped(values: np.ndarray, groups: int) -> np.ndarray:
+    """Rows averaged in `groups` consecutive groups of near-equal size (the rows themselves when fewer)."""
+    if len(values) <= groups:
+        return values
+    starts = np.linspace(0, len(values), groups + 1).astype(np.int64)[:-1]
+    sizes = np.diff(np.append(starts, len(values)))
+    sums = np.add.reduceat(values.astype(np.float64), starts, axis=0)
+    return sums / (sizes[:, None] if values.ndim == 2 else sizes)
 
 
 def _edges(steps: np.ndarray) -> np.ndarray:
@@ -35,6 +51,8 @@ class QualityView(QWidget):
         self.reports: list[QualityReport] = []
         self.class_names: list[str] = []
         self.user_choice: bool | None = None  # None until the user ticks or unticks: the worker decides
+        self._redraw_timer = QTimer(self, singleShot=True, interval=0)  # a burst of reports: one redraw
+        self._redraw_timer.timeout.connect(self.redraw)
         self._build_header()
         self._build_plot()
         self._build_heatmap()
@@ -69,7 +87,7 @@ class QualityView(QWidget):
         self.plot = pg.PlotWidget(background=BACKGROUND)
         self.plot.setObjectName("qualityPlot")
         item = self.plot.getPlotItem()
-        item.showGrid(x=True, y=True, alpha=0.15)
+        cheap_grid(item)
         item.setLabel("left", "accuracy %", color=ACCURACY_COLOR)
         item.setLabel("bottom", "step")
         item.setYRange(0, 100, padding=0.02)
@@ -185,7 +203,7 @@ class QualityView(QWidget):
     @Slot(object)
     def add_report(self, report: QualityReport) -> None:
         self.reports = [r for r in self.reports if r.step < report.step] + [report]
-        self.redraw()
+        self._redraw_timer.start()
 
     def branch(self, to_step: int) -> None:
         """A rollback to `to_step`: the measurements after it belong to the abandoned stretch."""
@@ -195,13 +213,15 @@ class QualityView(QWidget):
     def redraw(self) -> None:
         steps = np.array([r.step for r in self.reports], dtype=np.float64)
         accuracy = np.array([100 * r.accuracy for r in self.reports])
-        self.accuracy_curve.setData(steps, accuracy)
+        shown = grouped(steps, MAX_COLUMNS)
+        self.accuracy_curve.setData(shown, grouped(accuracy, MAX_COLUMNS))
+        self.accuracy_curve.setSymbol("o" if len(steps) <= SYMBOLS_UP_TO else None)
         best = [r for r in self.reports if r.step == self.best_step]
         self.best_marker.setData([float(r.step) for r in best], [100 * r.accuracy for r in best])
         self.best_line.setVisible(self.best_step is not None)
         if self.best_step is not None:
             self.best_line.setValue(self.best_step)
-        self.frechet_curve.setData(steps, np.array([r.frechet for r in self.reports]))
+        self.frechet_curve.setData(shown, grouped(np.array([r.frechet for r in self.reports]), MAX_COLUMNS))
         if self.reports:
             last = self.reports[-1]
             self.floor_line.setValue(last.floor)
@@ -221,7 +241,8 @@ class QualityView(QWidget):
             if self.mesh is not None:
                 self.mesh.hide()
             return
-        per_class = np.array([r.per_class for r in self.reports], dtype=np.float64)  # (T, K)
+        per_class = grouped(np.array([r.per_class for r in self.reports], dtype=np.float64), MAX_COLUMNS)  # (T, K)
+        steps = grouped(steps, MAX_COLUMNS)
         k = per_class.shape[1]
         if len(self.class_names) != k:
             self.set_class_names([str(i) for i in range(k)])

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 
 from cgan_core.runs import RunCurves
 
+from .loss_plot import cheap_grid
 from .series import decimated
 
 COLOURS = ("#4e9af1", "#f1a14e", "#5cc46a", "#e05c8a", "#b48ef0", "#e6d45a", "#4ed8d0", "#d0d0d0")
@@ -30,7 +31,7 @@ class RunsPlot(QWidget):
             controls.addWidget(widget)
         controls.addStretch(1)
         self.plot = pg.PlotWidget(background="#1e1f22", objectName="runsPlot")
-        self.plot.getPlotItem().showGrid(x=True, y=True, alpha=0.15)
+        cheap_grid(self.plot.getPlotItem())
         self.legend = self.plot.getPlotItem().addLegend(offset=(-10, 10), labelTextColor="#dddddd")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -2,8 +2,8 @@
 
 A live plot of 200,000 steps cannot hand 200,000 points to pyqtgraph ten times a second. Each curve here
 keeps, as points arrive, the min and max of every aligned block of 2, 4, 8, ... points (a min/max
-pyramid, amortised O(1) per point). A view of any step range at W pixel columns then reads between W and
-2W blocks of one level, plus O(log n) blocks at the range's ends: peak decimation (each block drawn as a
+pyramid, amortised O(1) per point). A view of any step range at W pixel columns then reads between W/2
+and W blocks of one level, plus O(log n) blocks at the range's ends: peak decimation (each block drawn as a
 vertical stroke from its min to its max, as pyqtgraph's own 'peak' mode draws) in work bounded by W.
 
 The smoothed curve is a trailing mean, so a new point never changes an older point's mean: it is computed
@@ -37,6 +37,35 @@ class _Buffer:
     @property
     def array(self) -> np.ndarray:
         return self._data[:self.n]
+
+
+class _RunningSum:
+    """Values with the running sum of their finite ones and their count (leading 0): the mean of any
+    stretch in two subtractions."""
+
+    def __init__(self) -> None:
+        self.values = _Buffer(np.float32)
+        self.sums, self.counts = _Buffer(np.float64), _Buffer(np.int64)
+        self.sums.extend(np.zeros(1))
+        self.counts.extend(np.zeros(1, np.int64))
+
+    def extend(self, values: np.ndarray) -> None:
+        values = np.asarray(values, np.float32)
+        finite = np.isfinite(values)
+        self.values.extend(values)
+        self.sums.extend(self.sums.array[-1] + np.cumsum(np.where(finite, values, 0.0), dtype=np.float64))
+        self.counts.extend(self.counts.array[-1] + np.cumsum(finite, dtype=np.int64))
+
+    def truncate(self, n: int) -> None:
+        self.values.truncate(n)
+        self.sums.truncate(n + 1)
+        self.counts.truncate(n + 1)
+
+    def means(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The mean of the finite values in each [start, end); NaN where there are none."""
+        sums, counts = self.sums.array, self.counts.array
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return ((sums[ends] - sums[starts]) / (counts[ends] - counts[starts])).astype(np.float32)
 
 
 class MinMaxPyramid:
@@ -76,19 +105,20 @@ class MinMaxPyramid:
             maxs.truncate(n >> (k + 1))
 
     def blocks(self, i0: int, i1: int, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(first index, min, max) of blocks that tile values[i0:i1], about `columns` to 2*columns of
-        them (the raw points themselves when there are no more than 2*columns)."""
+        """(first index, min, max) of blocks that tile values[i0:i1], columns/2 to `columns` of them (the
+        raw points themselves when there are no more than `columns`): one stroke a pixel column at most."""
         i0, i1 = max(0, i0), min(len(self), i1)
-        if i1 - i0 <= 2 * columns:
+        if i1 - i0 <= columns:
             raw = self.values.array[i0:i1]
             return np.arange(i0, i1), raw, raw
-        level = min(int(np.log2((i1 - i0) / columns)), len(self.levels))
+        level = min(int(np.ceil(np.log2((i1 - i0) / columns))), len(self.levels))
         size = 1 << level
         first, last = -(-i0 // size), i1 // size  # whole blocks of this size inside the range
         head, tail = self._cover(i0, first * size, level), self._cover(last * size, i1, level)
         mins, maxs = self.levels[level - 1]
         middle = (np.arange(first, last) * size, mins.array[first:last], maxs.array[first:last])
-        parts = [*head, middle, *tail]
+        newest = self.values.array[i1 - 1:i1]  # the last point itself, so the curve ends at the newest step
+        parts = [*head, middle, *tail, (np.array([i1 - 1]), newest, newest)]
         return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
 
     def _cover(self, start: int, end: int, below: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -109,11 +139,11 @@ class MinMaxPyramid:
         return out
 
 
-def _peaks(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each block as a vertical stroke from its min to its max, joined block to block."""
+def _peaks(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Each block as a vertical stroke from its min to its max; True when they are strokes, not points."""
     if lo is hi:  # raw points: nothing to stroke
-        return x.astype(np.float64), lo
-    return np.repeat(x.astype(np.float64), 2), np.column_stack([lo, hi]).ravel()
+        return x.astype(np.float64), lo, False
+    return np.repeat(x.astype(np.float64), 2), np.column_stack([lo, hi]).ravel(), True
 
 
 class LossSeries:
@@ -128,14 +158,8 @@ class LossSeries:
         self.window = max(1, int(window))
         self._steps = _Buffer(np.int64)
         self._raw = {n: MinMaxPyramid() for n in self.names}
-        self._smooth = {n: MinMaxPyramid() for n in self.names}
-        # Running sums of the finite values and their count, with a leading 0: the trailing mean of any
-        # stretch is two subtractions.
-        self._sums = {n: _Buffer(np.float64) for n in self.names}
-        self._counts = {n: _Buffer(np.int64) for n in self.names}
-        for n in self.names:
-            self._sums[n].extend(np.zeros(1))
-            self._counts[n].extend(np.zeros(1, np.int64))
+        self._smooth = {n: _RunningSum() for n in self.names}
+        self._sums = {n: _RunningSum() for n in self.names}  # of the raw values, for the trailing means
 
     def __len__(self) -> int:
         return self._steps.n
@@ -167,10 +191,7 @@ class LossSeries:
         for n in self.names:
             values = np.asarray(columns[n], np.float32)
             self._raw[n].extend(values)
-            finite = np.isfinite(values)
-            sums, counts = self._sums[n], self._counts[n]
-            sums.extend(sums.array[-1] + np.cumsum(np.where(finite, values, 0.0), dtype=np.float64))
-            counts.extend(counts.array[-1] + np.cumsum(finite, dtype=np.int64))
+            self._sums[n].extend(values)
             self._smooth[n].extend(self._trailing_mean(n, len(self) - len(steps), len(self)))
         return abandoned
 
@@ -183,8 +204,7 @@ class LossSeries:
         for n in self.names:
             self._raw[n].truncate(keep)
             self._smooth[n].truncate(keep)
-            self._sums[n].truncate(keep + 1)
-            self._counts[n].truncate(keep + 1)
+            self._sums[n].truncate(keep)
         return gone
 
     def cut_after(self, step: int) -> tuple[np.ndarray, dict] | None:
@@ -197,7 +217,7 @@ class LossSeries:
             return
         self.window = window
         for n in self.names:
-            self._smooth[n] = MinMaxPyramid()
+            self._smooth[n] = _RunningSum()
             self._smooth[n].extend(self._trailing_mean(n, 0, len(self)))
 
     def _trailing_mean(self, name: str, i0: int, i1: int) -> np.ndarray:
@@ -205,11 +225,7 @@ class LossSeries:
         if self.window <= 1:
             return self.values(name)[i0:i1]
         ends = np.arange(i0 + 1, i1 + 1)
-        starts = np.maximum(ends - self.window, 0)
-        sums, counts = self._sums[name].array, self._counts[name].array
-        n = counts[ends] - counts[starts]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return ((sums[ends] - sums[starts]) / n).astype(np.float32)
+        return self._sums[name].means(np.maximum(ends - self.window, 0), ends)
 
     def index_range(self, x0: float, x1: float) -> tuple[int, int]:
         """The points in [x0, x1], with one more on each side so that lines reach the view's edges."""
@@ -218,18 +234,19 @@ class LossSeries:
         return max(0, i0), min(len(self), i1)
 
     def view(self, name: str, columns: int, x_range: tuple[float, float] | None = None,
-             smooth: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) of one curve over x_range (all of it when None), at most ~4*columns points."""
+             smooth: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(x, y, strokes) of one curve over x_range (all of it when None), at most ~2*columns points;
+        strokes: the points pair up as (min, max) strokes of decimated blocks."""
         i0, i1 = (0, len(self)) if x_range is None else self.index_range(*x_range)
-        pyramid = (self._smooth if smooth else self._raw)[name]
-        first, lo, hi = pyramid.blocks(i0, i1, max(1, columns))
-        return _peaks(self.steps[first], lo, hi)
-
-
-def decimated(x: np.ndarray, y: np.ndarray, columns: int, window: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A finished curve (a past run's, x increasing) smoothed over `window` points and decimated for a
-    plot `columns` pixels wide."""
-    series = LossSeries(("y",), window)
-    series.append(np.arange(len(y)), {"y": y})
-    index, values = series.view("y", columns, smooth=window > 1)
-    return np.asarray(x, np.float64)[index.astype(np.int64)], values
+        first, lo, hi = self._raw[name].blocks(i0, i1, max(1, columns))
+        if not smooth:
+            return _peaks(self.steps[first], lo, hi)
+        means = self._smooth[name]
+        if lo is hi:  # not decimated: the smoothed points themselves
+            return self.steps[first].astype(np.float64), means.values.array[first], False
+        # Decimated, a smoothed curve is the mean of each block's smoothed points, at its middle: one
+        # line, cheap to paint at width 2, where min-max strokes would draw the noise smoothing removed.
+        ends = np.append(first[1:], i1)
+        middles = (first + ends - 1) // 2
+        middles[0] = first[0]  # the line starts at the first step shown, and ends at the newest one
+        return self.steps[middles].astype(np.float64), means.means(first, ends), False

@@ -101,10 +101,13 @@ class Mailbox:
     def _add(self, event) -> None:
         items = self._items
         if isinstance(event, LossChunk):
-            if items and isinstance(items[-1], _Chunks):
-                items[-1].append(event)
-            else:
-                items.append(_Chunks([event]))
+            for item in reversed(items):  # past the status-like items: they carry no order
+                if isinstance(item, _Chunks):
+                    item.append(event)
+                    return
+                if not isinstance(item, NEWEST_ONLY):
+                    break  # a marker or a rollback: the chunks after it stay after it
+            items.append(_Chunks([event]))
             return
         if isinstance(event, NEWEST_ONLY):
             items[:] = [item for item in items if type(item) is not type(event)]

@@ -1,0 +1,278 @@
+"""The studio left training for an hour: does the window stay live? Run it alone, on a virtual screen:
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m benchmarks.soak_window --minutes 60 \
+        [--preset studio-fast] [--attach] [--reference-minutes 3] [--out DIR] [--screenshots DIR]
+
+The window (1280x800) trains the preset under the default settings, started as a user starts it. Every
+minute it records:
+- gui_busy: the GUI thread's CPU time over the minute's wall time (time.thread_time in a GUI-thread timer);
+- timer p99 / max: how late a 10 ms QTimer fires (the GUI thread's stalls, as a user's input waits);
+- click ms: a real mouse click on Pause, posted behind whatever the event queue holds, until the button
+  acts (input served), and pause ack ms: until the run's own paused Progress reaches the window; then
+  Resume the same way;
+- plot lag: the newest step the loss plot holds against the step the run has trained, in seconds of
+  training; window lag: against the newest step the run has reported (its stats reach metrics.csv and
+  the window every stats_every steps, 10 by default: about a second of studio-fast), the window's own part;
+- img/s: the run's images per training second in that minute, and its ratio to headless;
+- RSS in MB.
+The headless reference is the same engine with the same torch thread count, for --reference-minutes
+before and after the window (two cores cannot run both in the same minutes without each halving the
+other); the ratio uses the mean of the two, and the spread of the two says how much the host drifted.
+With --attach the run is a CLI process (one torch thread, as the window's own) and the window follows it
+through its run folder: attached, the run's img/s is the CLI's and the window's cost is the reading.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def headless(config, guard: dict, minutes: float) -> float:
+    """Images per training second of the engine alone, with the window's settings, after a 10 s warm-up."""
+    from cgan_core.prepare import classifier_ready, prepare_quality
+    from cgan_core.run import TrainingRun
+
+    run = TrainingRun(config, guard=guard)
+    if classifier_ready(run.dataset):  # live quality as the studio's "auto" has it: on when cached
+        run.enable_quality(prepare_quality(run.config, run.dataset), None)
+    start = None
+    while True:
+        run.step()
+        if start is None and run.seconds >= 10:
+            start = (run.seconds, run.trainer.images_seen)
+        if start and run.seconds - start[0] >= minutes * 60:
+            run.close()
+            return (run.trainer.images_seen - start[1]) / (run.seconds - start[0])
+
+
+class Probe:
+    """The per-minute measurements, taken in the GUI thread as a user's session would feel them."""
+
+    def __init__(self, window, app, attached: bool) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        from cgan_core.events import Progress
+
+        self.window, self.app, self.attached = window, app, attached
+        self.clock = QElapsedTimer()
+        self.clock.start()
+        self.last_tick, self.lateness = self.clock.elapsed(), []
+        self.ticker = QTimer()
+        self.ticker.setTimerType(self.ticker.timerType().PreciseTimer)
+        self.ticker.timeout.connect(self._tick)
+        self.ticker.start(10)
+        # (when, paused) as the run acknowledges it: a hosted run's Progress, an attached run's ControlApplied
+        self.paused_seen: list[tuple[float, bool]] = []
+        if attached:
+            from cgan_core.events import ControlApplied
+
+            kind, paused = ControlApplied, lambda e: e.command == "Pause"
+        else:
+            kind, paused = Progress, lambda e: e.paused
+        original = window.handlers.get(kind, lambda e: None)
+        window.handlers[kind] = lambda e: (self.paused_seen.append((time.perf_counter(), paused(e))), original(e))
+        self.served: list[float] = []
+        window.controls.pause_action.triggered.connect(lambda *_: self.served.append(time.perf_counter()))
+        self.mark = (time.monotonic(), time.thread_time())
+
+    def _tick(self) -> None:
+        now = self.clock.elapsed()
+        self.lateness.append(now - self.last_tick - 10)
+        self.last_tick = now
+
+    def wait(self, seconds: float, until=lambda: False) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if until():
+                return True
+            self.app.processEvents()
+            time.sleep(0.002)
+        return until()
+
+    def click(self, widget) -> float:
+        """A real click posted to the event queue; seconds until the button acted."""
+        from PySide6.QtCore import QEvent, QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+        from PySide6.QtWidgets import QApplication
+
+        n, start = len(self.served), time.perf_counter()
+        centre = QPointF(widget.rect().center())
+        for kind in (QEvent.MouseButtonPress, QEvent.MouseButtonRelease):
+            QApplication.postEvent(widget, QMouseEvent(kind, centre, widget.mapToGlobal(centre), Qt.LeftButton,
+                                                        Qt.LeftButton, Qt.NoModifier))
+        self.wait(10, lambda: len(self.served) > n)
+        return (self.served[n] if len(self.served) > n else float("inf")) - start
+
+    def pause_and_resume(self) -> tuple[float, float]:
+        """(click served, run acknowledged) in ms for Pause; then Resume, waited for the same way."""
+        button = self.window.controls.pause_button
+        n, start = len(self.paused_seen), time.perf_counter()
+        served = self.click(button)
+        acked = self.wait(30, lambda: any(p for _, p in self.paused_seen[n:]))
+        ack = next((t for t, p in self.paused_seen[n:] if p), float("inf")) - start if acked else float("inf")
+        m = len(self.paused_seen)
+        self.click(button)
+        self.wait(30, lambda: any(not p for _, p in self.paused_seen[m:]))
+        return served * 1000, ack * 1000
+
+    def minute(self) -> dict:
+        """The GUI thread's busy share and the timer's lateness since the last call."""
+        now = (time.monotonic(), time.thread_time())
+        busy = (now[1] - self.mark[1]) / max(1e-9, now[0] - self.mark[0])
+        late = np.array(self.lateness or [0.0], dtype=np.float64)
+        self.mark, self.lateness = now, []
+        return {"gui_busy": round(busy, 3), "timer_p99_ms": float(np.percentile(late, 99)), "timer_max_ms": float(late.max())}
+
+
+class HostedRun:
+    """Where the window's own run stands (read from the GUI thread: ints and floats, for a benchmark)."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+
+    def position(self) -> tuple[int, int, float, int] | None:
+        """(step, images seen, training seconds, the newest step the run has reported: its stats are read
+        from the device every stats_every steps, for metrics.csv and the window alike)."""
+        worker = self.window.worker
+        run = worker.run if worker is not None else None
+        if run is None:
+            return None
+        return run.step_count, run.trainer.images_seen, run.seconds, run.step_count - len(run.stats)
+
+
+class AttachedCli:
+    """A CLI run in its own process, followed by the window; where it stands, from its metrics.csv."""
+
+    def __init__(self, preset: str, out: Path, minutes: float) -> None:
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": "offscreen"}
+        self.run_dir = out / f"attached-{preset}-{int(time.time())}"
+        self.process = subprocess.Popen([sys.executable, "-m", "cgan_core", "train", "--preset", preset, "--out",
+                                         str(self.run_dir), "--max-seconds", str(int(minutes * 60 + 120))],
+                                        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.batch = None
+
+    def position(self) -> tuple[int, int, float] | None:
+        metrics = self.run_dir / "metrics.csv"
+        if not metrics.is_file():
+            return None
+        if self.batch is None:
+            self.batch = int(json.loads((self.run_dir / "config.json").read_text())["batch_size"])
+        with open(metrics, "rb") as f:
+            f.seek(max(0, metrics.stat().st_size - 4096))
+            lines = [line for line in f.read().decode().splitlines() if line and line[0].isdigit()]
+        if len(lines) < 2:
+            return None
+        row = lines[-2].split(",")  # the last one may be half written
+        return int(row[0]), int(row[0]) * self.batch, float(row[-1]), int(row[0])
+
+
+def soak(args) -> list[dict]:
+    from PySide6.QtWidgets import QApplication
+
+    from studio.app import build_window
+
+    app = QApplication.instance() or QApplication(["soak"])
+    window = build_window()
+    window.resize(1280, 800)
+    window.show()
+    panel = window.config_panel
+    panel.data_picker.load({"dataset": "mnist", "image_size": None, "color": "keep"})
+    panel.preset.setCurrentText(args.preset)
+    panel.steps.setValue(0)
+    panel.guard_box.setChecked(True)
+    config, guard = panel.config(), panel.guard()
+    config.sample_every = window.sample_every.value()
+    reference = [headless(config, guard, args.reference_minutes)]
+    print(json.dumps({"headless_before": round(reference[0], 1)}), flush=True)
+    probe = Probe(window, app, args.attach)
+    if args.attach:
+        source = AttachedCli(args.preset, args.out, args.minutes)
+        probe.wait(120, lambda: (source.run_dir / "config.json").is_file())
+        window.attach(source.run_dir)
+    else:
+        source = HostedRun(window)
+        window.start()
+    probe.wait(120, lambda: source.position() is not None)
+    rows, last = [], source.position()
+    probe.minute()
+    for minute in range(1, int(args.minutes) + 1):
+        end = time.monotonic() + 60
+        click_ms, ack_ms = probe.pause_and_resume()
+        probe.wait(max(0.0, end - time.monotonic()))
+        now = source.position()
+        plotted = int(window.loss_plot.steps[-1]) if window.loss_plot.point_count else 0
+        rate = (now[0] - last[0]) / max(1e-9, now[2] - last[2])  # steps per training second
+        row = {"minute": minute, **probe.minute(), "click_ms": round(click_ms, 1), "pause_ack_ms": round(ack_ms, 1),
+               "trained_step": now[0], "reported_step": now[3], "plotted_step": plotted,
+               "plot_lag_s": round((now[0] - plotted) / max(rate, 1e-9), 2),
+               "window_lag_s": round(max(0, now[3] - plotted) / max(rate, 1e-9), 2),
+               "images_s": round((now[1] - last[1]) / max(1e-9, now[2] - last[2]), 1), "rss_mb": round(rss_mb(), 1)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        last = now
+        if args.screenshots is not None and minute in (1, int(args.minutes)):
+            args.screenshots.mkdir(parents=True, exist_ok=True)
+            window.grab().save(str(args.screenshots / f"soak-{args.preset}{'-attached' if args.attach else ''}-{minute}min.png"))
+    if args.attach:
+        window.stop()
+        source.process.wait(120)
+    else:
+        window.stop()
+        probe.wait(120, lambda: not window.running)
+    window.close()
+    app.processEvents()
+    reference.append(headless(config, guard, args.reference_minutes))
+    print(json.dumps({"headless_after": round(reference[1], 1)}), flush=True)
+    for row in rows:
+        row["window_over_headless"] = round(row["images_s"] / float(np.mean(reference)), 3)
+    return rows, reference
+
+
+def table(rows: list[dict], reference: list[float]) -> str:
+    lines = [f"headless img/s before and after: {reference[0]:.0f}, {reference[1]:.0f}", "",
+             "| minute | GUI busy | timer p99 ms | timer max ms | click ms | pause ack ms | plot lag s | window lag s | "
+             "img/s | window/headless | RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['minute']} | {r['gui_busy']:.0%} | {r['timer_p99_ms']:.0f} | {r['timer_max_ms']:.0f} | "
+                     f"{r['click_ms']:.0f} | {r['pause_ack_ms']:.0f} | {r['plot_lag_s']:.2f} | {r['window_lag_s']:.2f} | "
+                     f"{r['images_s']:.0f} | "
+                     f"{r['window_over_headless']:.3f} | {r['rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--preset", default="studio-fast")
+    parser.add_argument("--attach", action="store_true", help="follow a CLI run instead of hosting it")
+    parser.add_argument("--reference-minutes", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=Path("runs/soak-window"))
+    parser.add_argument("--screenshots", type=Path)
+    args = parser.parse_args()
+    args.out = args.out.resolve()
+    os.environ.setdefault("CGAN_STUDIO_RUNS", str(args.out))
+    rows, reference = soak(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = f"soak-window-{args.preset}{'-attached' if args.attach else ''}"
+    (args.out / f"{name}.json").write_text(json.dumps({"reference": reference, "rows": rows}, indent=1))
+    print(table(rows, reference))
+
+
+if __name__ == "__main__":
+    main()
