@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from cgan_core.events import CheckpointSaved, GuardAdvice, GuardGaveUp, RolledBack  # noqa: E402
 from cgan_core.history import read_events  # noqa: E402
 from cgan_core.presets import PRESETS  # noqa: E402
 from studio.app import build_window  # noqa: E402
@@ -54,13 +55,13 @@ def soak(app: QApplication, preset: str, minutes: float, out: Path, shots: Path 
     window.stop()
     wait(app, 120, lambda: not window.running)
     events = read_events(run_dir)
-    kinds = [type(e).__name__ for e in events]
     result = {"preset": preset, "minutes": minutes, "steps": steps, "paused_by_guard": paused_by_guard,
               "errors": list(window.errors), "notices": len(window.notices),
-              "rollbacks": [f"{e.reason} @{e.from_step}" for e in events if type(e).__name__ == "RolledBack"],
-              "advice": [f"{e.reason} @{e.step}" for e in events if type(e).__name__ == "GuardAdvice"],
-              "gave_up": "GuardGaveUp" in kinds, "generator": (run_dir / "generator.safetensors").is_file(),
-              "checkpoints": kinds.count("CheckpointSaved"), "run_dir": str(run_dir)}
+              "rollbacks": [f"{e.reason} @{e.from_step}" for e in events if isinstance(e, RolledBack)],
+              "advice": [f"{e.reason} @{e.step}" for e in events if isinstance(e, GuardAdvice)],
+              "gave_up": any(isinstance(e, GuardGaveUp) for e in events),
+              "generator": (run_dir / "generator.safetensors").is_file(),
+              "checkpoints": sum(isinstance(e, CheckpointSaved) for e in events), "run_dir": str(run_dir)}
     window.close()
     window.deleteLater()
     app.processEvents()

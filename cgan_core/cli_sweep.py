@@ -99,10 +99,13 @@ def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:
     from .loop import RunLoop
     from .quality import QualityReport
     from .run import TrainingRun
+    from .run_files import claim_new_dir
 
     values = {p.name: p.suggest(trial) for p in params}
     config = TrainConfig.from_dict({**base.to_dict(), **values})
-    run = TrainingRun(config, out=args.out / f"trial-{trial.number:03d}", dataset=train)
+    # A folder of its own even where another study's trial of this number ran (the same sweep folder
+    # reused with another --study): trial-003-2.
+    run = TrainingRun(config, out=claim_new_dir(args.out / f"trial-{trial.number:03d}"), dataset=train)
     run.enable_quality(live, args.quality_every)
     trial.set_user_attr("run_dir", str(run.run_dir))
     state = {"best": None, "pruned": False, "stop_sent": False}

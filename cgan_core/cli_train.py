@@ -9,8 +9,18 @@ import time
 
 from .config import TrainConfig
 from .errors import UsageError
-from .events import reason_label
+from .events import (
+    BestSaved,
+    ControlApplied,
+    ControlRefused,
+    GuardAdvice,
+    GuardGaveUp,
+    LossChunk,
+    RolledBack,
+    reason_label,
+)
 from .guard import GuardConfig
+from .quality import QualityReport
 
 
 def _train_config(args) -> tuple[TrainConfig, dict]:
@@ -147,32 +157,36 @@ class _EventPrinter:
         self.run, self.last = run, 0.0
 
     def show(self, event) -> None:
-        kind = type(event).__name__
-        if kind == "LossChunk" and time.monotonic() - self.last > 1.0:
-            self.last = time.monotonic()
-            line = _progress_line(self.run, event)
-        elif kind == "RolledBack":
-            line = (f"guard: {event.reason} {event.detail} at step {event.from_step}: rolled back to step "
-                    f"{event.to_step}, lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}")
-        elif kind == "GuardAdvice":
-            applied = f" Applied: {event.applied}." if event.applied else ""
-            line = f"guard: {reason_label(event.reason)} at step {event.step}. {event.message}{applied}"
-        elif kind == "QualityReport":
-            line = (f"quality at step {event.step}: accuracy {event.accuracy:.1%}, Frechet {event.frechet:.2f} "
-                    f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]")
-        elif kind == "BestSaved":
-            line = f"best so far: step {event.step} ({event.accuracy:.1%}, Frechet {event.frechet:.2f}) -> {event.path}"
-        elif kind in ("ControlApplied", "ControlRefused"):
-            verdict = f"applied at step {event.step}" if kind == "ControlApplied" else f"refused: {event.reason}"
-            line = f"control: {event.file} {verdict}"
-        elif kind == "GuardGaveUp":
-            kept = f"; the diverged state is kept in {event.diverged_path}" if event.diverged_path else ""
-            line = (f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "
-                    f"stopped at step {event.step} with the last healthy checkpoint{kept}: lower the learning "
-                    "rates and --resume")
-        else:
-            return
-        print(line, file=sys.stderr)
+        line = self._line(event)
+        if line is not None:
+            print(line, file=sys.stderr)
+
+    def _line(self, event) -> str | None:
+        match event:
+            case LossChunk() if time.monotonic() - self.last > 1.0:
+                self.last = time.monotonic()
+                return _progress_line(self.run, event)
+            case RolledBack():
+                return (f"guard: {event.reason} {event.detail} at step {event.from_step}: rolled back to step "
+                        f"{event.to_step}, lr G {event.lr_g:.3g}, lr D {event.lr_d:.3g}")
+            case GuardAdvice():
+                applied = f" Applied: {event.applied}." if event.applied else ""
+                return f"guard: {reason_label(event.reason)} at step {event.step}. {event.message}{applied}"
+            case QualityReport():
+                return (f"quality at step {event.step}: accuracy {event.accuracy:.1%}, Frechet {event.frechet:.2f} "
+                        f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]")
+            case BestSaved():
+                return f"best so far: step {event.step} ({event.accuracy:.1%}, Frechet {event.frechet:.2f}) -> {event.path}"
+            case ControlApplied():
+                return f"control: {event.file} applied at step {event.step}"
+            case ControlRefused():
+                return f"control: {event.file} refused: {event.reason}"
+            case GuardGaveUp():
+                kept = f"; the diverged state is kept in {event.diverged_path}" if event.diverged_path else ""
+                return (f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "
+                        f"stopped at step {event.step} with the last healthy checkpoint{kept}: lower the learning "
+                        "rates and --resume")
+        return None
 
 
 def _download_bar(dataset: str):

@@ -19,3 +19,7 @@ class ConfigError(CganError):
 
 class UsageError(Exception):
     """A bad command-line flag or value: the CLI exits 2 with one line naming the flag."""
+
+
+class RunBusyError(CganError):
+    """Another process writes the run folder (it holds the folder's lock)."""

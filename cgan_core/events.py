@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 
 import numpy as np
 
@@ -70,13 +71,33 @@ class SnapshotTaken:
     kept: tuple[int, ...]
 
 
-# The guard's reasons as a user reads them.
-REASON_LABELS = {"non_finite": "non-finite loss", "d_dominance": "D dominance", "g_explodes": "G loss explodes",
-                 "grad_spike": "gradient spike", "class_collapse": "class collapse"}
+class Reason(StrEnum):
+    """Why the guard acted (or the user rolled back). A str, so events.jsonl keeps the plain names."""
+
+    NON_FINITE = "non_finite"
+    D_DOMINANCE = "d_dominance"
+    G_EXPLODES = "g_explodes"
+    GRAD_SPIKE = "grad_spike"
+    CLASS_COLLAPSE = "class_collapse"
+    MANUAL = "manual"
+
+    @property
+    def label(self) -> str:
+        """As a user reads it."""
+        return _REASON_LABELS[self]
+
+
+_REASON_LABELS = {Reason.NON_FINITE: "non-finite loss", Reason.D_DOMINANCE: "D dominance",
+                  Reason.G_EXPLODES: "G loss explodes", Reason.GRAD_SPIKE: "gradient spike",
+                  Reason.CLASS_COLLAPSE: "class collapse", Reason.MANUAL: "manual rollback"}
 
 
 def reason_label(reason: str) -> str:
-    return REASON_LABELS.get(reason, reason.replace("_", " "))
+    """A reason as a user reads it; a name this version does not know (a newer run's), made readable."""
+    try:
+        return Reason(reason).label
+    except ValueError:
+        return str(reason).replace("_", " ")
 
 
 @dataclass(frozen=True)

@@ -43,17 +43,40 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from enum import Enum, StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ConfigError
+from .events import Reason
 from .guard_rules import SUSTAINED, CollapseMonitor, Finding, HealthMonitor, SnapshotRing, within_class_diversity
 
-REASONS = ("non_finite", "d_dominance", "g_explodes", "grad_spike", "class_collapse")
-REMEDIES = ("none", "lower_lr_d", "label_smoothing")
+
+class Remedy(StrEnum):
+    """What the guard may change when it advises, as the user allowed (a str: config files keep the names)."""
+
+    NONE = "none"
+    LOWER_LR_D = "lower_lr_d"
+    LABEL_SMOOTHING = "label_smoothing"
+
+    @property
+    def label(self) -> str:
+        return {Remedy.NONE: "only advise", Remedy.LOWER_LR_D: "halve lr D",
+                Remedy.LABEL_SMOOTHING: "label smoothing 0.1"}[self]
+
+
+class Action(Enum):
+    """What the guard decided about a finding."""
+
+    ROLLBACK = "rollback"
+    ADVISE = "advise"
+
+
+REMEDIES = tuple(Remedy)
 DIVERSITY_CEILING = 1.5  # x the real diversity: above it, samples are still noise, not a learnt class
-__all__ = ["REASONS", "REMEDIES", "Decision", "DivergenceGuard", "Finding", "GuardConfig", "within_class_diversity"]
+__all__ = ["REMEDIES", "Action", "Decision", "DivergenceGuard", "Finding", "GuardConfig", "Reason", "Remedy",
+           "within_class_diversity"]
 
 
 @dataclass
@@ -136,9 +159,9 @@ class GuardConfig:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the guard decided about a finding: "rollback" or "advise" (with the message)."""
+    """What the guard decided about a finding: roll back, or advise (with the message)."""
 
-    action: str
+    action: Action
     finding: Finding
     message: str = ""
 
@@ -188,7 +211,7 @@ class DivergenceGuard:
             finding = self.monitor.check_row(step, dict(zip(chunk.names, values)))
             if finding is not None:
                 decisions.append(self._decide(finding))
-                if decisions[-1].action == "rollback":
+                if decisions[-1].action is Action.ROLLBACK:
                     break
         return decisions
 
@@ -198,7 +221,7 @@ class DivergenceGuard:
         lost = self.diversity.check(diversity, step)
         if lost is None:
             return None
-        return Decision("rollback", Finding("class_collapse", lost[1], f"class {class_names[lost[0]]}"))
+        return Decision(Action.ROLLBACK, Finding(Reason.CLASS_COLLAPSE, lost[1], f"class {class_names[lost[0]]}"))
 
     def check_accuracy(self, step: int, per_class, class_names) -> Decision | None:
         if not self.enabled:
@@ -207,7 +230,7 @@ class DivergenceGuard:
         if lost is None:
             return None
         detail = f"class {class_names[lost[0]]} accuracy {per_class[lost[0]]:.0%}"
-        return Decision("rollback", Finding("class_collapse", lost[1], detail))
+        return Decision(Action.ROLLBACK, Finding(Reason.CLASS_COLLAPSE, lost[1], detail))
 
     def settings_changed(self, step: int) -> None:
         """The user changed a hyperparameter: a condition that begins after it may be its doing, and one
@@ -225,8 +248,8 @@ class DivergenceGuard:
                                             or self._meets_it_again(finding.reason)):
             for reason in SUSTAINED:  # one episode, one advice
                 self.monitor.acknowledge(reason)
-            return Decision("advise", finding, ADVICE)
-        return Decision("rollback", finding)
+            return Decision(Action.ADVISE, finding, ADVICE)
+        return Decision(Action.ROLLBACK, finding)
 
     def _was_healthy_before(self, step: int) -> bool:
         balanced, changed = self.monitor.balanced_at, self.changed_at
@@ -244,9 +267,9 @@ class DivergenceGuard:
 
     def remedy(self, hparams: dict) -> dict:
         """The hyperparameter change the user's `remedy` setting allows after an advice ({} for none)."""
-        if self.config.remedy == "lower_lr_d":
+        if self.config.remedy == Remedy.LOWER_LR_D:
             return {"lr_d": hparams["lr_d"] * 0.5}
-        if self.config.remedy == "label_smoothing" and hparams["label_smoothing"] < 0.1:
+        if self.config.remedy == Remedy.LABEL_SMOOTHING and hparams["label_smoothing"] < 0.1:
             return {"label_smoothing": 0.1}
         return {}
 

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-SUSTAINED = ("d_dominance", "g_explodes")  # conditions that must hold for `window` steps
+from .events import Reason
+
+SUSTAINED = (Reason.D_DOMINANCE, Reason.G_EXPLODES)  # conditions that must hold for `window` steps
 
 
 @dataclass(frozen=True)
 class Finding:
     """A sign of divergence: `reason` began at `since` (the first bad step)."""
 
-    reason: str
+    reason: Reason
     since: int
     detail: str = ""
 
@@ -60,13 +62,13 @@ class HealthMonitor:
     def check_row(self, step: int, row: dict[str, float]) -> Finding | None:
         c = self.config
         if not all(math.isfinite(v) for v in row.values()):
-            return Finding("non_finite", step)
+            return Finding(Reason.NON_FINITE, step)
         if step < c.warmup:
             return None
         conditions = {
-            "d_dominance": (row["d1"] < c.d_loss_floor and row["d2"] < c.d_loss_floor
+            Reason.D_DOMINANCE: (row["d1"] < c.d_loss_floor and row["d2"] < c.d_loss_floor
                             and row["d_real"] > c.d_real_ceiling and row["d_fake"] < c.d_fake_floor),
-            "g_explodes": row["g"] > c.g_ceiling,
+            Reason.G_EXPLODES: row["g"] > c.g_ceiling,
         }
         for name, holds in conditions.items():
             self._since[name] = (self._since[name] or step) if holds else None
@@ -81,7 +83,7 @@ class HealthMonitor:
             # A spike must hold: a GAN's gradient norm jumps 10-40x for a single step and recovers at once.
             self._spike_since = self._spike_since or step
             if step - self._spike_since + 1 >= c.spike_steps:
-                return Finding("grad_spike", self._spike_since, f"gradient norm {grad:.3g}")
+                return Finding(Reason.GRAD_SPIKE, self._spike_since, f"gradient norm {grad:.3g}")
             return None
         self._spike_since = None
         self._grad_history.append(grad)

@@ -26,14 +26,24 @@ from .events import (
     GuardGaveUp,
     HParamChange,
     LossChunk,
+    Reason,
     RolledBack,
     RunFinished,
     SampleGrid,
     SnapshotTaken,
 )
-from .guard import Decision, DivergenceGuard, GuardConfig
+from .guard import Action, Decision, DivergenceGuard, GuardConfig
+from .presets import canonical_name
 from .quality import LiveQuality, QualityTracker
-from .run_files import CheckpointClock, RunFiles, checkpoint_files, checkpoint_step, latest_checkpoint, new_run_dir
+from .run_files import (
+    CheckpointClock,
+    RunFiles,
+    checkpoint_files,
+    checkpoint_step,
+    holds_run,
+    latest_checkpoint,
+    new_run_dir,
+)
 from .stats import StatsBuffer
 from .trainer import Trainer
 
@@ -63,14 +73,27 @@ class TrainingRun:
             config = resumed_config(state["config"], overrides)
             out = out or (resume_path.parent.parent if Path(resume).is_file() else Path(resume))
             _check_world_size(state, world, warn)
+        elif out is not None and holds_run(out):
+            raise UsageError(f"--out {out}: that folder already holds a run; --resume {out} continues it, "
+                             "or choose another folder")
+        # The folder's lock first: a second writer is refused before it builds anything or touches a file.
+        self.files = RunFiles(Path(out) if out else new_run_dir(canonical_name(config.preset)))
+        try:
+            self._build(config, dataset, state, overrides, guard, world, warn)
+        except BaseException:
+            self.files.close()  # a refused or failed start leaves the folder to the next writer
+            raise
+        self.grid_per_class = grid_per_class
+
+    def _build(self, config: TrainConfig, dataset: ImageDataset | None, state: dict | None, overrides: dict,
+               guard: GuardConfig | dict | None, world: World | None, warn: Callable[[str], None]) -> None:
         self.world = world  # rank 0 of a distributed run (FollowerRun is every other rank), or None
         if world is not None:  # the other ranks build the same trainer from rank 0's configuration
             world.share(config.resolved().to_dict())
         self.trainer = Trainer(config, dataset, warn, world)
         self.config = self.trainer.config
-        self.files = RunFiles(Path(out) if out else new_run_dir(self.config.preset))
         self._share_due = world is not None  # the first turn gives every rank rank 0's whole state
-        self.warn, self.grid_per_class = warn, grid_per_class
+        self.warn = warn
         self.seconds = 0.0  # training time of the whole run, across resumes
         self._queued: list = []  # events caused between steps, sent with the next step's
         bounds = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(
@@ -81,14 +104,15 @@ class TrainingRun:
             self.trainer.load_state_dict(state)
             self.seconds = float(state.get("seconds", 0.0))
             self.guard.load_state_dict(state.get("guard", {}))
-            self.files.truncate_after(self.trainer.step_count)
-        self.guard.take_snapshot(self.trainer.state_dict())  # always somewhere to go back to: the start
-        self.stats = StatsBuffer(self.seconds, self.trainer.images_seen)
         self.budget = Budget(self.config.steps, self.config.epochs, self.config.max_seconds, self.step_count,
                              self.epoch, self.seconds)
         if state is not None and self.budget.reached(self.step_count, self.epoch, self.seconds) == "steps":
             raise UsageError(f"--steps {self.config.steps}: {self.run_dir} is already at step {self.step_count}; "
                              "ask for more steps, or give --max-seconds or --epochs to train on from here")
+        if state is not None:  # only now, once the resume is accepted: the rows past the checkpoint go
+            self.files.truncate_after(self.trainer.step_count)
+        self.guard.take_snapshot(self.trainer.state_dict())  # always somewhere to go back to: the start
+        self.stats = StatsBuffer(self.seconds, self.trainer.images_seen)
         self.quality = QualityTracker(_best_so_far(self.files.best))
         self.checkpoints = CheckpointClock(self.step_count, self.config.checkpoint_every,
                                           self.config.checkpoint_minutes)
@@ -161,7 +185,7 @@ class TrainingRun:
             events.append(chunk := self.flush())
             for decision in self.guard.check_chunk(chunk):
                 events += self._act(decision)
-                if decision.action == "rollback":
+                if decision.action is Action.ROLLBACK:
                     return events
         if self.guard.enabled and self.guard.snapshot_due(step):
             decision = self.guard.check_diversity(step, self.sample_diversity(), self.dataset.class_names)
@@ -198,7 +222,7 @@ class TrainingRun:
         handlers = {
             cmd.SetHParams: lambda c: self.set_hparams(**c.values),
             cmd.SetGuard: lambda c: self.guard.set_bounds(**c.values),
-            cmd.RollBack: lambda c: self.rollback("manual", c.step + 1, to_step=c.step, manual=True),
+            cmd.RollBack: lambda c: self.rollback(Reason.MANUAL, c.step + 1, to_step=c.step, manual=True),
             cmd.SetGridInterval: lambda c: setattr(self.config, "sample_every", int(c.every)),
             cmd.SetQuality: lambda c: self.enable_quality(c.live, c.every),
             cmd.PreviewSnapshot: lambda c: [self.sample_grid(snapshot_step=c.step)],
@@ -238,7 +262,7 @@ class TrainingRun:
     # ---- the guard's decisions -----------------------------------------------------------------------
     def _act(self, decision: Decision) -> list:
         finding = decision.finding
-        if decision.action == "rollback":
+        if decision.action is Action.ROLLBACK:
             return self.rollback(finding.reason, finding.since, detail=finding.detail)
         changes = self._change_hparams(self.guard.remedy(self.trainer.hparams))
         self._share_due = self._share_due or (bool(changes) and self.world is not None)  # rank 0's guard decided

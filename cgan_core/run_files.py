@@ -15,7 +15,10 @@ Every file that must survive a crash is written atomically.
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from . import paths
-from .errors import CheckpointError
+from .errors import CheckpointError, RunBusyError
 from .events import to_record
 from .quality import QUALITY_FILE, QualityReport, append_report
 
@@ -34,7 +37,8 @@ DIVERGED_PREFIX = "diverged-"
 
 
 def new_run_dir(preset: str) -> Path:
-    return paths.runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{preset}"
+    """A new folder in the runs folder, named by the time and preset, created here (never shared)."""
+    return claim_new_dir(paths.runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{preset}")
 
 
 def checkpoint_files(run_dir: Path) -> list[Path]:
@@ -96,6 +100,8 @@ class CheckpointClock:
 class RunFiles:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock(self.run_dir)  # before anything is written or cleaned: one writer at a time
         self.checkpoints = self.run_dir / "checkpoints"
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         ckpt.remove_stale_temps(self.run_dir)
@@ -187,6 +193,74 @@ class RunFiles:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        self.lock.release()
+
+
+# ---- one writer per run folder ---------------------------------------------------------------------
+LOCK_FILE = "writer.lock"
+
+
+class RunLock:
+    """This process is the run folder's one writer for as long as it holds the lock.
+
+    fcntl.flock on a file inside the folder: the kernel drops the lock when the process dies, even by
+    kill -9, so it never goes stale; the file names the holder (pid, host, start time) only so that the
+    refusal can say who writes. Over NFS, Linux emulates flock with fcntl locks."""
+
+    def __init__(self, run_dir: Path) -> None:
+        path = Path(run_dir) / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot open the run's lock file ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise RunBusyError(f"{run_dir}: another process writes this run ({holder}); follow it with "
+                               "File > Attach to run…, or train into another folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": datetime.now().isoformat(timespec="seconds")}).encode())
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        return f"pid {int(info['pid'])} on {str(info['host'])[:64]}, since {str(info['started'])[:32]}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its details are unreadable"
+
+
+def holds_run(folder: Path) -> bool:
+    """Whether a folder already holds a run's files (a fresh run must not write into it)."""
+    folder = Path(folder)
+    return any((folder / name).exists() for name in ("config.json", "metrics.csv", "checkpoints", "events.jsonl"))
+
+
+def claim_new_dir(path: Path) -> Path:
+    """Create `path`, or `path-2`, `path-3`, ... when it exists: an atomic mkdir, so two runs started in
+    the same second (or two sweeps' trials of one number) never share a folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise CheckpointError(f"{path}: no free folder name beside it")
 
 
 def _fmt(value) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 
 import torch
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QSignalBlocker, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
 
 from cgan_core.config import LIVE_FIELDS, TrainConfig
-from cgan_core.guard import REMEDIES, GuardConfig
+from cgan_core.guard import GuardConfig, Remedy
 from cgan_core.presets import DEFAULT_PRESET, PRESETS, canonical_name
 
 from .dataset_picker import DatasetPicker
@@ -120,8 +120,10 @@ class ConfigPanel(QWidget):
                               self.precision]
         self.live_widgets = {"lr_g": self.lr_g, "lr_d": self.lr_d, "beta1": self.beta1, "beta2": self.beta2,
                              "d_steps": self.d_steps, "label_smoothing": self.label_smoothing}
-        for widget in self.live_widgets.values():
-            widget.valueChanged.connect(self._on_live_edit)
+        for name, widget in self.live_widgets.items():
+            # One edit, one command with that one value (SetHParams(lr_d=...)); the run's HParamChange
+            # comes back to show_hparams.
+            widget.valueChanged.connect(lambda value, name=name: self._on_live_edit(name, value))
         self._on_preset(DEFAULT_PRESET)
 
     def _build_guard_box(self) -> QGroupBox:
@@ -137,8 +139,8 @@ class ConfigPanel(QWidget):
         self.guard_backoff.setToolTip("Learning rates are multiplied by this on a rollback (1 = unchanged)")
         self.guard_snapshot = _spin("guardSnapshotSpin", 1, 100_000, "Steps between healthy snapshots")
         self.guard_remedy = QComboBox(objectName="guardRemedyCombo")
-        for remedy, text in zip(REMEDIES, ("only advise", "halve lr D", "label smoothing 0.1")):
-            self.guard_remedy.addItem(text, remedy)
+        for remedy in Remedy:
+            self.guard_remedy.addItem(remedy.label, remedy.value)
         self.guard_remedy.setToolTip("When the guard sees trouble it cannot roll back from (no healthy state yet), "
                                      "it advises; it may also apply this")
         self.guard_remedy.currentIndexChanged.connect(self._on_guard_edit)
@@ -195,10 +197,9 @@ class ConfigPanel(QWidget):
         finally:
             self._loading = was_loading
 
-    @Slot()
-    def _on_live_edit(self) -> None:
+    def _on_live_edit(self, name: str, value: float) -> None:
         if not self._loading:
-            self.hparamsEdited.emit(self.hparams())
+            self.hparamsEdited.emit({name: int(value) if name == "d_steps" else value})
 
     def hparams(self) -> dict:
         values = {name: w.value() for name, w in self.live_widgets.items()}
@@ -229,13 +230,11 @@ class ConfigPanel(QWidget):
             self._loading = False
 
     def show_hparams(self, values: dict) -> None:
-        """Show values the engine set itself (a rollback's backoff) without sending them back as edits."""
-        was_loading, self._loading = self._loading, True
-        try:
-            for name, value in values.items():
+        """Show the values the run acknowledged (an edit's HParamChange, a rollback's backoff, a change sent
+        by another process to an attached run) without sending them back as edits."""
+        for name, value in values.items():
+            with QSignalBlocker(self.live_widgets[name]):
                 self.live_widgets[name].setValue(value)
-        finally:
-            self._loading = was_loading
 
     def set_running(self, running: bool) -> None:
         for widget in self.fixed_widgets:

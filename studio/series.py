@@ -250,3 +250,12 @@ class LossSeries:
         middles = (first + ends - 1) // 2
         middles[0] = first[0]  # the line starts at the first step shown, and ends at the newest one
         return self.steps[middles].astype(np.float64), means.means(first, ends), False
+
+
+def decimated(x: np.ndarray, y: np.ndarray, columns: int, window: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A finished curve (a past run's, x increasing) smoothed over `window` points and decimated for a
+    plot `columns` pixels wide."""
+    series = LossSeries(("y",), window)
+    series.append(np.arange(len(y)), {"y": y})
+    index, values, _ = series.view("y", columns, smooth=window > 1)
+    return np.asarray(x, np.float64)[np.round(index).astype(np.int64)], values

@@ -11,8 +11,8 @@ import torch
 
 from cgan_core.config import TrainConfig
 from cgan_core.errors import ConfigError
-from cgan_core.events import GuardGaveUp, RolledBack
-from cgan_core.guard import GuardConfig
+from cgan_core.events import GuardGaveUp, Reason, RolledBack
+from cgan_core.guard import Action, GuardConfig
 from cgan_core.loop import train
 from cgan_core.run import TrainingRun
 
@@ -315,7 +315,7 @@ def test_dominance_from_the_start_is_advice_not_a_rollback():
     assert guard.check_chunk(chunk_of([BALANCED] * 10, 1)) == []
     assert guard.check_chunk(chunk_of([DOMINATED] * 10, 11)) == []  # warm-up: the recipe's own start
     decisions = guard.check_chunk(chunk_of([DOMINATED] * 20, 21))
-    assert [(d.action, d.finding.reason) for d in decisions] == [("advise", "d_dominance")]  # one episode, once
+    assert [(d.action, d.finding.reason) for d in decisions] == [(Action.ADVISE, Reason.D_DOMINANCE)]  # one episode, once
     assert "lr D" in decisions[0].message
     assert guard.healthy_now()  # the recipe's own dynamics: its states are still checkpointed
     assert guard.check_chunk(chunk_of([DOMINATED] * 100, 41)) == []  # said once, not every chunk
@@ -327,7 +327,7 @@ def test_dominance_after_a_healthy_stretch_rolls_back():
     assert guard.check_chunk(chunk_of([DOMINATED] * 5, 41)) == []
     assert not guard.healthy_now()  # building up: not a state to keep as healthy
     [decision] = guard.check_chunk(chunk_of([DOMINATED] * 10, 46))
-    assert decision.action == "rollback" and decision.finding.since == 41
+    assert decision.action is Action.ROLLBACK and decision.finding.since == 41
 
 
 def recorded_chunk(name: str, replay_pass: str | None = None):
@@ -351,7 +351,7 @@ def test_conv_onehot_channels_own_dominance_episode_is_not_a_divergence():
     preset = GuardConfig.for_loss("bce", **get_preset("conv-onehot-channels").guard)
     assert DivergenceGuard(preset, np.ones(10), 10).check_chunk(episode) == []
     [decision] = DivergenceGuard(GuardConfig.for_loss("bce"), np.ones(10), 10).check_chunk(episode)
-    assert decision.action == "rollback" and decision.finding.reason == "d_dominance"
+    assert decision.action is Action.ROLLBACK and decision.finding.reason == "d_dominance"
 
 
 def test_a_replay_that_meets_the_same_condition_again_is_advice():
@@ -360,14 +360,14 @@ def test_a_replay_that_meets_the_same_condition_again_is_advice():
     guard = guard_for()
     guard.check_chunk(chunk_of([BALANCED] * 40, 1))
     [first] = guard.check_chunk(chunk_of([DOMINATED] * 12, 41))
-    assert first.action == "rollback"
+    assert first.action is Action.ROLLBACK
     assert guard.rolled_back(52, 40, manual=False, reason="d_dominance") == 0
     decisions = guard.check_chunk(chunk_of([DOMINATED] * 12, 41))
-    assert [(d.action, d.finding.reason) for d in decisions] == [("advise", "d_dominance")]
+    assert [(d.action, d.finding.reason) for d in decisions] == [(Action.ADVISE, Reason.D_DOMINANCE)]
     # Once the run has been clear for a window, the same condition is news again and rolls back.
     guard.check_chunk(chunk_of([BALANCED] * 12, 53))
     [again] = guard.check_chunk(chunk_of([DOMINATED] * 12, 65))
-    assert again.action == "rollback"
+    assert again.action is Action.ROLLBACK
 
 
 def test_a_replay_after_a_user_change_still_rolls_back():
@@ -377,7 +377,7 @@ def test_a_replay_after_a_user_change_still_rolls_back():
     guard.rolled_back(52, 40, manual=False, reason="d_dominance")
     guard.settings_changed(41)
     [decision] = guard.check_chunk(chunk_of([DOMINATED] * 12, 42))
-    assert decision.action == "rollback"
+    assert decision.action is Action.ROLLBACK
 
 
 def test_the_studio_run_that_paused_on_its_own_phase_now_goes_on():
@@ -390,10 +390,10 @@ def test_the_studio_run_that_paused_on_its_own_phase_now_goes_on():
     name = "conv-onehot-channels-studio-steps-1500-2026-and-replay.csv"
     guard = DivergenceGuard(GuardConfig.for_loss("bce", **get_preset("conv-onehot-channels").guard), np.ones(10), 10)
     [first] = guard.check_chunk(recorded_chunk(name, "0"))
-    assert first.action == "rollback" and first.finding.reason == "d_dominance" and first.finding.since == 1808
+    assert first.action is Action.ROLLBACK and first.finding.reason == "d_dominance" and first.finding.since == 1808
     guard.rolled_back(2026, 1800, manual=False, reason="d_dominance")
     replay = guard.check_chunk(recorded_chunk(name, "1"))
-    assert [(d.action, d.finding.reason) for d in replay] == [("advise", "d_dominance")]
+    assert [(d.action, d.finding.reason) for d in replay] == [(Action.ADVISE, Reason.D_DOMINANCE)]
 
 
 def test_dominance_after_a_user_change_rolls_back():
@@ -402,7 +402,7 @@ def test_dominance_after_a_user_change_rolls_back():
     guard.check_chunk(chunk_of([BALANCED] * 5, 31))
     guard.settings_changed(35)
     [decision] = guard.check_chunk(chunk_of([DOMINATED] * 12, 36))
-    assert decision.action == "rollback" and decision.finding.since == 36
+    assert decision.action is Action.ROLLBACK and decision.finding.since == 36
 
 
 def test_rules_with_a_baseline_wait_for_the_warm_up_but_non_finite_does_not():
@@ -410,10 +410,10 @@ def test_rules_with_a_baseline_wait_for_the_warm_up_but_non_finite_does_not():
     spiky = [dict(BALANCED, grad_d=1.0)] * 30 + [dict(BALANCED, grad_d=500.0)] * 3
     assert guard.check_chunk(chunk_of(spiky, 1)) == []
     [decision] = guard.check_chunk(chunk_of([dict(BALANCED, g=float("nan"))], 40))
-    assert decision.action == "rollback" and decision.finding.reason == "non_finite"
+    assert decision.action is Action.ROLLBACK and decision.finding.reason == "non_finite"
     late = guard_for(warmup=100)
     [decision] = late.check_chunk(chunk_of(spiky, 101))
-    assert decision.action == "rollback" and decision.finding.reason == "grad_spike" and decision.finding.since == 131
+    assert decision.action is Action.ROLLBACK and decision.finding.reason == "grad_spike" and decision.finding.since == 131
 
 
 def test_vanishing_gradients_that_jump_are_not_a_spike():
