@@ -6,6 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import ConfigError
+
+MAX_GRID_INTERVAL = 1_000_000
+
+
+def _check_whole(name: str, value, least: int, most: int) -> None:
+    """Every source of a command (the studio, the CLI, a control file) meets the same bounds."""
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+        raise ConfigError(f"{name}: must be a whole number from {least:,} to {most:,}, got {value!r}")
+
 
 @dataclass(frozen=True)
 class SetHParams:
@@ -45,12 +55,18 @@ class RollBack:
 
     step: int
 
+    def __post_init__(self) -> None:
+        _check_whole("rollback step", self.step, 0, 10**12)
+
 
 @dataclass(frozen=True)
 class SetGridInterval:
     """Draw the fixed-noise grid every `every` steps."""
 
     every: int
+
+    def __post_init__(self) -> None:
+        _check_whole("grid interval", self.every, 1, MAX_GRID_INTERVAL)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,15 @@ def _check_positive(name: str, value, allow_none: bool = False, integer: bool = 
         raise ConfigError(f"--{name}: must be a positive {'integer' if integer else 'number'}, got {value!r}")
 
 
+MAX_LR = 1.0
+MAX_D_STEPS = 100
+
+
+def _check_at_most(name: str, value, most: float) -> None:
+    if value > most:
+        raise ConfigError(f"--{name}: must be at most {most:g}, got {value!r}")
+
+
 def check_hparams(values: dict) -> None:
     """Validate live hyperparameters; raises ConfigError naming the first bad one."""
     for name, value in values.items():
@@ -128,8 +137,10 @@ def check_hparams(values: dict) -> None:
             raise ConfigError(f"{name}: not a hyperparameter that can change during a run")
         if name in ("lr_g", "lr_d"):
             _check_positive(name.replace("_", "-"), value)
+            _check_at_most(name.replace("_", "-"), value, MAX_LR)
         elif name == "d_steps":
             _check_positive("d-steps", value, integer=True)
+            _check_at_most("d-steps", value, MAX_D_STEPS)  # one step must stay short: Stop is seen between steps
         elif name in ("beta1", "beta2", "label_smoothing"):
             if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
                 raise ConfigError(f"--{name.replace('_', '-')}: must be in [0, 1), got {value!r}")

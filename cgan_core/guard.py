@@ -74,6 +74,9 @@ class Action(Enum):
 
 
 REMEDIES = tuple(Remedy)
+# The largest value of each whole-number setting: a ring of full-state snapshots must fit in memory.
+INTEGER_BOUNDS = {"window": 100_000, "snapshot_every": 1_000_000, "ring_size": 20, "max_rollbacks": 1_000,
+                  "rollback_window": 10_000_000, "spike_steps": 1_000}
 DIVERSITY_CEILING = 1.5  # x the real diversity: above it, samples are still noise, not a learnt class
 __all__ = ["REMEDIES", "Action", "Decision", "DivergenceGuard", "Finding", "GuardConfig", "Reason", "Remedy",
            "within_class_diversity"]
@@ -118,10 +121,10 @@ class GuardConfig:
         return config
 
     def validate(self) -> None:
-        for name in ("window", "snapshot_every", "ring_size", "max_rollbacks", "rollback_window", "spike_steps"):
+        for name, most in INTEGER_BOUNDS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"guard: {name} must be a positive integer, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+                raise ConfigError(f"guard: {name} must be an integer from 1 to {most:,}, got {value!r}")
         if not isinstance(self.warmup, int) or isinstance(self.warmup, bool) or self.warmup < 0:
             raise ConfigError(f"guard: warmup must be a whole number of steps, got {self.warmup!r}")
         if not self.spike_floor >= 0:

@@ -207,6 +207,8 @@ class RunLock:
     kill -9, so it never goes stale; the file names the holder (pid, host, start time) only so that the
     refusal can say who writes. Over NFS, Linux emulates flock with fcntl locks."""
 
+    _fd: int | None = None
+
     def __init__(self, run_dir: Path) -> None:
         path = Path(run_dir) / LOCK_FILE
         try:

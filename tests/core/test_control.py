@@ -87,7 +87,8 @@ def test_a_live_cli_run_applies_an_lr_change_at_the_acknowledged_step_and_stops(
     assert all(lr == pytest.approx(2e-4) for step, lr in rows if step <= applied["step"])
     assert all(lr == pytest.approx(1e-5) for step, lr in rows if step > applied["step"])
     assert any(step > applied["step"] for step, _ in rows)
-    assert not [p for p in (run / "control").iterdir()]  # every file was read
+    assert not list((run / "control").glob("*.json"))  # every file was read once
+    assert [p.name.split("-", 1)[1] for p in (run / "control" / "refused").iterdir()] == ["zz-bad.json"]  # kept
 
 
 def test_control_off_ignores_the_folder(tmp_path):
