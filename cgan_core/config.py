@@ -80,6 +80,9 @@ class TrainConfig:
         _check_positive("checkpoint-minutes", self.checkpoint_minutes)
         for name in ("batch_size", "latent_dim", "d_steps", "sample_every", "checkpoint_every", "stats_every"):
             _check_positive(name.replace("_", "-"), getattr(self, name), allow_none=True, integer=True)
+        for name, most in SIZE_BOUNDS.items():  # a checkpoint's config too: nothing huge is built from a file
+            if getattr(self, name) is not None:
+                _check_at_most(name.replace("_", "-"), getattr(self, name), most)
         check_hparams({name: getattr(self, name) for name in LIVE_FIELDS if getattr(self, name) is not None})
 
     def hparams(self) -> dict:
@@ -123,6 +126,7 @@ def _check_positive(name: str, value, allow_none: bool = False, integer: bool = 
 
 MAX_LR = 1.0
 MAX_D_STEPS = 100
+SIZE_BOUNDS = {"batch_size": 65_536, "latent_dim": 4_096}
 
 
 def _check_at_most(name: str, value, most: float) -> None:

@@ -59,31 +59,58 @@ def generator_grid(path: Path, per_class: int = 8, seed: int = 0) -> SampleGrid:
     return SampleGrid(step, make_grid(images, per_class), tuple(info["class_names"]), per_class, images.shape[2] + 2)
 
 
+def read_metrics(path: Path, names: tuple[str, ...] = LOSS_NAMES, optional: tuple[str, ...] = ("seconds",)
+                 ) -> tuple[np.ndarray, dict]:
+    """(steps, {name: values}) of a metrics.csv as written, branches included: the one reader of the file
+    for the history, the Runs view and exports. A row that a kill or a full disk cut short (its last one,
+    or any row with a field missing or unreadable) is left out; a file without the `names` columns is
+    refused; an `optional` column an older run lacks reads as 0."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [n for n in ("step", *names) if n not in header]
+        if missing:
+            raise DataError(f"{path}: malformed metrics file (no {', '.join(missing)} column)")
+        wanted = (*names, *(n for n in optional if n in header))
+        steps, values = [], []
+        for row in reader:
+            try:
+                parsed = [float(row[n]) for n in wanted]
+                step = int(row["step"])
+            except (TypeError, ValueError):
+                continue
+            steps.append(step)
+            values.append(parsed)
+    table = np.array(values, dtype=np.float64).reshape(len(values), len(wanted))
+    columns = {n: table[:, i] for i, n in enumerate(wanted)}
+    columns.update({n: np.zeros(len(steps)) for n in optional if n not in columns})
+    return np.array(steps, dtype=np.int64), columns
+
+
 def load_history(run_dir: Path) -> RunHistory:
     run_dir = Path(run_dir)
     metrics = run_dir / "metrics.csv"
     if not metrics.is_file():
         raise DataError(f"{run_dir}: not a run directory (no metrics.csv)")
-    try:
-        with open(metrics, newline="") as f:
-            rows = list(csv.DictReader(f))
-        steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
-        columns = {k: np.array([float(r[k]) for r in rows], dtype=np.float32) for k in LOSS_NAMES}
-    except (KeyError, ValueError, TypeError) as exc:
-        raise DataError(f"{metrics}: malformed metrics file ({exc})") from None
+    steps, read = read_metrics(metrics)
+    columns = {k: read[k].astype(np.float32) for k in LOSS_NAMES}
     recorded = LossChunk(steps, np.column_stack([columns[k] for k in LOSS_NAMES]).reshape(len(steps), 3),
                          LOSS_NAMES, 0.0, 0, 0.0, 0.0)
     live, stretches = split_branches(steps)
     abandoned = [(steps[idx], {k: v[idx] for k, v in columns.items()}) for idx in stretches]
     steps, columns = steps[live], {k: v[live] for k, v in columns.items()}
     events = read_events(run_dir)
-    changes = [e for e in events if isinstance(e, HParamChange)]
+    changes = changes_in_force(events)
     rollbacks = [e for e in events if isinstance(e, RolledBack)]
     best = [e.step for e in events if isinstance(e, BestSaved)]
     config_file = run_dir / "config.json"
     config = json.loads(config_file.read_text()) if config_file.is_file() else {}
     for change in changes:  # the hyperparameters in force at the end, not those the run began with
         config[change.name] = change.new
+    for event in rollbacks[-1:]:  # the last rollback's learning rates (with its backoff), unless changed since
+        for name in ("lr_g", "lr_d"):
+            if not any(c.name == name and c.step > event.to_step for c in changes):
+                config[name] = getattr(event, name)
     generator = run_dir / "generator.safetensors"
     grid = generator_grid(generator) if generator.is_file() else None
     return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks,
@@ -105,6 +132,18 @@ def replay(history: RunHistory, reports: list) -> list:
     if history.grid is not None:
         events.append(history.grid)
     return events
+
+
+def changes_in_force(events: list) -> list[HParamChange]:
+    """The hyperparameter changes of the branch trained last: a rollback (or an older checkpoint resumed)
+    to step S drops the changes made past S before it."""
+    kept: list[HParamChange] = []
+    for event in events:
+        if isinstance(event, HParamChange):
+            kept.append(event)
+        elif isinstance(event, RolledBack):
+            kept = [c for c in kept if c.step <= event.to_step]
+    return kept
 
 
 def read_events(run_dir: Path) -> list:

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import read_generator_metadata
 from .classifier import DomainClassifier, cache_path, load_or_train_on
 from .data import ImageDataset
+from .errors import CheckpointError
 from .evaluate import features_and_predictions, frechet_distance
 from .guard_rules import within_class_diversity
 from .sampling import to_uint8
@@ -111,12 +113,18 @@ def quality_header(class_names: list[str]) -> list[str]:
 
 
 def append_report(run_dir: Path, report: QualityReport, class_names: list[str]) -> None:
+    """One row; the header names the classes, CSV-quoted (a class folder may be called "cats, big") and
+    in UTF-8 whatever bytes the folder's name had (undecodable ones become U+FFFD)."""
     path = Path(run_dir) / QUALITY_FILE
     new = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="") as f:
+    with open(path, "a", newline="", encoding="utf-8", errors="replace") as f:
+        writer = csv.writer(f, lineterminator="\n")
         if new:
-            f.write(",".join(quality_header(class_names)) + "\n")
-        f.write(",".join(report.row()) + "\n")
+            # A folder's name that was not UTF-8 reaches Python as surrogate escapes: its bytes, decoded
+            # with U+FFFD for what UTF-8 cannot read.
+            readable = [n.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for n in class_names]
+            writer.writerow(quality_header(readable))
+        writer.writerow(report.row())
 
 
 def load_reports(run_dir: Path) -> list[QualityReport]:
@@ -124,7 +132,7 @@ def load_reports(run_dir: Path) -> list[QualityReport]:
     path = Path(run_dir) / QUALITY_FILE
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
         rows = list(csv.reader(f))
     return [report for report in map(report_from_row, rows[1:]) if report is not None]
 
@@ -193,3 +201,14 @@ class QualityTracker:
             return False
         self.best = (report.accuracy, report.frechet)
         return True
+
+
+def best_so_far(path: Path) -> tuple[float, float] | None:
+    """(accuracy, Frechet distance) of an existing best.safetensors, so a resumed run keeps comparing."""
+    if not path.is_file():
+        return None
+    try:
+        meta = read_generator_metadata(path)
+        return float(meta["accuracy"]), float(meta["frechet"])
+    except (CheckpointError, KeyError, ValueError):
+        return None

@@ -4,8 +4,10 @@ with typed commands; the CLI, the tests and the studio's worker all go through t
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import numpy as np
 from . import commands as cmd
 from . import samples, timelapse
 from .budget import Budget
-from .checkpoint import read_generator_metadata, save_generator
+from .checkpoint import save_generator
 from .config import LIVE_FIELDS, TrainConfig
 from .data import ImageDataset
 from .device import describe
@@ -34,7 +36,8 @@ from .events import (
 )
 from .guard import Action, Decision, DivergenceGuard, GuardConfig
 from .presets import canonical_name
-from .quality import LiveQuality, QualityTracker
+from .quality import LiveQuality, QualityTracker, best_so_far
+from .resume import resume_point
 from .run_files import (
     CheckpointClock,
     RunFiles,
@@ -50,29 +53,20 @@ from .trainer import Trainer
 __all__ = ["TrainingRun", "checkpoint_files", "latest_checkpoint", "new_run_dir"]
 EARLY_GRIDS = (10, 25, 50)  # the first grids come sooner than every sample_every steps: a user is watching
 STREAM_KEYS = ("batches", "noise_rng", "torch_rng", "cuda_rng", "images_seen")
-LENGTH_FIELDS = ("steps", "epochs", "max_seconds")
-
-
-def resumed_config(saved: dict, overrides: dict) -> TrainConfig:
-    """The saved configuration, with the caller's fixed settings on top. A length given with the resume
-    replaces the saved length as a whole (a resume with --max-seconds 60 is not held to the old --steps)."""
-    fixed = {k: v for k, v in overrides.items() if k not in LIVE_FIELDS}
-    if any(k in fixed for k in LENGTH_FIELDS):
-        fixed.update({k: fixed.get(k) for k in LENGTH_FIELDS})
-    return TrainConfig.from_dict({**saved, **fixed})
 
 
 class TrainingRun:
     def __init__(self, config: TrainConfig, out: Path | None = None, dataset: ImageDataset | None = None,
                  resume: Path | None = None, overrides: dict | None = None, grid_per_class: int = 8,
                  warn: Callable[[str], None] = lambda msg: None, guard: GuardConfig | dict | None = None,
-                 world: World | None = None) -> None:
+                 world: World | None = None, report_seconds: float | None = None) -> None:
+        """report_seconds: also read the step stats when this much training time has passed since the
+        last read, not only every stats_every steps (the studio's plot stays within a second of training
+        whatever the preset's speed); None keeps the chunks to whole stats_every steps (CLI, ranks, tests)."""
         overrides, state = overrides or {}, None
+        self.report_seconds = report_seconds
         if resume is not None:
-            resume_path, state = latest_checkpoint(resume, warn)  # the newest healthy checkpoint
-            config = resumed_config(state["config"], overrides)
-            out = out or (resume_path.parent.parent if Path(resume).is_file() else Path(resume))
-            _check_world_size(state, world, warn)
+            config, out, state = resume_point(resume, out, overrides, world, warn)
         elif out is not None and holds_run(out):
             raise UsageError(f"--out {out}: that folder already holds a run; --resume {out} continues it, "
                              "or choose another folder")
@@ -96,8 +90,9 @@ class TrainingRun:
         self.warn = warn
         self.seconds = 0.0  # training time of the whole run, across resumes
         self._queued: list = []  # events caused between steps, sent with the next step's
+        saved = state.get("guard_settings", {}) if state is not None else {}  # as they were live, when saved
         bounds = guard if isinstance(guard, GuardConfig) else GuardConfig.for_loss(
-            self.config.loss, **{**self.trainer.preset.guard, **(guard or {})})  # loss type, preset, user
+            self.config.loss, **{**self.trainer.preset.guard, **saved, **(guard or {})})  # loss, preset, run, user
         self.guard = DivergenceGuard(bounds, samples.real_diversity(self.trainer), self.trainer.dataset.num_classes)
         self.diverged = False  # gave up with no healthy state to restore: nothing more is saved as healthy
         if state is not None:
@@ -109,17 +104,31 @@ class TrainingRun:
         if state is not None and self.budget.reached(self.step_count, self.epoch, self.seconds) == "steps":
             raise UsageError(f"--steps {self.config.steps}: {self.run_dir} is already at step {self.step_count}; "
                              "ask for more steps, or give --max-seconds or --epochs to train on from here")
-        if state is not None:  # only now, once the resume is accepted: the rows past the checkpoint go
-            self.files.truncate_after(self.trainer.step_count)
+        if state is not None:  # only now, once the resume is accepted
+            self._start_from_checkpoint()
         self.guard.take_snapshot(self.trainer.state_dict())  # always somewhere to go back to: the start
         self.stats = StatsBuffer(self.seconds, self.trainer.images_seen)
-        self.quality = QualityTracker(_best_so_far(self.files.best))
+        self.quality = QualityTracker(best_so_far(self.files.best))
         self.checkpoints = CheckpointClock(self.step_count, self.config.checkpoint_every,
                                           self.config.checkpoint_minutes)
         if state is not None:  # after the snapshot: a rollback goes back to the run as it was saved
             self.set_hparams(**{k: v for k, v in overrides.items() if k in LIVE_FIELDS and v is not None})
         self.files.write_config({**self.config.to_dict(), "world_size": self.ranks,
                                  "global_batch_size": self.config.batch_size * self.ranks})
+
+    def _start_from_checkpoint(self) -> None:
+        """A resume of the newest checkpoint trains the rows past it again, so they go. A resume of an older
+        one (checkpoints past it exist) starts a branch: the stretch past it is set aside, its rows stay,
+        greyed in the history, and a rollback event records the branch."""
+        step = self.step_count
+        if not self.files.has_checkpoint_after(step):
+            self.files.truncate_after(step)
+            return
+        newest = self.files.set_aside_after(step)
+        self.files.truncate_after(None)  # only rows a crash cut short go
+        hp = self.trainer.hparams
+        self.files.log(RolledBack(newest, step, Reason.MANUAL, hp["lr_g"], hp["lr_d"], True,
+                                  f"resumed from the checkpoint at step {step}"))
 
     # ---- what the driver may read -----------------------------------------------------------------
     @property
@@ -179,7 +188,7 @@ class TrainingRun:
         self._queued = []
         # A checkpoint overdue by the clock does not wait for the chunk to fill: a slow preset's 10 steps
         # take ~3 s, which a kill -9 would otherwise lose on top of the cadence.
-        boundary = len(self.stats) >= self.config.stats_every or (
+        boundary = len(self.stats) >= self.config.stats_every or self._report_due() or (
             self.checkpoints.overdue_by_time() and self.guard.healthy_now())
         if boundary:
             events.append(chunk := self.flush())
@@ -203,6 +212,9 @@ class TrainingRun:
         if boundary and self.checkpoints.due(step) and self.guard.healthy_now():
             events.append(self.save_checkpoint())
         return events
+
+    def _report_due(self) -> bool:
+        return self.report_seconds is not None and self.seconds - self.stats.read_at >= self.report_seconds
 
     def flush(self) -> LossChunk | None:
         """Read the pending stats (one host sync for all of them) into a chunk and metrics.csv."""
@@ -288,8 +300,7 @@ class TrainingRun:
         backoff = 1.0 if manual else self.guard.config.backoff
         hp = self.trainer.hparams
         self.trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
-        timelapse.drop_after(self.run_dir, self.step_count)
-        self.files.drop_checkpoints_after(self.step_count)
+        self.files.set_aside_after(self.step_count)
         gave_up = self.guard.rolled_back(from_step, self.step_count, manual, reason)
         event = RolledBack(from_step, self.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
         self.files.log(event)
@@ -342,7 +353,8 @@ class TrainingRun:
     def _checkpoint(self, trainer_state: dict) -> dict:
         """What a checkpoint holds: the trainer's state and what the run needs to go on from it."""
         return {**trainer_state, "config": self.config.to_dict(), "seconds": self.seconds,
-                "guard": self.guard.state_dict(), "world_size": self.ranks}
+                "guard": self.guard.state_dict(), "world_size": self.ranks,
+                "guard_settings": json.loads(json.dumps(asdict(self.guard.config)))}  # plain types only
 
     def save_checkpoint(self) -> CheckpointSaved:
         path = self.files.save_checkpoint(self._checkpoint(self.trainer.state_dict()), self.step_count)
@@ -386,22 +398,3 @@ class TrainingRun:
 
     def close(self) -> None:
         self.files.close()
-
-
-def _check_world_size(state: dict, world: World | None, warn: Callable[[str], None]) -> None:
-    saved, now = int(state.get("world_size", 1)), world.size if world is not None else 1
-    if saved != now:
-        batch = state["config"].get("batch_size")
-        warn(f"this run was trained on {saved} process(es) and resumes on {now}: the global batch changes "
-             f"from {saved} x {batch} to {now} x {batch} images")
-
-
-def _best_so_far(path: Path) -> tuple[float, float] | None:
-    """(accuracy, Frechet distance) of an existing best.safetensors, so a resumed run keeps comparing."""
-    if not path.is_file():
-        return None
-    try:
-        meta = read_generator_metadata(path)
-        return float(meta["accuracy"]), float(meta["frechet"])
-    except (CheckpointError, KeyError, ValueError):
-        return None

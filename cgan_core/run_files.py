@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from . import paths
+from . import paths, timelapse
 from .errors import CheckpointError, RunBusyError
 from .events import to_record
 from .quality import QUALITY_FILE, QualityReport, append_report
@@ -33,6 +33,7 @@ from .quality import QUALITY_FILE, QualityReport, append_report
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
 KEEP_CHECKPOINTS = 3
 GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
+ABANDONED = "abandoned"  # abandoned/after-step-N/: the checkpoints and grids of a stretch a branch left
 DIVERGED_PREFIX = "diverged-"
 
 
@@ -112,8 +113,9 @@ class RunFiles:
     def write_config(self, config: dict) -> None:
         ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2))
 
-    def truncate_after(self, step: int) -> None:
-        """On resume: rows past the checkpoint are trained again, so they go."""
+    def truncate_after(self, step: int | None) -> None:
+        """On resume: rows past the checkpoint are trained again, so they go (None: a branch starts, and
+        every row stays); a row a crash cut short goes in both cases."""
         for name in ("metrics.csv", QUALITY_FILE):
             ckpt.truncate_csv_after(self.run_dir / name, step)
 
@@ -169,11 +171,26 @@ class RunFiles:
         ckpt.save_checkpoint(path, state)
         return path
 
-    def drop_checkpoints_after(self, step: int) -> None:
-        """A rollback to `step` abandons what came after it: its checkpoints go with it."""
-        for path in checkpoint_files(self.run_dir):
-            if checkpoint_step(path) > step:
-                path.unlink(missing_ok=True)
+    def set_aside_after(self, step: int) -> int | None:
+        """A run that goes back to `step` (a rollback, an older checkpoint resumed) starts a branch: the
+        checkpoints and grids of the stretch past it move to abandoned/after-step-N/, kept for inspection
+        and never resumed from (`--resume RUN` continues the branch trained last). Its metrics rows stay in
+        metrics.csv, where a step that goes back marks the branch (the history greys them). Returns the
+        newest checkpoint step set aside, or None when there was none."""
+        later = [p for p in checkpoint_files(self.run_dir) if checkpoint_step(p) > step]
+        grids = timelapse.grids_after(self.run_dir, step)
+        if not later and not grids:
+            return None
+        folder = claim_new_dir(self.run_dir / ABANDONED / f"after-step-{step:09d}")
+        for paths_, sub in ((later, "checkpoints"), (grids, timelapse.FOLDER)):
+            if paths_:
+                (folder / sub).mkdir()
+            for path in paths_:
+                os.replace(path, folder / sub / path.name)
+        return max((checkpoint_step(p) for p in later), default=None)
+
+    def has_checkpoint_after(self, step: int) -> bool:
+        return any(checkpoint_step(p) > step for p in checkpoint_files(self.run_dir))
 
     def newest_checkpoint_before(self, step: int, warn: Callable[[str], None]) -> dict | None:
         try:

@@ -6,7 +6,6 @@ reads one run's smoothed-ready losses, quality and markers; `differences(runs)` 
 """
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .events import GuardGaveUp, HParamChange, RolledBack, RunFinished
-from .history import read_events, split_branches
+from .history import read_events, read_metrics, split_branches
 from .quality import load_reports
 
 KEY_SETTINGS = ("preset", "dataset", "batch_size", "lr_g", "lr_d", "beta1", "d_steps", "seed", "precision")
@@ -112,12 +111,10 @@ def _last_step(path: Path) -> int:
 
 
 def curves(run_dir: Path) -> RunCurves:
-    with open(run_dir / "metrics.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("step")]
-    steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
+    steps, columns = read_metrics(run_dir / "metrics.csv")
     live, _ = split_branches(steps)
-    losses = {k: np.array([float(r[k]) for r in rows], dtype=np.float32)[live] for k in ("d1", "d2", "g")}
-    seconds = np.array([float(r.get("seconds") or 0.0) for r in rows], dtype=np.float64)[live]
+    losses = {k: columns[k].astype(np.float32)[live] for k in ("d1", "d2", "g")}
+    seconds = columns["seconds"][live]
     reports = load_reports(run_dir)
     markers = []
     for event in read_events(run_dir):

@@ -50,12 +50,30 @@ def pickle_globals(data: bytes) -> list[str]:
     return found
 
 
+MAX_PICKLE_BYTES = 64 * 1024 * 1024  # a checkpoint's pickle is its structure; the tensors are other members
+
+
+def _check_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    """torch writes each member once, uncompressed: anything else is refused before a byte is inflated."""
+    names = [m.filename for m in members]
+    if len(set(names)) != len(names):
+        raise CheckpointError(f"{path}: refused, its archive holds a member name twice; nothing was loaded")
+    for m in members:
+        if m.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(f"{path}: refused, its member {m.filename[:80]} is compressed (torch stores "
+                                  "members uncompressed); nothing was loaded")
+        if m.filename.endswith(".pkl") and m.file_size > MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{path}: refused, its pickle is {m.file_size:,} bytes; nothing was loaded")
+
+
 def check_checkpoint_pickle(path: Path) -> None:
     """Raise CheckpointError naming `path` and the global when its pickle steps outside the allow-list."""
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            pickles = [n for n in archive.namelist() if n.endswith(".pkl")]
+            members = archive.infolist()
+            _check_members(path, members)
+            pickles = [m for m in members if m.filename.endswith(".pkl")]
             if not pickles:
                 raise CheckpointError(f"{path}: not a checkpoint (no pickle inside the archive)")
             for member in pickles:

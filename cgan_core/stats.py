@@ -21,6 +21,11 @@ class StatsBuffer:
     def __len__(self) -> int:
         return len(self._pending)
 
+    @property
+    def read_at(self) -> float:
+        """The training seconds at the last read."""
+        return self._rate[0]
+
     def clear(self) -> None:
         """Forget the stats not read yet (a rollback abandons them)."""
         self._pending = []

@@ -20,6 +20,7 @@ import csv
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -151,8 +152,24 @@ def start_workers(argv: list[str], count: int) -> list[subprocess.Popen]:
         env = {**os.environ, "CGAN_SWEEP_WORKER": "1"}
         if gpus > count:
             env["CUDA_VISIBLE_DEVICES"] = str(i + 1)
-        workers.append(subprocess.Popen([sys.executable, "-m", "cgan_core", *argv], env=env))
+        workers.append(subprocess.Popen([sys.executable, "-m", "cgan_core", *argv], env=env,
+                                        preexec_fn=_end_with(os.getpid())))
     return workers
+
+
+def _end_with(parent: int):
+    """A worker ends with the sweep that started it, even when that one is killed by kill -9: Linux sends
+    it SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG); its trial is then retried as a dead one's."""
+    def arrange() -> None:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # not Linux: the worker outlives a killed parent, as before
+            return
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+    return arrange
 
 
 def ranking(study) -> list[dict]:

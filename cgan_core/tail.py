@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,17 +19,25 @@ from .trainer import STAT_NAMES
 
 
 class _Appended:
-    """The whole lines appended to one file since the last read."""
+    """The whole lines appended to one file since the last read. A file that was replaced or shrank (a
+    resume truncates metrics.csv and quality.csv past its checkpoint, atomically) is read again from its
+    start, and `rewound` says so."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self.offset = path, 0
+        self.path, self.offset, self.inode, self.rewound = path, 0, None, False
 
     def lines(self) -> list[str]:
-        if not self.path.is_file():
+        try:
+            with open(self.path, "rb") as f:
+                info = os.fstat(f.fileno())
+                self.rewound = self.inode is not None and (info.st_ino != self.inode or info.st_size < self.offset)
+                if self.rewound:
+                    self.offset = 0
+                self.inode = info.st_ino
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
             return []
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
         end = data.rfind(b"\n") + 1
         self.offset += end
         return data[:end].decode("utf-8", errors="replace").splitlines()
@@ -62,17 +71,29 @@ class RunTail:
 
     def _new_losses(self) -> LossChunk | None:
         lines = self._metrics.lines()
+        if self._metrics.rewound:  # the followed run was resumed: its rows from the start, header first
+            self._header = None
         if self._header is None and lines:
             self._header, lines = lines[0].split(","), lines[1:]
         rows = [r for r in csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=self._header)] if lines else []
-        try:
-            steps = np.array([int(r["step"]) for r in rows], dtype=np.int64)
-            values = np.array([[float(r[n]) for n in STAT_NAMES] for r in rows], dtype=np.float32)
-        except (KeyError, TypeError, ValueError):
+        steps, values, last = [], [], None
+        for row in rows:  # a row this version cannot read is skipped, never the whole look
+            try:
+                parsed = [float(row[n]) for n in STAT_NAMES]
+                steps.append(int(row["step"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            values.append(parsed)
+            last = row
+        if last is None:
             return None
-        if not len(steps):
-            return None
-        last = rows[-1]
-        return LossChunk(steps, values.reshape(len(steps), len(STAT_NAMES)), STAT_NAMES, float(last["epoch"]), 0,
-                         float(last["seconds"]), 0.0)
+        return LossChunk(np.array(steps, dtype=np.int64), np.array(values, dtype=np.float32), STAT_NAMES,
+                         _number(last.get("epoch")), 0, _number(last.get("seconds")), 0.0)
 
+
+
+def _number(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return 0.0

@@ -29,12 +29,9 @@ def save_grid_image(run_dir: Path, step: int, image: np.ndarray) -> Path:
     return path
 
 
-def drop_after(run_dir: Path, step: int) -> None:
-    """A rollback to `step`: the grids of the abandoned stretch leave the timelapse."""
-    for path in (Path(run_dir) / FOLDER).glob("step-*.png"):
-        match = _NAME.search(path.name)
-        if match and int(match.group(1)) > step:
-            path.unlink(missing_ok=True)
+def grids_after(run_dir: Path, step: int) -> list[Path]:
+    """The grids of the stretch past `step` (a rollback or an older checkpoint resumed abandons them)."""
+    return [p for p in (Path(run_dir) / FOLDER).glob("step-*.png") if (m := _NAME.search(p.name)) and int(m.group(1)) > step]
 
 
 def _read(path: Path) -> np.ndarray | None:

@@ -1,9 +1,11 @@
 """Entry points of the desktop app."""
 from __future__ import annotations
 
+import signal
+import socket
 import sys
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QSocketNotifier
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -32,12 +34,38 @@ def build_window():
     return MainWindow()
 
 
+def close_on_signals(window, signals: tuple = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)) -> QSocketNotifier:
+    """SIGTERM (a `kill`, a shutdown), SIGHUP (a logout) and Ctrl-C close the window as its close button
+    does: the run stops between steps and writes its final checkpoint. Python runs a signal handler only
+    between bytecodes, never while Qt's event loop waits in C++, so the signal wakes the loop through a
+    socket (signal.set_wakeup_fd) and the window is closed from the loop."""
+    reader, writer = socket.socketpair()
+    for end in (reader, writer):
+        end.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    for number in signals:
+        signal.signal(number, lambda *_: None)  # the wake-up byte does the work
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Read, window)
+
+    def on_signal() -> None:
+        try:
+            reader.recv(64)
+        except OSError:
+            pass
+        window.close()
+
+    notifier.activated.connect(on_signal)
+    notifier._sockets = (reader, writer)  # kept alive with the notifier
+    return notifier
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     app = _application(argv)
     window = build_window()
     window.resize(1280, 800)
     window.show()
+    close_on_signals(window)
     app.aboutToQuit.connect(window.shutdown)
     return app.exec()
 

@@ -46,9 +46,9 @@ class Controls:
         menu.addSeparator()
         menu.addAction(self._action("Quit", "Ctrl+Q", w.close, "Stop training and quit"))
         tools = w.menuBar().addMenu("&Tools")
-        tools.addAction(self._action("Runs…", "Ctrl+R", w.show_runs,
+        tools.addAction(self._action("Runs…", "Ctrl+R", w.tools.show_runs,
                                      "Compare past runs side by side, and a sweep's trials ranked"))
-        tools.addAction(self._action("Latent explorer…", "Ctrl+L", w.show_explorer,
+        tools.addAction(self._action("Latent explorer…", "Ctrl+L", w.tools.show_explorer,
                                      "Steer a copy of the generator: class and z interpolation, GIF/grid/ONNX export"))
         train = w.menuBar().addMenu("&Train")
         for action in self.training:

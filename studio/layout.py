@@ -6,6 +6,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget
 
 
+def sample_every_spin() -> QSpinBox:
+    spin = QSpinBox(objectName="sampleEverySpin", minimum=1, maximum=100_000, value=100)
+    spin.setKeyboardTracking(False)
+    spin.setToolTip("Refresh the sample grid every N steps")
+    return spin
+
+
 def main_splitter(config_panel: QWidget, loss_plot: QWidget, timeline: QWidget, sample_grid: QWidget,
                   sample_every: QSpinBox, quality_view: QWidget) -> QSplitter:
     scroll = QScrollArea(widgetResizable=True)

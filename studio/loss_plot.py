@@ -31,7 +31,7 @@ class LossPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.series = LossSeries(tuple(CURVES), window=25)
-        self._pending_cut: int | None = None  # a branch the data started before its RolledBack came
+        self._branched_at: set[int] = set()  # branches the data started before their RolledBack came
         self.markers: list[pg.InfiniteLine] = []
         self.ghosts: list[pg.PlotDataItem] = []  # abandoned stretches after rollbacks
         self._dirty = False
@@ -100,16 +100,15 @@ class LossPlot(QWidget):
         return self.series.steps
 
     def append(self, chunk) -> None:
-        """A LossChunk. One that goes back in steps starts a branch: what it replaces is greyed."""
-        if len(self.series) and len(chunk.steps) and chunk.steps[0] <= self.series.steps[-1]:
-            self._pending_cut = int(chunk.steps[0]) - 1
+        """A LossChunk. Steps that go back start a branch: what they replace is greyed."""
         for steps, columns in self.series.append(chunk.steps, {name: chunk.column(name) for name in CURVES}):
             self.add_ghost(steps, columns)
+            self._branched_at.add(int(steps[0]) - 1)  # its RolledBack, when it comes, has nothing left to cut
         self._dirty = True
 
     def clear(self) -> None:
         self.series = LossSeries(tuple(CURVES), window=self.smooth_spin.value())
-        self._pending_cut = None
+        self._branched_at = set()
         for item in self.markers + self.ghosts:
             self.plot.removeItem(item)
         self.markers, self.ghosts = [], []
@@ -131,11 +130,10 @@ class LossPlot(QWidget):
     def branch(self, to_step: int, text: str) -> None:
         """A rollback: the curves restart from `to_step`; the abandoned stretch stays visible, greyed.
         A followed run's rows can come before its RolledBack event: then the data has branched already."""
-        if self._pending_cut != to_step:
-            abandoned = self.series.cut_after(to_step)
-            if abandoned is not None:
-                self.add_ghost(*abandoned)
-        self._pending_cut = None
+        if to_step in self._branched_at:
+            self._branched_at.discard(to_step)
+        elif (abandoned := self.series.cut_after(to_step)) is not None:
+            self.add_ghost(*abandoned)
         self.add_marker(to_step, text, color="#e06c75", left=True)
         self._dirty = True
 

@@ -3,6 +3,7 @@ checkpoint was written, the device and the run directory. A part of MainWindow, 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
@@ -60,6 +61,13 @@ class StatusArea:
         written = time.strftime("%H:%M:%S", time.localtime(event.time or time.time()))
         self.checkpoint_label.setText(f"checkpoint {written} (step {event.step})")
         self.checkpoint_label.setToolTip(f"Last checkpoint: {event.path}")
+
+    def show_attached(self, run_dir: Path, config: dict) -> None:
+        """Following a run another process writes; a torchrun / --nproc run's rank 0 writes the folder."""
+        ranks = int(config.get("world_size", 1))
+        where = f"{ranks} processes, global batch {config.get('global_batch_size')}" if ranks > 1 else None
+        self.set_run(str(run_dir), where)
+        self.set_message(f"Attached to {run_dir.name}: edits and Stop go to its control folder")
 
     def set_message(self, text: str) -> None:
         self.status_label.setText(text)

@@ -3,17 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QMainWindow,
-    QMessageBox,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from cgan_core import commands as cmd
-from cgan_core import paths
 from cgan_core.errors import CganError
 from cgan_core.events import (
     BestSaved,
@@ -34,8 +31,9 @@ from cgan_core.quality import QualityReport
 from . import settings
 from .config_panel import ConfigPanel
 from .controls import Controls
+from .dialogs import Dialogs
 from .files import FileActions
-from .layout import main_splitter
+from .layout import main_splitter, sample_every_spin
 from .loss_plot import LossPlot
 from .quality_view import QualityView
 from .run_controller import RunController
@@ -43,6 +41,7 @@ from .sample_view import SampleGridView
 from .status_area import StatusArea
 from .stream import Busy, Failed, QualityStatus, RunStarted, Snapshots
 from .timeline import Timeline
+from .tool_windows import ToolWindows
 
 
 class MainWindow(QMainWindow):
@@ -54,14 +53,13 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("cgan-studio")
         self.controller = RunController(self)
-        self.files = FileActions(self)
+        self.files = FileActions(self, self.controller, lambda: (self.run_dir, self.last_grid), self.show_run,
+                                 self.attach, self.show_error)
         self.last_grid = None
         self.run_dir: Path | None = None
         self.resume_dir: Path | None = None
-        self.errors: list[str] = []
-        self.notices: list[str] = []  # the guard's advice, shown without blocking
-        self.explorer = None
-        self.runs_window = None  # Tools > Runs…, built on first use
+        self.dialogs = Dialogs(self)
+        self.errors, self.notices = self.dialogs.errors, self.dialogs.notices  # what was said, in order
         self.config_panel = ConfigPanel()
         self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
         self.config_panel.guardEdited.connect(self._on_guard_edited)
@@ -72,10 +70,9 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline(self.loss_plot.plot)
         self.timeline.previewRequested.connect(self._on_preview_requested)
         self.timeline.rollbackRequested.connect(self._on_rollback_requested)
+        self.tools = ToolWindows(self, self.controller, lambda: self.run_dir, self.files.open_run, self.show_error)
         self.controls = Controls(self)
-        self.sample_every = QSpinBox(objectName="sampleEverySpin", minimum=1, maximum=100_000, value=100)
-        self.sample_every.setKeyboardTracking(False)
-        self.sample_every.setToolTip("Refresh the sample grid every N steps")
+        self.sample_every = sample_every_spin()
         self.sample_every.valueChanged.connect(self._on_sample_every)
         self.splitter = main_splitter(self.config_panel, self.loss_plot, self.timeline, self.sample_grid,
                                       self.sample_every, self.quality_view)
@@ -99,7 +96,7 @@ class MainWindow(QMainWindow):
                 GuardAdvice: self._on_guard_advice, CheckpointSaved: self.status.show_checkpoint,
                 BestSaved: lambda e: self.quality_view.mark_best(e.step), QualityReport: self.quality_view.add_report,
                 QualityStatus: lambda e: self.quality_view.set_status(e.message),
-                GeneratorCopy: self._on_generator_snapshot, Progress: self.status.show_progress,
+                GeneratorCopy: self.tools.show_generator_copy, Progress: self.status.show_progress,
                 Busy: lambda e: self.status.show_busy(e.message), Failed: self._on_failed,
                 RunFinished: self._on_finished}
 
@@ -125,6 +122,10 @@ class MainWindow(QMainWindow):
     def worker(self):
         """The live run's worker (None when no run is live); tests read its run's public state."""
         return self.controller.worker
+
+    def _clear_views(self) -> None:
+        for view in (self.loss_plot, self.quality_view, self.timeline):
+            view.clear()
 
     def _update_controls(self) -> None:
         self.controls.update(self.running, self.paused)
@@ -178,15 +179,21 @@ class MainWindow(QMainWindow):
         except CganError as exc:
             self.show_error(str(exc))
             return
-        for view in (self.loss_plot, self.quality_view, self.timeline):
-            view.clear()
+        self._clear_views()
         self.config_panel.load(self.controller.attached.config)  # its settings, so an edit changes only itself
         self.run_dir = Path(run_dir)
-        config = self.controller.attached.config
-        ranks = int(config.get("world_size", 1))  # a torchrun / --nproc run: rank 0 writes the directory
-        where = f"{ranks} processes, global batch {config.get('global_batch_size')}" if ranks > 1 else None
-        self.status.set_run(str(self.run_dir), where)
-        self.status.set_message(f"Attached to {self.run_dir.name}: edits and Stop go to its control folder")
+        self.status.show_attached(self.run_dir, self.controller.attached.config)
+
+    def show_run(self, history, events: list) -> None:
+        """An opened run (read-only) through the same table as a live one's events; Start continues it."""
+        self._clear_views()
+        self.deliver(events)
+        self.loss_plot.redraw()
+        self.config_panel.load(history.config)
+        self.run_dir = self.resume_dir = history.run_dir
+        self.status.set_run(str(history.run_dir))
+        last = int(history.steps[-1]) if len(history.steps) else 0
+        self.status.set_message(f"Opened run at step {last} (read-only). Start (F5) continues it.")
 
     @Slot(dict)
     def _on_hparams_edited(self, values: dict) -> None:
@@ -215,19 +222,16 @@ class MainWindow(QMainWindow):
         self.run_dir = Path(event.run_dir)
         self.status.set_run(event.run_dir, event.device)
 
-    @Slot(object)
     def show_grid(self, grid) -> None:
         self.last_grid = grid
         self.sample_grid.set_grid(grid)
         if list(grid.class_names) != self.quality_view.class_names:
             self.quality_view.set_class_names(list(grid.class_names))
 
-    @Slot(object)
     def _on_hparam_changed(self, change) -> None:
         self.loss_plot.add_marker(change.step, change.label)
         self.config_panel.show_hparams({change.name: change.new})  # also changes made elsewhere (attached)
 
-    @Slot(object)
     def _on_rolled_back(self, event) -> None:
         self.loss_plot.branch(event.to_step, event.label)
         self.timeline.add_rollback(event.to_step, event.from_step, event.label)
@@ -244,23 +248,19 @@ class MainWindow(QMainWindow):
         self.controller.send(cmd.SetHParams(self.config_panel.hparams()))
         self.controller.send(cmd.RollBack(step))
 
-    @Slot(object)
     def _on_guard_gave_up(self, event) -> None:
         self._update_controls()
         self.show_error(f"Training keeps diverging ({reason_label(event.reason)}): {event.rollbacks} rollbacks "
                         f"in a short stretch, so it is paused at step {event.step}, at its last healthy state."
                         "\n\nLower the learning rates, then Resume.")
 
-    @Slot(object)
     def _on_guard_advice(self, event) -> None:
         """The guard sees trouble it cannot roll back from: a marker, and a note that does not block."""
         reason = reason_label(event.reason)
         # At the newest steps when it comes: the label goes before the line, where there is room.
         self.loss_plot.add_marker(event.step, f"guard advice: {reason}", "#e5c07b", left=True)
         applied = f"\n\nApplied: {event.applied}." if event.applied else ""
-        self.notices.append(event.message)
-        self._message(QMessageBox.Information, f"At step {event.step}: {reason}.\n\n{event.message}{applied}",
-                      "guardAdvice")
+        self.dialogs.notice(event.message, f"At step {event.step}: {reason}.\n\n{event.message}{applied}")
 
     def _on_failed(self, event: Failed) -> None:
         self.show_error(f"Training stopped with an error:\n\n{event.message}\n\nThe run directory keeps what was written.")
@@ -270,56 +270,16 @@ class MainWindow(QMainWindow):
             self.status.set_message(f"Finished ({result.reason}) at step {result.step}.  "
                                     f"{result.summary['images_per_second']:,.0f} img/s")
 
-    # ---- the explorer -------------------------------------------------------------------------------
-    def show_runs(self) -> None:
-        """The Runs view: the runs folder (and the open run's folder), side by side."""
-        from .runs_view import RunsWindow
-
-        if self.runs_window is None:
-            folders = [paths.runs_dir()]
-            if self.run_dir is not None and self.run_dir.parent not in folders:
-                folders.append(self.run_dir.parent)
-            self.runs_window = RunsWindow(self, folders)
-            self.runs_window.openRequested.connect(self.files.open_run)
-        else:
-            self.runs_window.refresh()
-        self.runs_window.show()
-        self.runs_window.raise_()
+    @property
+    def explorer(self):
+        """The latent explorer window, once opened (tests read it)."""
+        return self.tools.explorer
 
     def show_explorer(self) -> None:
-        """Open the latent explorer on a snapshot of the live generator, or on the open run's file."""
-        from .explorer import ExplorerWindow
-
-        if self.explorer is None:
-            self.explorer = ExplorerWindow(self)
-            self.explorer.snapshotRequested.connect(self._explorer_snapshot)
-            self.explorer.failed.connect(self.show_error)
-        self.explorer.show()
-        self.explorer.raise_()
-        if self.explorer.g is None:
-            self._explorer_snapshot()
-
-    def _explorer_snapshot(self) -> None:
-        if self.running:
-            self.controller.send(cmd.CopyGenerator())
-        elif self.run_dir is not None and (self.run_dir / "generator.safetensors").is_file():
-            self.explorer.load_file(self.run_dir / "generator.safetensors")
-        else:
-            self.explorer.source_label.setText("No live run: start training, or open a generator file.")
-
-    def _on_generator_snapshot(self, snapshot: GeneratorCopy) -> None:
-        if self.explorer is not None:
-            self.explorer.set_snapshot(snapshot)
+        self.tools.show_explorer()
 
     def show_error(self, message: str) -> None:
-        self.errors.append(message)
-        self._message(QMessageBox.Critical, message, "errorDialog")
-
-    def _message(self, icon, text: str, name: str) -> None:
-        box = QMessageBox(icon, "cgan-studio", text, QMessageBox.Ok, self)
-        box.setObjectName(name)
-        box.setAttribute(Qt.WA_DeleteOnClose)
-        box.open()  # not exec(): the window keeps running while the dialog is up
+        self.dialogs.error(message)
 
     # ---- settings and closing -------------------------------------------------------------------
     def shutdown(self) -> None:

@@ -31,6 +31,7 @@ from .stream import Busy, Ended, Failed, Mailbox, QualityStatus, RunStarted, Sna
 
 LOSS_INTERVAL = 0.1
 GRID_INTERVAL = 0.5
+REPORT_SECONDS = 0.4  # the step stats are read at least this often: the plot trails training by < 1 s
 # Every training thread that has been started and not yet finished: lets tests check that none is left
 # running, and the app wait for all of them on quit.
 LIVE_THREADS: weakref.WeakSet = weakref.WeakSet()
@@ -44,6 +45,10 @@ class _Outbox:
     grid: SampleGrid | None = None
     last_loss: float = 0.0
     last_grid: float = 0.0
+
+
+class _Stopped(Exception):
+    """Stop was asked before training began."""
 
 
 class TrainWorker(QObject):
@@ -66,6 +71,7 @@ class TrainWorker(QObject):
                                               lambda message: self.mailbox.post(QualityStatus(message)))
         self._outbox = _Outbox()
         self._download_shown: tuple[str, int] | None = None
+        self.stop_requested = False
 
     # ---- called from the GUI thread: only queue.put, never touching the run ------------------------
     def send(self, command) -> None:
@@ -73,6 +79,7 @@ class TrainWorker(QObject):
         self.commands.put(command)
 
     def request_stop(self) -> None:
+        self.stop_requested = True  # seen while the data downloads or loads, before the loop runs
         self.quality_control.abort()  # a classifier being trained for live quality stops between batches
         self.send(cmd.Stop())
 
@@ -85,13 +92,21 @@ class TrainWorker(QObject):
             from cgan_core.run import TrainingRun
 
             fetch_dataset(self.config.dataset, self._download_progress)
+            if self.stop_requested:
+                raise _Stopped
             # Continuing a run keeps its architecture; the panel's length and live values apply.
             overrides = {k: getattr(self.config, k) for k in ("steps", "epochs", "max_seconds", "sample_every",
                                                                *LIVE_FIELDS)}
             if self.tensorboard:
                 check_tensorboard()  # before the run starts: a missing package is one clear message
             self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides,
-                                   guard=self.guard)
+                                   guard=self.guard, report_seconds=REPORT_SECONDS)
+            if self.stop_requested:  # Stop while the data loaded: the run ends as a stopped one, untrained
+                once = iter([cmd.Stop()])
+                for event in RunLoop(self.run, lambda block: next(once, None)).events():
+                    self._handle(event)
+                    result = event
+                raise _Stopped
             board = TensorBoardLog(self.run.run_dir, self.run.config.to_dict()) if self.tensorboard else None
             post(RunStarted(str(self.run.run_dir), self.run.device_name))
             post(Busy(""))
@@ -104,23 +119,34 @@ class TrainWorker(QObject):
                     board.write(event)
                 if isinstance(event, RunFinished):
                     result = event
+        except _Stopped:
+            post(Busy(""))
         except CganError as exc:  # a bad file or value: the message names it
             post(Failed(str(exc)))
         except Exception as exc:  # every error reaches the window as an event, never vanishes
             traceback.print_exc()
             post(Failed(f"{type(exc).__name__}: {exc}"))
         finally:
-            self.quality_control.abort()
-            self.quality_control.join()
-            if self.run is not None:
-                self.run.close()
-            if board is not None:
-                board.close()
+            self._close(board)
             post(Busy(""))
-            post(Ended(result))
+            post(Ended(result))  # always: the window and the thread wait for it
             self.done.emit()
 
+    def _close(self, board) -> None:
+        """Close what the run opened; a failure here (a full disk with metrics buffered) is reported, and
+        the worker still ends."""
+        self.quality_control.abort()
+        self.quality_control.join()
+        for closable in (self.run, board):
+            try:
+                if closable is not None:
+                    closable.close()
+            except Exception as exc:
+                self.mailbox.post(Failed(f"closing the run: {type(exc).__name__}: {exc}"))
+
     def _download_progress(self, file: str, fraction: float) -> None:
+        if self.stop_requested:
+            raise _Stopped  # the download stops between blocks; its partial file is the downloader's
         if (file, int(fraction * 50)) != self._download_shown:  # every 2%, not every block
             self._download_shown = (file, int(fraction * 50))
             self.mailbox.post(Busy(f"Downloading {self.config.dataset}: {file} {fraction:.0%}"))

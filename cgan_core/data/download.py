@@ -7,6 +7,7 @@ error says so. Without a network the error is one line that suggests the file op
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.client
 import os
@@ -85,10 +86,19 @@ def _open(url: str, offset: int):
 
 
 def download_file(url: str, dest: Path, md5: str, progress: Progress | None = None) -> Path:
-    """Fetch `url` to `dest` (resuming `dest.part`), check the MD5, then rename into place."""
+    """Fetch `url` to `dest` (resuming `dest.part`), check the MD5, then rename into place. One process
+    downloads a file at a time (a lock beside it): the others wait, then find it there and reuse it."""
     dest = Path(dest)
     if dest.is_file():
         return dest
+    with open(dest.with_name(dest.name + ".lock"), "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        if dest.is_file():  # another process finished it while this one waited
+            return dest
+        return _download(url, dest, md5, progress)
+
+
+def _download(url: str, dest: Path, md5: str, progress: Progress | None) -> Path:
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.is_file() else 0
     try:

@@ -111,7 +111,7 @@ def test_checksum_mismatch_deletes_the_file(server, tmp_path):
     name = "train-labels-idx1-ubyte.gz"
     with pytest.raises(DataError, match="checksum mismatch.*deleted"):
         download_file(f"{server.url}/{name}", tmp_path / name, "0" * 32)
-    assert not list(tmp_path.iterdir())
+    assert not [p for p in tmp_path.iterdir() if p.suffix != ".lock"]  # the lock beside it stays, empty
 
 
 def test_no_network_is_one_line_with_a_suggestion(tmp_path):
@@ -204,3 +204,23 @@ def test_one_training_step_at_32px_rgb_and_64px(preset, size, color, tmp_path, t
     assert all(np.isfinite([stats["d1"], stats["d2"], stats["g"]]))
     out = trainer.generate(torch.randn(2, 8), torch.tensor([0, 2]))
     assert out.shape == (2, 3, size, size)
+
+
+def test_three_processes_fetching_one_file_download_it_once(server, tmp_path):
+    """sweep --parallel 3 on an empty cache: one downloads, the others wait for it and reuse the file."""
+    import subprocess
+    import sys
+
+    name = "train-images-idx3-ubyte.gz"
+    data = server.files[name] * 200  # big enough that the three overlap
+    server.files[name] = data
+    gets = []
+    original = server.httpd.RequestHandlerClass.do_GET
+    server.httpd.RequestHandlerClass.do_GET = lambda handler: (gets.append(handler.path), original(handler))
+    code = ("import sys; from pathlib import Path; from cgan_core.data.download import download_file; "
+            f"download_file({server.url + '/' + name!r}, Path({str(tmp_path / name)!r}), {md5(data)!r}); print('ok')")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 and out.strip() == "ok" for p, (out, _) in zip(procs, results)), results
+    assert (tmp_path / name).read_bytes() == data and len(gets) == 1

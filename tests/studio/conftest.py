@@ -12,6 +12,16 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
+def _private_settings(tmp_path):
+    """Each test starts from no remembered settings: what one test leaves in QSettings never reaches another."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "qsettings"))
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "qsettings"))
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_dangling_qthreads(qtbot):
     """Fail any test that leaves a training QThread running (as napari's _dangling_qthreads)."""
     yield
@@ -42,8 +52,7 @@ def window(qtbot, tmp_path):
     w.show()
     yield w
     w.shutdown()
-    if w.explorer is not None:
-        w.explorer.close()
+    w.tools.close()
     w.close()
     w.deleteLater()
     qtbot.wait(10)

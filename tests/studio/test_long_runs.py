@@ -159,3 +159,26 @@ def test_a_click_is_served_at_once_while_chunks_arrive_faster_than_the_window_dr
     assert producer.posted > 1_000 and steps_drawn > 220_000  # chunks kept coming, and the window kept up
     assert max(latencies) < CLICK_BUDGET_S, latencies
     assert max(consumer.waiting) <= 4 and max(pending) <= 4, (consumer.waiting, pending)  # coalesced: the mailbox never piles up
+
+
+def test_a_branch_is_cut_once_whether_its_rows_or_its_rollback_come_first(qtbot, window):
+    """Live, the RolledBack comes before the new rows; followed (attach) or opened, the rows can come first."""
+    from cgan_core.events import RolledBack
+
+    rng = np.random.default_rng(5)
+    for rows_first in (False, True):
+        plot = window.loss_plot
+        plot.clear()
+        plot.append(chunk(1, 30, rng))
+        rollback = RolledBack(30, 20, "grad_spike", 1e-4, 1e-4)
+        after = chunk(21, 5, rng)
+        if rows_first:
+            both = LossChunk(np.concatenate([chunk(31, 10, rng).steps, after.steps]),
+                             np.concatenate([chunk(31, 10, rng).values, after.values]), NAMES, 0.0, 0, 0.0, 0.0)
+            plot.append(both)
+            plot.branch(rollback.to_step, rollback.label)
+        else:
+            plot.branch(rollback.to_step, rollback.label)
+            plot.append(after)
+        assert list(plot.steps) == list(range(1, 26)), rows_first
+        assert len(plot.ghosts) == 3  # one greyed stretch, each of d1, d2 and g

@@ -43,7 +43,7 @@ def test_pause_stops_and_step_advances_exactly_one(qtbot, window):
     qtbot.waitUntil(lambda: run_steps(w) >= 3, timeout=30_000)
     w.controls.pause_button.click()
     assert w.controls.pause_button.text() == "Resume"
-    qtbot.wait(300)  # let the worker drain the pause command
+    qtbot.waitUntil(lambda: "PAUSED" in w.status.status_label.text(), timeout=10_000)  # the run's own Progress
     paused_at = run_steps(w)
     qtbot.wait(700)
     assert run_steps(w) == paused_at

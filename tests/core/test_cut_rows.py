@@ -1,0 +1,67 @@
+"""What a kill or a full disk leaves half written never survives into a resumed run or a reader."""
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from cgan_core.config import TrainConfig
+from cgan_core.history import load_history
+from cgan_core.loop import train
+from cgan_core.quality import QualityReport, append_report, load_reports
+from cgan_core.run import TrainingRun
+from cgan_core.runs import curves
+from cgan_core.tail import RunTail
+
+
+def steps_of(path) -> list[int]:
+    with open(path, newline="") as f:
+        return [int(r["step"]) for r in csv.DictReader(f)]
+
+
+def test_a_cut_metrics_row_is_dropped_on_resume_and_skipped_by_readers(tmp_path, tiny_mnist):
+    config = TrainConfig(preset="mlp-label-concat", batch_size=8, steps=40, stats_every=5, sample_every=1000,
+                         checkpoint_every=40)
+    run = TrainingRun(config, out=tmp_path / "r", dataset=tiny_mnist)
+    train(run)
+    run.close()
+    metrics = tmp_path / "r" / "metrics.csv"
+    with open(metrics, "a") as f:
+        f.write("12")  # a kill mid-write: no newline, one field
+    assert len(load_history(tmp_path / "r").steps) == 40  # the reader skips it, refuses nothing
+    assert len(curves(tmp_path / "r").steps) == 40
+    resumed = TrainingRun(config, resume=tmp_path / "r", overrides={"steps": 80}, dataset=tiny_mnist)
+    train(resumed)
+    resumed.close()
+    assert steps_of(metrics) == list(range(1, 81))  # not 1..40, 1241, 42..80
+
+
+def test_attach_follows_a_run_that_was_resumed(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    header = "step,epoch,d1,d2,g,lr_g,lr_d,d_real,d_fake,grad_d,grad_g,seconds\n"
+    row = "{0},0.1,0.6,0.6,0.9,0.0002,0.0002,0.6,0.4,1.0,1.0,{0}\n"
+    (run / "metrics.csv").write_text(header + "".join(row.format(s) for s in range(1, 31)))
+    tail = RunTail(run)
+    [first] = [c for c in tail.poll() if hasattr(c, "steps")]
+    assert first.steps[-1] == 30
+    replaced = run / "metrics.tmp"  # a resume from step 20: the file replaced, then rows appended
+    replaced.write_text(header + "".join(row.format(s) for s in range(1, 21)) + row.format(21))
+    os.replace(replaced, run / "metrics.csv")
+    [again] = [c for c in tail.poll() if hasattr(c, "steps")]
+    assert list(again.steps) == list(range(1, 22))  # read from its start again, not stuck past its end
+
+
+def test_class_names_with_commas_newlines_and_odd_bytes_keep_quality_csv_readable(tmp_path):
+    names = ["cats, big", "line\nbreak", "caf\udce9", "plain"]  # \udce9: a folder name that was not UTF-8
+    report = QualityReport(10, 0.5, (0.1, 0.2, 0.3, 0.4), 12.0, 3.0, 0.9, 0.5)
+    append_report(tmp_path, report, names)
+    append_report(tmp_path, report, names)
+    with open(tmp_path / "quality.csv", newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    assert header[6:] == ["acc_cats, big", "acc_line\nbreak", "acc_caf\ufffd", "acc_plain"]
+    assert all(len(r) == len(header) for r in rows)
+    assert [r.per_class for r in load_reports(tmp_path)] == [(0.1, 0.2, 0.3, 0.4)] * 2
+    assert np.isclose(load_reports(tmp_path)[0].frechet, 12.0)
