@@ -34,6 +34,9 @@ def build_window():
     return MainWindow()
 
 
+_WAKE_SOCKETS: list = []
+
+
 def close_on_signals(window, signals: tuple = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)) -> QSocketNotifier:
     """SIGTERM (a `kill`, a shutdown), SIGHUP (a logout) and Ctrl-C close the window as its close button
     does: the run stops between steps and writes its final checkpoint. Python runs a signal handler only
@@ -55,7 +58,7 @@ def close_on_signals(window, signals: tuple = (signal.SIGTERM, signal.SIGHUP, si
         window.close()
 
     notifier.activated.connect(on_signal)
-    notifier._sockets = (reader, writer)  # kept alive with the notifier
+    _WAKE_SOCKETS.append((reader, writer))  # alive as long as the process: the wake-up fd must stay open
     return notifier
 
 
