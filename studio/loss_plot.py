@@ -155,10 +155,6 @@ class LossPlot(QWidget):
         return len(self.series)
 
     # ---- drawing -----------------------------------------------------------------------------
-    @Slot()
-    def _mark_dirty(self) -> None:
-        self._dirty = True
-
     @Slot(int)
     def _on_smoothing(self, window: int) -> None:
         self.series.set_window(window)

@@ -41,10 +41,10 @@ class _Buffer:
 
 class _RunningSum:
     """Values with the running sum of their finite ones and their count (leading 0): the mean of any
-    stretch in two subtractions."""
+    stretch in two subtractions. `keep_values` False keeps only the sums (the raw values live elsewhere)."""
 
-    def __init__(self) -> None:
-        self.values = _Buffer(np.float32)
+    def __init__(self, keep_values: bool = True) -> None:
+        self.values = _Buffer(np.float32) if keep_values else None
         self.sums, self.counts = _Buffer(np.float64), _Buffer(np.int64)
         self.sums.extend(np.zeros(1))
         self.counts.extend(np.zeros(1, np.int64))
@@ -52,12 +52,14 @@ class _RunningSum:
     def extend(self, values: np.ndarray) -> None:
         values = np.asarray(values, np.float32)
         finite = np.isfinite(values)
-        self.values.extend(values)
+        if self.values is not None:
+            self.values.extend(values)
         self.sums.extend(self.sums.array[-1] + np.cumsum(np.where(finite, values, 0.0), dtype=np.float64))
         self.counts.extend(self.counts.array[-1] + np.cumsum(finite, dtype=np.int64))
 
     def truncate(self, n: int) -> None:
-        self.values.truncate(n)
+        if self.values is not None:
+            self.values.truncate(n)
         self.sums.truncate(n + 1)
         self.counts.truncate(n + 1)
 
@@ -159,7 +161,8 @@ class LossSeries:
         self._steps = _Buffer(np.int64)
         self._raw = {n: MinMaxPyramid() for n in self.names}
         self._smooth = {n: _RunningSum() for n in self.names}
-        self._sums = {n: _RunningSum() for n in self.names}  # of the raw values, for the trailing means
+        # Of the raw values, for the trailing means: the values themselves are the raw pyramid's.
+        self._sums = {n: _RunningSum(keep_values=False) for n in self.names}
 
     def __len__(self) -> int:
         return self._steps.n
