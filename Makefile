@@ -22,7 +22,7 @@ run: venv
 	$(VENV)/bin/cgan-studio
 
 test: venv
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2 --dist loadfile tests
 
 # Speed, guard and distance-to-limit figures (minutes); BENCHMARKS.md records each command and its output.
 bench: venv

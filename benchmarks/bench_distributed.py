@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cgan_core.presets import get_preset  # noqa: E402
+from cgan_core.step.presets import get_preset  # noqa: E402
 
 
 def images_per_second(preset: str, seconds: float, ranks: int, out: Path) -> float:

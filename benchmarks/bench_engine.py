@@ -11,9 +11,9 @@ import time
 import torch
 
 from benchmarks.references import seed002_reference, seed004_reference
-from cgan_core.config import TrainConfig
 from cgan_core.data import load_mnist
-from cgan_core.trainer import Trainer
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.trainer import Trainer
 
 
 def rate(step, seconds: float, warmup: int = 3) -> tuple[float, float]:

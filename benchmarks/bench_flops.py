@@ -17,10 +17,10 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from cgan_core.config import TrainConfig
 from cgan_core.data import load_mnist
-from cgan_core.presets import PRESETS
-from cgan_core.trainer import Trainer
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.presets import PRESETS
+from cgan_core.step.trainer import Trainer
 
 
 def sgemm_peak(size: int = 2048, repeats: int = 10) -> float:

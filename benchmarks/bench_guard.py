@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from cgan_core.classifier import load_or_train, predict
-from cgan_core.config import TrainConfig
-from cgan_core.events import GuardGaveUp, RolledBack
-from cgan_core.run import TrainingRun
-from cgan_core.sampling import make_grid, save_png, to_uint8
+from cgan_core.output.classifier import load_or_train, predict
+from cgan_core.output.sampling import make_grid, save_png, to_uint8
+from cgan_core.run.events import GuardGaveUp, RolledBack
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 
 def images_per_second(guard_on: bool, seconds: float) -> float:
@@ -60,7 +60,7 @@ def recovery(out_png: str, resumed: bool, out: Path) -> dict:
     labels = torch.arange(10).repeat_interleave(100)
     images = to_uint8(run.trainer.generate(z, labels), run.trainer.g.output_range)
     accuracy = float((predict(classifier, images) == labels).float().mean())
-    grid_z, grid_labels = run.trainer.fixed_grid_batch(8)
+    grid_z, grid_labels = run.trainer.inputs.fixed_grid_batch(8)
     save_png(out_png, make_grid(to_uint8(run.trainer.generate(grid_z, grid_labels), "tanh").numpy(), 8), scale=3)
     run.close()
     return {"case": "after a resume" if resumed else "in one run",
@@ -71,10 +71,10 @@ def recovery(out_png: str, resumed: bool, out: Path) -> dict:
 
 def best_generator(out: Path) -> dict:
     """A run whose quality peaks and then collapses: RUN/best keeps the peak."""
-    from cgan_core.checkpoint import generator_path, load_generator
     from cgan_core.data import load_dataset
-    from cgan_core.evaluate import evaluate_generator
-    from cgan_core.quality import load_reports, prepare_live_quality
+    from cgan_core.output.checkpoint import generator_path, load_generator
+    from cgan_core.output.evaluate import evaluate_generator
+    from cgan_core.output.quality import load_reports, prepare_live_quality
 
     run = TrainingRun(TrainConfig(), out=out, guard={"enabled": False})
     run.enable_quality(prepare_live_quality(run.dataset, load_dataset("mnist", "test")), every=100)

@@ -17,8 +17,8 @@ WARMUP = 3.0
 
 
 def headless(seconds: float) -> float:
-    from cgan_core.config import TrainConfig
-    from cgan_core.run import TrainingRun
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step.config import TrainConfig
 
     run = TrainingRun(TrainConfig())
     start = None
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=2, help="alternating headless/window pairs (one pair is +-5%)")
     args = parser.parse_args()
-    from cgan_core.device import leave_core_for_ui
+    from cgan_core.step.device import leave_core_for_ui
 
     threads = leave_core_for_ui()  # the app's setting, so that both runs share it
     references, guis, lateness = [], [], []

@@ -24,11 +24,11 @@ import torch
 
 from benchmarks.bench_engine import rate
 from benchmarks.references import seed002_reference, seed004_reference
-from cgan_core.config import TrainConfig
 from cgan_core.data import load_mnist
-from cgan_core.device import native_bf16
-from cgan_core.presets import get_preset
-from cgan_core.run import TrainingRun
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.device import native_bf16
+from cgan_core.step.presets import get_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,12 +15,12 @@ import time
 
 import torch
 
-from cgan_core.classifier import load_or_train
-from cgan_core.config import TrainConfig
 from cgan_core.data import load_dataset
-from cgan_core.presets import PRESETS
-from cgan_core.quality import LiveQuality
-from cgan_core.trainer import Trainer
+from cgan_core.output.classifier import load_or_train
+from cgan_core.output.quality import LiveQuality
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.presets import PRESETS
+from cgan_core.step.trainer import Trainer
 
 
 def evaluate(trainer: Trainer, quality: LiveQuality) -> dict:

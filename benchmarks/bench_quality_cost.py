@@ -14,11 +14,11 @@ import json
 import tempfile
 import time
 
-from cgan_core.config import TrainConfig
 from cgan_core.data import load_dataset
-from cgan_core.device import leave_core_for_ui
-from cgan_core.quality import QualityReport, classifier_ready, prepare_live_quality
-from cgan_core.run import TrainingRun
+from cgan_core.output.quality import QualityReport, classifier_ready, prepare_live_quality
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.device import leave_core_for_ui
 
 
 def steps_per_second(seconds: float, live=None) -> tuple[float, list[QualityReport]]:

@@ -23,9 +23,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cgan_core.data import load_mnist  # noqa: E402
-from cgan_core.guard import GuardConfig  # noqa: E402
-from cgan_core.guard_rules import within_class_diversity  # noqa: E402
-from cgan_core.presets import PRESETS, get_preset  # noqa: E402
+from cgan_core.output.evaluate import within_class_diversity  # noqa: E402
+from cgan_core.run.guard import GuardConfig  # noqa: E402
+from cgan_core.step.presets import PRESETS, get_preset  # noqa: E402
 
 
 def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
@@ -118,10 +118,10 @@ def replay(run_dir: Path, preset: str) -> list[str]:
     """The recorded stats of a run (its live line, after any rollback) read again by the current
     guard's rules, as the run read them: what each rule would decide now. Exact for every rule on the
     step stats (all but class collapse, which reads samples)."""
-    from cgan_core.events import LossChunk
-    from cgan_core.guard import DivergenceGuard
-    from cgan_core.history import split_branches
-    from cgan_core.trainer import STAT_NAMES
+    from cgan_core.run.events import LossChunk
+    from cgan_core.run.folder_reader import split_branches
+    from cgan_core.run.guard import DivergenceGuard
+    from cgan_core.step.trainer import STAT_NAMES
 
     m = read_metrics(run_dir)
     live, _ = split_branches(m["step"].astype(np.int64))

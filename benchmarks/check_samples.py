@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import torch
 
-from cgan_core.classifier import load_or_train, predict
+from cgan_core.output.classifier import load_or_train, predict
 
 
 def main(path: str) -> None:

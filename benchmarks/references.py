@@ -8,8 +8,8 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from cgan_core.nets_conv import Seed004Discriminator, Seed004Generator
-from cgan_core.nets_mlp import Seed002Discriminator, Seed002Generator
+from cgan_core.step.nets_conv import Seed004Discriminator, Seed004Generator
+from cgan_core.step.nets_mlp import Seed002Discriminator, Seed002Generator
 
 
 class PerItemMNIST(Dataset):

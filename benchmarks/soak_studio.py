@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from cgan_core.events import CheckpointSaved, GuardAdvice, GuardGaveUp, RolledBack  # noqa: E402
-from cgan_core.history import read_events  # noqa: E402
-from cgan_core.presets import PRESETS  # noqa: E402
+from cgan_core.run.events import CheckpointSaved, GuardAdvice, GuardGaveUp, RolledBack  # noqa: E402
+from cgan_core.run.folder_reader import read_events  # noqa: E402
+from cgan_core.step.presets import PRESETS  # noqa: E402
 from studio.app import build_window  # noqa: E402
 
 

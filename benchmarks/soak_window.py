@@ -1,7 +1,7 @@
 """The studio left training for an hour: does the window stay live? Run it alone, on a virtual screen:
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m benchmarks.soak_window --minutes 60 \
-        [--preset studio-fast] [--attach] [--reference-minutes 3] [--out DIR] [--screenshots DIR]
+        [--preset studio-fast] [--attach] [--reference-minutes 2] [--reference-every 15] [--out DIR] [--screenshots DIR]
 
 The window (1280x800) trains the preset under the default settings, started as a user starts it. Every
 minute it records:
@@ -16,10 +16,12 @@ minute it records:
 - img/s: the run's images per training second in that minute, and its ratio to headless;
 - RSS in MB.
 The headless reference is the same engine with the same torch thread count, for --reference-minutes
-before and after the window (two cores cannot run both in the same minutes without each halving the
-other); the ratio uses the mean of the two, and the spread of the two says how much the host drifted.
+before the window, every --reference-every minutes in between (the window's run paused meanwhile) and
+after it: two cores cannot run both in the same minutes without each halving the other, and the host's
+speed drifts over an hour, so each minute's ratio is against the references interpolated to that minute.
 With --attach the run is a CLI process (one torch thread, as the window's own) and the window follows it
-through its run folder: attached, the run's img/s is the CLI's and the window's cost is the reading.
+through its run folder: the reference is that same process while the window stops reading it, so the
+ratio is exactly the window's cost.
 """
 from __future__ import annotations
 
@@ -45,8 +47,8 @@ def rss_mb() -> float:
 
 def headless(config, guard: dict, minutes: float) -> float:
     """Images per training second of the engine alone, with the window's settings, after a 10 s warm-up."""
-    from cgan_core.prepare import classifier_ready, prepare_quality
-    from cgan_core.run import TrainingRun
+    from cgan_core.run.prepare import classifier_ready, prepare_quality
+    from cgan_core.run.training_run import TrainingRun
 
     run = TrainingRun(config, guard=guard)
     if classifier_ready(run.dataset):  # live quality as the studio's "auto" has it: on when cached
@@ -67,7 +69,7 @@ class Probe:
     def __init__(self, window, app, attached: bool) -> None:
         from PySide6.QtCore import QElapsedTimer, QTimer
 
-        from cgan_core.events import Progress
+        from cgan_core.run.events import Progress
 
         self.window, self.app, self.attached = window, app, attached
         self.clock = QElapsedTimer()
@@ -80,7 +82,7 @@ class Probe:
         # (when, paused) as the run acknowledges it: a hosted run's Progress, an attached run's ControlApplied
         self.paused_seen: list[tuple[float, bool]] = []
         if attached:
-            from cgan_core.events import ControlApplied
+            from cgan_core.run.events import ControlApplied
 
             kind, paused = ControlApplied, lambda e: e.command == "Pause"
         else:
@@ -119,16 +121,19 @@ class Probe:
         self.wait(10, lambda: len(self.served) > n)
         return (self.served[n] if len(self.served) > n else float("inf")) - start
 
-    def pause_and_resume(self) -> tuple[float, float]:
+    def pause_and_resume(self, pause: bool = True, resume: bool = True) -> tuple[float, float]:
         """(click served, run acknowledged) in ms for Pause; then Resume, waited for the same way."""
         button = self.window.controls.pause_button
-        n, start = len(self.paused_seen), time.perf_counter()
-        served = self.click(button)
-        acked = self.wait(30, lambda: any(p for _, p in self.paused_seen[n:]))
-        ack = next((t for t, p in self.paused_seen[n:] if p), float("inf")) - start if acked else float("inf")
-        m = len(self.paused_seen)
-        self.click(button)
-        self.wait(30, lambda: any(not p for _, p in self.paused_seen[m:]))
+        served = ack = float("nan")
+        if pause:
+            n, start = len(self.paused_seen), time.perf_counter()
+            served = self.click(button)
+            acked = self.wait(30, lambda: any(p for _, p in self.paused_seen[n:]))
+            ack = next((t for t, p in self.paused_seen[n:] if p), float("inf")) - start if acked else float("inf")
+        if resume:
+            m = len(self.paused_seen)
+            self.click(button)
+            self.wait(30, lambda: any(not p for _, p in self.paused_seen[m:]))
         return served * 1000, ack * 1000
 
     def minute(self) -> dict:
@@ -167,6 +172,13 @@ class AttachedCli:
                                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self.batch = None
 
+    def reference(self, probe, minutes: float) -> tuple[float, float]:
+        """(wall time, img/s) of the CLI run over `minutes` while nothing reads it."""
+        first, start = self.position(), time.monotonic()
+        probe.wait(minutes * 60)
+        last = self.position()
+        return start + minutes * 30, (last[1] - first[1]) / max(1e-9, last[2] - first[2])
+
     def position(self) -> tuple[int, int, float] | None:
         metrics = self.run_dir / "metrics.csv"
         if not metrics.is_file():
@@ -198,20 +210,44 @@ def soak(args) -> list[dict]:
     panel.guard_box.setChecked(True)
     config, guard = panel.config(), panel.guard()
     config.sample_every = window.sample_every.value()
-    reference = [headless(config, guard, args.reference_minutes)]
-    print(json.dumps({"headless_before": round(reference[0], 1)}), flush=True)
     probe = Probe(window, app, args.attach)
+    mids = [m for m in range(1, int(args.minutes)) if m % args.reference_every == 0]
+    reference = []  # (wall time, headless img/s)
+
+    def measure_reference() -> None:
+        if args.attach:
+            reference.append(source.reference(probe, args.reference_minutes))
+        else:
+            start = time.monotonic()
+            reference.append((start + args.reference_minutes * 30, headless(config, guard, args.reference_minutes)))
+        print(json.dumps({"headless": round(reference[-1][1], 1)}), flush=True)
+
     if args.attach:
-        source = AttachedCli(args.preset, args.out, args.minutes)
-        probe.wait(120, lambda: (source.run_dir / "config.json").is_file())
+        cli_minutes = args.minutes + args.reference_minutes * (len(mids) + 2) + 2
+        source = AttachedCli(args.preset, args.out, cli_minutes)
+        probe.wait(120, lambda: source.position() is not None)
+        probe.wait(20)  # past the start-up
+        measure_reference()
         window.attach(source.run_dir)
     else:
+        measure_reference()
         source = HostedRun(window)
         window.start()
     probe.wait(120, lambda: source.position() is not None)
     rows, last = [], source.position()
     probe.minute()
     for minute in range(1, int(args.minutes) + 1):
+        if minute - 1 in mids:  # a reference in between: the window stops reading (attached) or pauses its run
+            if args.attach:
+                window.controller.attached.detach()
+                measure_reference()
+                window.controller.attached.start()
+            else:
+                probe.pause_and_resume(resume=False)
+                measure_reference()
+                probe.pause_and_resume(pause=False)
+            probe.minute()
+            last = source.position()
         end = time.monotonic() + 60
         click_ms, ack_ms = probe.pause_and_resume()
         probe.wait(max(0.0, end - time.monotonic()))
@@ -223,6 +259,7 @@ def soak(args) -> list[dict]:
                "plot_lag_s": round((now[0] - plotted) / max(rate, 1e-9), 2),
                "window_lag_s": round(max(0, now[3] - plotted) / max(rate, 1e-9), 2),
                "images_s": round((now[1] - last[1]) / max(1e-9, now[2] - last[2]), 1), "rss_mb": round(rss_mb(), 1)}
+        row["wall"] = time.monotonic() - 30
         rows.append(row)
         print(json.dumps(row), flush=True)
         last = now
@@ -230,6 +267,9 @@ def soak(args) -> list[dict]:
             args.screenshots.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.screenshots / f"soak-{args.preset}{'-attached' if args.attach else ''}-{minute}min.png"))
     if args.attach:
+        window.controller.attached.detach()
+        measure_reference()
+        window.controller.attached.start()
         window.stop()
         source.process.wait(120)
     else:
@@ -237,15 +277,17 @@ def soak(args) -> list[dict]:
         probe.wait(120, lambda: not window.running)
     window.close()
     app.processEvents()
-    reference.append(headless(config, guard, args.reference_minutes))
-    print(json.dumps({"headless_after": round(reference[1], 1)}), flush=True)
+    if not args.attach:
+        measure_reference()
+    walls, rates = zip(*reference)
     for row in rows:
-        row["window_over_headless"] = round(row["images_s"] / float(np.mean(reference)), 3)
-    return rows, reference
+        row["headless_images_s"] = round(float(np.interp(row.pop("wall"), walls, rates)), 1)
+        row["window_over_headless"] = round(row["images_s"] / row["headless_images_s"], 3)
+    return rows, [round(r, 1) for r in rates]
 
 
 def table(rows: list[dict], reference: list[float]) -> str:
-    lines = [f"headless img/s before and after: {reference[0]:.0f}, {reference[1]:.0f}", "",
+    lines = [f"headless img/s at each reference: {', '.join(f'{r:.0f}' for r in reference)}", "",
              "| minute | GUI busy | timer p99 ms | timer max ms | click ms | pause ack ms | plot lag s | window lag s | "
              "img/s | window/headless | RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -261,7 +303,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--preset", default="studio-fast")
     parser.add_argument("--attach", action="store_true", help="follow a CLI run instead of hosting it")
-    parser.add_argument("--reference-minutes", type=float, default=3.0)
+    parser.add_argument("--reference-minutes", type=float, default=2.0)
+    parser.add_argument("--reference-every", type=int, default=15, help="minutes between references in the hour")
     parser.add_argument("--out", type=Path, default=Path("runs/soak-window"))
     parser.add_argument("--screenshots", type=Path)
     args = parser.parse_args()

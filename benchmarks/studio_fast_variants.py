@@ -15,8 +15,9 @@ import argparse
 import dataclasses
 import sys
 
-from cgan_core import cli, presets
-from cgan_core.nets_conv import ProjectionDiscriminator
+from cgan_core.cli import main as cli
+from cgan_core.step import presets
+from cgan_core.step.nets_conv import ProjectionDiscriminator
 
 VARIANT = "studio-fast-variant"
 

@@ -1,6 +1,6 @@
 """`python -m cgan_core SUBCOMMAND`: the headless engine, e.g. under torchrun."""
 import sys
 
-from .cli import main
+from cgan_core.cli.main import main
 
 sys.exit(main())

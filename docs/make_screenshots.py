@@ -43,7 +43,7 @@ def explorer_plan(window, shot) -> list:
         ex.from_combo.setCurrentIndex(6)
         ex.to_combo.setCurrentIndex(1)
         ex.frames_spin.setValue(50)
-        ex.frame_slider.setValue(24)
+        ex.player.frame_slider.setValue(24)
 
     def export_and_compare() -> None:
         ex = window.explorer

@@ -10,7 +10,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 import resources
-from cgan_core.device import leave_core_for_ui
+from cgan_core.step.device import leave_core_for_ui
 
 
 def _application(argv: list[str]) -> QApplication:

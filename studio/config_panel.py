@@ -11,9 +11,9 @@ import torch
 from PySide6.QtCore import QSignalBlocker, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
 
-from cgan_core.config import LIVE_FIELDS, TrainConfig
-from cgan_core.guard import GuardConfig, Remedy
-from cgan_core.presets import DEFAULT_PRESET, PRESETS, canonical_name
+from cgan_core.run.guard import GuardConfig, Remedy
+from cgan_core.step.config import LIVE_FIELDS, TrainConfig
+from cgan_core.step.presets import DEFAULT_PRESET, PRESETS, canonical_name
 
 from .dataset_picker import DatasetPicker
 
@@ -170,7 +170,7 @@ class ConfigPanel(QWidget):
                 "snapshot_every": self.guard_snapshot.value(), "remedy": self.guard_remedy.currentData()}
 
     def _fill_devices(self) -> None:
-        from cgan_core.device import pick_device
+        from cgan_core.step.device import pick_device
 
         self.device.addItem(f"auto ({pick_device('auto').type})", "auto")
         self.device.addItem("cpu", "cpu")

@@ -8,11 +8,12 @@ a frame set is one batched forward pass on the CPU, a few tens of ms.
 """
 from __future__ import annotations
 
+from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -27,23 +28,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cgan_core import latent
-from cgan_core.checkpoint import generator_from_tensors, load_generator
 from cgan_core.errors import CganError
-from cgan_core.events import SampleGrid
-from cgan_core.sampling import make_grid, to_uint8
-from cgan_core.timelapse import load_timelapse
+from cgan_core.output import latent
+from cgan_core.output.checkpoint import generator_from_tensors, load_generator
+from cgan_core.output.sampling import make_grid, to_uint8
+from cgan_core.output.timelapse import load_timelapse
+from cgan_core.run.events import SampleGrid
 
 from .explorer_directions import DirectionsTab
-from .explorer_directions import pixmap as scaled_pixmap
 from .explorer_export import ExplorerExports
-from .sample_view import SampleGridView
+from .explorer_player import FramePlayer
 
 
 def _spin(name: str, lo: int, hi: int, value: int) -> QSpinBox:
     spin = QSpinBox(objectName=name, minimum=lo, maximum=hi, value=value)
     spin.setKeyboardTracking(False)
     return spin
+
+
+class Tab(IntEnum):
+    """The explorer's tabs, in the order they are added."""
+
+    CLASSES = 0
+    Z_WALK = 1
+    DIRECTIONS = 2
+    COMPARE = 3
 
 
 class ExplorerWindow(QWidget):
@@ -55,10 +64,8 @@ class ExplorerWindow(QWidget):
         self.setObjectName("explorerWindow")
         self.setWindowTitle("cgan-studio: latent explorer")
         self.g, self.info, self.run_dir = None, None, None
-        self.frames: np.ndarray | None = None  # (T, H, W, C) uint8: the current tab's animation
-        self.play_timer = QTimer(self)
-        self.play_timer.timeout.connect(self._advance)
         self.exports = ExplorerExports(self)
+        self.player = FramePlayer(lambda: self.exports.fps_spin.value())
         self._build()
         self._set_enabled(False)
 
@@ -100,30 +107,13 @@ class ExplorerWindow(QWidget):
         self.directions_tab.changed.connect(self.refresh)
         self.tabs.addTab(self.directions_tab, "Directions")
         self.tabs.addTab(self._build_compare_tab(), "Compare")
-        self.view = SampleGridView()
-        self.view.setObjectName("explorerView")
-        self.view.setToolTip("")
-        self.frame_slider = QSlider(Qt.Horizontal, objectName="frameSlider", minimum=0, maximum=0)
-        self.frame_slider.valueChanged.connect(self._show_frame)
-        self.play_button = QPushButton("Play", objectName="playButton", checkable=True)
-        self.play_button.toggled.connect(self._toggle_play)
-        self.filmstrip = QLabel(objectName="filmstrip")
-        self.filmstrip.setToolTip("The whole animation; the current frame is outlined")
-        self.filmstrip.setMinimumHeight(40)
-        scrub = QHBoxLayout()
-        scrub.addWidget(self.play_button)
-        scrub.addWidget(self.frame_slider, 1)
         left = QVBoxLayout()
         left.addLayout(form)
         left.addWidget(self.tabs, 1)
         left.addLayout(self.exports.row)
-        right = QVBoxLayout()
-        right.addWidget(self.view, 1)
-        right.addWidget(self.filmstrip)
-        right.addLayout(scrub)
         body = QHBoxLayout()
         body.addLayout(left, 2)
-        body.addLayout(right, 3)
+        body.addWidget(self.player, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(body, 1)
@@ -200,8 +190,9 @@ class ExplorerWindow(QWidget):
         self.refresh()
 
     def _set_enabled(self, enabled: bool) -> None:
-        for w in (self.tabs, self.class_combo, self.seed_spin, self.truncation, self.play_button, self.frame_slider):
+        for w in (self.tabs, self.class_combo, self.seed_spin, self.truncation):
             w.setEnabled(enabled)
+        self.player.set_enabled(enabled)
         self.exports.set_enabled(enabled)
 
     # ---- rendering ----------------------------------------------------------------------------------
@@ -220,52 +211,21 @@ class ExplorerWindow(QWidget):
         if self.g is None:
             return
         self.truncation_label.setText(f"psi {self.psi:.2f}")
-        tab = self.tabs.currentIndex()
-        if tab == 0:
-            a, b = self.from_combo.currentIndex(), self.to_combo.currentIndex()
-            self._set_frames(self._uint8(latent.class_interpolation(self.g, self.z(), a, b, self.frames_spin.value())))
-        elif tab == 1:
-            walk = latent.z_walk(self.g, self.class_combo.currentIndex(), self.z(), self.z(self.seed_to_spin.value()),
-                                 self.frames_spin.value())
-            self._set_frames(self._uint8(walk))
-        elif tab == 2:
-            self._render_directions()
-        elif self.compare_combo.currentIndex() == 0:
-            self._render_across_classes()
-        else:
-            self._render_timelapse()
-
-    def _set_frames(self, frames: np.ndarray | None, labels: list[str] | None = None) -> None:
-        self.frames, self.frame_labels = frames, labels
-        count = 0 if frames is None else len(frames)
-        self.frame_slider.blockSignals(True)
-        self.frame_slider.setMaximum(max(0, count - 1))
-        self.frame_slider.setValue(min(self.frame_slider.value(), max(0, count - 1)))
-        self.frame_slider.blockSignals(False)
-        self._show_frame(self.frame_slider.value())
-
-    def _show_frame(self, index: int) -> None:
-        if self.frames is None or not len(self.frames):
-            self.filmstrip.clear()
-            return
-        self._draw_filmstrip(index)
-        frame = self.frames[index]
-        caption = self.frame_labels[index] if self.frame_labels else f"frame {index + 1} / {len(self.frames)}"
-        self.view.set_grid(SampleGrid(-1, frame, (), 1, frame.shape[0]), caption=caption)
-
-    def _draw_filmstrip(self, current: int, slots: int = 16) -> None:
-        """Up to `slots` evenly spaced frames side by side, the one nearest the current frame outlined."""
-        count = len(self.frames)
-        picks = np.unique(np.linspace(0, count - 1, min(slots, count)).round().astype(int))
-        tiles = [np.pad(self.frames[i], ((2, 2), (2, 2), (0, 0))) for i in picks]
-        nearest = int(np.abs(picks - current).argmin())
-        tiles[nearest] = tiles[nearest].copy()
-        tiles[nearest][[0, 1, -2, -1], :] = 255
-        tiles[nearest][:, [0, 1, -2, -1]] = 255
-        strip = np.concatenate(tiles, axis=1)
-        width = max(100, self.filmstrip.width())
-        pixmap = scaled_pixmap(strip, width)
-        self.filmstrip.setPixmap(pixmap.scaledToWidth(width, Qt.FastTransformation))
+        match Tab(self.tabs.currentIndex()):
+            case Tab.CLASSES:
+                a, b = self.from_combo.currentIndex(), self.to_combo.currentIndex()
+                frames = latent.class_interpolation(self.g, self.z(), a, b, self.frames_spin.value())
+                self.player.set_frames(self._uint8(frames))
+            case Tab.Z_WALK:
+                walk = latent.z_walk(self.g, self.class_combo.currentIndex(), self.z(), self.z(self.seed_to_spin.value()),
+                                     self.frames_spin.value())
+                self.player.set_frames(self._uint8(walk))
+            case Tab.DIRECTIONS:
+                self._render_directions()
+            case Tab.COMPARE if self.compare_combo.currentIndex() == 0:
+                self._render_across_classes()
+            case Tab.COMPARE:
+                self._render_timelapse()
 
     def across_classes_images(self) -> np.ndarray:
         """uint8 (K * n, C, H, W): n consecutive seeds from the z seed, each in every class (class-major)."""
@@ -276,41 +236,31 @@ class ExplorerWindow(QWidget):
         images, n = self.across_classes_images(), self.columns_spin.value()
         grid = make_grid(images, n)
         names = tuple(str(n) for n in self.info["class_names"])
-        self._set_frames(None)
-        self.view.set_grid(SampleGrid(-1, grid, names, n, images.shape[2] + 2), caption="same z in every class")
+        self.player.show_still(SampleGrid(-1, grid, names, n, images.shape[2] + 2), "same z in every class")
 
     def _render_timelapse(self) -> None:
         frames = load_timelapse(self.run_dir) if self.run_dir is not None else []
         if not frames:
-            self._set_frames(None)
-            self.view.set_grid(SampleGrid(-1, np.zeros((8, 8, 1), np.uint8), (), 1, 8),
-                               caption="no timelapse: it needs a run with saved grids")
+            self.player.show_still(SampleGrid(-1, np.zeros((8, 8, 1), np.uint8), (), 1, 8),
+                                   "no timelapse: it needs a run with saved grids")
             return
-        self._set_frames(np.stack([f for _, f in frames]), [f"step {s}" for s, _ in frames])
+        self.player.set_frames(np.stack([f for _, f in frames]), [f"step {s}" for s, _ in frames])
 
     def _render_directions(self) -> None:
         label = self.class_combo.currentIndex()
         images = self.directions_tab.render(self.g, label, self.z(), self._uint8)
-        self._set_frames(images, [f"class {self.info['class_names'][label]}, directions applied"])
+        self.player.set_frames(images, [f"class {self.info['class_names'][label]}, directions applied"])
 
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open generator", "", "safetensors (*.safetensors)")
         if path:
             self.load_file(Path(path))
 
-    # ---- playback ----------------------------------------------------------------------------------
-    def _toggle_play(self, playing: bool) -> None:
-        self.play_button.setText("Pause" if playing else "Play")
-        if playing:
-            self.play_timer.start(int(1000 / max(1.0, self.exports.fps_spin.value())))
-        else:
-            self.play_timer.stop()
-
-    def _advance(self) -> None:
-        if self.frames is None or len(self.frames) < 2:
-            return
-        self.frame_slider.setValue((self.frame_slider.value() + 1) % len(self.frames))
+    @property
+    def frames(self) -> np.ndarray | None:
+        """The current tab's animation, (T, H, W, C) uint8, or None for a still picture."""
+        return self.player.frames
 
     def closeEvent(self, event) -> None:
-        self.play_button.setChecked(False)
+        self.player.stop()
         super().closeEvent(event)

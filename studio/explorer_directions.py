@@ -1,5 +1,5 @@
 """The explorer's Directions tab: eight sliders along the generator's principal directions at a class
-(of JᵀJ, see cgan_core.latent) or along raw z dimensions, each with a live preview of its own effect."""
+(of JᵀJ, see cgan_core.output.latent) or along raw z dimensions, each with a live preview of its own effect."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from cgan_core import latent
+from cgan_core.output import latent
 
 from .sample_view import to_qimage
 

@@ -67,7 +67,7 @@ class ExplorerExports:
 
     # ---- the exports -----------------------------------------------------------------------------
     def export_gif(self, path: Path) -> bool:
-        from cgan_core.gif import save_gif
+        from cgan_core.output.gif import save_gif
 
         frames = self.explorer.frames
         if frames is None or len(frames) < 2:
@@ -77,7 +77,7 @@ class ExplorerExports:
                                             scale=self.scale_spin.value()))
 
     def export_grid(self, path: Path) -> bool:
-        from cgan_core.sampling import class_grid, save_png
+        from cgan_core.output.sampling import class_grid, save_png
 
         ex = self.explorer
         grid = class_grid(ex.across_classes_images(), ex.columns_spin.value(), [str(c) for c in ex.info["class_names"]],
@@ -85,20 +85,20 @@ class ExplorerExports:
         return self._guard(lambda: save_png(Path(path), grid, scale=self.scale_spin.value()))
 
     def export_onnx(self, path: Path) -> bool:
-        from cgan_core.onnx_export import export_onnx
+        from cgan_core.output.onnx_export import export_onnx
 
         return self._guard(lambda: export_onnx(self.explorer.g, Path(path), self.explorer.info))
 
     def export_safetensors(self, path: Path) -> bool:
-        from cgan_core.checkpoint import save_generator
+        from cgan_core.output.checkpoint import save_generator
 
         g, info = self.explorer.g, self.explorer.info
         extra = {k: v for k, v in info.items() if k in ("preset", "dataset", "step", "ema")}
         return self._guard(lambda: save_generator(Path(path), g, info["class_names"], extra))
 
     def export_checkpoint(self, path: Path) -> bool:
-        from cgan_core.checkpoint import atomic_write_bytes
-        from cgan_core.run import latest_checkpoint
+        from cgan_core.output.checkpoint import atomic_write_bytes
+        from cgan_core.run.training_run import latest_checkpoint
 
         run_dir = self.explorer.run_dir
         if run_dir is None:

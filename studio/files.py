@@ -9,12 +9,12 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from cgan_core.commands import SaveGenerator
 from cgan_core.errors import CganError
-from cgan_core.history import RunHistory, load_history, replay
-from cgan_core.quality import load_reports
-from cgan_core.run_files import BEST_FILE, GENERATOR_FILE
-from cgan_core.sampling import save_png
+from cgan_core.output.quality import load_reports
+from cgan_core.output.sampling import save_png
+from cgan_core.run.commands import SaveGenerator
+from cgan_core.run.folder_reader import RunHistory, load_history, replay
+from cgan_core.run.folder_writer import BEST_FILE, GENERATOR_FILE
 
 
 class FileActions:

@@ -1,5 +1,5 @@
 """The `cgan-studio` command: with no arguments it opens the desktop app; with a subcommand it hands
-over to the engine's headless CLI (cgan_core.cli), which never imports Qt."""
+over to the engine's headless CLI (cgan_core.cli.main), which never imports Qt."""
 from __future__ import annotations
 
 import sys
@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
         from .app import main as studio_main
 
         return studio_main([])
-    from cgan_core.cli import main as cli_main
+    from cgan_core.cli.main import main as cli_main
 
     return cli_main(argv)
 

@@ -1,5 +1,5 @@
 """Live quality in the studio, without stalling training. The domain classifier (trained once per
-dataset, a minute or two on a CPU) and the fixed real features are prepared by cgan_core.prepare on a
+dataset, a minute or two on a CPU) and the fixed real features are prepared by cgan_core.run.prepare on a
 plain Python thread, which checks an abort flag between batches (as Orange3's task functions do) and
 hands its result back through the worker's command queue; the run then gets a SetQuality command."""
 from __future__ import annotations
@@ -8,10 +8,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cgan_core.commands import SetQuality
 from cgan_core.errors import CganError
-from cgan_core.prepare import classifier_ready, prepare_quality
-from cgan_core.quality import QualitySchedule
+from cgan_core.output.quality import QualitySchedule
+from cgan_core.run.commands import SetQuality
+from cgan_core.run.prepare import classifier_ready, prepare_quality
 
 
 @dataclass(frozen=True)

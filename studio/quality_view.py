@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from cgan_core.quality import QualityReport
+from cgan_core.output.quality import QualityReport
 
 from .loss_plot import cheap_grid
 

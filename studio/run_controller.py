@@ -1,7 +1,7 @@
 """The run controller: the one owner of the training thread, its worker and the paused state.
 
 The window talks to it in UI terms (start, pause, step, stop, send a command) and listens to one signal,
-`events`: a list of typed events (cgan_core.events and stream.py), in order, from the hosted run's
+`events`: a list of typed events (cgan_core.run.events and stream.py), in order, from the hosted run's
 mailbox or the attached run's tail alike. On close: request a stop, quit the thread, wait. Never terminate().
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from cgan_core import commands as cmd
-from cgan_core.config import TrainConfig
-from cgan_core.events import GuardGaveUp
+from cgan_core.run import commands as cmd
+from cgan_core.run.events import GuardGaveUp
+from cgan_core.step.config import TrainConfig
 
 from .quality_prep import QualitySettings
 from .stream import Ended

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from cgan_core.runs import RunCurves
+from cgan_core.compare.summary import RunCurves
 
 from .loss_plot import cheap_grid
 from .series import decimated

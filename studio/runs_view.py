@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from cgan_core import paths
+from cgan_core.compare.summary import RunSummary, curves, differences, scan
 from cgan_core.errors import CganError
-from cgan_core.runs import RunSummary, curves, differences, scan
 
 from .runs_plot import RunsPlot
 from .sweep_view import SweepView

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
-from cgan_core.events import CheckpointSaved, Progress
+from cgan_core.run.events import CheckpointSaved, Progress
 
 
 def _clock(seconds: float) -> str:

@@ -1,6 +1,6 @@
 """One stream of typed events from a run to the window, with backpressure.
 
-The engine's events (cgan_core.events) and the few the studio adds below travel as one list per
+The engine's events (cgan_core.run.events) and the few the studio adds below travel as one list per
 delivery, through one signal, to one table in the window that maps each event type to a view. A live
 run's worker fills a Mailbox from its thread; an attached run's tail and an opened run's history hand
 their lists to the same table.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cgan_core.events import LossChunk, Progress, RunFinished, SampleGrid
+from cgan_core.run.events import LossChunk, Progress, RunFinished, SampleGrid
 
 
 @dataclass(frozen=True)

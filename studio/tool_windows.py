@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QWidget
 
-from cgan_core import commands as cmd
 from cgan_core import paths
-from cgan_core.events import GeneratorCopy
+from cgan_core.run import commands as cmd
+from cgan_core.run.events import GeneratorCopy
 
 
 class ToolWindows:

@@ -10,9 +10,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cgan_core import commands as cmd
 from cgan_core.errors import CganError
-from cgan_core.events import (
+from cgan_core.output.quality import QualityReport
+from cgan_core.run import commands as cmd
+from cgan_core.run.events import (
     BestSaved,
     CheckpointSaved,
     GeneratorCopy,
@@ -26,7 +27,6 @@ from cgan_core.events import (
     SampleGrid,
     reason_label,
 )
-from cgan_core.quality import QualityReport
 
 from . import settings
 from .config_panel import ConfigPanel

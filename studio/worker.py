@@ -1,6 +1,6 @@
 """The training worker: a QObject moved to a QThread that drives cgan_core's RunLoop.
 
-It only translates. UI actions arrive as typed commands (cgan_core.commands) through a queue.Queue that
+It only translates. UI actions arrive as typed commands (cgan_core.run.commands) through a queue.Queue that
 the loop drains between steps (a busy loop never runs queued slots). The loop's events leave through one
 Mailbox (stream.py): throttled here where they are produced (losses about 10 Hz, grids at most 2 Hz, only
 the newest kept), coalesced there while the window is behind, announced by one signal.
@@ -17,14 +17,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from cgan_core import commands as cmd
-from cgan_core.config import LIVE_FIELDS, TrainConfig
+from cgan_core.compare.tensorboard import TensorBoardLog
+from cgan_core.compare.tensorboard import check_available as check_tensorboard
 from cgan_core.errors import CganError
-from cgan_core.events import LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken
-from cgan_core.loop import RunLoop
-from cgan_core.prepare import fetch_dataset
-from cgan_core.tensorboard import TensorBoardLog
-from cgan_core.tensorboard import check_available as check_tensorboard
+from cgan_core.run import commands as cmd
+from cgan_core.run.events import LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken
+from cgan_core.run.loop import RunLoop
+from cgan_core.run.prepare import fetch_dataset
+from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 
 from .quality_prep import QualityControl, QualitySettings
 from .stream import Busy, Ended, Failed, Mailbox, QualityStatus, RunStarted, Snapshots, merge_chunks
@@ -89,7 +89,7 @@ class TrainWorker(QObject):
         result, board, post = None, None, self.mailbox.post
         try:
             post(Busy("Loading data and building the models…"))
-            from cgan_core.run import TrainingRun
+            from cgan_core.run.training_run import TrainingRun
 
             fetch_dataset(self.config.dataset, self._download_progress)
             if self.stop_requested:

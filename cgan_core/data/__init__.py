@@ -9,10 +9,10 @@ CIFAR-10 binary, folders of images or checksummed downloads, and a seeded on-dev
     registry.py  a dataset by name or folder
     stream.py    BatchStream
 """
-from .dataset import COLORS, SIZES, ImageDataset, check_size_and_color, convert
-from .mnist import load_mnist
-from .registry import DATASETS, load_dataset
-from .stream import BatchStream
+from cgan_core.data.dataset import COLORS, SIZES, ImageDataset, check_size_and_color, convert
+from cgan_core.data.mnist import load_mnist
+from cgan_core.data.registry import DATASETS, load_dataset
+from cgan_core.data.stream import BatchStream
 
 __all__ = ["COLORS", "DATASETS", "SIZES", "BatchStream", "ImageDataset", "check_size_and_color", "convert",
            "load_dataset", "load_mnist"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import DataError
+from cgan_core.errors import DataError
 
 SIZES = (28, 32, 64)
 COLORS = ("keep", "grey", "rgb")

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import paths
-from ..errors import DataError
+from cgan_core import paths
+from cgan_core.errors import DataError
 
 CHUNK = 1 << 16
 TIMEOUT_S = 20.0

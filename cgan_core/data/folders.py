@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import DataError
-from . import idx
-from .dataset import ImageDataset, check_size_and_color
+from cgan_core.data import idx
+from cgan_core.data.dataset import ImageDataset, check_size_and_color
+from cgan_core.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 MAX_CORRUPT_FRACTION = 0.05  # corrupt images under this share are skipped and listed; above it, refused

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from cgan_core.errors import DataError
 
 # IDX magic: two zero bytes, a type code (0x08 = uint8), then the number of dimensions.
 _UINT8 = 0x08

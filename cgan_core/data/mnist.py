@@ -10,11 +10,10 @@ import numpy as np
 import torch
 
 import resources
-
-from .. import paths
-from ..errors import DataError
-from . import idx
-from .dataset import ImageDataset
+from cgan_core import paths
+from cgan_core.data import idx
+from cgan_core.data.dataset import ImageDataset
+from cgan_core.errors import DataError
 
 MNIST_FILES = {  # file -> canonical MD5 of the decompressed bytes
     "train-images-idx3-ubyte.gz": "6bbc9ace898e44ae57da46a324031adb",

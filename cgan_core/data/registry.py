@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DataError
-from . import download, folders
-from .dataset import ImageDataset, convert
-from .mnist import load_mnist
+from cgan_core.data import download, folders
+from cgan_core.data.dataset import ImageDataset, convert
+from cgan_core.data.mnist import load_mnist
+from cgan_core.errors import DataError
 
 DATASETS = ("mnist", "fashion-mnist", "kmnist", "cifar10")  # or a folder: see load_dataset
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import DataError
+from cgan_core.errors import DataError
 
 
 class BatchStream:

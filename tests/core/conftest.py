@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cgan_core.classifier import load_or_train_on
 from cgan_core.data import ImageDataset, load_mnist
+from cgan_core.output.classifier import load_or_train_on
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +23,18 @@ def classifier(small_sets):
     return model
 
 
+
+
+@pytest.fixture
+def cli_here(capsys):
+    """The CLI's main() in this process, where torch is imported already: (exit code, stdout, stderr). An
+    exception that main() lets through (a traceback a user would see) fails the test. The subprocess tests
+    prove the entry point itself; these prove each refusal's exit code and message, without a start-up each."""
+    from cgan_core.cli.main import main
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        rc = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return rc, captured.out, captured.err
+    return run

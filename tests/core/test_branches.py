@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from cgan_core.config import TrainConfig
-from cgan_core.history import load_history
-from cgan_core.loop import train
-from cgan_core.run import TrainingRun
-from cgan_core.run_files import ABANDONED, checkpoint_files, checkpoint_step
+from cgan_core.run.folder_reader import load_history
+from cgan_core.run.folder_writer import ABANDONED, checkpoint_files, checkpoint_step
+from cgan_core.run.loop import train
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 
 def config(**extra) -> TrainConfig:

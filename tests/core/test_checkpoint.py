@@ -3,10 +3,10 @@ import os
 import pytest
 import torch
 
-from cgan_core import checkpoint as ckpt
-from cgan_core.config import TrainConfig
 from cgan_core.errors import CheckpointError
-from cgan_core.trainer import Trainer
+from cgan_core.output import checkpoint as ckpt
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.trainer import Trainer
 
 
 def test_checkpoint_round_trip_under_weights_only(tiny_mnist, tmp_path):

@@ -12,7 +12,7 @@ TINY = ["--preset", "mlp-label-product", "--batch-size", "16"]
 
 
 def cli(*args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "cgan_core.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cgan_core.cli.main", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
@@ -76,10 +76,17 @@ def test_resume_continues_to_the_total_step_count(trained_run, tmp_path):
         (["sample", "x.safetensors", "--out", "x.jpg"], "--out"),
     ],
 )
-def test_bad_flag_exits_2_with_one_line(args, flag):
-    result = cli(*args)
+def test_bad_flag_exits_2_with_one_line(args, flag, cli_here):
+    rc, _, err = cli_here(*args)
+    assert rc == 2, err
+    assert len(err.strip().splitlines()) == 1 and flag in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_flag_from_the_shell_exits_2_with_one_line():
+    result = cli("train", "--steps", "zero")
     assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and flag in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "--steps" in result.stderr
     assert "Traceback" not in result.stderr
 
 

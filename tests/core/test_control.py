@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from cgan_core import commands as cmd
-from cgan_core.control import ControlInbox, parse, send, to_json
+from cgan_core.run import commands as cmd
+from cgan_core.run.control import ControlInbox, parse, send, to_json
 
 
 def test_every_command_survives_its_file_round_trip(tmp_path):

@@ -6,13 +6,13 @@ import os
 
 import numpy as np
 
-from cgan_core.config import TrainConfig
-from cgan_core.history import load_history
-from cgan_core.loop import train
-from cgan_core.quality import QualityReport, append_report, load_reports
-from cgan_core.run import TrainingRun
-from cgan_core.runs import curves
-from cgan_core.tail import RunTail
+from cgan_core.compare.summary import curves
+from cgan_core.output.quality import QualityReport, append_report, load_reports
+from cgan_core.run.folder_reader import load_history
+from cgan_core.run.loop import train
+from cgan_core.run.tail import RunTail
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 
 def steps_of(path) -> list[int]:

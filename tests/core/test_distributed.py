@@ -11,11 +11,11 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from cgan_core import commands as cmd
-from cgan_core.config import TrainConfig
-from cgan_core.events import Progress
-from cgan_core.loop import RunLoop, train
-from cgan_core.run import TrainingRun
+from cgan_core.run import commands as cmd
+from cgan_core.run.events import Progress
+from cgan_core.run.loop import RunLoop, train
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 TIMEOUT = 120
 
@@ -42,7 +42,7 @@ def _spawn(fn, *args, ranks: int = 2) -> None:
 
 
 def _join(rank: int, port: int, ranks: int = 2):
-    from cgan_core import distributed
+    from cgan_core.step import distributed
 
     torch.set_num_threads(1)
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(ranks), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
@@ -69,7 +69,7 @@ def _scripted(run: TrainingRun):
 
 
 def _commands_worker(rank: int, port: int, out: str) -> None:
-    from cgan_core.follower import FollowerRun
+    from cgan_core.run.follower import FollowerRun
 
     world = _join(rank, port)
     config = TrainConfig(preset="studio-fast", steps=10, batch_size=8, sample_every=1000, stats_every=2)
@@ -105,7 +105,7 @@ def test_two_ranks_stay_identical_and_apply_commands_at_the_same_step(tmp_path):
 
 
 def _batch_worker(rank: int, port: int, out: str) -> None:
-    from cgan_core.follower import FollowerRun
+    from cgan_core.run.follower import FollowerRun
 
     world = _join(rank, port)
     config = TrainConfig(preset="conv-onehot-channels", steps=3, batch_size=4, seed=5, sample_every=1000,

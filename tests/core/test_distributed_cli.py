@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from cgan_core import commands as cmd
-from cgan_core.checkpoint import load_checkpoint
-from cgan_core.control import send
+from cgan_core.output.checkpoint import load_checkpoint
+from cgan_core.run import commands as cmd
+from cgan_core.run.control import send
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 TINY = ["--preset", "studio-fast", "--batch-size", "8", "--seed", "3"]

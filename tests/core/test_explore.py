@@ -13,18 +13,18 @@ import pytest
 import torch
 from PIL import Image
 
-from cgan_core import latent
-from cgan_core.checkpoint import load_checkpoint, save_generator
-from cgan_core.config import TrainConfig
 from cgan_core.errors import CheckpointError
-from cgan_core.presets import PRESETS, get_preset
-from cgan_core.safe_pickle import pickle_globals
-from cgan_core.trainer import Trainer
+from cgan_core.output import latent
+from cgan_core.output.checkpoint import load_checkpoint, save_generator
+from cgan_core.output.safe_pickle import pickle_globals
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.presets import PRESETS, get_preset
+from cgan_core.step.trainer import Trainer
 from tests.hostile import hostile_checkpoint, hostile_pickle_file
 
 
 def cli(*args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "cgan_core.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cgan_core.cli.main", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
@@ -84,7 +84,7 @@ def test_interpolate_cli_writes_the_requested_gif(generator_file, tmp_path):
 
 
 def test_gif_keeps_identical_frames():
-    from cgan_core.gif import encode_gif
+    from cgan_core.output.gif import encode_gif
 
     frames = np.zeros((6, 8, 8, 1), np.uint8)  # six identical frames: Pillow would merge them into one
     import io
@@ -143,7 +143,7 @@ def test_hostile_checkpoint_is_refused_before_unpickling(tmp_path, protocol):
     assert not marker.exists()
 
 
-def test_every_cli_loading_path_refuses_hostile_files(tmp_path):
+def test_every_cli_loading_path_refuses_hostile_files(tmp_path, cli_here):
     marker = tmp_path / "MARKER"
     run_dir = tmp_path / "run"
     (run_dir / "checkpoints").mkdir(parents=True)
@@ -160,15 +160,15 @@ def test_every_cli_loading_path_refuses_hostile_files(tmp_path):
         ("export", run_dir, "--format", "checkpoint", "--out", tmp_path / "c.pt"),
     ]
     for args in attempts:
-        result = cli(*args)
-        assert result.returncode == 1, (args, result.stderr)
-        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2, result.stderr
+        rc, _, err = cli_here(*args)
+        assert rc == 1, (args, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
         assert not marker.exists(), args
     assert not (tmp_path / "c.pt").exists()
 
 
 def test_hostile_classifier_cache_is_rebuilt_not_loaded(tmp_path, small_sets, classifier):
-    from cgan_core.classifier import cache_path, load_or_train_on
+    from cgan_core.output.classifier import cache_path, load_or_train_on
 
     marker = tmp_path / "MARKER"
     train, test = small_sets

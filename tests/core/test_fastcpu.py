@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from cgan_core.config import TrainConfig
-from cgan_core.fastcpu import FoldConv2d, RandDropout, use_fast_cpu_paths
-from cgan_core.trainer import Trainer
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.fastcpu import FoldConv2d, RandDropout, use_fast_cpu_paths
+from cgan_core.step.trainer import Trainer
 
 
 @pytest.mark.parametrize("out_ch,kernel,channels_last", [(1, 7, True), (3, 5, False), (2, 7, False)])
@@ -66,8 +66,8 @@ def _gradients(config: TrainConfig, precision: str, state: dict, other_batch: bo
     trainer.load_state_dict(state)
     assert trainer.low_precision == (precision == "bf16")
     if other_batch:  # another minibatch: other real images, other noise
-        trainer.batches.next(2 * config.batch_size)
-        trainer.noise.manual_seed(1234)
+        trainer.inputs.batches.next(2 * config.batch_size)
+        trainer.inputs.noise.manual_seed(1234)
     losses = trainer.step().as_dict()
     grads = {f"{net}.{key}": p.grad.clone() for net in ("g", "d")
              for key, p in getattr(trainer, net).named_parameters() if p.grad is not None}

@@ -11,12 +11,18 @@ import time
 
 import pytest
 
-from cgan_core import checkpoint as ckpt
-from cgan_core.run import checkpoint_files, latest_checkpoint
+from cgan_core.output import checkpoint as ckpt
+from cgan_core.run.folder_writer import checkpoint_files, latest_checkpoint
+from cgan_core.run.folder_writer import checkpoint_step as ckpt_step
 
 
 def train_cmd(out, *extra):
-    return [sys.executable, "-m", "cgan_core.cli", "train", "--out", str(out), *map(str, extra)]
+    return [sys.executable, "-m", "cgan_core.cli.main", "train", "--out", str(out), *map(str, extra)]
+
+
+def _newest_checkpoint_step(run) -> int:
+    files = checkpoint_files(run)
+    return ckpt_step(files[0]) if files else -1
 
 
 def test_kill_9_during_checkpoint_writes_always_resumes(tmp_path):
@@ -27,10 +33,15 @@ def test_kill_9_during_checkpoint_writes_always_resumes(tmp_path):
     assert first.returncode == 0, first.stderr
     rng = random.Random(7)
     resumed_steps = []
-    for _ in range(10):
+    for _ in range(6):  # benchmarks/bench_faults.py kills 50 times
+        before = _newest_checkpoint_step(run)
         proc = subprocess.Popen(train_cmd(run, "--resume", run, "--steps", 100_000), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(3.0 + rng.random() * 3.0)  # start-up takes ~2.5 s; after that a checkpoint is written every step
+        deadline = time.monotonic() + 120
+        while _newest_checkpoint_step(run) <= before:  # the resumed run is writing a checkpoint every step now
+            assert proc.poll() is None and time.monotonic() < deadline, "the resumed run wrote no checkpoint"
+            time.sleep(0.02)
+        time.sleep(rng.random() * 0.5)  # the kill lands at a random point of the next few checkpoint writes
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         path, state = latest_checkpoint(run)  # always a valid checkpoint ...
@@ -44,8 +55,8 @@ def test_kill_9_during_checkpoint_writes_always_resumes(tmp_path):
 
 
 def test_full_disk_gives_clear_error_and_keeps_previous_checkpoint(tmp_path, tiny_mnist, monkeypatch):
-    from cgan_core.config import TrainConfig
-    from cgan_core.run import TrainingRun
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step.config import TrainConfig
 
     run = TrainingRun(TrainConfig(batch_size=8), out=tmp_path / "run", dataset=tiny_mnist)
     run.step()
@@ -66,7 +77,7 @@ def test_full_disk_gives_clear_error_and_keeps_previous_checkpoint(tmp_path, tin
 
 
 def test_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
-    from cgan_core import cli
+    from cgan_core.cli import main as cli
 
     def full_disk(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
@@ -85,12 +96,20 @@ def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path):
     config.write_text("checkpoint_minutes = 0.05\n")  # every 3 s; the step cadence (1,000) never comes
     proc = subprocess.Popen(train_cmd(run, "--preset", "dcgan-label-channel", "--config", config,
                                       "--max-seconds", 1000), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(14.0)
+    def written() -> list[float]:
+        events = run / "events.jsonl"
+        lines = events.read_text().splitlines() if events.is_file() else []
+        return [json.loads(line)["time"] for line in lines if '"checkpoint"' in line and line.endswith("}")]
+
+    deadline = time.monotonic() + 180
+    while len(written()) < 3:  # the cadence is under way: the first at the first stats, then every 3 s
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoints by the clock"
+        time.sleep(0.05)
+    time.sleep(2.5)  # the kill lands most of a cadence after the last checkpoint
     proc.send_signal(signal.SIGKILL)
     killed_at = time.time()
     proc.wait(timeout=30)
-    written = [json.loads(line)["time"] for line in (run / "events.jsonl").read_text().splitlines()
-               if '"checkpoint"' in line]
+    written = written()
     assert written and killed_at - written[-1] <= 3.0 + 3.0  # one cadence, plus a slow step or two
     path, state = latest_checkpoint(run)
     assert state["step"] > 0

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from cgan_core.config import TrainConfig
 from cgan_core.errors import ConfigError
-from cgan_core.events import GuardGaveUp, Reason, RolledBack
-from cgan_core.guard import Action, GuardConfig
-from cgan_core.loop import train
-from cgan_core.run import TrainingRun
+from cgan_core.run import grids
+from cgan_core.run.events import GuardGaveUp, Reason, RolledBack
+from cgan_core.run.guard import Action, GuardConfig
+from cgan_core.run.loop import train
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 FAST_GUARD = dict(window=10, snapshot_every=10, ring_size=3, warmup=10)
 
@@ -64,8 +65,8 @@ def test_nan_in_a_d_weight_rolls_back_within_k_steps(tmp_path, tiny_mnist):
     # The streams moved on: the data position and the noise state are those reached before the rollback,
     # not the snapshot's (replaying them would feed the same batches that led to the trouble).
     snapshot = run.guard.ring.at(rollback.to_step)
-    assert run.trainer.batches.position != snapshot["batches"]["position"]
-    assert not torch.equal(run.trainer.noise.get_state(), snapshot["noise_rng"])
+    assert run.trainer.inputs.batches.position != snapshot["batches"]["position"]
+    assert not torch.equal(run.trainer.inputs.noise.get_state(), snapshot["noise_rng"])
 
 
 def poison_until_give_up(run, module):
@@ -108,7 +109,7 @@ def test_bad_guard_settings_are_named(tmp_path):
 def test_history_splits_the_abandoned_stretch():
     import numpy as np
 
-    from cgan_core.history import split_branches
+    from cgan_core.run.folder_reader import split_branches
 
     steps = np.array([1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 7])  # rolled back from 6 to 2
     live, abandoned = split_branches(steps)
@@ -119,7 +120,7 @@ def test_history_splits_the_abandoned_stretch():
 def test_collapse_is_diversity_lost_after_it_was_reached():
     import numpy as np
 
-    from cgan_core.guard import CollapseMonitor
+    from cgan_core.run.guard import CollapseMonitor
 
     monitor = CollapseMonitor(np.array([0.3, 0.3]), fraction=0.5)
     assert monitor.check(np.array([0.01, 0.01])) is None  # not learnt yet: not a collapse
@@ -131,7 +132,7 @@ def test_collapse_is_diversity_lost_after_it_was_reached():
 
 
 def test_one_noisy_reading_is_not_learnt():
-    from cgan_core.guard import CollapseMonitor
+    from cgan_core.run.guard import CollapseMonitor
 
     monitor = CollapseMonitor(np.array([0.3]), fraction=0.5)
     for reading in (0.25, 0.01, 0.25, 0.25, 0.01, 0.25, 0.01, 0.01):  # never three healthy checks in a row
@@ -141,12 +142,12 @@ def test_one_noisy_reading_is_not_learnt():
 def test_run_measures_per_class_diversity(tmp_path, tiny_mnist):
     run = tiny_run(tmp_path, tiny_mnist)
     run_until(run, lambda e: False, 45)  # studio-fast's EMA starts near-constant and spreads out
-    real, fake = run.guard.diversity.real, run.sample_diversity()
+    real, fake = run.guard.diversity.real, grids.sample_diversity(run.trainer)
     assert real.shape == fake.shape == (10,) and (real > 0.1).all()  # thin 1s: ~0.14; the rest ~0.3
     assert (fake > 0.5 * real).all()  # distinct noise draws distinct images in every class
     with torch.no_grad():  # class 3's embedding blown up: its images saturate, whatever the noise
         run.trainer.sampler.label_embedding.weight[3] = 1e4
-    collapsed = run.sample_diversity()
+    collapsed = grids.sample_diversity(run.trainer)
     assert collapsed[3] < 0.2 * fake[3] and (np.delete(collapsed, 3) > 0.05).all()
 
 
@@ -273,7 +274,7 @@ def test_no_snapshot_left_in_memory_falls_back_to_the_newest_healthy_checkpoint(
 
 
 def test_giving_up_keeps_the_last_healthy_generator_and_resume_starts_there(tmp_path, tiny_mnist):
-    from cgan_core.checkpoint import load_generator
+    from cgan_core.output.checkpoint import load_generator
 
     run = tiny_run(tmp_path, tiny_mnist, max_rollbacks=2, backoff=1.0)
     gave_up = poison_until_give_up(run, lambda: run.trainer.g)
@@ -293,8 +294,8 @@ def test_giving_up_keeps_the_last_healthy_generator_and_resume_starts_there(tmp_
 
 
 def chunk_of(rows, start):
-    from cgan_core.events import LossChunk
-    from cgan_core.trainer import STAT_NAMES
+    from cgan_core.run.events import LossChunk
+    from cgan_core.step.trainer import STAT_NAMES
 
     values = np.array([[row[n] for n in STAT_NAMES] for row in rows], dtype=np.float32)
     return LossChunk(np.arange(start, start + len(rows)), values, STAT_NAMES, 0.0, 0, 0.0, 0.0)
@@ -305,7 +306,7 @@ DOMINATED = dict(d1=0.001, d2=0.002, g=9.0, d_real=0.999, d_fake=0.001, grad_d=0
 
 
 def guard_for(**bounds):
-    from cgan_core.guard import DivergenceGuard
+    from cgan_core.run.guard import DivergenceGuard
 
     return DivergenceGuard(GuardConfig().replace(**{"warmup": 20, "window": 10, **bounds}), np.ones(10), 10)
 
@@ -344,8 +345,8 @@ def recorded_chunk(name: str, replay_pass: str | None = None):
 def test_conv_onehot_channels_own_dominance_episode_is_not_a_divergence():
     """conv-onehot-channels, 20 epochs, guard off: steps 1,773-1,843 have D winning outright, then the recipe
     recovers by itself. The preset's bounds let it; the default 50-step window would roll back."""
-    from cgan_core.guard import DivergenceGuard
-    from cgan_core.presets import get_preset
+    from cgan_core.run.guard import DivergenceGuard
+    from cgan_core.step.presets import get_preset
 
     episode = recorded_chunk("conv-onehot-channels-steps-1500-1999.csv")
     preset = GuardConfig.for_loss("bce", **get_preset("conv-onehot-channels").guard)
@@ -384,8 +385,8 @@ def test_the_studio_run_that_paused_on_its_own_phase_now_goes_on():
     """conv-onehot-channels in the studio (one thread, session 6): D won from step 1,808 for 219 steps, the
     guard rolled back to step 1,800, and the replay at half the rates met D winning again. That replay is
     advice now; before, it was a second and a third rollback and the run paused."""
-    from cgan_core.guard import DivergenceGuard
-    from cgan_core.presets import get_preset
+    from cgan_core.run.guard import DivergenceGuard
+    from cgan_core.step.presets import get_preset
 
     name = "conv-onehot-channels-studio-steps-1500-2026-and-replay.csv"
     guard = DivergenceGuard(GuardConfig.for_loss("bce", **get_preset("conv-onehot-channels").guard), np.ones(10), 10)
@@ -429,7 +430,7 @@ def test_a_one_step_gradient_jump_is_not_a_spike():
 
 
 def test_an_allowed_remedy_is_applied_with_the_advice(tmp_path, tiny_mnist):
-    from cgan_core.events import GuardAdvice, HParamChange
+    from cgan_core.run.events import GuardAdvice, HParamChange
 
     run = tiny_run(tmp_path, tiny_mnist, remedy="lower_lr_d", d_loss_floor=10.0, d_real_ceiling=0.0,
                    d_fake_floor=1.0)  # bounds every state meets: "D dominates" from the first step

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from cgan_core import commands as cmd
-from cgan_core.control import MAX_BYTES, ControlInbox, send
 from cgan_core.errors import ConfigError
-from cgan_core.guard import GuardConfig
+from cgan_core.run import commands as cmd
+from cgan_core.run.control import MAX_BYTES, ControlInbox, send
+from cgan_core.run.guard import GuardConfig
 
 
 def refused_names(run) -> list[str]:
@@ -80,7 +80,7 @@ def test_a_symlinked_refused_folder_is_not_written_through(tmp_path):
     ({"lr_g": float("nan")}, "--lr-g: must be a positive number"),
 ])
 def test_live_values_that_would_hang_or_poison_a_run_are_refused(values, why):
-    from cgan_core.config import check_hparams
+    from cgan_core.step.config import check_hparams
 
     with pytest.raises(ConfigError, match=why):
         check_hparams(values)

@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
-from cgan_core.checkpoint import generator_metadata, load_checkpoint, load_generator, save_checkpoint
-from cgan_core.config import TrainConfig
 from cgan_core.errors import CheckpointError, ConfigError
-from cgan_core.nets_conv import FastGenerator
+from cgan_core.output.checkpoint import generator_metadata, load_checkpoint, load_generator, save_checkpoint
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.nets_conv import FastGenerator
 
 
 def small_generator(tmp_path, **meta_changes):

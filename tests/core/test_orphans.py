@@ -9,7 +9,7 @@ import time
 
 PARENT = """
 import os, subprocess, sys, time
-from cgan_core.sweep import _end_with
+from cgan_core.compare.optuna_sweep import _end_with
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], preexec_fn=_end_with(os.getpid()))
 print(child.pid, flush=True)
 time.sleep(120)

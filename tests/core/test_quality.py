@@ -5,11 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cgan_core.config import TrainConfig
-from cgan_core.events import RolledBack
-from cgan_core.guard import CollapseMonitor
-from cgan_core.loop import RunLoop
-from cgan_core.quality import (
+from cgan_core.output.quality import (
     TARGET_COST,
     LiveQuality,
     QualityReport,
@@ -18,7 +14,11 @@ from cgan_core.quality import (
     load_reports,
     prepare_live_quality,
 )
-from cgan_core.run import TrainingRun
+from cgan_core.run.events import RolledBack
+from cgan_core.run.guard import CollapseMonitor
+from cgan_core.run.loop import RunLoop
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +121,8 @@ def test_the_best_generator_is_kept_and_run_best_samples_from_it(tmp_path, tiny_
     import subprocess
     import sys
 
-    from cgan_core.checkpoint import generator_path, load_generator, read_generator_metadata
     from cgan_core.errors import CheckpointError
+    from cgan_core.output.checkpoint import generator_path, load_generator, read_generator_metadata
 
     config = TrainConfig(preset="studio-fast", batch_size=16, device="cpu", latent_dim=8, steps=100)
     run = TrainingRun(config, out=tmp_path / "run", dataset=tiny_mnist, guard={"enabled": False})

@@ -2,9 +2,9 @@
 whenever report_seconds of training have passed: a slow preset's plot does not trail by 10 steps."""
 from __future__ import annotations
 
-from cgan_core.config import TrainConfig
-from cgan_core.events import LossChunk
-from cgan_core.run import TrainingRun
+from cgan_core.run.events import LossChunk
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 
 def chunk_sizes(run: TrainingRun, steps: int) -> list[int]:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from cgan_core.config import TrainConfig
 from cgan_core.errors import RunBusyError
-from cgan_core.loop import train
-from cgan_core.run import TrainingRun
-from cgan_core.run_files import LOCK_FILE, claim_new_dir
+from cgan_core.run.folder_writer import LOCK_FILE, claim_new_dir
+from cgan_core.run.loop import train
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 
 def tiny(**extra) -> TrainConfig:
@@ -40,12 +40,12 @@ def test_a_second_writer_is_refused_and_the_first_is_untouched(tmp_path, tiny_mn
 
 def test_the_lock_dies_with_its_process(tmp_path):
     """kill -9 leaves no stale lock: the kernel drops a flock with its process."""
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from cgan_core.run_files import RunLock; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from cgan_core.run.folder_writer import RunLock; "
                                f"lock = RunLock({str(tmp_path)!r}); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        from cgan_core.run_files import RunLock
+        from cgan_core.run.folder_writer import RunLock
 
         with pytest.raises(RunBusyError, match=f"pid {holder.pid} "):
             RunLock(tmp_path)

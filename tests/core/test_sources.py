@@ -16,13 +16,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cgan_core.config import TrainConfig
 from cgan_core.data import load_dataset
 from cgan_core.data.download import Source, download_file, fetch
 from cgan_core.data.folders import load_idx_folder
 from cgan_core.errors import DataError
-from cgan_core.presets import PRESETS
-from cgan_core.trainer import Trainer
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.presets import PRESETS
+from cgan_core.step.trainer import Trainer
 from tests.hostile import hostile_pickle_file
 
 
@@ -116,7 +116,7 @@ def test_checksum_mismatch_deletes_the_file(server, tmp_path):
 
 def test_no_network_is_one_line_with_a_suggestion(tmp_path):
     env = {**os.environ, "CGAN_STUDIO_DOWNLOAD_BASE": "http://127.0.0.1:9", "CGAN_STUDIO_CACHE": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "cgan_core.cli", "train", "--dataset", "fashion-mnist", "--steps", "1"],
+    result = subprocess.run([sys.executable, "-m", "cgan_core.cli.main", "train", "--dataset", "fashion-mnist", "--steps", "1"],
                             capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 1 and "no network" in result.stderr and "--dataset PATH" in result.stderr
     assert "Traceback" not in result.stderr

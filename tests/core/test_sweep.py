@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("optuna")
 
+from cgan_core.compare.optuna_sweep import open_study  # noqa: E402
 from cgan_core.data import load_mnist  # noqa: E402
-from cgan_core.sweep import open_study  # noqa: E402
 
 
 def _idx(array: np.ndarray) -> bytes:
@@ -69,10 +69,10 @@ def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_proce
     (["--param", "lr_g=1e-5:1e-3", "--storage", "sqlite:////no/such/folder/study.db"], 1, "cannot open the study"),
     (["--param", "lr_g=1e-5:1e-3", "--storage", "postgresql://nobody@127.0.0.1:1/none"], 1, "cannot open the study"),
 ])
-def test_bad_sweep_input_is_one_line_and_starts_nothing(tmp_path, args, code, message):
-    done = _sweep(*args, "--out", tmp_path / "s", timeout=120)
-    assert done.returncode == code, done.stderr
-    assert message in done.stderr and "Traceback" not in done.stderr
+def test_bad_sweep_input_is_one_line_and_starts_nothing(tmp_path, args, code, message, cli_here):
+    rc, _, err = cli_here("sweep", *args, "--out", tmp_path / "s")
+    assert rc == code, err
+    assert message in err and "Traceback" not in err
     assert not any((tmp_path / "s").glob("trial-*"))
 
 

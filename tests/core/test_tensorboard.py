@@ -10,11 +10,11 @@ import pytest
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
-from cgan_core import commands as cmd  # noqa: E402
-from cgan_core.config import TrainConfig  # noqa: E402
-from cgan_core.loop import RunLoop  # noqa: E402
-from cgan_core.run import TrainingRun  # noqa: E402
-from cgan_core.tensorboard import TensorBoardLog, export_run  # noqa: E402
+from cgan_core.compare.tensorboard import TensorBoardLog, export_run  # noqa: E402
+from cgan_core.run import commands as cmd  # noqa: E402
+from cgan_core.run.loop import RunLoop  # noqa: E402
+from cgan_core.run.training_run import TrainingRun  # noqa: E402
+from cgan_core.step.config import TrainConfig  # noqa: E402
 
 
 def _read(folder):

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from cgan_core.config import TrainConfig
-from cgan_core.presets import PRESETS
-from cgan_core.trainer import STAT_NAMES, Trainer
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.presets import PRESETS
+from cgan_core.step.trainer import STAT_NAMES, Trainer
 
 
 def tiny(preset: str, **kw) -> TrainConfig:
@@ -69,7 +69,7 @@ def test_same_seed_same_losses(preset, tiny_mnist):
 
 @pytest.mark.parametrize("preset", ["studio-fast", "mlp-label-concat", "dcgan-label-channel"])
 def test_exact_resume_is_bit_identical(preset, tiny_mnist, tmp_path):
-    from cgan_core.checkpoint import load_checkpoint, save_checkpoint
+    from cgan_core.output.checkpoint import load_checkpoint, save_checkpoint
 
     straight = Trainer(tiny(preset, seed=3, batch_size=8), tiny_mnist)
     losses_a = [straight.step().values for _ in range(6)]
@@ -93,19 +93,19 @@ def test_partial_steps_update_only_their_network(tiny_mnist):
     trainer.step()
     g_before = [p.clone() for p in trainer.g.parameters()]
     d_before = [p.clone() for p in trainer.d.parameters()]
-    stats = trainer.step(update_g=False).as_dict()
+    stats = trainer.step_d_only().as_dict()
     assert all(torch.equal(a, b) for a, b in zip(g_before, trainer.g.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(d_before, trainer.d.parameters()))
     assert math.isfinite(stats["g"]) and stats["grad_g"] == 0.0
     d_before = [p.clone() for p in trainer.d.parameters()]
-    trainer.step(update_d=False)
+    trainer.step_g_only()
     assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.d.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.g.parameters()))
     assert trainer.step_count == 3
 
 
 def test_minibatch_std_groups_never_mix_real_and_fake():
-    from cgan_core.nets_conv import MinibatchStd
+    from cgan_core.step.nets_conv import MinibatchStd
 
     layer = MinibatchStd(group=4)
     real, fake = torch.zeros(8, 2, 3, 3), torch.randn(8, 2, 3, 3) * 5
@@ -116,11 +116,56 @@ def test_minibatch_std_groups_never_mix_real_and_fake():
 
 
 def test_mode_seeking_pairs_share_labels_and_penalise_identical_images(tiny_mnist):
-    from cgan_core import losses
+    from cgan_core.step import losses
 
     trainer = Trainer(tiny("studio-fast"), tiny_mnist)
-    z, y = trainer._latent(16)
+    z, y = trainer.inputs.latent(16)
     assert torch.equal(y[:8], y[8:])
     same = torch.zeros(16, 1, 4, 4)
     varied = torch.randn(16, 1, 4, 4)
     assert losses.mode_seeking(same, z) > 100 * losses.mode_seeking(varied, z)
+
+
+def test_regenerating_a_deterministic_generator_reuses_its_forward_exactly(tiny_mnist):
+    """mlp-label-concat regenerates G's fakes for G's update. Its G has no dropout or BatchNorm, so the D step's
+    forward is kept with its graph instead: forcing the second forward must give bit-identical weights."""
+    def three_steps(regenerate: bool) -> tuple[Trainer, list]:
+        trainer = Trainer(tiny("mlp-label-concat"), tiny_mnist)  # reseeds torch's RNG: D's dropout masks
+        assert trainer.g_is_deterministic
+        trainer.g_is_deterministic = not regenerate
+        return trainer, [trainer.step().values for _ in range(3)]
+
+    (kept, kept_stats), (regenerated, regenerated_stats) = three_steps(False), three_steps(True)
+    assert all(torch.equal(a, b) for a, b in zip(kept_stats, regenerated_stats))
+    for a, b in zip([*kept.g.parameters(), *kept.d.parameters()], [*regenerated.g.parameters(), *regenerated.d.parameters()]):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_more_d_steps_draw_more_real_batches(preset, tiny_mnist):
+    """A live d_steps of 3: three D updates on fresh real batches, then one G update."""
+    trainer = Trainer(tiny(preset), tiny_mnist)
+    trainer.step()
+    one = trainer.images_seen
+    trainer.set_hparams(d_steps=3)
+    g_before = [p.clone() for p in trainer.g.parameters()]
+    trainer.step()
+    assert trainer.images_seen == 4 * one
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.g.parameters()))
+
+
+def test_both_kinds_of_run_are_what_the_loop_drives(tiny_mnist, tmp_path):
+    """The loop reads a run only through DrivenRun: a TrainingRun is one, and FollowerRun has all its members."""
+    from cgan_core.run.follower import FollowerRun
+    from cgan_core.run.loop import DrivenRun
+    from cgan_core.run.training_run import TrainingRun
+
+    run = TrainingRun(tiny("studio-fast"), out=tmp_path / "r", dataset=tiny_mnist)
+    try:
+        assert isinstance(run, DrivenRun)
+    finally:
+        run.close()
+    members = [name for name in dir(DrivenRun) if not name.startswith("_")]
+    assert {"step", "apply", "finish", "step_count"} <= set(members)
+    missing = [name for name in members if not hasattr(FollowerRun, name) and name not in ("seconds", "budget")]
+    assert not missing, f"FollowerRun lacks {missing}"

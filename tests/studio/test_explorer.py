@@ -31,8 +31,8 @@ def test_snapshot_interpolation_walk_and_exports(qtbot, window, tmp_path):
     ex.to_combo.setCurrentIndex(1)
     ex.frames_spin.setValue(20)
     assert ex.frames.shape == (20, 28, 28, 1)
-    ex.frame_slider.setValue(19)
-    assert "20 / 20" in ex.view.caption
+    ex.player.frame_slider.setValue(19)
+    assert "20 / 20" in ex.player.view.caption
     ex.exports.scale_spin.setValue(3)
     assert ex.exports.export_gif(tmp_path / "six-to-one.gif")
     with Image.open(tmp_path / "six-to-one.gif") as gif:
@@ -55,7 +55,7 @@ def test_snapshot_interpolation_walk_and_exports(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     assert ex.exports.export_checkpoint(tmp_path / "full.pt") and (tmp_path / "full.pt").stat().st_size > 1000
     ex.compare_combo.setCurrentIndex(1)  # same z across checkpoints: the run's saved grids
-    assert ex.frames is not None and len(ex.frames) >= 2 and ex.frame_labels[0].startswith("step")
+    assert ex.frames is not None and len(ex.frames) >= 2 and ex.player.frame_labels[0].startswith("step")
     assert ex.exports.export_gif(tmp_path / "timelapse.gif")
     ex.close()
 

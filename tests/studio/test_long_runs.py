@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from cgan_core.events import LossChunk, Progress
+from cgan_core.run.events import LossChunk, Progress
 from studio.series import LossSeries
 from studio.stream import Mailbox
 
@@ -163,7 +163,7 @@ def test_a_click_is_served_at_once_while_chunks_arrive_faster_than_the_window_dr
 
 def test_a_branch_is_cut_once_whether_its_rows_or_its_rollback_come_first(qtbot, window):
     """Live, the RolledBack comes before the new rows; followed (attach) or opened, the rows can come first."""
-    from cgan_core.events import RolledBack
+    from cgan_core.run.events import RolledBack
 
     rng = np.random.default_rng(5)
     for rows_first in (False, True):

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from cgan_core.classifier import cache_path, store_classifier, train_classifier
 from cgan_core.data import ImageDataset, load_dataset
+from cgan_core.output.classifier import cache_path, store_classifier, train_classifier
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The checkpoint timeline: snapshots appear, a click previews one, "Roll back here" branches the run."""
 from __future__ import annotations
 
-from cgan_core.commands import SetGuard
+from cgan_core.run.commands import SetGuard
 from tests.studio.test_window import wait_started
 
 
@@ -45,8 +45,8 @@ def test_guard_switched_off_and_edited_from_the_panel(qtbot, window):
 
 def test_opened_run_shows_its_branches(qtbot, window, tmp_path):
     """A run with a rollback, read back: greyed stretch and marker come from metrics.csv and events.jsonl."""
-    from cgan_core.config import TrainConfig
-    from cgan_core.run import TrainingRun
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step.config import TrainConfig
 
     run = TrainingRun(TrainConfig(batch_size=8, stats_every=5), out=tmp_path / "r", guard={"snapshot_every": 10})
     for _ in range(25):

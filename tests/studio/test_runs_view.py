@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from cgan_core.config import TrainConfig
-from cgan_core.events import GuardGaveUp
-from cgan_core.loop import train
-from cgan_core.run import TrainingRun
+from cgan_core.run.events import GuardGaveUp
+from cgan_core.run.loop import train
+from cgan_core.run.training_run import TrainingRun
+from cgan_core.step.config import TrainConfig
 
 
 def _run(folder, name, lr_g, diverged=False):

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from cgan_core.checkpoint import load_generator
+from cgan_core.output.checkpoint import load_generator
 
 
 def wait_started(qtbot, w, timeout=60_000):
@@ -198,7 +198,7 @@ def test_worker_events_reach_the_window_in_the_gui_thread(qtbot, window):
     """Status, quality and grid updates must run in the GUI thread, never in the worker's."""
     import threading
 
-    from cgan_core.events import LossChunk, Progress, SampleGrid
+    from cgan_core.run.events import LossChunk, Progress, SampleGrid
     from studio.stream import Busy
 
     w, seen = window, []

@@ -1,0 +1,261 @@
+"""Fault campaign: real runs of the default preset (studio-fast on MNIST, default settings but a checkpoint every
+20 steps, so kills land during checkpoint writes) under kill -9, a full disk, a second writer, hostile control
+files and hostile generator and checkpoint files (loaded under a memory limit).
+
+    .venv/bin/python -m benchmarks.bench_faults --kills 50 --out /tmp/faults
+
+For every fault it checks: the run resumes and finishes, metrics.csv's steps strictly increase (no row twice,
+none cut), the newest checkpoint and the generator load, no file outside the run folder changed (a sentinel
+folder, the cache, the runs' parent folder), no process printed a traceback. Prints a markdown table and
+writes faults.json in --out. The full-disk stage mounts a small tmpfs (root only; skipped otherwise).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.fault_files import HOSTILE_CONTROL, hostile_model_files
+from cgan_core.errors import CganError
+from cgan_core.output import checkpoint as ckpt
+from cgan_core.run.folder_writer import checkpoint_files, checkpoint_step, latest_checkpoint
+
+CONFIG = "checkpoint_every = 20\n"  # everything else as the preset and the CLI set it
+MEMORY_LIMIT = 6 * 1024**3  # address space of a loader under test: a memory bomb fails, the machine stays up
+
+
+class Campaign:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.outside = out / "outside"  # the processes' working folder, with files nobody may touch
+        self.runs = out / "runs"
+        self.cache = out / "cache"
+        for folder in (self.outside, self.runs, self.cache):
+            folder.mkdir(parents=True, exist_ok=True)
+        (self.outside / "notes.txt").write_text("the user's own file\n")
+        (self.outside / "secret.json").write_text('{"command": "stop"}')
+        self.config = out / "campaign.toml"
+        self.config.write_text(CONFIG)
+        self.env = {**os.environ, "CGAN_STUDIO_CACHE": str(self.cache), "CGAN_STUDIO_RUNS": str(self.runs)}
+        self.rows: list[dict] = []
+        self.tracebacks = 0
+
+    # ---- processes ---------------------------------------------------------------------------------
+    def cli(self, *args) -> list[str]:
+        return [sys.executable, "-m", "cgan_core", *map(str, args)]
+
+    def start(self, *args, limit: int | None = None) -> subprocess.Popen:
+        def preexec():
+            os.setsid()
+            if limit:
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        return subprocess.Popen(self.cli(*args), cwd=self.outside, env=self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
+
+    def finish(self, proc: subprocess.Popen, timeout: float = 900) -> tuple[int, str]:
+        _, err = proc.communicate(timeout=timeout)
+        if "Traceback" in err:
+            self.tracebacks += 1
+            print(err[-2000:], file=sys.stderr)
+        return proc.returncode, err
+
+    def run_cli(self, *args, limit: int | None = None, timeout: float = 900) -> tuple[int, str]:
+        return self.finish(self.start(*args, limit=limit), timeout)
+
+    def train(self, run: Path, steps: int, resume: bool) -> subprocess.Popen:
+        where = ["--resume", run] if resume else ["--out", run]
+        return self.start("train", *where, "--steps", steps, "--config", self.config)
+
+    # ---- what must hold ----------------------------------------------------------------------------
+    def fingerprint(self) -> dict[str, str]:
+        """Every file outside the run folders: the sentinel folder, the cache, the runs' parent's own files."""
+        seen = {}
+        for root in (self.outside, self.cache):
+            for path in sorted(root.rglob("*")):
+                if path.is_symlink():
+                    seen[str(path)] = "link:" + os.readlink(path)
+                elif path.is_file():
+                    seen[str(path)] = hashlib.sha1(path.read_bytes()).hexdigest()
+        seen["runs/"] = ",".join(sorted(p.name for p in self.runs.iterdir()))
+        return seen
+
+    def verdict(self, run: Path) -> dict:
+        """The run folder after its last process ended: rows, checkpoint and generator."""
+        steps, cut = metrics_steps(run / "metrics.csv")
+        duplicated = len(steps) - len(set(steps))
+        increasing = all(b > a for a, b in zip(steps, steps[1:]))
+        try:
+            path, state = latest_checkpoint(run)
+            checkpoint_ok = ckpt.TMP_MARK not in path.name
+        except CganError:
+            checkpoint_ok, state = False, {"step": -1}
+        try:
+            ckpt.load_generator(run / "generator.safetensors")
+            generator_ok = True
+        except (CganError, OSError):
+            generator_ok = False
+        return {"final_step": int(state["step"]), "rows": len(steps), "rows_duplicated": duplicated,
+                "rows_cut": cut, "steps_increase": increasing, "checkpoint_loads": checkpoint_ok,
+                "generator_loads": generator_ok}
+
+    def record(self, fault: str, count: int, run: Path | None, finished: bool, outside_before: dict, **extra) -> None:
+        verdict = self.verdict(run) if run is not None else {}
+        changed = [k for k in set(outside_before) | set(self.fingerprint())
+                   if outside_before.get(k) != self.fingerprint().get(k)]
+        row = {"fault": fault, "count": count, "finished": finished, "outside_changed": len(changed),
+               **verdict, **extra}
+        if changed:
+            print("changed outside the run folder:", changed, file=sys.stderr)
+        self.rows.append(row)
+        print(json.dumps(row), flush=True)
+
+
+def metrics_steps(path: Path) -> tuple[list[int], int]:
+    """The step column of every row, and how many rows are cut short (fewer fields than the header)."""
+    if not path.is_file():
+        return [], 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    complete = [line.split(",") for line in lines[1:] if line.count(",") == len(header) - 1]
+    return [int(row[0]) for row in complete], len(lines) - 1 - len(complete)
+
+
+def wait_for(condition, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the run ended early (rc {proc.returncode}): {proc.stderr.read()[-500:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError("gave up waiting")
+        time.sleep(0.05)
+
+
+def newest_step(run: Path) -> int:
+    files = checkpoint_files(run)
+    return checkpoint_step(files[0]) if files else -1
+
+
+def kills(c: Campaign, count: int, target: int, seed: int) -> None:
+    """kill -9 at random moments (start-up, training, checkpoint writes), each followed by a resume."""
+    rng, run, before = random.Random(seed), c.runs / "killed", c.fingerprint()
+    during_writes = 0
+    for i in range(count):
+        proc = c.train(run, target, resume=i > 0)
+        if i > 0 or rng.random() < 0.8:  # most kills once training is under way, some during start-up
+            known = newest_step(run)
+            wait_for(lambda known=known: newest_step(run) > known, 300, proc)
+        time.sleep(rng.uniform(0.0, 4.0))
+        os.killpg(proc.pid, signal.SIGKILL)
+        c.finish(proc)
+        during_writes += any(ckpt.TMP_MARK in p.name for p in (run / "checkpoints").iterdir())
+    rc, err = c.run_cli("train", "--resume", run, "--steps", target, "--config", c.config)
+    c.record("kill -9 (then --resume)", count, run, rc == 0, before, during_checkpoint_writes=during_writes)
+
+
+def full_disk(c: Campaign, target: int) -> None:
+    """A run on a small tmpfs that fills up: one line and exit 1; after space is freed, --resume finishes."""
+    mount = c.out / "small-disk"
+    mount.mkdir(exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)]).returncode != 0:
+        print("full disk: cannot mount a tmpfs (not root?); skipped", file=sys.stderr)
+        return
+    before = c.fingerprint()
+    try:
+        run = mount / "run"
+        proc = c.train(run, 100_000, resume=False)
+        wait_for(lambda: newest_step(run) >= 40, 300, proc)
+        ballast = mount / "ballast"
+        with open(ballast, "wb") as f:  # fill the disk but for 64 KiB: the next checkpoint cannot be written
+            free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
+            f.write(b"\0" * max(0, free - 65536))
+        rc, err = c.finish(proc, 300)
+        one_line = rc == 1 and len(err.strip().splitlines()) == 1 and "No space left" in err
+        ballast.unlink()
+        resumed, _ = c.run_cli("train", "--resume", run, "--steps", target, "--config", c.config)
+        c.record("disk full (tmpfs)", 1, run, resumed == 0 and one_line, before, stop_message=err.strip()[-160:])
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+def second_writer_and_hostile_control(c: Campaign, target: int) -> None:
+    """A live run; a second writer (resume, --out) is refused in one line; 20 hostile control files are
+    refused into control/refused/ while the run trains on; a stop then a resume finish it."""
+    run, before = c.runs / "shared", c.fingerprint()
+    proc = c.train(run, 100_000, resume=False)
+    wait_for(lambda: newest_step(run) >= 20, 300, proc)
+    refusals = 0
+    for args in (["--resume", run], ["--out", run]):
+        rc, err = c.run_cli("train", *args, "--steps", 10, "--config", c.config)
+        refusals += rc == 2 and len(err.strip().splitlines()) == 1 and "writer" in err
+    c.record("second writer on a live run", 2, None, refusals == 2, before, refused_in_one_line=refusals)
+    control = run / "control"
+    for name, make in HOSTILE_CONTROL.items():
+        make(control / name, c.outside)
+    step_then = newest_step(run)
+    wait_for(lambda: newest_step(run) >= step_then + 40, 300, proc)  # it trained on
+    refused = {p.name for p in (control / "refused").iterdir()} if (control / "refused").is_dir() else set()
+    left = [p.name for p in control.iterdir() if p.name != "refused"]
+    os.killpg(proc.pid, signal.SIGINT)  # a clean stop: final checkpoint
+    rc_stop, _ = c.finish(proc)
+    rc, _ = c.run_cli("train", "--resume", run, "--steps", max(target, newest_step(run) + 20), "--config", c.config)
+    settings = json.loads((run / "config.json").read_text())
+    c.record("hostile control files", len(HOSTILE_CONTROL), run, rc == 0 and rc_stop == 0, before,
+             refused=len(refused), left_in_control=len(left), lr_g_kept=settings.get("lr_g"))
+
+
+def hostile_models(c: Campaign) -> None:
+    """Hostile generator and checkpoint files, each loaded by the CLI under a memory limit: one line, exit 1,
+    nothing executed, nothing allocated past the limit."""
+    folder = c.out / "hostile-files"
+    folder.mkdir(exist_ok=True)
+    marker = c.out / "hostile-files" / "EXECUTED"
+    before = c.fingerprint()
+    clean = 0
+    files = hostile_model_files(folder, marker)
+    for path, args in files:
+        rc, err = c.run_cli(*args, path, limit=MEMORY_LIMIT, timeout=300)
+        lines = err.strip().splitlines()
+        ok = rc in (1, 2) and len(lines) == 1 and path.name in err and not marker.exists()
+        clean += ok
+        if not ok:
+            print(f"{path.name}: rc {rc}: {err[-400:]}", file=sys.stderr)
+    c.record("hostile generator/checkpoint files", len(files), None, clean == len(files), before,
+             refused_in_one_line=clean)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--target", type=int, default=3000, help="the step every faulted run finishes at")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    c = Campaign(args.out.resolve())
+    start = time.monotonic()
+    c.run_cli("train", "--out", c.runs / "warm-up", "--steps", 20, "--config", c.config)  # the cache, once
+    kills(c, args.kills, args.target, args.seed)
+    full_disk(c, 200)
+    second_writer_and_hostile_control(c, 200)
+    hostile_models(c)
+    summary = {"rows": c.rows, "tracebacks": c.tracebacks, "minutes": round((time.monotonic() - start) / 60, 1)}
+    (args.out / "faults.json").write_text(json.dumps(summary, indent=1))
+    print("\n| fault | count | finished | outside changed | rows duplicated | rows cut | steps increase | "
+          "checkpoint loads | generator loads |\n|---|---|---|---|---|---|---|---|---|")
+    for r in c.rows:
+        print(f"| {r['fault']} | {r['count']} | {r['finished']} | {r['outside_changed']} | "
+              f"{r.get('rows_duplicated', '-')} | {r.get('rows_cut', '-')} | {r.get('steps_increase', '-')} | "
+              f"{r.get('checkpoint_loads', '-')} | {r.get('generator_loads', '-')} |")
+    print(f"tracebacks: {c.tracebacks}; {summary['minutes']} minutes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The hostile inputs of the fault campaign (bench_faults.py): control-folder entries a live run must refuse,
+and generator and checkpoint files every loader must refuse in one line without running or allocating them."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import save as st_save
+
+
+def _text(text: str):
+    return lambda path, outside: path.write_text(text)
+
+
+def _bytes(data: bytes):
+    return lambda path, outside: path.write_bytes(data)
+
+
+def _link_to_outside(path: Path, outside: Path) -> None:
+    os.symlink(outside / "secret.json", path)  # a valid stop command, outside the run folder
+
+
+def _link_to_system(path: Path, outside: Path) -> None:
+    os.symlink("/etc/passwd", path)
+
+
+def _fifo(path: Path, outside: Path) -> None:
+    os.mkfifo(path)
+
+
+def _folder(path: Path, outside: Path) -> None:
+    path.mkdir()
+    (path / "inner.json").write_text('{"command": "stop"}')
+
+
+def _command(name: str, **fields):
+    return _text(json.dumps({"command": name, **fields}))
+
+
+HOSTILE_CONTROL = {
+    "01-link-outside.json": _link_to_outside,
+    "02-link-system.json": _link_to_system,
+    "03-fifo.json": _fifo,
+    "04-folder.json": _folder,
+    "05-too-big.json": _text('{"command": "pause", "pad": "' + "x" * 200_000 + '"}'),
+    "06-deep.json": _text("[" * 200_000 + "]" * 200_000),
+    "07-not-json.json": _text("stop, please"),
+    "08-array.json": _text('["stop"]'),
+    "09-unknown.json": _command("format_disk"),
+    "10-lr-huge.json": _command("set_hparams", values={"lr_g": 1e9}),
+    "11-lr-negative.json": _command("set_hparams", values={"lr_d": -1.0}),
+    "12-lr-nan.json": _text('{"command": "set_hparams", "values": {"lr_g": NaN}}'),
+    "13-unknown-field.json": _command("set_hparams", values={"lr_q": 1e-3}),
+    "14-step-nothing.json": _command("step", update_d=False, update_g=False),
+    "15-rollback-negative.json": _command("rollback", step=-5),
+    "16-grid-zero.json": _command("grid_interval", every=0),
+    "17-guard-ring.json": _command("set_guard", values={"ring_size": 10**9}),
+    "18-binary.json": _bytes(b"\x00\xff\xfe" * 1000),
+    "19-d-steps.json": _command("set_hparams", values={"d_steps": 10**6}),
+    "20-infinite.json": _text('{"command": "set_hparams", "values": {"lr_g": 1e400}}'),
+}
+
+
+class _RunsCode:
+    """Unpickling it would create the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('executed')",)
+
+
+def _torch_zip(path: Path, pickled: bytes, compress: bool = False, twice: bool = False) -> Path:
+    buffer = io.BytesIO()
+    torch.save({"schema": 1, "step": 3, "payload": torch.zeros(2)}, buffer)
+    buffer.seek(0)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.endswith("data.pkl"):
+                data = pickled
+                if compress:  # a zip bomb: a tiny member that inflates to 200 MB
+                    target.writestr(item.filename, data + b"\0" * 200_000_000, compress_type=zipfile.ZIP_DEFLATED)
+                    continue
+                if twice:
+                    target.writestr(item, pickle.dumps({"schema": 1, "step": 99}))
+            target.writestr(item, data)
+    return path
+
+
+def _safetensors(path: Path, **meta) -> Path:
+    from cgan_core.output.checkpoint import generator_metadata
+    from cgan_core.step.nets_conv import FastGenerator
+
+    g = FastGenerator(16, 10, (1, 28, 28), width=8)
+    header = generator_metadata(g, [str(i) for i in range(10)])
+    header.update(meta)
+    path.write_bytes(st_save({k: v.contiguous() for k, v in g.state_dict().items()}, metadata=header))
+    return path
+
+
+def hostile_model_files(folder: Path, marker: Path) -> list[tuple[Path, list[str]]]:
+    """(file, the CLI command that loads it): checkpoints through train --resume, generators through sample."""
+    resume, sample = ["train", "--steps", "5", "--resume"], ["sample", "--out", str(folder / "samples.png")]
+    runs_code = pickle.dumps({"schema": 1, "evil": _RunsCode(marker)}, protocol=2)
+    huge = json.dumps({"latent_dim": 16, "num_classes": 10, "image_shape": [3, 1024, 1024], "width": 4096})
+    header_bomb = folder / "header-bomb.safetensors"
+    header_bomb.write_bytes((2**62).to_bytes(8, "little") + b"{}")
+    bare = folder / "bare-pickle.safetensors"
+    bare.write_bytes(runs_code)
+    good = _torch_zip(folder / "base.pt", pickle.dumps({"schema": 1, "step": 1}))
+    glued = folder / "glued.pt"
+    glued.write_bytes(pickle.dumps({"legacy": True}) + good.read_bytes())
+    truncated = folder / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    return [
+        (_torch_zip(folder / "runs-code.pt", runs_code), resume),
+        (_torch_zip(folder / "runs-code-p4.pt", pickle.dumps({"evil": _RunsCode(marker)}, protocol=4)), resume),
+        (_torch_zip(folder / "zip-bomb.pt", pickle.dumps({"schema": 1}), compress=True), resume),
+        (_torch_zip(folder / "duplicate-members.pt", pickle.dumps({"schema": 1}), twice=True), resume),
+        (glued, resume),
+        (truncated, resume),
+        (bare, sample),
+        (header_bomb, sample),
+        (_safetensors(folder / "huge-model.safetensors", kwargs=huge), sample),
+        (_safetensors(folder / "latent-1e9.safetensors",
+                      kwargs=json.dumps({"latent_dim": 10**9, "num_classes": 10, "image_shape": [1, 28, 28]})), sample),
+    ]

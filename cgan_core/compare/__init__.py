@@ -1,0 +1,1 @@
+"""Runs side by side: summaries, Optuna sweeps, TensorBoard export."""

@@ -1,0 +1,242 @@
+"""Atomic, durable files: resumable checkpoints (torch, weights_only) and self-describing
+generator files (safetensors, which runs no code when opened)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from cgan_core.errors import CheckpointError
+from cgan_core.output.safe_pickle import check_checkpoint_pickle
+from cgan_core.step.presets import ARCHITECTURES
+
+CHECKPOINT_SCHEMA = 1
+GENERATOR_FORMAT = "cgan-studio-generator"
+TMP_MARK = ".tmp-"
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one, never a mix:
+    a temp file in the same folder, flushed and fsynced, then os.replace, then an fsync of the folder."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def truncate_csv_after(path: Path, step: int | None) -> None:
+    """On resume, keep a step-indexed CSV's header and the rows up to `step` (the later steps are
+    trained again). Only complete rows stay: a row cut short by a kill or a full disk (no newline, or fewer
+    fields than the header) goes, so the next row written cannot be glued onto it ("12" + "41,..." would
+    read as step 1241)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines(keepends=True)
+    if not lines or not lines[0].endswith("\n"):
+        atomic_write_text(path, "")  # not even a whole header: the writer starts the file again
+        return
+    fields = len(next(csv.reader([lines[0]])))
+    rows = [line for line in lines[1:] if _complete_row(line, fields, None)]
+    steps = [int(line.split(",", 1)[0]) for line in rows]
+    # Earlier branches' rows (before the last step that goes back) are history, kept whatever `step` is.
+    live = max((i for i in range(1, len(steps)) if steps[i] <= steps[i - 1]), default=0)
+    kept = lines[:1] + rows[:live] + [line for line, s in zip(rows[live:], steps[live:]) if step is None or s <= step]
+    if len(kept) == len(lines):
+        return  # nothing to drop: the file is left as it is
+    atomic_write_text(path, "".join(kept))
+
+
+def _complete_row(line: str, fields: int, step: int | None) -> bool:
+    if not line.endswith("\n"):
+        return False
+    row = next(csv.reader([line]), [])
+    return len(row) == fields and row[0].isdigit() and (step is None or int(row[0]) <= step)
+
+
+def generator_path(path: Path) -> Path:
+    """A generator file; a run directory's generator.safetensors; RUN/best is the run's best.safetensors
+    (the generator with the best quality measured, kept with live quality on)."""
+    path = Path(path)
+    if path.is_dir():
+        return path / "generator.safetensors"
+    if path.name == "best" and path.parent.is_dir() and not path.exists():
+        best = path.parent / "best.safetensors"
+        if not best.is_file():
+            raise CheckpointError(f"{path}: {path.parent} has no best.safetensors (it is kept when live quality "
+                                  "is on: train --quality-every N|auto)")
+        return best
+    return path
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete temp files a crashed writer left behind; they are never taken for real files."""
+    stale = [p for p in Path(folder).glob(f"*{TMP_MARK}*") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save({"schema": CHECKPOINT_SCHEMA, **state}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint with torch.load(weights_only=True); never falls back to full unpickling."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    # torch.load takes a file for a zip by its first bytes; zipfile.is_zipfile finds an archive anywhere
+    # (one appended to a legacy pickle would pass it and then be loaded by torch's legacy, unscanned path).
+    if magic != ZIP_MAGIC or not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a checkpoint (truncated or corrupt)")
+    check_checkpoint_pickle(path)  # hostile pickles are refused before any unpickler runs
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged or unsafe files
+        first_line = str(exc).splitlines()[0][:200]
+        raise CheckpointError(f"{path}: cannot be loaded safely ({type(exc).__name__}: {first_line})") from None
+    if not isinstance(state, dict) or state.get("schema") != CHECKPOINT_SCHEMA:
+        schema = state.get("schema") if isinstance(state, dict) else None
+        raise CheckpointError(f"{path}: not a cgan-studio checkpoint (schema {schema})")
+    return state
+
+
+def generator_metadata(g: nn.Module, class_names: list[str], extra: dict | None = None) -> dict[str, str]:
+    kwargs = {"latent_dim": g.latent_dim, "num_classes": g.num_classes, "image_shape": list(g.image_shape)}
+    kwargs.update({k: getattr(g, k) for k in ("width",) if hasattr(g, k)})
+    meta = {
+        "format": GENERATOR_FORMAT,
+        "architecture": type(g).__name__,
+        "kwargs": json.dumps(kwargs),
+        "class_names": json.dumps(list(class_names)),
+        "image_shape": json.dumps(list(g.image_shape)),
+        "output_range": g.output_range,
+        "polarity": "0=background",
+    }
+    meta.update({k: str(v) for k, v in (extra or {}).items()})
+    return meta
+
+
+def save_generator(path: Path, g: nn.Module, class_names: list[str], extra: dict | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}
+    atomic_write_bytes(path, st_save(tensors, metadata=generator_metadata(g, class_names, extra)))
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such generator file")
+    data = path.read_bytes()
+    try:
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+        if not isinstance(header, dict):
+            raise ValueError("its header is not a JSON object")
+        meta = header.get("__metadata__") or {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise ValueError("its metadata is not an object of strings")
+        tensors = st_load(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({exc})") from None
+    return tensors, meta
+
+
+def read_generator_metadata(path: Path) -> dict[str, str]:
+    """A generator file's metadata only (step, preset, best accuracy, ...)."""
+    return _read_safetensors(Path(path))[1]
+
+
+def load_generator(path: Path) -> tuple[nn.Module, dict]:
+    """Rebuild a generator from its safetensors file alone, validating it before use."""
+    path = Path(path)
+    tensors, meta = _read_safetensors(path)
+    return generator_from_tensors(tensors, meta, str(path))
+
+
+GENERATORS = {name: cls for name, cls in ARCHITECTURES.items() if name.endswith("Generator")}
+# What a generator file may ask to be built: within these, the largest model is a few hundred MB.
+KWARG_BOUNDS = {"latent_dim": (1, 4096), "num_classes": (1, 10_000), "width": (1, 1024)}
+CHANNELS, SIDES = (1, 3), (8, 1024)
+
+
+def _checked_kwargs(kwargs, source: str) -> dict:
+    """A generator's architecture arguments, each checked against its bound before anything is built."""
+    if not isinstance(kwargs, dict) or set(kwargs) - {*KWARG_BOUNDS, "image_shape"}:
+        raise ValueError(f"kwargs must be an object with some of {', '.join([*KWARG_BOUNDS, 'image_shape'])}")
+    for name, (least, most) in KWARG_BOUNDS.items():
+        value = kwargs.get(name, least)
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
+            raise ValueError(f"{name} must be a whole number from {least} to {most}, got {value!r}")
+    shape = kwargs.get("image_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                  for v in shape)
+            and shape[0] in CHANNELS and all(SIDES[0] <= v <= SIDES[1] for v in shape[1:])):
+        raise ValueError(f"image_shape must be [channels 1 or 3, height, width] with sides {SIDES[0]} to "
+                         f"{SIDES[1]}, got {shape!r}")
+    return kwargs
+
+
+def generator_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, str], source: str) -> tuple[nn.Module, dict]:
+    """Build the architecture `meta` names and load `tensors` into it, after checking keys, shapes,
+    dtypes and finite values. `source` names the file (or snapshot) in every error."""
+    if meta.get("format") != GENERATOR_FORMAT or meta.get("architecture") not in GENERATORS:
+        raise CheckpointError(f"{source}: not a cgan-studio generator (architecture {meta.get('architecture')!r})")
+    try:
+        kwargs = _checked_kwargs(json.loads(meta["kwargs"]), source)
+        class_names = json.loads(meta["class_names"])
+        if not isinstance(class_names, list) or len(class_names) != kwargs.get("num_classes"):
+            raise ValueError("class_names must list num_classes names")
+        architecture = GENERATORS[meta["architecture"]]
+        # Sized on the meta device first: nothing is allocated until the file's tensors match it, so the
+        # model built for real is no larger than what the file itself holds.
+        with torch.device("meta"):
+            expected = architecture(**kwargs).state_dict()
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{source}: bad generator metadata ({exc})") from None
+    if set(tensors) != set(expected):
+        missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+        raise CheckpointError(f"{source}: tensors do not match {meta['architecture']} "
+                              f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for key, ref in expected.items():
+        t = tensors[key]
+        if t.shape != ref.shape or t.dtype != ref.dtype:
+            raise CheckpointError(f"{source}: {key} is {t.dtype} {tuple(t.shape)}, expected {ref.dtype} {tuple(ref.shape)}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{source}: {key} holds NaN or infinite values")
+    g = architecture(**kwargs)
+    g.load_state_dict(tensors, strict=True)
+    info = {**meta, "class_names": class_names, "output_range": meta.get("output_range", g.output_range)}
+    return g.eval(), info

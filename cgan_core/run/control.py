@@ -1,0 +1,185 @@
+"""Steering a run from outside its process, with no network port: a command is an atomic JSON file in
+the run directory's `control/` folder (written by `cgan-studio control`, the studio, or any program),
+and the run acknowledges it in events.jsonl with the step at which it took effect.
+
+    {"command": "set_hparams", "values": {"lr_d": 1e-5}}
+    {"command": "pause"} / {"command": "resume"} / {"command": "stop"}
+    {"command": "step", "update_d": true, "update_g": false}
+    {"command": "rollback", "step": 300} / {"command": "grid_interval", "every": 50}
+    {"command": "set_guard", "values": {"window": 80}}
+
+The run reads the folder between steps (at most a few times a second), oldest file first, and removes
+each file it has applied. A file that is malformed, too large, not a regular file or a link is refused
+with an event that names it, moved into control/refused/ and never read again; it never stops the run.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+import stat
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from cgan_core.errors import CganError, ConfigError
+from cgan_core.output.checkpoint import TMP_MARK, atomic_write_text
+from cgan_core.run import commands as cmd
+
+FOLDER = "control"
+REFUSED = "refused"  # control/refused/: the files a run would not apply, kept for the user to read
+POLL_SECONDS = 0.25
+MAX_BYTES = 64 * 1024  # a command is a few dozen bytes
+MAX_FILES_A_POLL = 64
+NAMES = {"set_hparams": cmd.SetHParams, "set_guard": cmd.SetGuard, "pause": cmd.Pause, "resume": cmd.Resume,
+         "step": cmd.Step, "rollback": cmd.RollBack, "grid_interval": cmd.SetGridInterval, "stop": cmd.Stop}
+_NAME_OF = {cls: name for name, cls in NAMES.items()}
+FIELD_TYPES = {"values": dict, "update_d": bool, "update_g": bool, "step": int, "every": int, "reason": str}
+
+
+def to_json(command) -> dict:
+    if type(command) not in _NAME_OF:
+        raise TypeError(f"not a command a run accepts from its control folder: {command!r}")
+    return {"command": _NAME_OF[type(command)], **asdict(command)}
+
+
+def parse(text: str) -> object:
+    """A command from a file's text; ValueError says what is wrong with it."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("command") not in NAMES:
+        raise ValueError(f"'command' must be one of {', '.join(NAMES)}")
+    cls = NAMES[data.pop("command")]
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)} for {_NAME_OF[cls]}")
+    for name, value in data.items():
+        wanted = FIELD_TYPES[name]
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            raise ValueError(f"{name} must be a {wanted.__name__}, got {value!r}")
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a required field is missing
+        raise ValueError(str(exc).replace("__init__() ", "")) from None
+    except ValueError as exc:  # fields that cannot go together
+        raise ValueError(str(exc)) from None
+
+
+def send(run_dir: Path, command) -> Path:
+    """Write `command` into the run's control folder, atomically (a reader never sees half a file)."""
+    folder = Path(run_dir) / FOLDER
+    if not os.path.lexists(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+    problem = _not_a_plain_folder(folder)
+    if problem is not None:  # never write through a link, out of the run folder
+        raise ConfigError(f"{folder} {problem}: the run does not read it, so no command is written there")
+    path = folder / f"{time.time_ns():020d}-{secrets.token_hex(3)}.json"
+    atomic_write_text(path, json.dumps(to_json(command)))
+    return path
+
+
+class ControlInbox:
+    """The run's side: the command files that have arrived, oldest first, each read once.
+
+    Nothing in the folder is trusted: the folder itself and each file are looked at without following a
+    symbolic link (lstat, O_NOFOLLOW); only regular files of at most MAX_BYTES are read (O_NONBLOCK, so a
+    FIFO cannot hang the run); a refused entry, whatever it is, is moved once into control/refused/ and
+    never read again; an applied file is removed. Nothing outside the run folder is read or written."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = Path(run_dir) / FOLDER
+        if not os.path.lexists(self.folder):
+            self.folder.mkdir(parents=True, exist_ok=True)
+        self._next_poll = 0.0
+        self._folder_refused = False
+
+    def poll(self, force: bool = False) -> list[tuple[str, object | None, str]]:
+        """[(file name, command or None, why it was refused)], at most every POLL_SECONDS unless forced."""
+        now = time.monotonic()
+        if not force and now < self._next_poll:
+            return []
+        self._next_poll = now + POLL_SECONDS
+        problem = _not_a_plain_folder(self.folder)
+        if problem is not None:  # said once, then left alone: the run never looks inside
+            said, self._folder_refused = self._folder_refused, True
+            return [] if said else [(FOLDER, None, f"{FOLDER}/ {problem}: not followed, nothing in it is read")]
+        with os.scandir(self.folder) as entries:
+            names = sorted(e.name for e in entries if e.name.endswith(".json") and TMP_MARK not in e.name)
+        arrived = []
+        for name in names[:MAX_FILES_A_POLL]:
+            command, why = _read_command(self.folder / name)
+            if command is None:
+                _set_aside(self.folder, name)
+            else:
+                _remove(self.folder / name)
+            arrived.append((name, command, why))
+        return arrived
+
+
+def _not_a_plain_folder(folder: Path) -> str | None:
+    try:
+        mode = os.lstat(folder).st_mode
+    except FileNotFoundError:
+        return "is missing"
+    except OSError as exc:
+        return f"cannot be looked at ({exc.strerror})"
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    return None if stat.S_ISDIR(mode) else "is not a folder"
+
+
+def _read_command(path: Path) -> tuple[object | None, str]:
+    """(command, "") or (None, why it is refused), reading at most MAX_BYTES of a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, "a symbolic link: not followed" if exc.errno == errno.ELOOP else f"cannot be opened ({exc.strerror})"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file"
+        if info.st_size > MAX_BYTES:
+            return None, f"{info.st_size} bytes: a command file holds at most {MAX_BYTES}"
+        data = os.read(fd, MAX_BYTES + 1)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:
+        return None, f"more than {MAX_BYTES} bytes: a command file holds at most that"
+    try:
+        return parse(data.decode("utf-8")), ""
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except RecursionError:
+        return None, "nested too deeply"
+    except (ValueError, TypeError, CganError) as exc:
+        return None, str(exc)
+
+
+def _set_aside(folder: Path, name: str) -> None:
+    """Move a refused entry (a file, a link, a FIFO, a folder) into control/refused/, where it is never
+    read again; where that is not a plain folder, rename it in place out of the *.json pattern."""
+    refused = folder / REFUSED
+    if not os.path.lexists(refused):
+        try:
+            refused.mkdir()
+        except OSError:
+            pass
+    target = refused / f"{time.time_ns():020d}-{name}" if _not_a_plain_folder(refused) is None \
+        else folder / f"{name}.refused-{time.time_ns()}"
+    try:
+        os.rename(folder / name, target)  # rename moves a link itself, never what it points to
+    except OSError:
+        pass
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

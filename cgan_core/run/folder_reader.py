@@ -1,0 +1,183 @@
+"""Reading a past run back: its curves, hyperparameter changes, configuration and latest grid."""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cgan_core.errors import DataError
+from cgan_core.output.checkpoint import load_generator
+from cgan_core.output.sampling import make_grid, to_uint8
+from cgan_core.run.events import BestSaved, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
+
+LOSS_NAMES = ("d1", "d2", "g")
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    run_dir: Path
+    steps: np.ndarray  # the live line, after the last branch
+    columns: dict[str, np.ndarray]
+    changes: list[HParamChange]
+    config: dict
+    grid: SampleGrid | None
+    abandoned: list[tuple[np.ndarray, dict[str, np.ndarray]]]  # stretches left behind by rollbacks
+    rollbacks: list[RolledBack]  # as recorded in events.jsonl
+    best_step: int | None = None  # the step of best.safetensors, where the run keeps one
+    recorded: LossChunk | None = None  # every row as written, branches included (a step that goes back)
+    events: tuple = ()  # events.jsonl, in order
+
+
+def split_branches(steps: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Row indices of the live line, and of each abandoned stretch: a step that does not increase
+    marks a rollback, and the rows from that step on that came before it were abandoned."""
+    live: list[int] = []
+    abandoned: list[np.ndarray] = []
+    for i, step in enumerate(steps.tolist()):
+        cut = len(live)
+        while cut and steps[live[cut - 1]] >= step:
+            cut -= 1
+        if cut < len(live):
+            abandoned.append(np.array(live[cut:]))
+            del live[cut:]
+        live.append(i)
+    return np.array(live, dtype=np.int64), abandoned
+
+
+def generator_grid(path: Path, per_class: int = 8, seed: int = 0) -> SampleGrid:
+    """A one-row-per-class grid from a generator file, with fixed noise from `seed`."""
+    g, info = load_generator(path)
+    z = torch.randn(per_class, g.latent_dim, generator=torch.Generator().manual_seed(seed)).repeat(g.num_classes, 1)
+    labels = torch.arange(g.num_classes).repeat_interleave(per_class)
+    with torch.no_grad():
+        images = to_uint8(g(z, labels).float(), info["output_range"]).numpy()
+    step = int(info["step"]) if str(info.get("step", "")).isdigit() else 0
+    return SampleGrid(step, make_grid(images, per_class), tuple(info["class_names"]), per_class, images.shape[2] + 2)
+
+
+def read_metrics(path: Path, names: tuple[str, ...] = LOSS_NAMES, optional: tuple[str, ...] = ("seconds",)
+                 ) -> tuple[np.ndarray, dict]:
+    """(steps, {name: values}) of a metrics.csv as written, branches included: the one reader of the file
+    for the history, the Runs view and exports. A row that a kill or a full disk cut short (its last one,
+    or any row with a field missing or unreadable) is left out; a file without the `names` columns is
+    refused; an `optional` column an older run lacks reads as 0."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [n for n in ("step", *names) if n not in header]
+        if missing:
+            raise DataError(f"{path}: malformed metrics file (no {', '.join(missing)} column)")
+        wanted = (*names, *(n for n in optional if n in header))
+        steps, values = [], []
+        for row in reader:
+            try:
+                parsed = [float(row[n]) for n in wanted]
+                step = int(row["step"])
+            except (TypeError, ValueError):
+                continue
+            steps.append(step)
+            values.append(parsed)
+    table = np.array(values, dtype=np.float64).reshape(len(values), len(wanted))
+    columns = {n: table[:, i] for i, n in enumerate(wanted)}
+    columns.update({n: np.zeros(len(steps)) for n in optional if n not in columns})
+    return np.array(steps, dtype=np.int64), columns
+
+
+def load_history(run_dir: Path) -> RunHistory:
+    run_dir = Path(run_dir)
+    metrics = run_dir / "metrics.csv"
+    if not metrics.is_file():
+        raise DataError(f"{run_dir}: not a run directory (no metrics.csv)")
+    steps, read = read_metrics(metrics)
+    columns = {k: read[k].astype(np.float32) for k in LOSS_NAMES}
+    recorded = LossChunk(steps, np.column_stack([columns[k] for k in LOSS_NAMES]).reshape(len(steps), 3),
+                         LOSS_NAMES, 0.0, 0, 0.0, 0.0)
+    live, stretches = split_branches(steps)
+    abandoned = [(steps[idx], {k: v[idx] for k, v in columns.items()}) for idx in stretches]
+    steps, columns = steps[live], {k: v[live] for k, v in columns.items()}
+    events = read_events(run_dir)
+    changes = changes_in_force(events)
+    rollbacks = [e for e in events if isinstance(e, RolledBack)]
+    best = [e.step for e in events if isinstance(e, BestSaved)]
+    config_file = run_dir / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    for change in changes:  # the hyperparameters in force at the end, not those the run began with
+        config[change.name] = change.new
+    for event in rollbacks[-1:]:  # the last rollback's learning rates (with its backoff), unless changed since
+        for name in ("lr_g", "lr_d"):
+            if not any(c.name == name and c.step > event.to_step for c in changes):
+                config[name] = getattr(event, name)
+    generator = run_dir / "generator.safetensors"
+    grid = generator_grid(generator) if generator.is_file() else None
+    return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks,
+                      best[-1] if best and (run_dir / "best.safetensors").is_file() else None, recorded, tuple(events))
+
+
+def replay(history: RunHistory, reports: list) -> list:
+    """The events a viewer of a live run would have been shown, for an opened run: its markers and
+    rollbacks first (so that they cut nothing), then every row as written (a step that goes back starts
+    a branch, as it did live), its quality reports, its best generator and its grid. No advice is
+    replayed: it was for the moment it came."""
+    shown = (HParamChange, RolledBack)
+    events = [e for e in history.events if isinstance(e, shown)]
+    if history.recorded is not None and len(history.recorded.steps):
+        events.append(history.recorded)
+    events += reports
+    best = [e for e in history.events if isinstance(e, BestSaved) and e.step == history.best_step]
+    events += best[-1:]
+    if history.grid is not None:
+        events.append(history.grid)
+    return events
+
+
+def changes_in_force(events: list) -> list[HParamChange]:
+    """The hyperparameter changes of the branch trained last: a rollback (or an older checkpoint resumed)
+    to step S drops the changes made past S before it."""
+    kept: list[HParamChange] = []
+    for event in events:
+        if isinstance(event, HParamChange):
+            kept.append(event)
+        elif isinstance(event, RolledBack):
+            kept = [c for c in kept if c.step <= event.to_step]
+    return kept
+
+
+def read_events(run_dir: Path) -> list:
+    """A run's events.jsonl as event dataclasses (the schema RunFiles writes); unknown kinds and lines
+    cut short by a crash are skipped."""
+    path = Path(run_dir) / "events.jsonl"
+    if not path.is_file():
+        return []
+    return [event for event in map(from_line, path.read_text().splitlines()) if event is not None]
+
+
+def is_run(folder: Path) -> bool:
+    return (Path(folder) / "config.json").is_file()
+
+
+def read_config(run_dir: Path) -> dict:
+    """config.json as written when the run started; {} when it is missing or unreadable."""
+    try:
+        config = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def last_step(run_dir: Path) -> int:
+    """The last complete row's step, read from the file's end (a long run's metrics.csv has ~10^5 rows)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return 0
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 4096))
+        lines = [line for line in f.read().decode(errors="replace").split("\n")[:-1] if line and line[0].isdigit()]
+    try:
+        return int(lines[-1].split(",")[0]) if lines else 0
+    except ValueError:
+        return 0

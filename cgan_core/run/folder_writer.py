@@ -1,0 +1,287 @@
+"""A run directory and everything written into it, with one owner:
+
+    config.json            the run's configuration
+    metrics.csv            one row of stats per step (truncated past the checkpoint on resume)
+    quality.csv            live quality measurements
+    events.jsonl           hyperparameter changes, rollbacks, advice, checkpoints, ... (events.RECORDED)
+    checkpoints/step-*.pt  resumable checkpoints of healthy states, the newest KEEP_CHECKPOINTS kept
+    checkpoints/diverged-step-*.pt  the last state of a run the guard gave up on, kept for inspection
+    generator.safetensors  the newest healthy generator
+    best.safetensors       the generator with the best quality measured so far
+    grids/                 the fixed-noise grid over time (timelapse.py)
+
+Every file that must survive a crash is written atomically.
+"""
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from cgan_core import paths
+from cgan_core.errors import CheckpointError, RunBusyError
+from cgan_core.output import checkpoint as ckpt
+from cgan_core.output import timelapse
+from cgan_core.output.quality import QUALITY_FILE, QualityReport, append_report
+from cgan_core.run.events import to_record
+
+METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
+KEEP_CHECKPOINTS = 3
+GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
+ABANDONED = "abandoned"  # abandoned/after-step-N/: the checkpoints and grids of a stretch a branch left
+DIVERGED_PREFIX = "diverged-"
+
+
+def new_run_dir(preset: str) -> Path:
+    """A new folder in the runs folder, named by the time and preset, created here (never shared)."""
+    return claim_new_dir(paths.runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{preset}")
+
+
+def checkpoint_files(run_dir: Path) -> list[Path]:
+    """A run's checkpoints of healthy states, newest first (never temp files or diverged states)."""
+    files = [p for p in (Path(run_dir) / "checkpoints").glob("step-*.pt") if ckpt.TMP_MARK not in p.name]
+    return sorted(files, reverse=True)
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.stem.split("-")[-1])
+
+
+def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None,
+                      before: int | None = None) -> tuple[Path, dict]:
+    """The newest checkpoint of a run directory that loads (at or before step `before`, if given);
+    a damaged one is reported and skipped. A checkpoint file given directly is loaded as it is."""
+    path = Path(path)
+    if path.is_file():
+        return path, ckpt.load_checkpoint(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run directory or checkpoint")
+    problems = []
+    for candidate in checkpoint_files(path):
+        if before is not None and checkpoint_step(candidate) > before:
+            continue
+        try:
+            return candidate, ckpt.load_checkpoint(candidate)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            warn(f"{exc}; trying the previous checkpoint")
+    detail = f" ({'; '.join(problems)})" if problems else ""
+    raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}{detail}")
+
+
+class CheckpointClock:
+    """When the next checkpoint falls due: every `every` steps, and every `minutes` of wall time
+    whatever the preset's speed (a crash or a kill -9 loses minutes, not a slow preset's 1,000 steps)."""
+
+    def __init__(self, step: int, every: int, minutes: float) -> None:
+        self.every, self.minutes = every, minutes
+        # The first one comes at once (the first stats read): a run killed in its first minutes resumes.
+        self.step, self.when = step, float("-inf")
+
+    def written(self, step: int) -> None:
+        self.step, self.when = step, time.monotonic()
+
+    def moved_to(self, step: int) -> None:
+        """A rollback: count steps from where the run now is."""
+        self.step = step
+
+    def due(self, step: int) -> bool:
+        return step - self.step >= self.every or time.monotonic() - self.when >= self.minutes * 60
+
+    def overdue_by_time(self) -> bool:
+        """The wall-time cadence has passed since the last checkpoint (not before the first one)."""
+        return self.when != float("-inf") and time.monotonic() - self.when >= self.minutes * 60
+
+
+class RunFiles:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock(self.run_dir)  # before anything is written or cleaned: one writer at a time
+        self.checkpoints = self.run_dir / "checkpoints"
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        ckpt.remove_stale_temps(self.run_dir)
+        ckpt.remove_stale_temps(self.checkpoints)
+        self._metrics = None
+
+    # ---- config and logs ---------------------------------------------------------------------------
+    def write_config(self, config: dict) -> None:
+        ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2))
+
+    def truncate_after(self, step: int | None) -> None:
+        """On resume: rows past the checkpoint are trained again, so they go (None: a branch starts, and
+        every row stays); a row a crash cut short goes in both cases."""
+        for name in ("metrics.csv", QUALITY_FILE):
+            ckpt.truncate_csv_after(self.run_dir / name, step)
+
+    def write_metrics(self, rows: list[dict]) -> None:
+        if self._metrics is None:
+            path = self.run_dir / "metrics.csv"
+            new = not path.exists() or path.stat().st_size == 0
+            self._metrics = open(path, "a", newline="")
+            if new:
+                self._metrics.write(",".join(METRIC_COLUMNS) + "\n")
+        for row in rows:
+            self._metrics.write(",".join(_fmt(row[c]) for c in METRIC_COLUMNS) + "\n")
+        self._metrics.flush()
+
+    def last_metrics(self) -> dict[str, float]:
+        """The last row of metrics.csv, as floats (for the run's summary)."""
+        path = self.run_dir / "metrics.csv"
+        if not path.is_file():
+            return {}
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        return {k: float(v) for k, v in rows[-1].items() if k in ("d1", "d2", "g")} if rows else {}
+
+    def summary(self, steps: int, images: int, seconds: float) -> dict:
+        """The one-line JSON summary of a run, with its last losses."""
+        last = self.last_metrics()
+        return {"run_dir": str(self.run_dir), "steps": steps, "images": images, "seconds": round(seconds, 3),
+                "images_per_second": round(images / max(seconds, 1e-9), 1),
+                "d1": last.get("d1"), "d2": last.get("d2"), "g": last.get("g")}
+
+    def log(self, event) -> None:
+        """One event (a dataclass of events.RECORDED) as a line of events.jsonl."""
+        with open(self.run_dir / "events.jsonl", "a") as f:
+            f.write(json.dumps(to_record(event)) + "\n")
+
+    def append_quality(self, report: QualityReport, class_names: list[str]) -> None:
+        append_report(self.run_dir, report, class_names)
+
+    # ---- checkpoints -------------------------------------------------------------------------------------
+    def save_checkpoint(self, state: dict, step: int) -> Path:
+        path = self.checkpoints / f"step-{step:09d}.pt"
+        ckpt.save_checkpoint(path, state)
+        for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def has_checkpoint(self, step: int) -> bool:
+        return (self.checkpoints / f"step-{step:09d}.pt").is_file()
+
+    def save_diverged(self, state: dict, step: int) -> Path:
+        """The state the guard gave up on, for inspection; `--resume` never picks it."""
+        path = self.checkpoints / f"{DIVERGED_PREFIX}step-{step:09d}.pt"
+        ckpt.save_checkpoint(path, state)
+        return path
+
+    def set_aside_after(self, step: int) -> int | None:
+        """A run that goes back to `step` (a rollback, an older checkpoint resumed) starts a branch: the
+        checkpoints and grids of the stretch past it move to abandoned/after-step-N/, kept for inspection
+        and never resumed from (`--resume RUN` continues the branch trained last). Its metrics rows stay in
+        metrics.csv, where a step that goes back marks the branch (the history greys them). Returns the
+        newest checkpoint step set aside, or None when there was none."""
+        later = [p for p in checkpoint_files(self.run_dir) if checkpoint_step(p) > step]
+        grids = timelapse.grids_after(self.run_dir, step)
+        if not later and not grids:
+            return None
+        folder = claim_new_dir(self.run_dir / ABANDONED / f"after-step-{step:09d}")
+        for paths_, sub in ((later, "checkpoints"), (grids, timelapse.FOLDER)):
+            if paths_:
+                (folder / sub).mkdir()
+            for path in paths_:
+                os.replace(path, folder / sub / path.name)
+        return max((checkpoint_step(p) for p in later), default=None)
+
+    def has_checkpoint_after(self, step: int) -> bool:
+        return any(checkpoint_step(p) > step for p in checkpoint_files(self.run_dir))
+
+    def newest_checkpoint_before(self, step: int, warn: Callable[[str], None]) -> dict | None:
+        try:
+            return latest_checkpoint(self.run_dir, warn, before=step)[1]
+        except CheckpointError:
+            return None
+
+    @property
+    def generator(self) -> Path:
+        return self.run_dir / GENERATOR_FILE
+
+    @property
+    def best(self) -> Path:
+        return self.run_dir / BEST_FILE
+
+    def close(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
+        self.lock.release()
+
+
+# ---- one writer per run folder ---------------------------------------------------------------------
+LOCK_FILE = "writer.lock"
+
+
+class RunLock:
+    """This process is the run folder's one writer for as long as it holds the lock.
+
+    fcntl.flock on a file inside the folder: the kernel drops the lock when the process dies, even by
+    kill -9, so it never goes stale; the file names the holder (pid, host, start time) only so that the
+    refusal can say who writes. Over NFS, Linux emulates flock with fcntl locks."""
+
+    _fd: int | None = None
+
+    def __init__(self, run_dir: Path) -> None:
+        path = Path(run_dir) / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot open the run's lock file ({exc.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise RunBusyError(f"{run_dir}: another process writes this run ({holder}); follow it with "
+                               "File > Attach to run…, or train into another folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": datetime.now().isoformat(timespec="seconds")}).encode())
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        return f"pid {int(info['pid'])} on {str(info['host'])[:64]}, since {str(info['started'])[:32]}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its details are unreadable"
+
+
+def holds_run(folder: Path) -> bool:
+    """Whether a folder already holds a run's files (a fresh run must not write into it)."""
+    folder = Path(folder)
+    return any((folder / name).exists() for name in ("config.json", "metrics.csv", "checkpoints", "events.jsonl"))
+
+
+def claim_new_dir(path: Path) -> Path:
+    """Create `path`, or `path-2`, `path-3`, ... when it exists: an atomic mkdir, so two runs started in
+    the same second (or two sweeps' trials of one number) never share a folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise CheckpointError(f"{path}: no free folder name beside it")
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,52 @@
+"""Where a resume starts: the newest healthy checkpoint of a run folder (or the one named), the saved
+configuration with the caller's fixed settings on top, and the folder the run goes on writing."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cgan_core.run.events import Reason, RolledBack
+from cgan_core.run.folder_writer import RunFiles, latest_checkpoint
+from cgan_core.step.config import LIVE_FIELDS, TrainConfig
+from cgan_core.step.distributed import World
+from cgan_core.step.trainer import Trainer
+
+LENGTH_FIELDS = ("steps", "epochs", "max_seconds")
+
+
+def resumed_config(saved: dict, overrides: dict) -> TrainConfig:
+    """The saved configuration, with the caller's fixed settings on top. A length given with the resume
+    replaces the saved length as a whole (a resume with --max-seconds 60 is not held to the old --steps)."""
+    fixed = {k: v for k, v in overrides.items() if k not in LIVE_FIELDS}
+    if any(k in fixed for k in LENGTH_FIELDS):
+        fixed.update({k: fixed.get(k) for k in LENGTH_FIELDS})
+    return TrainConfig.from_dict({**saved, **fixed})
+
+
+def resume_point(resume: Path, out: Path | None, overrides: dict, world: World | None,
+                 warn: Callable[[str], None]) -> tuple[TrainConfig, Path, dict]:
+    """(configuration, run folder, checkpoint state) to go on from."""
+    path, state = latest_checkpoint(resume, warn)  # the newest healthy checkpoint
+    config = resumed_config(state["config"], overrides)
+    folder = Path(out) if out else (path.parent.parent if Path(resume).is_file() else Path(resume))
+    saved, now = int(state.get("world_size", 1)), world.size if world is not None else 1
+    if saved != now:
+        batch = state["config"].get("batch_size")
+        warn(f"this run was trained on {saved} process(es) and resumes on {now}: the global batch changes "
+             f"from {saved} x {batch} to {now} x {batch} images")
+    return config, folder, state
+
+
+def start_from_checkpoint(files: RunFiles, trainer: Trainer) -> None:
+    """A resume of the newest checkpoint trains the rows past it again, so they go. A resume of an older
+    one (checkpoints past it exist) starts a branch: the stretch past it is set aside, its rows stay,
+    greyed in the history, and a rollback event records the branch."""
+    step = trainer.step_count
+    if not files.has_checkpoint_after(step):
+        files.truncate_after(step)
+        return
+    newest = files.set_aside_after(step)
+    files.truncate_after(None)  # only rows a crash cut short go
+    hp = trainer.hparams
+    files.log(RolledBack(newest, step, Reason.MANUAL, hp["lr_g"], hp["lr_d"], True,
+                         f"resumed from the checkpoint at step {step}"))
