@@ -29,6 +29,7 @@ from cgan_core.output import checkpoint as ckpt
 from cgan_core.run.folder_writer import checkpoint_files, checkpoint_step, latest_checkpoint
 
 CONFIG = "checkpoint_every = 20\n"  # everything else as the preset and the CLI set it
+OWN_RUNS = ("warm-up", "killed", "shared")  # the campaign's own run folders; nothing else may appear in runs/
 MEMORY_LIMIT = 6 * 1024**3  # address space of a loader under test: a memory bomb fails, the machine stays up
 
 
@@ -84,7 +85,7 @@ class Campaign:
                     seen[str(path)] = "link:" + os.readlink(path)
                 elif path.is_file():
                     seen[str(path)] = hashlib.sha1(path.read_bytes()).hexdigest()
-        seen["runs/"] = ",".join(sorted(p.name for p in self.runs.iterdir()))
+        seen["runs/"] = ",".join(sorted(p.name for p in self.runs.iterdir() if p.name not in OWN_RUNS))
         return seen
 
     def verdict(self, run: Path) -> dict:
@@ -128,14 +129,28 @@ def metrics_steps(path: Path) -> tuple[list[int], int]:
     return [int(row[0]) for row in complete], len(lines) - 1 - len(complete)
 
 
-def wait_for(condition, timeout: float, proc: subprocess.Popen | None = None) -> None:
+def learning_rates(run: Path) -> list[str]:
+    """The distinct (lr_g, lr_d) pairs in metrics.csv: one, when no hostile command changed them."""
+    lines = (run / "metrics.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    g, d = header.index("lr_g"), header.index("lr_d")
+    return sorted({f"{row[g]}/{row[d]}" for row in (line.split(",") for line in lines[1:]) if len(row) == len(header)})
+
+
+def writing(run: Path) -> bool:
+    """A checkpoint's temp file is there: a write is under way (or was, when its writer was killed)."""
+    folder = run / "checkpoints"
+    return folder.is_dir() and any(ckpt.TMP_MARK in p.name for p in folder.iterdir())
+
+
+def wait_for(condition, timeout: float, proc: subprocess.Popen | None = None, poll: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the run ended early (rc {proc.returncode}): {proc.stderr.read()[-500:]}")
         if time.monotonic() > deadline:
             raise TimeoutError("gave up waiting")
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
 def newest_step(run: Path) -> int:
@@ -149,13 +164,15 @@ def kills(c: Campaign, count: int, target: int, seed: int) -> None:
     during_writes = 0
     for i in range(count):
         proc = c.train(run, target, resume=i > 0)
-        if i > 0 or rng.random() < 0.8:  # most kills once training is under way, some during start-up
+        if i % 4 == 3:  # in the middle of a checkpoint write: as soon as its temp file appears
+            wait_for(lambda: writing(run), 300, proc, poll=0.001)
+        elif i == 0 or rng.random() < 0.8:  # most kills once training is under way, some during a resume's start
             known = newest_step(run)
             wait_for(lambda known=known: newest_step(run) > known, 300, proc)
-        time.sleep(rng.uniform(0.0, 4.0))
+            time.sleep(rng.uniform(0.0, 4.0))
         os.killpg(proc.pid, signal.SIGKILL)
         c.finish(proc)
-        during_writes += any(ckpt.TMP_MARK in p.name for p in (run / "checkpoints").iterdir())
+        during_writes += writing(run)
     rc, err = c.run_cli("train", "--resume", run, "--steps", target, "--config", c.config)
     c.record("kill -9 (then --resume)", count, run, rc == 0, before, during_checkpoint_writes=during_writes)
 
@@ -164,7 +181,7 @@ def full_disk(c: Campaign, target: int) -> None:
     """A run on a small tmpfs that fills up: one line and exit 1; after space is freed, --resume finishes."""
     mount = c.out / "small-disk"
     mount.mkdir(exist_ok=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)]).returncode != 0:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128m", "tmpfs", str(mount)]).returncode != 0:
         print("full disk: cannot mount a tmpfs (not root?); skipped", file=sys.stderr)
         return
     before = c.fingerprint()
@@ -177,10 +194,13 @@ def full_disk(c: Campaign, target: int) -> None:
             free = os.statvfs(mount).f_bavail * os.statvfs(mount).f_frsize
             f.write(b"\0" * max(0, free - 65536))
         rc, err = c.finish(proc, 300)
-        one_line = rc == 1 and len(err.strip().splitlines()) == 1 and "No space left" in err
+        last = err.strip().splitlines()[-1]  # the lines before it are the run's progress
+        one_line = rc == 1 and "No space left" in last and str(mount) in last
         ballast.unlink()
-        resumed, _ = c.run_cli("train", "--resume", run, "--steps", target, "--config", c.config)
-        c.record("disk full (tmpfs)", 1, run, resumed == 0 and one_line, before, stop_message=err.strip()[-160:])
+        resumed, resume_err = c.run_cli("train", "--resume", run, "--steps", target, "--config", c.config)
+        if resumed != 0:
+            print("the resume after the full disk failed:", resume_err[-1500:], file=sys.stderr)
+        c.record("disk full (tmpfs)", 1, run, resumed == 0 and one_line, before, stop_message=last[-200:])
     finally:
         subprocess.run(["umount", str(mount)])
 
@@ -192,9 +212,14 @@ def second_writer_and_hostile_control(c: Campaign, target: int) -> None:
     proc = c.train(run, 100_000, resume=False)
     wait_for(lambda: newest_step(run) >= 20, 300, proc)
     refusals = 0
-    for args in (["--resume", run], ["--out", run]):
+    # A resume of the live run (exit 1: the folder is busy, its holder named) and a new run into it (exit 2).
+    for args, code, says in ((["--resume", run], 1, "another process writes this run (pid"),
+                             (["--out", run], 2, "that folder already holds a run")):
         rc, err = c.run_cli("train", *args, "--steps", 10, "--config", c.config)
-        refusals += rc == 2 and len(err.strip().splitlines()) == 1 and "writer" in err
+        refused = rc == code and len(err.strip().splitlines()) == 1 and says in err
+        refusals += refused
+        if not refused:
+            print("second writer:", rc, err[-500:], file=sys.stderr)
     c.record("second writer on a live run", 2, None, refusals == 2, before, refused_in_one_line=refusals)
     control = run / "control"
     for name, make in HOSTILE_CONTROL.items():
@@ -206,9 +231,8 @@ def second_writer_and_hostile_control(c: Campaign, target: int) -> None:
     os.killpg(proc.pid, signal.SIGINT)  # a clean stop: final checkpoint
     rc_stop, _ = c.finish(proc)
     rc, _ = c.run_cli("train", "--resume", run, "--steps", max(target, newest_step(run) + 20), "--config", c.config)
-    settings = json.loads((run / "config.json").read_text())
     c.record("hostile control files", len(HOSTILE_CONTROL), run, rc == 0 and rc_stop == 0, before,
-             refused=len(refused), left_in_control=len(left), lr_g_kept=settings.get("lr_g"))
+             refused=len(refused), left_in_control=len(left), learning_rates_seen=learning_rates(run))
 
 
 def hostile_models(c: Campaign) -> None:
@@ -234,17 +258,18 @@ def hostile_models(c: Campaign) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=50)
-    parser.add_argument("--target", type=int, default=3000, help="the step every faulted run finishes at")
+    parser.add_argument("--target", type=int, default=4000, help="the step every faulted run finishes at")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--only", nargs="*", choices=["kills", "disk", "writers", "files"], help="some stages only")
     args = parser.parse_args(argv)
     c = Campaign(args.out.resolve())
     start = time.monotonic()
     c.run_cli("train", "--out", c.runs / "warm-up", "--steps", 20, "--config", c.config)  # the cache, once
-    kills(c, args.kills, args.target, args.seed)
-    full_disk(c, 200)
-    second_writer_and_hostile_control(c, 200)
-    hostile_models(c)
+    stages = {"kills": lambda: kills(c, args.kills, args.target, args.seed), "disk": lambda: full_disk(c, 200),
+              "writers": lambda: second_writer_and_hostile_control(c, 200), "files": lambda: hostile_models(c)}
+    for name in args.only or list(stages):
+        stages[name]()
     summary = {"rows": c.rows, "tracebacks": c.tracebacks, "minutes": round((time.monotonic() - start) / 60, 1)}
     (args.out / "faults.json").write_text(json.dumps(summary, indent=1))
     print("\n| fault | count | finished | outside changed | rows duplicated | rows cut | steps increase | "

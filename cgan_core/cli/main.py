@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cgan-studio: error: {exc}", file=sys.stderr)
         return EXIT_BAD_FILE
     except OSError as exc:
-        print(f"cgan-studio: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cgan-studio: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_FILE
     except Exception as exc:  # a bug: one line, and the traceback only with --debug
         if debug:

@@ -83,13 +83,17 @@ def _optimize(study, base: TrainConfig, params: list, args) -> None:
     resolved = base.resolved()
     train = load_dataset(resolved.dataset, image_size=resolved.image_size, color=resolved.color)
     live = prepare_quality(resolved, train)
+    # A trial left running by a process that died is failed and queued again, on every storage (the RDB
+    # storage's heartbeats catch it too; a journal file has none): before starting, and after each trial.
+    quiet = 3 * sweep.HEARTBEAT_SECONDS
+    sweep.reclaim_dead_trials(study, quiet)
     # Running trials count too, so that no process starts a trial past --trials.
     counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
     if len(study.get_trials(deepcopy=False, states=counted)) >= args.trials:
         return
     done = MaxTrialsCallback(args.trials, states=counted)
-    study.optimize(lambda trial: _trial(trial, base, params, args, train, live), callbacks=[done],
-                   catch=(), gc_after_trial=True)
+    study.optimize(lambda trial: _trial(trial, base, params, args, train, live), catch=(), gc_after_trial=True,
+                   callbacks=[lambda s, t: sweep.reclaim_dead_trials(s, quiet), done])
 
 
 def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:

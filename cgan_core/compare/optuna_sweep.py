@@ -11,8 +11,9 @@ ranks first. It is reported at every measurement, so Optuna's median pruner stop
 trails the others' at the same step. Storage: an SQLite file in the sweep folder by default; any
 SQLAlchemy URL (postgresql://…) or an Optuna journal file (a path ending .journal / .log) on shared storage
 lets processes on many machines join one study: run the same command with --study NAME --storage URL on
-each. Trials that were running when a sweep was interrupted are marked failed (no heartbeat for a
-minute) and tried again.
+each. Trials that were running when a sweep was interrupted are marked failed and tried again once: on a
+database after a minute without a heartbeat, on a journal file once their run folder has no live writer
+and has been quiet for a minute (reclaim_dead_trials).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cgan_core.errors import CganError, ConfigError, UsageError
+from cgan_core.run.folder_writer import writer_alive
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 
 INT_PARAMS = ("d_steps", "batch_size", "latent_dim")
@@ -124,6 +126,33 @@ def _rdb(url: str):
             retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=1)}
         return storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=3 * HEARTBEAT_SECONDS,
                                    **retry)
+
+
+def reclaim_dead_trials(study, quiet_seconds: float) -> list[int]:
+    """Trials left running by a process that died, on a storage without heartbeats (a journal file): the
+    trial's run folder has no live writer (the kernel drops a dead process's lock, even after kill -9) and
+    nothing in it moved for `quiet_seconds`. Each is marked failed and queued again with its settings, once."""
+    import time
+
+    from optuna.trial import TrialState
+
+    reclaimed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        run_dir = trial.user_attrs.get("run_dir")
+        if run_dir is not None and writer_alive(Path(run_dir)):
+            continue
+        moved = [p.stat().st_mtime for p in (Path(run_dir).glob("*") if run_dir else []) if p.is_file()]
+        started = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
+        if time.time() - max([started, *moved]) < quiet_seconds:
+            continue  # a trial that is still starting, or a writer that closed its run a moment ago
+        try:
+            study.tell(trial.number, state=TrialState.FAIL)
+        except (RuntimeError, ValueError):  # another process of the sweep reclaimed it, or it just ended
+            continue
+        if "retry_of" not in trial.user_attrs:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        reclaimed.append(trial.number)
+    return reclaimed
 
 
 def check_folder(folder: Path) -> None:

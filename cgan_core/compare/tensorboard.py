@@ -112,8 +112,7 @@ class TensorBoardLog:
 
 def export_run(run_dir: Path) -> Path:
     """A past run's files (metrics.csv, quality.csv, grids/, events.jsonl) as TensorBoard event files."""
-    from cgan_core.run.folder_reader import read_events
-    from cgan_core.run.tail import RunTail
+    from cgan_core.run.folder_reader import RunTail, read_events
 
     tail = RunTail(run_dir)  # refuses a folder that is not a run directory
     log = TensorBoardLog(run_dir, tail.config)  # config.json, read once by the tail

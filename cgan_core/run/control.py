@@ -83,7 +83,8 @@ def send(run_dir: Path, command) -> Path:
 
 
 class ControlInbox:
-    """The run's side: the command files that have arrived, oldest first, each read once.
+    """The run's side: the command files that have arrived, oldest first, each read once (the loop says
+    whether it applied or refused each one, in the same turn).
 
     Nothing in the folder is trusted: the folder itself and each file are looked at without following a
     symbolic link (lstat, O_NOFOLLOW); only regular files of at most MAX_BYTES are read (O_NONBLOCK, so a
@@ -96,6 +97,7 @@ class ControlInbox:
             self.folder.mkdir(parents=True, exist_ok=True)
         self._next_poll = 0.0
         self._folder_refused = False
+        self._handed_out: set[str] = set()
 
     def poll(self, force: bool = False) -> list[tuple[str, object | None, str]]:
         """[(file name, command or None, why it was refused)], at most every POLL_SECONDS unless forced."""
@@ -110,14 +112,24 @@ class ControlInbox:
         with os.scandir(self.folder) as entries:
             names = sorted(e.name for e in entries if e.name.endswith(".json") and TMP_MARK not in e.name)
         arrived = []
-        for name in names[:MAX_FILES_A_POLL]:
+        for name in [n for n in names if n not in self._handed_out][:MAX_FILES_A_POLL]:
             command, why = _read_command(self.folder / name)
             if command is None:
                 _set_aside(self.folder, name)
             else:
-                _remove(self.folder / name)
+                self._handed_out.add(name)  # not read again while the loop applies it
             arrived.append((name, command, why))
         return arrived
+
+    def applied(self, name: str) -> None:
+        """A command that was applied: its file goes (the loop acknowledges it in events.jsonl)."""
+        self._handed_out.discard(name)
+        _remove(self.folder / name)
+
+    def refused(self, name: str) -> None:
+        """A command that parsed but was refused when applied (a value out of bounds): set aside, kept."""
+        self._handed_out.discard(name)
+        _set_aside(self.folder, name)
 
 
 def _not_a_plain_folder(folder: Path) -> str | None:

@@ -1,8 +1,12 @@
-"""Reading a past run back: its curves, hyperparameter changes, configuration and latest grid."""
+"""The one reader of a run folder (folder_writer.py is its one writer): a past run read back (curves, hyperparameter
+changes, configuration, latest grid; replayed as the typed events a live run sends) and a live one followed
+(RunTail). Every view goes through it: the studio's history and Attach, the Runs view, TensorBoard export."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +15,11 @@ import torch
 
 from cgan_core.errors import DataError
 from cgan_core.output.checkpoint import load_generator
+from cgan_core.output.quality import QUALITY_FILE, report_from_row
 from cgan_core.output.sampling import make_grid, to_uint8
+from cgan_core.output.timelapse import newest_grid
 from cgan_core.run.events import BestSaved, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
+from cgan_core.step.trainer import STAT_NAMES
 
 LOSS_NAMES = ("d1", "d2", "g")
 
@@ -181,3 +188,89 @@ def last_step(run_dir: Path) -> int:
         return int(lines[-1].split(",")[0]) if lines else 0
     except ValueError:
         return 0
+
+
+# ---- following a live run ----------------------------------------------------------------------------------
+# A run directory written by another process (a CLI run, a torchrun job, a run on another machine whose
+# directory is mounted): what has been appended since the last look, as the same events a run yields. Only
+# whole lines are read, so a line still being written is picked up next time.
+
+class _Appended:
+    """The whole lines appended to one file since the last read. A file that was replaced or shrank (a
+    resume truncates metrics.csv and quality.csv past its checkpoint, atomically) is read again from its
+    start, and `rewound` says so."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.inode, self.rewound = path, 0, None, False
+
+    def lines(self) -> list[str]:
+        try:
+            with open(self.path, "rb") as f:
+                info = os.fstat(f.fileno())
+                self.rewound = self.inode is not None and (info.st_ino != self.inode or info.st_size < self.offset)
+                if self.rewound:
+                    self.offset = 0
+                self.inode = info.st_ino
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        return data[:end].decode("utf-8", errors="replace").splitlines()
+
+
+class RunTail:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        if not is_run(self.run_dir):
+            raise DataError(f"{self.run_dir}: not a run directory (no config.json)")
+        self.config = read_config(self.run_dir)
+        self._metrics = _Appended(self.run_dir / "metrics.csv")
+        self._events = _Appended(self.run_dir / "events.jsonl")
+        self._quality = _Appended(self.run_dir / QUALITY_FILE)
+        self._header: list[str] | None = None
+        self._grid_step = -1
+
+    def poll(self) -> list:
+        """New LossChunk, events.jsonl events, QualityReports and the newest saved grid (step, image)."""
+        found: list = []
+        chunk = self._new_losses()
+        if chunk is not None:
+            found.append(chunk)
+        found += [e for e in map(from_line, self._events.lines()) if e is not None]
+        found += [r for r in (report_from_row(line.split(",")) for line in self._quality.lines()) if r is not None]
+        grid = newest_grid(self.run_dir, self._grid_step)
+        if grid is not None:
+            self._grid_step = grid[0]
+            found.append(grid)
+        return found
+
+    def _new_losses(self) -> LossChunk | None:
+        lines = self._metrics.lines()
+        if self._metrics.rewound:  # the followed run was resumed: its rows from the start, header first
+            self._header = None
+        if self._header is None and lines:
+            self._header, lines = lines[0].split(","), lines[1:]
+        rows = [r for r in csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=self._header)] if lines else []
+        steps, values, last = [], [], None
+        for row in rows:  # a row this version cannot read is skipped, never the whole look
+            try:
+                parsed = [float(row[n]) for n in STAT_NAMES]
+                steps.append(int(row["step"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+            values.append(parsed)
+            last = row
+        if last is None:
+            return None
+        return LossChunk(np.array(steps, dtype=np.int64), np.array(values, dtype=np.float32), STAT_NAMES,
+                         _number(last.get("epoch")), 0, _number(last.get("seconds")), 0.0)
+
+
+
+def _number(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return 0.0

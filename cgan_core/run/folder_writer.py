@@ -21,6 +21,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -112,7 +113,8 @@ class RunFiles:
 
     # ---- config and logs ---------------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
-        ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2))
+        with _writing(self.run_dir / "config.json"):
+            ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2))
 
     def truncate_after(self, step: int | None) -> None:
         """On resume: rows past the checkpoint are trained again, so they go (None: a branch starts, and
@@ -121,15 +123,16 @@ class RunFiles:
             ckpt.truncate_csv_after(self.run_dir / name, step)
 
     def write_metrics(self, rows: list[dict]) -> None:
-        if self._metrics is None:
-            path = self.run_dir / "metrics.csv"
-            new = not path.exists() or path.stat().st_size == 0
-            self._metrics = open(path, "a", newline="")
-            if new:
-                self._metrics.write(",".join(METRIC_COLUMNS) + "\n")
-        for row in rows:
-            self._metrics.write(",".join(_fmt(row[c]) for c in METRIC_COLUMNS) + "\n")
-        self._metrics.flush()
+        path = self.run_dir / "metrics.csv"
+        with _writing(path):
+            if self._metrics is None:
+                new = not path.exists() or path.stat().st_size == 0
+                self._metrics = open(path, "a", newline="")
+                if new:
+                    self._metrics.write(",".join(METRIC_COLUMNS) + "\n")
+            for row in rows:
+                self._metrics.write(",".join(_fmt(row[c]) for c in METRIC_COLUMNS) + "\n")
+            self._metrics.flush()
 
     def last_metrics(self) -> dict[str, float]:
         """The last row of metrics.csv, as floats (for the run's summary)."""
@@ -149,16 +152,18 @@ class RunFiles:
 
     def log(self, event) -> None:
         """One event (a dataclass of events.RECORDED) as a line of events.jsonl."""
-        with open(self.run_dir / "events.jsonl", "a") as f:
+        with _writing(self.run_dir / "events.jsonl"), open(self.run_dir / "events.jsonl", "a") as f:
             f.write(json.dumps(to_record(event)) + "\n")
 
     def append_quality(self, report: QualityReport, class_names: list[str]) -> None:
-        append_report(self.run_dir, report, class_names)
+        with _writing(self.run_dir / QUALITY_FILE):
+            append_report(self.run_dir, report, class_names)
 
     # ---- checkpoints -------------------------------------------------------------------------------------
     def save_checkpoint(self, state: dict, step: int) -> Path:
         path = self.checkpoints / f"step-{step:09d}.pt"
-        ckpt.save_checkpoint(path, state)
+        with _writing(path):
+            ckpt.save_checkpoint(path, state)
         for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
             old.unlink(missing_ok=True)
         return path
@@ -169,7 +174,8 @@ class RunFiles:
     def save_diverged(self, state: dict, step: int) -> Path:
         """The state the guard gave up on, for inspection; `--resume` never picks it."""
         path = self.checkpoints / f"{DIVERGED_PREFIX}step-{step:09d}.pt"
-        ckpt.save_checkpoint(path, state)
+        with _writing(path):
+            ckpt.save_checkpoint(path, state)
         return path
 
     def set_aside_after(self, step: int) -> int | None:
@@ -218,6 +224,18 @@ class RunFiles:
 LOCK_FILE = "writer.lock"
 
 
+@contextmanager
+def _writing(path: Path):
+    """An OSError that names no file (a full disk on write or flush, a failed zip write inside torch.save)
+    names the file being written, so the one-line message says where."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
 class RunLock:
     """This process is the run folder's one writer for as long as it holds the lock.
 
@@ -260,6 +278,22 @@ def _holder(fd: int) -> str:
         return f"pid {int(info['pid'])} on {str(info['host'])[:64]}, since {str(info['started'])[:32]}"
     except (OSError, ValueError, KeyError, TypeError):
         return "its details are unreadable"
+
+
+def writer_alive(run_dir: Path) -> bool:
+    """Whether a process holds the run folder's lock now (a reader's question: it takes the lock only for an
+    instant, on a descriptor it opens read-only, and never writes the lock file)."""
+    try:
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False  # no lock file: no writer has started there
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # refused while a writer holds its exclusive lock
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # drops the instant's lock too
 
 
 def holds_run(folder: Path) -> bool:

@@ -157,6 +157,8 @@ class RunLoop:
         else:
             event = ControlApplied(step, name, type(command).__name__)
             yield from events
+        if self.inbox is not None:  # rank 0 read the file: applied, it goes; refused, it is kept aside
+            (self.inbox.refused if command is None else self.inbox.applied)(name)
         self.run.log(event)
         yield event
 

@@ -116,3 +116,27 @@ def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path):
     resumed = subprocess.run(train_cmd(run, "--resume", run, "--steps", state["step"] + 2), capture_output=True,
                              text=True, timeout=180)
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_write_the_system_refuses_stops_the_run_in_one_line_naming_the_file(tmp_path):
+    """A write refused in the middle of a file (here a file-size limit, EFBIG: an OSError without a file name,
+    as a full disk's ENOSPC is) stops the run with one line that names the file; the run then resumes."""
+    import resource
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))  # 1 MiB: a checkpoint is larger
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails instead of killing the process
+
+    run = tmp_path / "run"
+    first = subprocess.run(train_cmd(run, "--preset", "studio-fast", "--batch-size", 8, "--steps", 12),
+                           capture_output=True, text=True, timeout=180)
+    assert first.returncode == 0, first.stderr
+    stopped = subprocess.run(train_cmd(run, "--resume", run, "--steps", 30), preexec_fn=small_files,
+                             capture_output=True, text=True, timeout=180)
+    last = stopped.stderr.strip().splitlines()[-1]
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr, stopped.stderr
+    assert "File too large" in last and str(run) in last, last
+    resumed = subprocess.run(train_cmd(run, "--resume", run, "--steps", 30), capture_output=True, text=True,
+                             timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert latest_checkpoint(run)[1]["step"] == 30

@@ -90,3 +90,29 @@ def test_live_values_that_would_hang_or_poison_a_run_are_refused(values, why):
 def test_guard_settings_are_bounded(setting):
     with pytest.raises(ConfigError, match=f"guard: {next(iter(setting))} must be an integer from 1 to"):
         GuardConfig().replace(**setting)
+
+
+def test_a_command_refused_when_applied_is_kept_aside_too(tmp_path, tiny_mnist):
+    """A file that parses but asks for a value the run refuses (lr 1e9, d_steps 10^6) is set aside like any
+    other refused entry, never deleted; an applied one goes; the run trains on with its own settings."""
+    from cgan_core.run.events import ControlApplied, ControlRefused
+    from cgan_core.run.loop import RunLoop
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step.config import TrainConfig
+
+    run = TrainingRun(TrainConfig(batch_size=8, steps=6), out=tmp_path / "run", dataset=tiny_mnist)
+    control = run.run_dir / "control"
+    control.mkdir(exist_ok=True)
+    (control / "1-huge.json").write_text(json.dumps({"command": "set_hparams", "values": {"lr_g": 1e9}}))
+    (control / "2-steps.json").write_text(json.dumps({"command": "set_hparams", "values": {"d_steps": 10**6}}))
+    (control / "3-fine.json").write_text(json.dumps({"command": "set_hparams", "values": {"lr_d": 1e-4}}))
+    try:
+        events = list(RunLoop(run, inbox=ControlInbox(run.run_dir)).events())
+    finally:
+        run.close()
+    refused = {e.file for e in events if isinstance(e, ControlRefused)}
+    assert refused == {"1-huge.json", "2-steps.json"}
+    assert [e.file for e in events if isinstance(e, ControlApplied)] == ["3-fine.json"]
+    assert refused_names(run.run_dir) == ["1-huge.json", "2-steps.json"]  # kept for the user to read
+    assert not list(control.glob("*.json"))  # the applied one went
+    assert run.trainer.hparams["lr_g"] == 4e-4 and run.trainer.hparams["lr_d"] == 1e-4

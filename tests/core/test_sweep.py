@@ -82,14 +82,18 @@ def test_a_folder_that_holds_something_else_is_refused(tmp_path):
     assert done.returncode == 2 and "holds something else" in done.stderr
 
 
-def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_running(tmp_path, small_mnist):
+@pytest.mark.parametrize("journal", [False, True], ids=["sqlite", "journal-file"])
+def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_running(tmp_path, small_mnist, journal):
+    """On the default SQLite storage (Optuna's heartbeats) and on a journal file (none: the trial's run folder
+    has no live writer and has gone quiet), the dead process's trial is failed and run again."""
     import os
     import signal
     import time
 
     out = tmp_path / "sweep"
+    storage = str(tmp_path / "study.journal") if journal else None
     args = [sys.executable, "-m", "cgan_core", "sweep", "--dataset", str(small_mnist), "--param", "lr_g=1e-4:1e-3:log",
-            "--quality-every", "15", "--trials", "2", "--out", str(out)]
+            "--quality-every", "15", "--trials", "2", "--out", str(out), *(["--storage", storage] if journal else [])]
     env = {**os.environ, "CGAN_SWEEP_HEARTBEAT": "1"}  # a dead trial is stale after 3 s instead of 60
     process = subprocess.Popen([*args, "--max-seconds", "60"], env=env, stderr=subprocess.DEVNULL)
     try:
@@ -104,7 +108,7 @@ def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_runn
     time.sleep(4)  # past the grace period: trial 0's heartbeat has stopped
     done = subprocess.run([*args, "--max-seconds", "4"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    study = open_study("sweep", None, out)
+    study = open_study("sweep", storage, out)
     states = {t.number: t.state.name for t in study.get_trials()}
     assert states[0] == "FAIL" and list(states.values()).count("COMPLETE") == 2
     retried = study.get_trials()[1]
