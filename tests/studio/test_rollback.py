@@ -59,6 +59,8 @@ def test_opened_run_shows_its_branches(qtbot, window, tmp_path):
     window.files.open_run(tmp_path / "r")
     assert len(window.loss_plot.ghosts) == 3 and int(window.loss_plot.steps[-1]) == 25
     assert any("manual rollback" in m.label.toPlainText() for m in window.loss_plot.markers)
+    # and the grid: the generator the run saved last, replayed through the same table as a live run's grid
+    assert window.sample_grid.step == 25 and window.sample_grid.class_names[0] == "0"
 
 
 def test_the_panel_sends_the_presets_own_guard_bounds(qtbot, window):
