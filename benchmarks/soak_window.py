@@ -15,9 +15,9 @@ minute it records:
   the window every stats_every steps, 10 by default: about a second of studio-fast), the window's own part;
 - img/s: the run's images per training second in that minute, and its ratio to headless;
 - RSS in MB.
-The headless reference is the same engine with the same torch thread count, for --reference-minutes
-before the window, every --reference-every minutes in between (the window's run paused meanwhile) and
-after it: two cores cannot run both in the same minutes without each halving the other, and the host's
+The headless reference is the same engine with the same torch thread count (one run, warmed up once and
+kept), for --reference-minutes before the window, every --reference-every minutes in between (the window's
+run paused meanwhile) and after it: two cores cannot run both in the same minutes without each halving the other, and the host's
 speed drifts over an hour, so each minute's ratio is against the references interpolated to that minute.
 With --attach the run is a CLI process (one torch thread, as the window's own) and the window follows it
 through its run folder: the reference is that same process while the window stops reading it, so the
@@ -45,22 +45,35 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def headless(config, guard: dict, minutes: float) -> float:
-    """Images per training second of the engine alone, with the window's settings, after a 10 s warm-up."""
-    from cgan_core.run.prepare import classifier_ready, prepare_quality
-    from cgan_core.run.training_run import TrainingRun
+class Headless:
+    """The engine alone with the window's settings, in this process: warmed up once (10 s), then kept, so
+    that a reference of a few seconds between the window's minutes costs no second warm-up."""
 
-    run = TrainingRun(config, guard=guard)
-    if classifier_ready(run.dataset):  # live quality as the studio's "auto" has it: on when cached
-        run.enable_quality(prepare_quality(run.config, run.dataset), None)
-    start = None
-    while True:
-        run.step()
-        if start is None and run.seconds >= 10:
-            start = (run.seconds, run.trainer.images_seen)
-        if start and run.seconds - start[0] >= minutes * 60:
-            run.close()
-            return (run.trainer.images_seen - start[1]) / (run.seconds - start[0])
+    def __init__(self, config, guard: dict) -> None:
+        from cgan_core.run.prepare import classifier_ready, prepare_quality
+        from cgan_core.run.training_run import TrainingRun
+
+        self.run = TrainingRun(config, guard=guard)
+        if classifier_ready(self.run.dataset):  # live quality as the studio's "auto" has it: on when cached
+            self.run.enable_quality(prepare_quality(self.run.config, self.run.dataset), None)
+        while self.run.seconds < 10:
+            self.run.step()
+
+    def measure(self, minutes: float) -> float:
+        """Images per training second over the next `minutes` of training."""
+        start = (self.run.seconds, self.run.trainer.images_seen)
+        while self.run.seconds - start[0] < minutes * 60:
+            self.run.step()
+        return (self.run.trainer.images_seen - start[1]) / (self.run.seconds - start[0])
+
+    def close(self) -> None:
+        self.run.close()
+
+
+def host_steal() -> tuple[int, int]:
+    """(steal ticks, all ticks) of the whole host from /proc/stat: time the hypervisor gave to others."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7], sum(fields[:8])
 
 
 class Probe:
@@ -92,6 +105,7 @@ class Probe:
         self.served: list[float] = []
         window.controls.pause_action.triggered.connect(lambda *_: self.served.append(time.perf_counter()))
         self.mark = (time.monotonic(), time.thread_time())
+        self.steal_mark = host_steal()
 
     def _tick(self) -> None:
         now = self.clock.elapsed()
@@ -99,12 +113,18 @@ class Probe:
         self.last_tick = now
 
     def wait(self, seconds: float, until=lambda: False) -> bool:
+        """Run the event loop as the app's own does (no polling: a poll every 2 ms cost the GUI thread 4% of
+        a core and took the lock from training), checking `until` every 50 ms, for at most `seconds`."""
+        from PySide6.QtCore import QEventLoop, QTimer
+
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if until():
-                return True
-            self.app.processEvents()
-            time.sleep(0.002)
+        if until() or seconds <= 0:
+            return until()
+        loop, check = QEventLoop(), QTimer()
+        check.timeout.connect(lambda: (until() or time.monotonic() >= end) and loop.quit())
+        check.start(50)
+        loop.exec()
+        check.stop()
         return until()
 
     def click(self, widget) -> float:
@@ -141,8 +161,11 @@ class Probe:
         now = (time.monotonic(), time.thread_time())
         busy = (now[1] - self.mark[1]) / max(1e-9, now[0] - self.mark[0])
         late = np.array(self.lateness or [0.0], dtype=np.float64)
-        self.mark, self.lateness = now, []
-        return {"gui_busy": round(busy, 3), "timer_p99_ms": float(np.percentile(late, 99)), "timer_max_ms": float(late.max())}
+        steal = host_steal()
+        steal_share = (steal[0] - self.steal_mark[0]) / max(1, steal[1] - self.steal_mark[1])
+        self.mark, self.lateness, self.steal_mark = now, [], steal
+        return {"gui_busy": round(busy, 3), "host_steal": round(steal_share, 4),
+                "timer_p99_ms": float(np.percentile(late, 99)), "timer_max_ms": float(late.max())}
 
 
 class HostedRun:
@@ -219,7 +242,7 @@ def soak(args) -> list[dict]:
             reference.append(source.reference(probe, args.reference_minutes))
         else:
             start = time.monotonic()
-            reference.append((start + args.reference_minutes * 30, headless(config, guard, args.reference_minutes)))
+            reference.append((start + args.reference_minutes * 30, engine.measure(args.reference_minutes)))
         print(json.dumps({"headless": round(reference[-1][1], 1)}), flush=True)
 
     if args.attach:
@@ -230,6 +253,7 @@ def soak(args) -> list[dict]:
         measure_reference()
         window.attach(source.run_dir)
     else:
+        engine = Headless(config, guard)
         measure_reference()
         source = HostedRun(window)
         window.start()
@@ -279,6 +303,7 @@ def soak(args) -> list[dict]:
     app.processEvents()
     if not args.attach:
         measure_reference()
+        engine.close()
     walls, rates = zip(*reference)
     for row in rows:
         row["headless_images_s"] = round(float(np.interp(row.pop("wall"), walls, rates)), 1)
@@ -289,12 +314,13 @@ def soak(args) -> list[dict]:
 def table(rows: list[dict], reference: list[float]) -> str:
     lines = [f"headless img/s at each reference: {', '.join(f'{r:.0f}' for r in reference)}", "",
              "| minute | GUI busy | timer p99 ms | timer max ms | click ms | pause ack ms | plot lag s | window lag s | "
-             "img/s | window/headless | RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "img/s | headless img/s | window/headless | host steal | RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['minute']} | {r['gui_busy']:.0%} | {r['timer_p99_ms']:.0f} | {r['timer_max_ms']:.0f} | "
                      f"{r['click_ms']:.0f} | {r['pause_ack_ms']:.0f} | {r['plot_lag_s']:.2f} | {r['window_lag_s']:.2f} | "
-                     f"{r['images_s']:.0f} | "
-                     f"{r['window_over_headless']:.3f} | {r['rss_mb']:.0f} |")
+                     f"{r['images_s']:.0f} | {r['headless_images_s']:.0f} | "
+                     f"{r['window_over_headless']:.3f} | {r['host_steal']:.1%} | {r['rss_mb']:.0f} |")
     return "\n".join(lines)
 
 

@@ -33,7 +33,7 @@ SCENARIO = sys.argv[3] if len(sys.argv) > 3 else "tour"  # tour, rollback, explo
 ARGUMENT = sys.argv[4] if len(sys.argv) > 4 else ""
 
 
-def explorer_plan(window, shot) -> list:
+def explorer_plan(window, grab) -> list:
     def open_explorer() -> None:
         window.show_explorer()
         ex = window.explorer
@@ -52,8 +52,9 @@ def explorer_plan(window, shot) -> list:
         ex.columns_spin.setValue(10)
         ex.exports.export_grid(OUT / "grid-seed004-style.png")
 
-    return [(0.5, open_explorer), (2.0, lambda: shot("explorer-classes")), (2.5, export_and_compare),
-            (4.0, lambda: shot("explorer-compare")), (4.5, window.explorer_close_all)]
+    # The explorer's own window, not the screen: without a window manager the main window can stay on top.
+    return [(0.5, open_explorer), (2.0, lambda: grab(window.explorer, "explorer-classes")), (2.5, export_and_compare),
+            (4.0, lambda: grab(window.explorer, "explorer-compare")), (4.5, window.explorer_close_all)]
 
 
 def main() -> int:
@@ -82,7 +83,7 @@ def main() -> int:
 
     window.explorer_close_all = lambda: (window.explorer and window.explorer.close(), window.close())
     if SCENARIO == "explorer":
-        for delay, action in explorer_plan(window, shot):
+        for delay, action in explorer_plan(window, grab):
             QTimer.singleShot(int(delay * 1000), action)
         return app.exec()
     if SCENARIO == "runs":  # the Runs view on a sweep folder: its three best trials compared, then the ranking

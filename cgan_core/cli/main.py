@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cgan_core.cli import branch as cli_branch
 from cgan_core.cli import explore as cli_explore
 from cgan_core.cli import sweep as cli_sweep
 from cgan_core.cli import train as cli_train
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_commands(sub)
     cli_explore.add_commands(sub, _positive_int, _positive_float)
     cli_sweep.add_command(sub, _positive_int, _positive_float)
+    cli_branch.add_command(sub, _positive_int)
     return parser
 
 
@@ -148,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.argv = argv
         if args.command is None:
-            raise UsageError("a subcommand is required: presets, train, control, sweep, sample, evaluate, interpolate, "
-                             "export or export-tensorboard")
+            raise UsageError("a subcommand is required: presets, train, control, branch, sweep, sample, evaluate, "
+                             "interpolate, export or export-tensorboard")
         commands = {"presets": cmd_presets, "train": cli_train.cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
                     "control": cmd_control, "export-tensorboard": cmd_export_tensorboard, "sweep": cli_sweep.cmd_sweep,
-                    "interpolate": cli_explore.cmd_interpolate, "export": cli_explore.cmd_export}
+                    "interpolate": cli_explore.cmd_interpolate, "export": cli_explore.cmd_export,
+                    "branch": cli_branch.cmd_branch}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"cgan-studio: error: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from cgan_core.run.events import (
     GuardGaveUp,
     LossChunk,
     RolledBack,
+    RunFinished,
     reason_label,
 )
 from cgan_core.run.folder_reader import read_config
@@ -118,7 +119,7 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
             printer.show(event)
             if board is not None:
                 board.write(event)
-            finished = event if type(event).__name__ == "RunFinished" else finished
+            finished = event if isinstance(event, RunFinished) else finished
     except RuntimeError as exc:
         if world is None:
             raise

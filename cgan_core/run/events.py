@@ -208,11 +208,37 @@ class ControlRefused:
     reason: str
 
 
+@dataclass(frozen=True)
+class Forked:
+    """The run was forked at `step` into variants trained `horizon` steps each (kept in `folder`); the run
+    went on from `promoted` (its label), or stayed at `step` when none was promoted."""
+
+    step: int
+    horizon: int
+    variants: tuple[str, ...]
+    folder: str
+    promoted: str | None = None
+
+    def __post_init__(self) -> None:  # read back from a file: a record of other types is not this event
+        variants = self.variants
+        if not (isinstance(variants, (list, tuple)) and all(isinstance(v, str) for v in variants)
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in (self.step, self.horizon))
+                and isinstance(self.folder, str) and isinstance(self.promoted, (str, type(None)))):
+            raise TypeError(f"not a fork record: {self!r}")
+        object.__setattr__(self, "variants", tuple(variants))
+
+    @property
+    def label(self) -> str:
+        """As the plot's marker says it: "forked into 3, went on with lr_d 0.3x"."""
+        outcome = f"went on with {self.promoted}" if self.promoted else "none promoted"
+        return f"forked into {len(self.variants)}, {outcome}"
+
+
 # events.jsonl: each line is one of these events as {"event": kind, "time": ..., **its fields}, written
 # by RunFiles.log and read back by history.py through `from_record`.
 RECORDED = {"hparam": HParamChange, "rollback": RolledBack, "guard_gave_up": GuardGaveUp, "advice": GuardAdvice,
             "checkpoint": CheckpointSaved, "best": BestSaved, "finished": RunFinished,
-            "control_applied": ControlApplied, "control_refused": ControlRefused}
+            "control_applied": ControlApplied, "control_refused": ControlRefused, "forked": Forked}
 _KIND = {cls: kind for kind, cls in RECORDED.items()}
 
 

@@ -18,7 +18,7 @@ from cgan_core.output.checkpoint import load_generator
 from cgan_core.output.quality import QUALITY_FILE, report_from_row
 from cgan_core.output.sampling import make_grid, to_uint8
 from cgan_core.output.timelapse import newest_grid
-from cgan_core.run.events import BestSaved, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
+from cgan_core.run.events import BestSaved, Forked, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
 from cgan_core.step.trainer import STAT_NAMES
 
 LOSS_NAMES = ("d1", "d2", "g")
@@ -129,7 +129,7 @@ def replay(history: RunHistory, reports: list) -> list:
     rollbacks first (so that they cut nothing), then every row as written (a step that goes back starts
     a branch, as it did live), its quality reports, its best generator and its grid. No advice is
     replayed: it was for the moment it came."""
-    shown = (HParamChange, RolledBack)
+    shown = (HParamChange, RolledBack, Forked)
     events = [e for e in history.events if isinstance(e, shown)]
     if history.recorded is not None and len(history.recorded.steps):
         events.append(history.recorded)

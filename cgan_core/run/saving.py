@@ -16,6 +16,22 @@ from cgan_core.run.guard import DivergenceGuard
 from cgan_core.step.trainer import Trainer
 
 
+def checkpoint_record(trainer_state: dict, config: dict, seconds: float, guard_state: dict, ranks: int,
+                      guard_settings: dict) -> dict:
+    """What a checkpoint holds: the trainer's state and what the run needs to go on from it."""
+    return {**trainer_state, "config": config, "seconds": seconds, "guard": guard_state, "world_size": ranks,
+            "guard_settings": json.loads(json.dumps(guard_settings))}  # plain types only
+
+
+def write_generator(path: Path, trainer: Trainer, extra: dict | None = None) -> Path:
+    """The generator to sample from (the EMA where there is one), with what it is, as safetensors."""
+    config = trainer.config
+    info = {"preset": config.preset, "dataset": config.dataset, "step": trainer.step_count,
+            "ema": trainer.ema is not None, **(extra or {})}
+    save_generator(Path(path), trainer.sampler, trainer.dataset.class_names, info)
+    return Path(path)
+
+
 class RunSaves:
     def __init__(self, files: RunFiles, trainer: Trainer, guard: DivergenceGuard, ranks: int) -> None:
         self.files, self.trainer, self.guard, self.ranks = files, trainer, guard, ranks
@@ -23,10 +39,8 @@ class RunSaves:
         self.clock = CheckpointClock(trainer.step_count, config.checkpoint_every, config.checkpoint_minutes)
 
     def _checkpoint(self, trainer_state: dict, seconds: float) -> dict:
-        """What a checkpoint holds: the trainer's state and what the run needs to go on from it."""
-        return {**trainer_state, "config": self.trainer.config.to_dict(), "seconds": seconds,
-                "guard": self.guard.state_dict(), "world_size": self.ranks,
-                "guard_settings": json.loads(json.dumps(asdict(self.guard.config)))}  # plain types only
+        return checkpoint_record(trainer_state, self.trainer.config.to_dict(), seconds, self.guard.state_dict(),
+                                 self.ranks, asdict(self.guard.config))
 
     def checkpoint(self, seconds: float) -> CheckpointSaved:
         """The live state as a resumable checkpoint, and the generator beside it while the run is healthy."""
@@ -50,13 +64,8 @@ class RunSaves:
         return self.files.save_checkpoint(self._checkpoint(snapshot, seconds), int(snapshot["step"]))
 
     def generator(self, path: Path | None = None, extra: dict | None = None) -> Path:
-        """The generator to sample from (the EMA where there is one), with what it is, as safetensors."""
-        path = Path(path) if path else self.files.generator
-        config, trainer = self.trainer.config, self.trainer
-        info = {"preset": config.preset, "dataset": config.dataset, "step": trainer.step_count,
-                "ema": trainer.ema is not None, **(extra or {})}
-        save_generator(path, trainer.sampler, trainer.dataset.class_names, info)
-        return path
+        """The newest healthy generator (generator.safetensors), or `path`."""
+        return write_generator(Path(path) if path else self.files.generator, self.trainer, extra)
 
     def best(self, report: QualityReport) -> BestSaved:
         """The generator that scored best so far, as best.safetensors."""
