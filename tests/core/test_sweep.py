@@ -38,8 +38,9 @@ def _sweep(*args, timeout: float = 400) -> subprocess.CompletedProcess:
 
 def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_process(tmp_path, small_mnist):
     out = tmp_path / "sweep"
+    # 10 s a trial, not 6: beside the rest of the suite a trial trained too few steps to be compared at all.
     common = ["--dataset", small_mnist, "--param", "lr_g=1e-4:1e-3:log", "--param", "lr_d=1e-4:1e-3:log",
-              "--max-seconds", "6", "--quality-every", "15", "--prune-after", "15", "--out", out]
+              "--max-seconds", "10", "--quality-every", "15", "--prune-after", "15", "--out", out]
     first = _sweep(*common, "--trials", "2", "--baseline")  # trial 0: the preset's own learning rates
     assert first.returncode == 0, first.stderr
     # A hopeless trial, queued on purpose: nothing learns at these rates, so it trails the others.
