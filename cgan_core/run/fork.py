@@ -113,7 +113,9 @@ class Variant:
     """One variant's Trainer, its RNG streams, and its metrics rows since the fork (as metrics.csv has them)."""
 
     def __init__(self, spec: VariantSpec, config: TrainConfig, dataset: ImageDataset, state: dict,
-                 seconds: float = 0.0, guard: GuardConfig | dict | None = None) -> None:
+                 seconds: float = 0.0, guard: GuardConfig | dict | None = None,
+                 diversity: np.ndarray | None = None) -> None:
+        """diversity: the real data's per-class diversity (the guard's collapse reference), when known."""
         self.spec = spec
         # Building a Trainer seeds torch's global RNG, and loading the fork's state sets it: both are the
         # variant's business, so the caller's streams are put back afterwards.
@@ -131,7 +133,8 @@ class Variant:
         # Its own guard, with the run's bounds and history: a variant the guard would roll back stops there.
         t = self.trainer
         bounds = GuardConfig.layered(t.config.loss, t.preset.guard, state.get("guard_settings", {}), guard)
-        self.guard = DivergenceGuard(bounds, real_diversity(t), t.dataset.num_classes)
+        self.diversity = real_diversity(t) if diversity is None else diversity
+        self.guard = DivergenceGuard(bounds, self.diversity, t.dataset.num_classes)
         self.guard.load_state_dict(state.get("guard", {}))
 
     @property
@@ -188,7 +191,9 @@ class Fork:
         if not 1 <= len(specs) <= MAX_VARIANTS:
             raise UsageError(f"{len(specs)} variants: a fork holds 1 to {MAX_VARIANTS}")
         self.start_step, self.horizon = int(state["step"]), horizon
-        self.variants = [Variant(spec, config, dataset, state, seconds, guard) for spec in specs]
+        first = Variant(specs[0], config, dataset, state, seconds, guard)  # the real side is the same for all
+        self.variants = [first] + [Variant(spec, config, dataset, state, seconds, guard, first.diversity)
+                                   for spec in specs[1:]]
 
     @property
     def done(self) -> bool:
