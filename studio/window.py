@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         """Each event type and the view that shows it: the one place where events meet views."""
         return {RunStarted: self._on_started, LossChunk: self.loss_plot.append, SampleGrid: self.show_grid,
                 HParamChange: self._on_hparam_changed, RolledBack: self._on_rolled_back,
-                Forked: lambda e: self.loss_plot.add_marker(e.step, e.label, "#56b6c2"),
+                Forked: lambda e: self.loss_plot.add_marker(e.step, e.label, "#56b6c2", left=True),
                 Snapshots: lambda e: self.timeline.set_snapshots(e.kept), GuardGaveUp: self._on_guard_gave_up,
                 GuardAdvice: self._on_guard_advice, CheckpointSaved: self.status.show_checkpoint,
                 BestSaved: lambda e: self.quality_view.mark_best(e.step), QualityReport: self.quality_view.add_report,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cgan_core.data import ImageDataset
-from cgan_core.errors import UsageError
+from cgan_core.errors import ConfigError, UsageError
 from cgan_core.run.events import Reason
 from cgan_core.run.grids import real_diversity
 from cgan_core.run.guard import Action, DivergenceGuard, GuardConfig
@@ -68,7 +68,10 @@ def parse_vary(options: list[str], current: dict) -> list[VariantSpec]:
     specs = []
     for combination in itertools.product(*(values for _, values in axes)):
         changes = {name: value for (name, _), (_, value) in zip(axes, combination)}
-        check_hparams(changes)
+        try:
+            check_hparams(changes)
+        except ConfigError as exc:
+            raise UsageError(f"--vary {', '.join(options)}: {exc}") from None
         labels = [f"{name} {text}" for (name, _), (text, _) in zip(axes, combination)]
         specs.append(VariantSpec(", ".join(labels), {k: v for k, v in changes.items() if v != current[k]}))
     if not 2 <= len(specs) <= MAX_VARIANTS:
