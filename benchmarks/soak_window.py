@@ -1,7 +1,7 @@
 """The studio left training for an hour: does the window stay live? Run it alone, on a virtual screen:
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m benchmarks.soak_window --minutes 60 \
-        [--preset studio-fast] [--attach] [--reference-minutes 2] [--reference-every 15] [--out DIR] [--screenshots DIR]
+        [--preset studio-fast] [--attach] [--detached-seconds 20] [--out DIR] [--screenshots DIR]
 
 The window (1280x800) trains the preset under the default settings, started as a user starts it. Every
 minute it records:
@@ -13,15 +13,16 @@ minute it records:
 - plot lag: the newest step the loss plot holds against the step the run has trained, in seconds of
   training; window lag: against the newest step the run has reported (its stats reach metrics.csv and
   the window every stats_every steps, 10 by default: about a second of studio-fast), the window's own part;
-- img/s: the run's images per training second in that minute, and its ratio to headless;
+- img/s with the window reading the run, against headless img/s: the same run in the same minute with
+  nothing reading it (--detached-seconds of each minute, spread over cycles of --cycle-seconds: the hosted
+  worker's notices blocked, or the attached follower stopped), so the ratio is the window's cost at the
+  run's age, not the host's drift (it moved by up to 20% between references 2 minutes apart; --calibrate
+  detaches both parts, which shows the ratio's own noise) nor a younger run's speed;
 - RSS in MB.
-The headless reference is the same engine with the same torch thread count (one run, warmed up once and
-kept), for --reference-minutes before the window, every --reference-every minutes in between (the window's
-run paused meanwhile) and after it: two cores cannot run both in the same minutes without each halving the other, and the host's
-speed drifts over an hour, so each minute's ratio is against the references interpolated to that minute.
+Before the window starts, a fresh run of the engine alone (20 s, the same torch thread count) checks that
+the detached run trains as fast as the engine with no window at all.
 With --attach the run is a CLI process (one torch thread, as the window's own) and the window follows it
-through its run folder: the reference is that same process while the window stops reading it, so the
-ratio is exactly the window's cost.
+through its run folder.
 """
 from __future__ import annotations
 
@@ -195,13 +196,6 @@ class AttachedCli:
                                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self.batch = None
 
-    def reference(self, probe, minutes: float) -> tuple[float, float]:
-        """(wall time, img/s) of the CLI run over `minutes` while nothing reads it."""
-        first, start = self.position(), time.monotonic()
-        probe.wait(minutes * 60)
-        last = self.position()
-        return start + minutes * 30, (last[1] - first[1]) / max(1e-9, last[2] - first[2])
-
     def position(self) -> tuple[int, int, float] | None:
         metrics = self.run_dir / "metrics.csv"
         if not metrics.is_file():
@@ -217,7 +211,36 @@ class AttachedCli:
         return int(row[0]), int(row[0]) * self.batch, float(row[-1]), int(row[0])
 
 
-def soak(args) -> list[dict]:
+class Views:
+    """Stops and restarts the window's reading of the run, for the headless part of each minute."""
+
+    def __init__(self, window, attached: bool) -> None:
+        self.window, self.attached = window, attached
+
+    def detach(self) -> None:
+        if self.attached:
+            self.window.controller.attached.detach()
+        else:  # the worker's notices stop reaching the window; its mailbox keeps what it posts, coalesced
+            self.window.worker.blockSignals(True)
+
+    def reattach(self) -> None:
+        if self.attached:
+            self.window.controller.attached.start()
+        else:
+            self.window.worker.blockSignals(False)
+            self.window.worker.eventsReady.emit()  # the notice it posted while blocked: the window takes all
+
+
+def fresh_headless_reference(config, guard: dict, seconds: float) -> float:
+    """A fresh run of the engine alone in this process, before the window starts: a check that the run
+    with its views detached trains as fast as the engine without a window."""
+    engine = Headless(config, guard)
+    rate = engine.measure(seconds / 60)
+    engine.close()
+    return rate
+
+
+def soak(args) -> tuple[list[dict], dict]:
     from PySide6.QtWidgets import QApplication
 
     from studio.app import build_window
@@ -234,85 +257,67 @@ def soak(args) -> list[dict]:
     config, guard = panel.config(), panel.guard()
     config.sample_every = window.sample_every.value()
     probe = Probe(window, app, args.attach)
-    mids = [m for m in range(1, int(args.minutes)) if m % args.reference_every == 0]
-    reference = []  # (wall time, headless img/s)
-
-    def measure_reference() -> None:
-        if args.attach:
-            reference.append(source.reference(probe, args.reference_minutes))
-        else:
-            start = time.monotonic()
-            reference.append((start + args.reference_minutes * 30, engine.measure(args.reference_minutes)))
-        print(json.dumps({"headless": round(reference[-1][1], 1)}), flush=True)
-
+    extra = {}
     if args.attach:
-        cli_minutes = args.minutes + args.reference_minutes * (len(mids) + 2) + 2
-        source = AttachedCli(args.preset, args.out, cli_minutes)
+        source = AttachedCli(args.preset, args.out, args.minutes + 3)
         probe.wait(120, lambda: source.position() is not None)
         probe.wait(20)  # past the start-up
-        measure_reference()
         window.attach(source.run_dir)
     else:
-        engine = Headless(config, guard)
-        measure_reference()
+        extra["fresh_headless_images_s"] = round(fresh_headless_reference(config, guard, 20), 1)
+        print(json.dumps(extra), flush=True)
         source = HostedRun(window)
         window.start()
     probe.wait(120, lambda: source.position() is not None)
-    rows, last = [], source.position()
+    views = Views(window, args.attach)
+    rows = []
     probe.minute()
     for minute in range(1, int(args.minutes) + 1):
-        if minute - 1 in mids:  # a reference in between: the window stops reading (attached) or pauses its run
-            if args.attach:
-                window.controller.attached.detach()
-                measure_reference()
-                window.controller.attached.start()
-            else:
-                probe.pause_and_resume(resume=False)
-                measure_reference()
-                probe.pause_and_resume(pause=False)
-            probe.minute()
-            last = source.position()
         end = time.monotonic() + 60
         click_ms, ack_ms = probe.pause_and_resume()
-        probe.wait(max(0.0, end - time.monotonic()))
-        now = source.position()
-        plotted = int(window.loss_plot.steps[-1]) if window.loss_plot.point_count else 0
-        rate = (now[0] - last[0]) / max(1e-9, now[2] - last[2])  # steps per training second
+        # The minute in cycles of --cycle-seconds: the window reading the run, then the same run with nothing
+        # reading it (the last --detached-seconds/60 of each cycle), so the host's own swings fall on both.
+        parts, position = {"window": [0, 0.0], "headless": [0, 0.0]}, source.position()
+        shown_part = (1 - args.detached_seconds / 60) * args.cycle_seconds
+        while time.monotonic() < end - 1:
+            for kind, seconds in (("window", shown_part), ("headless", args.cycle_seconds - shown_part)):
+                detached = kind == "headless" or args.calibrate
+                if detached:
+                    views.detach()
+                probe.wait(max(0.0, min(seconds, end - time.monotonic())))
+                now = source.position()
+                if detached:
+                    views.reattach()
+                parts[kind][0] += now[1] - position[1]
+                parts[kind][1] += now[2] - position[2]
+                if kind == "window":  # how far behind the plot is, after a part with the window reading
+                    plotted = int(window.loss_plot.steps[-1]) if window.loss_plot.point_count else 0
+                    per_step = (now[2] - position[2]) / max(1, now[0] - position[0])
+                    lag = ((now[0] - plotted) * per_step, max(0, now[3] - plotted) * per_step, now, plotted)
+                position = now
         row = {"minute": minute, **probe.minute(), "click_ms": round(click_ms, 1), "pause_ack_ms": round(ack_ms, 1),
-               "trained_step": now[0], "reported_step": now[3], "plotted_step": plotted,
-               "plot_lag_s": round((now[0] - plotted) / max(rate, 1e-9), 2),
-               "window_lag_s": round(max(0, now[3] - plotted) / max(rate, 1e-9), 2),
-               "images_s": round((now[1] - last[1]) / max(1e-9, now[2] - last[2]), 1), "rss_mb": round(rss_mb(), 1)}
-        row["wall"] = time.monotonic() - 30
+               "trained_step": lag[2][0], "reported_step": lag[2][3], "plotted_step": lag[3],
+               "plot_lag_s": round(lag[0], 2), "window_lag_s": round(lag[1], 2), "rss_mb": round(rss_mb(), 1),
+               "images_s": round(parts["window"][0] / max(1e-9, parts["window"][1]), 1),
+               "headless_images_s": round(parts["headless"][0] / max(1e-9, parts["headless"][1]), 1)}
+        row["window_over_headless"] = round(row["images_s"] / max(1e-9, row["headless_images_s"]), 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
-        last = now
         if args.screenshots is not None and minute in (1, int(args.minutes)):
+            probe.wait(1)  # the coalesced events of the headless part drawn
             args.screenshots.mkdir(parents=True, exist_ok=True)
             window.grab().save(str(args.screenshots / f"soak-{args.preset}{'-attached' if args.attach else ''}-{minute}min.png"))
+    window.stop()
+    probe.wait(120, lambda: not window.running)
     if args.attach:
-        window.controller.attached.detach()
-        measure_reference()
-        window.controller.attached.start()
-        window.stop()
         source.process.wait(120)
-    else:
-        window.stop()
-        probe.wait(120, lambda: not window.running)
     window.close()
     app.processEvents()
-    if not args.attach:
-        measure_reference()
-        engine.close()
-    walls, rates = zip(*reference)
-    for row in rows:
-        row["headless_images_s"] = round(float(np.interp(row.pop("wall"), walls, rates)), 1)
-        row["window_over_headless"] = round(row["images_s"] / row["headless_images_s"], 3)
-    return rows, [round(r, 1) for r in rates]
+    return rows, extra
 
 
-def table(rows: list[dict], reference: list[float]) -> str:
-    lines = [f"headless img/s at each reference: {', '.join(f'{r:.0f}' for r in reference)}", "",
+def table(rows: list[dict], extra: dict) -> str:
+    lines = [", ".join(f"{k}: {v}" for k, v in extra.items()), "",
              "| minute | GUI busy | timer p99 ms | timer max ms | click ms | pause ack ms | plot lag s | window lag s | "
              "img/s | headless img/s | window/headless | host steal | RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -329,18 +334,22 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--preset", default="studio-fast")
     parser.add_argument("--attach", action="store_true", help="follow a CLI run instead of hosting it")
-    parser.add_argument("--reference-minutes", type=float, default=2.0)
-    parser.add_argument("--reference-every", type=int, default=15, help="minutes between references in the hour")
+    parser.add_argument("--detached-seconds", type=float, default=20.0,
+                        help="seconds of each minute trained with the window not reading the run (spread over its cycles)")
+    parser.add_argument("--cycle-seconds", type=float, default=10.0,
+                        help="each minute alternates the window reading the run and not, in cycles this long")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="detach the views in both parts of each minute (past the Pause click): the ratio's own noise")
     parser.add_argument("--out", type=Path, default=Path("runs/soak-window"))
     parser.add_argument("--screenshots", type=Path)
     args = parser.parse_args()
     args.out = args.out.resolve()
     os.environ.setdefault("CGAN_STUDIO_RUNS", str(args.out))
-    rows, reference = soak(args)
+    rows, extra = soak(args)
     args.out.mkdir(parents=True, exist_ok=True)
     name = f"soak-window-{args.preset}{'-attached' if args.attach else ''}"
-    (args.out / f"{name}.json").write_text(json.dumps({"reference": reference, "rows": rows}, indent=1))
-    print(table(rows, reference))
+    (args.out / f"{name}.json").write_text(json.dumps({**extra, "rows": rows}, indent=1))
+    print(table(rows, extra))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@
     make_screenshots.py OUT 0 runs SWEEP_DIR
         Tools > Runs… on a sweep folder: its three best trials overlaid (runs-view), then its ranking and
         quality over two hyperparameters (sweep-view).
+    make_screenshots.py OUT SECONDS variants [STEPS]
+        Try variants… after SECONDS of studio-fast: lr D x0.3, x1 and x3 for STEPS steps each (400), side by
+        side once ready (variants-ready), then the run 20 s after going on with lr D x0.3 (variants-promoted).
     make_screenshots.py OUT SECONDS advice
         dcgan-label-channel (D-dominated from its start, as its tutorial's own code): the guard's advice,
         captured as soon as it is shown (at most SECONDS).
@@ -126,6 +129,21 @@ def main() -> int:
         plan = [(0.5, window.start), (0.6, lambda: poll.start(500)), (TRAIN_SECONDS, window.close)]
         for delay, action in plan:
             QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
+    if SCENARIO == "variants":
+        def when_ready() -> None:
+            view = window.variants.window
+            if view is not None and "waits for your choice" in view.header.text():
+                poll.stop()
+                view.resize(1100, 760)
+                QTimer.singleShot(1000, lambda: (grab(view, "variants-ready"), view.columns[0].button.click()))
+                QTimer.singleShot(21_000, lambda: (grab(view, "variants-chosen"), grab(window, "variants-promoted"),
+                                                   window.close()))
+        poll = QTimer(window)
+        poll.timeout.connect(when_ready)
+        fork = lambda: (window.variants.start(("lr_d=0.3x,1x,3x",), int(ARGUMENT or 400)), poll.start(500))
+        QTimer.singleShot(500, window.start)
+        QTimer.singleShot(int(TRAIN_SECONDS * 1000), fork)
         return app.exec()
     if SCENARIO == "rollback":
         plan = [(0.5, window.start), (TRAIN_SECONDS, explode), (TRAIN_SECONDS + 12, lambda: shot("rollback")),

@@ -9,7 +9,16 @@ import math
 
 import torch
 from PySide6.QtCore import QSignalBlocker, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from cgan_core.run.guard import GuardConfig, Remedy
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
@@ -108,6 +117,10 @@ class ConfigPanel(QWidget):
                               ("beta2", self.beta2), ("D steps / G step", self.d_steps),
                               ("Label smoothing", self.label_smoothing)]:
             form_live.addRow(label, widget)
+        self.try_button = QPushButton("Try variants…", objectName="tryVariantsButton", enabled=False)
+        self.try_button.setToolTip("Fork the run into variants of these values, train them side by side on the "
+                                   "same batches, and continue from the one you choose (Ctrl+T)")
+        form_live.addRow(self.try_button)
         fixed_box, live_box = QGroupBox("Run (fixed while training)"), QGroupBox("Hyperparameters (live)")
         fixed_box.setLayout(form_run)
         live_box.setLayout(form_live)
@@ -236,6 +249,11 @@ class ConfigPanel(QWidget):
             with QSignalBlocker(self.live_widgets[name]):
                 self.live_widgets[name].setValue(value)
 
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, hosted: bool = False, fork_open: bool = False) -> None:
+        """hosted: the live run trains here (Try variants needs its state); fork_open: the run waits at a
+        fork, so its live values wait too."""
         for widget in self.fixed_widgets:
             widget.setEnabled(not running)
+        for widget in self.live_widgets.values():
+            widget.setEnabled(not fork_open)
+        self.try_button.setEnabled(hosted and not fork_open)

@@ -54,6 +54,11 @@ class Controls:
         for action in self.training:
             train.addAction(action)
         train.addSeparator()
+        self.try_action = self._action("Try variants…", "Ctrl+T", w.variants.try_variants,
+                                       "Fork the run into variants of its live hyperparameters, compare them on the "
+                                       "same batches, and continue from the one you choose")
+        train.addAction(self.try_action)
+        train.addSeparator()
         self.tensorboard_action = QAction("Write TensorBoard logs", w, checkable=True)
         self.tensorboard_action.setToolTip("Also write the next runs' curves, grids, quality and settings as "
                                            "TensorBoard event files in RUN/tensorboard (needs the tensorboard package)")
@@ -76,12 +81,17 @@ class Controls:
         button.clicked.connect(action.trigger)
         return button
 
-    def update(self, running: bool, paused: bool) -> None:
+    def update(self, running: bool, paused: bool, hosted: bool = False, fork_open: bool = False) -> None:
+        """hosted: the live run trains here (a fork needs its state); fork_open: the run waits at a fork."""
         self.start_action.setEnabled(not running)
         for action in (self.pause_action, self.stop_action):
             action.setEnabled(running)
+        self.try_action.setEnabled(hosted and not fork_open)
+        for action in (self.step_action, self.step_d_action, self.step_g_action):
+            action.setEnabled(not fork_open)
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_button.setText(self.pause_action.text())
         for button, action in ((self.start_button, self.start_action), (self.pause_button, self.pause_action),
-                               (self.stop_button, self.stop_action)):
+                               (self.stop_button, self.stop_action), (self.step_button, self.step_action),
+                               (self.step_d_button, self.step_d_action), (self.step_g_button, self.step_g_action)):
             button.setEnabled(action.isEnabled())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
 from cgan_core.run import commands as cmd
 from cgan_core.run.events import GuardGaveUp
@@ -19,6 +19,11 @@ from .stream import Ended
 from .worker import LIVE_THREADS, TrainWorker
 
 STOP_WAIT_MS = 60_000
+# The views take the hosted run's events at most this often; in between they coalesce in the worker's
+# mailbox. Every delivery costs the GUI thread a redraw, and each moment it holds the interpreter lock is
+# a moment the training thread waits: 4 a second keeps the plot within a second of training, and halved the
+# window's cost on training against 10 a second (BENCHMARKS.md, the hour in the window).
+DELIVERY_INTERVAL_MS = 250
 
 
 class RunController(QObject):
@@ -31,6 +36,10 @@ class RunController(QObject):
         self.worker: TrainWorker | None = None
         self.attached = None  # an AttachedRun: a live run that another process writes, steered by files
         self.paused = False
+        self._since_delivery = QElapsedTimer()
+        self._delivery_due = QTimer(self)  # a notice that came too soon is served when the interval ends
+        self._delivery_due.setSingleShot(True)
+        self._delivery_due.timeout.connect(self._drain)
 
     @property
     def running(self) -> bool:
@@ -48,9 +57,17 @@ class RunController(QObject):
 
     @Slot()
     def _drain(self) -> None:
-        """The worker's notice: take what its mailbox holds (it may be more than when it was sent)."""
-        if self.worker is not None:
-            self._deliver(self.worker.mailbox.take())
+        """The worker's notice: take what its mailbox holds (it may be more than when it was sent), at most
+        once every DELIVERY_INTERVAL_MS."""
+        if self.worker is None:
+            return
+        wait = DELIVERY_INTERVAL_MS - self._since_delivery.elapsed() if self._since_delivery.isValid() else 0
+        if wait > 0:
+            if not self._delivery_due.isActive():
+                self._delivery_due.start(wait)
+            return
+        self._since_delivery.start()
+        self._deliver(self.worker.mailbox.take())
 
     @Slot(object)
     def _deliver(self, batch: list) -> None:
@@ -121,6 +138,8 @@ class RunController(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        self._delivery_due.stop()
+        self._since_delivery.invalidate()
         self._drain()  # whatever the worker posted last
         LIVE_THREADS.discard(self.thread)
         self.thread.deleteLater()

@@ -27,6 +27,7 @@ class RunStarted:
 
     run_dir: str
     device: str
+    state_bytes: int = 0  # one full training state (what each variant of a fork holds)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cgan_core.compare.optuna_sweep import score
 from cgan_core.compare.summary import RunSummary
+from cgan_core.output.quality import score
 
 
 def trials(folder: Path, runs: list[RunSummary]) -> list[dict]:

@@ -43,6 +43,7 @@ from .status_area import StatusArea
 from .stream import Busy, Failed, QualityStatus, RunStarted, Snapshots
 from .timeline import Timeline
 from .tool_windows import ToolWindows
+from .variants import VariantsActions
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +73,9 @@ class MainWindow(QMainWindow):
         self.timeline.previewRequested.connect(self._on_preview_requested)
         self.timeline.rollbackRequested.connect(self._on_rollback_requested)
         self.tools = ToolWindows(self, self.controller, lambda: self.run_dir, self.files.open_run, self.show_error)
+        self.variants = VariantsActions(self, self.controller, self.config_panel.hparams, self._on_fork_open,
+                                        self.show_error)
+        self.config_panel.try_button.clicked.connect(self.variants.try_variants)
         self.controls = Controls(self)
         self.sample_every = sample_every_spin()
         self.sample_every.valueChanged.connect(self._on_sample_every)
@@ -93,7 +97,7 @@ class MainWindow(QMainWindow):
         """Each event type and the view that shows it: the one place where events meet views."""
         return {RunStarted: self._on_started, LossChunk: self.loss_plot.append, SampleGrid: self.show_grid,
                 HParamChange: self._on_hparam_changed, RolledBack: self._on_rolled_back,
-                Forked: lambda e: self.loss_plot.add_marker(e.step, e.label, "#56b6c2", left=True),
+                Forked: self._on_forked, **self.variants.handlers(),
                 Snapshots: lambda e: self.timeline.set_snapshots(e.kept), GuardGaveUp: self._on_guard_gave_up,
                 GuardAdvice: self._on_guard_advice, CheckpointSaved: self.status.show_checkpoint,
                 BestSaved: lambda e: self.quality_view.mark_best(e.step), QualityReport: self.quality_view.add_report,
@@ -130,8 +134,16 @@ class MainWindow(QMainWindow):
             view.clear()
 
     def _update_controls(self) -> None:
-        self.controls.update(self.running, self.paused)
-        self.config_panel.set_running(self.running)
+        self.controls.update(self.running, self.paused, self.controller.worker is not None, self.variants.open)
+        self.config_panel.set_running(self.running, self.controller.worker is not None, self.variants.open)
+
+    def _on_fork_open(self, open_: bool) -> None:
+        """While a fork is open the run waits at it: what would change the run waits too."""
+        self._update_controls()
+
+    def _on_forked(self, event: Forked) -> None:
+        self.loss_plot.add_marker(event.step, event.label, "#56b6c2", left=True)
+        self.variants.on_forked(event)
 
     # ---- controls ---------------------------------------------------------------------------------
     @Slot()
@@ -216,12 +228,15 @@ class MainWindow(QMainWindow):
     # ---- what the run reports (all @Slot, in the GUI thread) ----------------------------------------
     @Slot()
     def _on_state_changed(self) -> None:
-        if not self.running and self.run_dir is not None:
-            self.resume_dir = self.run_dir  # Start again continues this run
+        if not self.running:
+            self.variants.ended()
+            if self.run_dir is not None:
+                self.resume_dir = self.run_dir  # Start again continues this run
         self._update_controls()
 
     def _on_started(self, event: RunStarted) -> None:
         self.run_dir = Path(event.run_dir)
+        self.variants.state_bytes = event.state_bytes
         self.status.set_run(event.run_dir, event.device)
 
     def show_grid(self, grid) -> None:

@@ -15,12 +15,11 @@ from cgan_core.data import load_dataset
 from cgan_core.errors import UsageError
 from cgan_core.run.events import Forked, HParamChange
 from cgan_core.run.folder_reader import is_run
-from cgan_core.run.folder_writer import RunFiles, claim_new_dir, latest_checkpoint
-from cgan_core.run.fork import Fork, Variant, VariantResult, parse_vary, state_bytes
-from cgan_core.run.saving import checkpoint_record, write_generator
+from cgan_core.run.folder_writer import RunFiles, latest_checkpoint
+from cgan_core.run.fork import Fork, Variant, parse_vary, state_bytes
+from cgan_core.run.saving import write_generator
+from cgan_core.run.variant_folders import results_table, save_variants, variant_record
 from cgan_core.step.config import TrainConfig
-
-VARIANTS = "variants"  # RUN/variants/step-N/: one run folder a variant
 
 
 def add_command(sub, positive_int) -> None:
@@ -66,12 +65,10 @@ def _branch(args, files: RunFiles, warn) -> int:
         done = min(v.step for v in fork.variants) - step
         print(f"  {done}/{args.steps} steps", file=sys.stderr)
     results = fork.results()
-    scores = [_score(quality, v) if quality is not None else None for v in fork.variants]
-    print(table(results, scores))
-    folder = claim_new_dir(Path(args.run) / VARIANTS / f"step-{step}")
-    for index, variant in enumerate(fork.variants):
-        _save_variant(folder / f"{index + 1}-{_slug(variant.spec.label)}", variant, state)
-    promoted = _choose(args.promote, fork, results, scores)
+    scores = [v.measure(quality) if quality is not None else None for v in fork.variants]
+    print(results_table(results, scores))
+    folder = save_variants(files, fork, state, scores)
+    promoted = _choose(args.promote, fork, scores)
     if promoted is not None:
         _promote(files, promoted, state)
     files.log(Forked(step, args.steps, tuple(s.label for s in specs), str(folder),
@@ -81,19 +78,6 @@ def _branch(args, files: RunFiles, warn) -> int:
     return 0
 
 
-def table(results: list[VariantResult], scores: list) -> str:
-    lines = ["| variant | steps | d1 | d2 | g | D(real) | D(fake) | img/s | quality | the guard |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r, score in zip(results, scores):
-        m = r.means
-        quality = "" if score is None else f"{score[1]:.1%} acc, FD {score[2]:.2f}"
-        guard = f"stopped: {r.stopped_by} at step {r.diverged_at}" if r.diverged_at is not None else ""
-        guard = "; ".join([guard, *(f"advice: {a}" for a in r.advice)]).strip("; ")
-        lines.append(f"| {r.label} | {r.steps} | {m['d1']:.3f} | {m['d2']:.3f} | {m['g']:.3f} | {m['d_real']:.2f} | "
-                     f"{m['d_fake']:.2f} | {r.images_per_second:.0f} | {quality} | {guard} |")
-    return "\n".join(lines)
-
-
 def _quality(config: TrainConfig, dataset):
     from cgan_core.run.prepare import prepare_quality
 
@@ -101,50 +85,15 @@ def _quality(config: TrainConfig, dataset):
     return prepare_quality(config, dataset)
 
 
-def _score(quality, variant: Variant) -> tuple[float, float, float] | None:
-    """(objective, accuracy, Frechet distance) of the variant's generator now; None when it diverged."""
-    from cgan_core.compare.optuna_sweep import score
-
-    if variant.diverged_at is not None:
-        return None
-    t = variant.trainer
-    report = quality.measure(t.generate, t.config.latent_dim, t.g.output_range, t.step_count)
-    return score(report.accuracy, report.frechet, report.floor), report.accuracy, report.frechet
-
-
-def _choose(promote: str | None, fork: Fork, results: list[VariantResult], scores: list) -> Variant | None:
+def _choose(promote: str | None, fork: Fork, scores: list) -> Variant | None:
     if promote is None:
         return None
     if promote != "best":
         return fork.chosen(promote)
-    ranked = [(s[0], i) for i, s in enumerate(scores) if s is not None]
-    if not ranked:
-        raise UsageError("--promote best: every variant diverged; the run stays at its checkpoint")
-    return fork.variants[max(ranked)[1]]
-
-
-def _slug(label: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "_" for c in label.replace(" ", ""))[:60] or "variant"
-
-
-def _record(variant: Variant, state: dict) -> dict:
-    t = variant.trainer
-    return checkpoint_record(t.state_dict(), t.config.to_dict(), variant.base_seconds + variant.seconds,
-                             state.get("guard", {}), 1, state.get("guard_settings", {}))
-
-
-def _save_variant(folder: Path, variant: Variant, state: dict) -> None:
-    """A variant as a run folder of its own: the Runs view opens it, and `train --resume` continues it."""
-    files = RunFiles(claim_new_dir(folder))
     try:
-        files.write_config({**variant.trainer.config.to_dict(), **variant.trainer.hparams, "world_size": 1,
-                            "global_batch_size": variant.trainer.config.batch_size})
-        files.write_metrics(variant.rows)
-        if variant.diverged_at is None:
-            files.save_checkpoint(_record(variant, state), variant.step)
-            write_generator(files.generator, variant.trainer, {"variant": variant.spec.label})
-    finally:
-        files.close()
+        return fork.best(scores)
+    except UsageError as exc:
+        raise UsageError(f"--promote {exc}") from None
 
 
 def _promote(files: RunFiles, variant: Variant, state: dict) -> None:
@@ -156,5 +105,5 @@ def _promote(files: RunFiles, variant: Variant, state: dict) -> None:
     for name, new in variant.spec.changes.items():
         files.log(HParamChange(step, name, float(state["hparams"][name]), float(new)))
     files.write_metrics(variant.rows)
-    files.save_checkpoint(_record(variant, state), variant.step)
+    files.save_checkpoint(variant_record(variant, state), variant.step)
     write_generator(files.generator, variant.trainer)

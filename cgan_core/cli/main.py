@@ -131,6 +131,12 @@ def _add_run_commands(sub) -> None:
     state = control.add_mutually_exclusive_group()
     for flag in ("--pause", "--resume", "--stop"):
         state.add_argument(flag, action="store_true")
+    control.add_argument("--vary", action="append", metavar="NAME=VALUES",
+                         help="try variants of the live run (as `branch --vary`; with --steps): the run waits for "
+                              "them, writes RUN/variants/step-N/results.md, then waits for --choose")
+    control.add_argument("--steps", type=_positive_int, help="steps each variant trains (with --vary)")
+    control.add_argument("--choose", metavar="LABEL|best|keep",
+                         help="after --vary: go on from this variant, from the best by live quality, or keep the run")
     board = sub.add_parser("export-tensorboard", help="write a past run's curves, grids, quality and settings as "
                                                      "TensorBoard event files (RUN/tensorboard)")
     board.add_argument("run", type=Path)
@@ -205,8 +211,14 @@ def cmd_control(args) -> int:
     sent = [commands.SetHParams(changes)] if changes else []
     sent += [c() for flag, c in ((args.pause, commands.Pause), (args.resume, commands.Resume),
                                  (args.stop, commands.Stop)) if flag]
+    if bool(args.vary) != bool(args.steps):
+        raise UsageError("--vary and --steps go together: e.g. --vary lr_d=0.3x,1x --steps 500")
+    if args.vary:
+        sent.append(commands.TryVariants(tuple(args.vary), args.steps))
+    if args.choose is not None:
+        sent.append(commands.ChooseVariant("" if args.choose == "keep" else args.choose))
     if not sent:
-        raise UsageError("nothing to send: give --lr-g/--lr-d, --pause, --resume or --stop")
+        raise UsageError("nothing to send: give --lr-g/--lr-d, --pause, --resume, --stop, --vary or --choose")
     for command in sent:
         print(json.dumps({"sent": type(command).__name__, "file": str(send(args.run, command))}))
     return 0

@@ -13,11 +13,14 @@ from cgan_core.run.events import (
     BestSaved,
     ControlApplied,
     ControlRefused,
+    Forked,
     GuardAdvice,
     GuardGaveUp,
     LossChunk,
     RolledBack,
     RunFinished,
+    VariantsReady,
+    VariantsRefused,
     reason_label,
 )
 from cgan_core.run.folder_reader import read_config
@@ -183,6 +186,14 @@ class _EventPrinter:
                 return f"control: {event.file} applied at step {event.step}"
             case ControlRefused():
                 return f"control: {event.file} refused: {event.reason}"
+            case VariantsReady():
+                return (f"variants ready (fork at step {event.step}, {event.horizon} steps each), in "
+                        f"{event.folder}/results.md; the run waits: cgan-studio control {self.run.run_dir} "
+                        f"--choose LABEL|best|keep" + (f" (best: {event.best})" if event.best else ""))
+            case VariantsRefused():
+                return f"variants: refused: {event.reason}"
+            case Forked():
+                return f"fork at step {event.step}: {event.label}"
             case GuardGaveUp():
                 kept = f"; the diverged state is kept in {event.diverged_path}" if event.diverged_path else ""
                 return (f"cgan-studio: error: training keeps diverging ({event.reason}, {event.rollbacks} rollbacks); "

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cgan_core.errors import CganError, ConfigError, UsageError
+from cgan_core.output.quality import score  # noqa: F401  (the sweep's objective, also what forks rank by)
 from cgan_core.run.folder_writer import writer_alive
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 
@@ -75,11 +76,6 @@ class ParamRange:
         if self.name in INT_PARAMS:
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
-
-
-def score(accuracy: float, frechet: float, floor: float) -> float:
-    """The objective (higher is better): accuracy in points, less 0.1 per floor-multiple of Fréchet."""
-    return 100.0 * accuracy - 0.1 * min(frechet / max(floor, 1e-9), 100.0)
 
 
 def open_study(name: str, storage: str | None, folder: Path, create: bool = True, prune_after: int = 300):

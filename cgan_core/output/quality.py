@@ -107,6 +107,12 @@ def auto_interval(eval_seconds: float, step_seconds: float, minimum: int, target
     return max(minimum, int(np.ceil(eval_seconds / (target * step_seconds))))
 
 
+def score(accuracy: float, frechet: float, floor: float) -> float:
+    """The objective that picks a best generator (sweeps, forks; higher is better): accuracy in points, less
+    0.1 per floor-multiple of Fréchet distance."""
+    return 100.0 * accuracy - 0.1 * min(frechet / max(floor, 1e-9), 100.0)
+
+
 def quality_header(class_names: list[str]) -> list[str]:
     return ["step", "accuracy", "frechet", "floor", "diversity", "seconds", *(f"acc_{n}" for n in class_names)]
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from cgan_core.step.trainer import StepStats, Trainer
 
 MAX_GRID_INTERVAL = 1_000_000
+MAX_VARIANT_STEPS = 1_000_000
 
 
 def _check_whole(name: str, value, least: int, most: int) -> None:
@@ -127,6 +128,31 @@ class SaveGenerator:
 
 
 @dataclass(frozen=True)
+class TryVariants:
+    """Fork the live run into variants, one for each combination of the `vary` options ("lr_d=0.3x,1x",
+    as `cgan-studio branch --vary` takes them), each trained `steps` steps from the run's current state on
+    the same batches and noise. The run waits meanwhile, and then for ChooseVariant."""
+
+    vary: tuple[str, ...]
+    steps: int
+
+    def __post_init__(self) -> None:
+        vary = self.vary
+        if not isinstance(vary, (list, tuple)) or not vary or not all(isinstance(v, str) for v in vary):
+            raise ConfigError(f"try variants: vary must be a list of NAME=VALUES texts, got {vary!r}")
+        object.__setattr__(self, "vary", tuple(vary))
+        _check_whole("try variants: steps", self.steps, 1, MAX_VARIANT_STEPS)
+
+
+@dataclass(frozen=True)
+class ChooseVariant:
+    """After TryVariants: the run goes on from the variant with this label, from the best one by live
+    quality ("best"), or from its own state at the fork ("": keep the run as it was)."""
+
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class Stop:
     """End the run; `reason` is what its RunFinished records ("stopped", or a limit rank 0 reached)."""
 
@@ -140,7 +166,9 @@ class ShareState:
 
 
 Command = (SetHParams | SetGuard | Pause | Resume | Step | RollBack | SetGridInterval | SetQuality | PreviewSnapshot
-           | CopyGenerator | SaveGenerator | Stop | ShareState)
+           | CopyGenerator | SaveGenerator | TryVariants | ChooseVariant | Stop | ShareState)
+# A fork's commands: refused with an event (VariantsRefused), never fatal, whatever sent them.
+FORK_COMMANDS = (TryVariants, ChooseVariant)
 # What every rank of a distributed run applies at the same loop turn; the rest is rank 0's alone
 # (its guard, its grids, quality and files), and rank 0 shares the outcome with ShareState.
 SHARED = (SetHParams, Pause, Resume, Step, Stop, ShareState)

@@ -33,15 +33,18 @@ POLL_SECONDS = 0.25
 MAX_BYTES = 64 * 1024  # a command is a few dozen bytes
 MAX_FILES_A_POLL = 64
 NAMES = {"set_hparams": cmd.SetHParams, "set_guard": cmd.SetGuard, "pause": cmd.Pause, "resume": cmd.Resume,
-         "step": cmd.Step, "rollback": cmd.RollBack, "grid_interval": cmd.SetGridInterval, "stop": cmd.Stop}
+         "step": cmd.Step, "rollback": cmd.RollBack, "grid_interval": cmd.SetGridInterval, "stop": cmd.Stop,
+         "try_variants": cmd.TryVariants, "choose_variant": cmd.ChooseVariant}
 _NAME_OF = {cls: name for name, cls in NAMES.items()}
-FIELD_TYPES = {"values": dict, "update_d": bool, "update_g": bool, "step": int, "every": int, "reason": str}
+FIELD_TYPES = {"values": dict, "update_d": bool, "update_g": bool, "step": int, "every": int, "reason": str,
+               "vary": list, "steps": int, "label": str}
 
 
 def to_json(command) -> dict:
     if type(command) not in _NAME_OF:
         raise TypeError(f"not a command a run accepts from its control folder: {command!r}")
-    return {"command": _NAME_OF[type(command)], **asdict(command)}
+    fields_ = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(command).items()}  # JSON has lists
+    return {"command": _NAME_OF[type(command)], **fields_}
 
 
 def parse(text: str) -> object:

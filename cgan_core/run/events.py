@@ -234,6 +234,44 @@ class Forked:
         return f"forked into {len(self.variants)}, {outcome}"
 
 
+@dataclass(frozen=True)
+class VariantTurn:
+    """One variant of an open fork after its turn: its new losses, now and then its fixed-noise grid, and
+    where it stands (`stopped`: "" while it trains, or why its guard stopped it)."""
+
+    fork_step: int
+    index: int
+    label: str
+    steps: int  # trained since the fork
+    horizon: int
+    losses: LossChunk | None
+    grid: SampleGrid | None
+    stopped: str = ""
+
+
+@dataclass(frozen=True)
+class VariantsReady:
+    """Every variant of the fork reached the horizon or stopped; the run waits for a ChooseVariant.
+    results: a VariantResult each; quality: (accuracy, Fréchet distance) each, None where not measured or
+    diverged; best: the label "best" picks (None without live quality); folder: where they are kept."""
+
+    step: int
+    horizon: int
+    results: tuple
+    quality: tuple
+    best: str | None
+    folder: str
+
+
+@dataclass(frozen=True)
+class VariantsRefused:
+    """A fork command could not be applied (a bad --vary text, no fork open, a distributed run); the run
+    goes on as it was."""
+
+    step: int
+    reason: str
+
+
 # events.jsonl: each line is one of these events as {"event": kind, "time": ..., **its fields}, written
 # by RunFiles.log and read back by history.py through `from_record`.
 RECORDED = {"hparam": HParamChange, "rollback": RolledBack, "guard_gave_up": GuardGaveUp, "advice": GuardAdvice,

@@ -35,6 +35,7 @@ from cgan_core.run.events import to_record
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
 KEEP_CHECKPOINTS = 3
 GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
+VARIANTS = "variants"  # a fork's variants, kept as run folders (variant_folders.py)
 ABANDONED = "abandoned"  # abandoned/after-step-N/: the checkpoints and grids of a stretch a branch left
 DIVERGED_PREFIX = "diverged-"
 
@@ -167,6 +168,13 @@ class RunFiles:
         for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
             old.unlink(missing_ok=True)
         return path
+
+    def new_variants_folder(self, step: int, results: str) -> Path:
+        """RUN/variants/step-N/ for a fork's variants (each a run folder with its own writer), holding
+        results.md: how each did. A second fork at the same step gets step-N-2."""
+        folder = claim_new_dir(self.run_dir / VARIANTS / f"step-{step}")
+        ckpt.atomic_write_text(folder / "results.md", results)
+        return folder
 
     def has_checkpoint(self, step: int) -> bool:
         return (self.checkpoints / f"step-{step:09d}.pt").is_file()

@@ -20,7 +20,8 @@ import torch
 
 from cgan_core.data import ImageDataset
 from cgan_core.errors import ConfigError, UsageError
-from cgan_core.run.events import Reason
+from cgan_core.output.quality import score
+from cgan_core.run.events import LossChunk, Reason
 from cgan_core.run.grids import real_diversity
 from cgan_core.run.guard import Action, DivergenceGuard, GuardConfig
 from cgan_core.run.stats import StatsBuffer
@@ -130,6 +131,7 @@ class Variant:
         self.base_seconds, self.seconds = seconds, 0.0  # the run's training time at the fork; this variant's since
         self.buffer = StatsBuffer(seconds, self.trainer.images_seen, every=CHUNK)
         self.rows: list[dict] = []
+        self.chunks: list[LossChunk] = []  # each turn's losses: the live view's curves, the run's on promotion
         self.diverged_at: int | None = None
         self.stopped_by: str = ""  # why the variant stopped early, as a user reads it (the guard's reason)
         self.advice: list[str] = []  # the guard's advice (a sustained condition), as a user reads it
@@ -143,6 +145,31 @@ class Variant:
     @property
     def step(self) -> int:
         return self.trainer.step_count
+
+    def losses(self) -> LossChunk | None:
+        """Every step's losses since the fork, as one chunk."""
+        if not self.chunks:
+            return None
+        last = self.chunks[-1]
+        return LossChunk(np.concatenate([c.steps for c in self.chunks]), np.concatenate([c.values for c in self.chunks]),
+                         last.names, last.epoch, last.images_seen, last.seconds, last.images_per_second)
+
+    def state_dict(self) -> dict:
+        """The variant's training state, with its own RNG streams (the trainer records the global ones)."""
+        self.streams.swap()
+        try:
+            return self.trainer.state_dict()
+        finally:
+            self.streams.swap()
+
+    def measure(self, quality) -> tuple[float, float, float] | None:
+        """(objective, accuracy, Fréchet distance) of its generator now, by `quality` (a LiveQuality);
+        None when it diverged."""
+        if self.diverged_at is not None:
+            return None
+        t = self.trainer
+        report = quality.measure(t.generate, t.config.latent_dim, t.g.output_range, t.step_count)
+        return score(report.accuracy, report.frechet, report.floor), report.accuracy, report.frechet
 
     def advance(self, steps: int) -> None:
         """Train `steps` steps in this variant's own streams; a non-finite loss ends the variant."""
@@ -159,6 +186,7 @@ class Variant:
         chunk, rows = self.buffer.read(self.trainer.hparams, self.base_seconds + self.seconds,
                                        self.trainer.images_seen)  # one host sync a turn
         self.rows += rows
+        self.chunks.append(chunk)
         finite = np.isfinite(chunk.values).all(axis=1)
         if not finite.all():
             self.diverged_at, self.stopped_by = int(chunk.steps[np.argmin(finite)]), Reason.NON_FINITE.label
@@ -222,6 +250,13 @@ class Fork:
             out.append(VariantResult(v.spec.label, dict(v.spec.changes), v.step - self.start_step, means,
                                      v.diverged_at, v.stopped_by, tuple(dict.fromkeys(v.advice)), rate))
         return out
+
+    def best(self, scores: list) -> Variant:
+        """The variant with the highest objective (scores as Variant.measure gives them)."""
+        ranked = [(s[0], i) for i, s in enumerate(scores) if s is not None]
+        if not ranked:
+            raise UsageError("best: every variant diverged; the run stays at the fork")
+        return self.variants[max(ranked)[1]]
 
     def chosen(self, label: str) -> Variant:
         for variant in self.variants:

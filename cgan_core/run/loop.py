@@ -11,18 +11,25 @@ and the source may wait a little (the studio's queue waits 50 ms), so a paused l
 Each turn of the loop: rank 0 (or the only process) collects its commands, applies its own (guard,
 grids, quality, a rollback), then applies the shared ones; in a distributed run `channel` first gives
 every rank rank 0's shared list, so they all pause, step, stop or change a learning rate at one step.
+
+A fork (TryVariants, live_fork.py) is a state of the loop like paused: while it is open the run itself
+does not step; each turn gives one variant a fraction of a second, and ChooseVariant closes it. A fork
+command that cannot be applied is answered by a VariantsRefused event (ControlRefused from a file).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Protocol, runtime_checkable
 
-from cgan_core.errors import CganError
+from cgan_core.errors import CganError, ConfigError
 from cgan_core.run import commands as cmd
 from cgan_core.run.budget import Budget
 from cgan_core.run.control import ControlInbox
-from cgan_core.run.events import ControlApplied, ControlRefused, GuardGaveUp, Progress, RunFinished
+from cgan_core.run.events import ControlApplied, ControlRefused, GuardGaveUp, Progress, RunFinished, VariantsRefused
+from cgan_core.run.live_fork import LiveFork
 
+# What waits while a fork is open: the run stands at the fork until a variant (or none) is chosen.
+WAIT_FOR_FORK = (cmd.Step, cmd.RollBack, cmd.SetHParams)
 NextCommand = Callable[[bool], "cmd.Command | None"]
 
 
@@ -74,6 +81,7 @@ class RunLoop:
         self.stop_reason: str | None = None  # set when a Stop is applied: the loop ends this turn
         self._give_up_due = False
         self._single_steps: list[cmd.Step] = []
+        self.fork: LiveFork | None = None  # an open fork: the run waits while its variants train, then for a choice
 
     def events(self) -> Iterator:
         """Train until a limit is reached, a Stop arrives or the guard gives up; then finish the run."""
@@ -82,7 +90,11 @@ class RunLoop:
             yield from self._exchange_commands()
             if self.stop_reason is not None:
                 break
-            if self._single_steps:
+            if self.fork is not None:
+                if not self.paused and self.fork.ready is None:
+                    yield from self.fork.turn()
+                    yield self.progress()
+            elif self._single_steps:
                 asked = self._single_steps.pop(0)
                 # A single step is looked at closely: its losses and a fresh grid at once.
                 events = run.step(asked.part) + [run.flush(), run.sample_grid()]
@@ -120,7 +132,7 @@ class RunLoop:
 
     def _collect(self) -> list[tuple[str | None, object, str]]:
         """(control file name or None, command, why a file was refused) from this process's sources."""
-        block = self.paused and not self._single_steps
+        block = (self.paused and not self._single_steps) or (self.fork is not None and self.fork.ready is not None)
         items = []
         command = self.next_command(block)
         while command is not None:
@@ -139,10 +151,16 @@ class RunLoop:
 
     def _apply_item(self, item: tuple) -> Iterator:
         name, command, why = item
-        if name is None:
-            yield from self.apply(command)
-        else:
+        if name is not None:
             yield from self._apply_file(name, command, why)
+            return
+        try:
+            events = list(self.apply(command))
+        except CganError as exc:
+            if not isinstance(command, cmd.FORK_COMMANDS) and self.fork is None:
+                raise
+            events = [VariantsRefused(self.run.step_count, str(exc))]  # the run goes on as it was
+        yield from events
 
     def _apply_file(self, name: str, command, why: str) -> Iterator:
         """A command from the control folder: applied and acknowledged, or refused; never fatal."""
@@ -163,7 +181,9 @@ class RunLoop:
         yield event
 
     def apply(self, command) -> Iterator:
-        if isinstance(command, cmd.Stop):
+        if isinstance(command, cmd.FORK_COMMANDS) or (self.fork is not None and isinstance(command, WAIT_FOR_FORK)):
+            yield from self._fork_command(command)
+        elif isinstance(command, cmd.Stop):
             self.stop_reason = self.stop_reason or command.reason
         elif isinstance(command, cmd.Step):
             self._single_steps.append(command)
@@ -173,6 +193,24 @@ class RunLoop:
             yield self.progress()
         else:
             yield from self.run.apply(command)
+
+    def _fork_command(self, command) -> Iterator:
+        if isinstance(command, cmd.TryVariants):
+            if self.fork is not None:
+                raise ConfigError("try variants: a fork is open; choose a variant (or keep the run) first")
+            if self.channel is not None:
+                raise ConfigError("try variants: a distributed run does not fork on its ranks; stop it and "
+                                  "fork its checkpoint with `cgan-studio branch RUN --vary ...`")
+            self.fork, self._single_steps = LiveFork(self.run, command), []
+        elif isinstance(command, cmd.ChooseVariant):
+            if self.fork is None:
+                raise ConfigError("choose variant: no fork is open")
+            events = self.fork.choose(command.label)
+            self.fork = None
+            yield from events
+            yield self.progress()
+        else:
+            raise ConfigError(f"{type(command).__name__}: a fork is open; choose a variant (or keep the run) first")
 
 
 def train(run: DrivenRun, next_command: NextCommand = no_commands) -> RunFinished:

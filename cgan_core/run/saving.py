@@ -38,14 +38,15 @@ class RunSaves:
         config = trainer.config
         self.clock = CheckpointClock(trainer.step_count, config.checkpoint_every, config.checkpoint_minutes)
 
-    def _checkpoint(self, trainer_state: dict, seconds: float) -> dict:
+    def record(self, trainer_state: dict, seconds: float) -> dict:
+        """A checkpoint record of `trainer_state`: the live state, a snapshot, or a fork's starting point."""
         return checkpoint_record(trainer_state, self.trainer.config.to_dict(), seconds, self.guard.state_dict(),
                                  self.ranks, asdict(self.guard.config))
 
     def checkpoint(self, seconds: float) -> CheckpointSaved:
         """The live state as a resumable checkpoint, and the generator beside it while the run is healthy."""
         step = self.trainer.step_count
-        path = self.files.save_checkpoint(self._checkpoint(self.trainer.state_dict(), seconds), step)
+        path = self.files.save_checkpoint(self.record(self.trainer.state_dict(), seconds), step)
         if self.guard.healthy_now():  # generator.safetensors holds the newest healthy generator only
             self.generator()
         self.clock.written(step)
@@ -61,7 +62,7 @@ class RunSaves:
         snapshot = self.guard.ring.newest_before(self.trainer.step_count)
         if snapshot is None or int(snapshot["step"]) <= newest:
             return on_disk[0] if on_disk else None
-        return self.files.save_checkpoint(self._checkpoint(snapshot, seconds), int(snapshot["step"]))
+        return self.files.save_checkpoint(self.record(snapshot, seconds), int(snapshot["step"]))
 
     def generator(self, path: Path | None = None, extra: dict | None = None) -> Path:
         """The newest healthy generator (generator.safetensors), or `path`."""

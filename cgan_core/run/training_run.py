@@ -27,6 +27,7 @@ from cgan_core.run.events import (
     SnapshotTaken,
 )
 from cgan_core.run.folder_writer import RunFiles, checkpoint_files, holds_run, latest_checkpoint, new_run_dir
+from cgan_core.run.fork import state_bytes
 from cgan_core.run.guard import Action, Decision, DivergenceGuard, GuardConfig
 from cgan_core.run.recovery import Recovery
 from cgan_core.run.resume import resume_point, start_from_checkpoint
@@ -116,6 +117,10 @@ class TrainingRun:
     @property
     def snapshot_steps(self) -> tuple[int, ...]:
         return tuple(self.guard.ring.steps)
+
+    def state_bytes(self) -> int:
+        """The bytes of one full training state (weights, optimizers, EMA): what each variant of a fork holds."""
+        return state_bytes(self.trainer.state_dict())
 
     def limit_reached(self) -> str | None:
         return self.budget.reached(self.step_count, self.epoch, self.seconds)
@@ -220,6 +225,23 @@ class TrainingRun:
         for event in events:
             self.files.log(event)
         return events
+
+    def adopt(self, variant) -> list:
+        """Go on from a fork's variant (fork.py): its state with its RNG streams, its hyperparameters, its
+        rows since the fork and its guard's history; a snapshot and a checkpoint of it at once."""
+        fork_step, old = self.step_count, dict(self.trainer.hparams)
+        self.trainer.load_state_dict(variant.state_dict())
+        self.seconds = variant.base_seconds + variant.seconds
+        self.files.write_metrics(variant.rows)
+        events = [HParamChange(fork_step, k, float(old[k]), float(v)) for k, v in variant.spec.changes.items()]
+        for event in events:
+            self.files.log(event)
+        self.guard.load_state_dict(variant.guard.state_dict())
+        self.stats = StatsBuffer(self.seconds, self.trainer.images_seen, self.config.stats_every, self.report_seconds)
+        self.guard.take_snapshot(self.trainer.state_dict())
+        losses = variant.losses()
+        return [*([losses] if losses is not None else []), *events, SnapshotTaken(self.step_count, self.snapshot_steps),
+                self.save_checkpoint()]
 
     # ---- the guard's decisions -----------------------------------------------------------------------
     def _act(self, decision: Decision) -> list:

@@ -37,8 +37,9 @@ def test_branch_keeps_each_variant_and_leaves_the_run_as_it_was(run_dir, cli_her
     assert "| lr_d 0.5x | 10 |" in out and "| lr_d 1x | 10 |" in out
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["promoted"] is None and summary["step"] == 12
-    variants = sorted(p for p in (run_dir / "variants" / "step-12").iterdir())
+    variants = sorted(p for p in (run_dir / "variants" / "step-12").iterdir() if p.is_dir())
     assert [p.name for p in variants] == ["1-lr_d0.5x", "2-lr_d1x"]
+    assert "| lr_d 0.5x | 10 |" in (run_dir / "variants" / "step-12" / "results.md").read_text()
     for folder in variants:
         assert [int(r["step"]) for r in rows(folder)] == list(range(13, 23))
         assert [p.name for p in checkpoint_files(folder)] == ["step-000000022.pt"]
