@@ -4,28 +4,23 @@ live quality, then trained 2,000 steps more; against the same run trained on wit
 
     .venv/bin/python -m benchmarks.bench_fork_case [--out /tmp/fork-case] [--seed 0]
 
-Every stage goes through the CLI (in this process), as a user would type it; the generators are scored
-at the end by `evaluate` (5 draws).
+Every stage is a CLI process, as a user would type it; the generators are scored at the end by `evaluate`.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
-
-from cgan_core.cli.main import main as cli
 
 
 def run(*args) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = cli([str(a) for a in args])
-    if rc != 0:
-        raise SystemExit(f"cgan-studio {' '.join(map(str, args))}: exit {rc}")
-    return out.getvalue()
+    done = subprocess.run([sys.executable, "-m", "cgan_core", *map(str, args)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cgan-studio {' '.join(map(str, args))}: exit {done.returncode}\n{done.stderr[-2000:]}")
+    return done.stdout
 
 
 def scored(run_dir: Path) -> dict:

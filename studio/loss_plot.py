@@ -16,6 +16,15 @@ from .series import LossSeries
 CURVES = {"d1": ("#4e9af1", "D on real"), "d2": ("#f1a14e", "D on fake"), "g": ("#5cc46a", "G")}
 REDRAW_MS = 100
 GHOST_COLUMNS = 1000  # an abandoned stretch is drawn once, at about this many columns
+AXIS_ENDS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+
+
+def axis_end(step: float) -> float:
+    """Where the step axis ends while the plot follows the run: the next of 1, 1.2, 1.5, 2, ... 8, 10 (times
+    a power of ten) past the newest step. The axis then keeps its range for minutes at a time, so its ticks
+    and labels, and the timeline linked under it, are not redrawn with every chunk of losses."""
+    scale, past = 10.0 ** np.floor(np.log10(max(step, 1.0))), max(step, 1.0) * 1.02
+    return next(scale * k * f for k in (1, 10) for f in AXIS_ENDS if scale * k * f > past)
 
 
 def cheap_grid(item: pg.PlotItem) -> None:
@@ -35,6 +44,7 @@ class LossPlot(QWidget):
         self.markers: list[pg.InfiniteLine] = []
         self.ghosts: list[pg.PlotDataItem] = []  # abandoned stretches after rollbacks
         self._dirty = False
+        self._x_end: float | None = None  # the step axis's end while following (axis_end)
         self.plot = pg.PlotWidget(background="#1e1f22")
         self.plot.setObjectName("lossPlot")
         item = self.plot.getPlotItem()
@@ -112,7 +122,7 @@ class LossPlot(QWidget):
         for item in self.markers + self.ghosts:
             self.plot.removeItem(item)
         self.markers, self.ghosts = [], []
-        self._dirty = True
+        self._dirty, self._x_end = True, None
 
     def add_ghost(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         """An abandoned stretch, greyed, decimated once, and left out of the auto-range: a diverged spike
@@ -193,6 +203,11 @@ class LossPlot(QWidget):
             x, y, _ = self.series.view(name, columns, x_range, smooth=smoothing)
             self.smooth_curves[name].setData(x, y)
         self._apply_visibility()
+        if self.following and len(self.series):
+            end, start = axis_end(float(self.steps[-1])), float(self.steps[0])
+            if end != self._x_end:  # the y axis keeps its auto-range; the step axis moves only in steps
+                self._x_end = end
+                self.plot.getPlotItem().getViewBox().setXRange(start, end, padding=0.01)
 
     @Slot()
     def _on_toggled(self, *args) -> None:
@@ -213,6 +228,7 @@ class LossPlot(QWidget):
     def follow(self) -> None:
         self.plot.getPlotItem().enableAutoRange()
         self.follow_button.setEnabled(False)
+        self._x_end, self._dirty = None, True
 
     @property
     def following(self) -> bool:

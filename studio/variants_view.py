@@ -54,6 +54,7 @@ class VariantsWindow(QWidget):
         self.plot = pg.PlotWidget(background="#1e1f22", objectName="variantsPlot")
         cheap_grid(self.plot.getPlotItem())
         self.plot.setLabel("bottom", "step")
+        self.plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)  # "G loss (x0.001)" confuses
         self.legend = self.plot.getPlotItem().addLegend(offset=(-10, 10), labelTextColor="#dddddd")
         self.curves: list[pg.PlotDataItem] = []
         self.best_button = QPushButton("Continue from the best", objectName="variantsBest", enabled=False)

@@ -142,7 +142,11 @@ class MainWindow(QMainWindow):
         self._update_controls()
 
     def _on_forked(self, event: Forked) -> None:
-        self.loss_plot.add_marker(event.step, event.label, "#56b6c2", left=True)
+        # The label goes where there is room: before the line at the newest steps (a branch of an opened
+        # run), after it when the run went on past the fork in the window.
+        steps = self.loss_plot.steps
+        middle = (int(steps[0]) + int(steps[-1])) / 2 if len(steps) else event.step
+        self.loss_plot.add_marker(event.step, event.label, "#56b6c2", left=event.step >= middle)
         self.variants.on_forked(event)
 
     # ---- controls ---------------------------------------------------------------------------------

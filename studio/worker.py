@@ -21,7 +21,7 @@ from cgan_core.compare.tensorboard import TensorBoardLog
 from cgan_core.compare.tensorboard import check_available as check_tensorboard
 from cgan_core.errors import CganError
 from cgan_core.run import commands as cmd
-from cgan_core.run.events import LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken
+from cgan_core.run.events import Forked, LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken
 from cgan_core.run.loop import RunLoop
 from cgan_core.run.prepare import fetch_dataset
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
@@ -176,8 +176,8 @@ class TrainWorker(QObject):
                 self._outbox.grid = event
         elif isinstance(event, SnapshotTaken):
             self.mailbox.post(Snapshots(event.kept))
-        elif isinstance(event, RolledBack):
-            self._send_due(force=True)  # the curves before the branch point arrive first
+        elif isinstance(event, (RolledBack, Forked)):
+            self._send_due(force=True)  # the curves before the branch point (or the chosen variant's) arrive first
             self.mailbox.post(event)
             self.mailbox.post(Snapshots(self.run.snapshot_steps))
         elif isinstance(event, Progress):

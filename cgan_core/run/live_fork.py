@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from cgan_core.errors import ConfigError, UsageError
 from cgan_core.run import commands as cmd
 from cgan_core.run import grids as samples
-from cgan_core.run.events import Forked, VariantsReady, VariantTurn
+from cgan_core.run.events import Forked, SnapshotTaken, VariantsReady, VariantTurn
 from cgan_core.run.fork import CHUNK, Fork, Variant, parse_vary, state_bytes
 from cgan_core.run.variant_folders import save_variants
 
@@ -34,6 +34,11 @@ class LiveFork:
             raise ConfigError(f"try variants: {exc}") from None
         self.run = run
         self.opening = [c for c in [run.flush()] if c is not None]  # the rows before the fork, plotted first
+        if run.guard.healthy_now():  # the state before the fork stays: a snapshot to roll back to, and on disk
+            if run.step_count not in run.snapshot_steps:
+                run.guard.take_snapshot(run.trainer.state_dict())
+                self.opening.append(SnapshotTaken(run.step_count, run.snapshot_steps))
+            self.opening.append(run.save_checkpoint())
         self.state = run.saves.record(run.trainer.state_dict(), run.seconds)
         self.bytes = state_bytes(self.state) * len(specs)  # what the variants hold
         self.fork = Fork(run.config, run.dataset, self.state, specs, command.steps, run.seconds)
