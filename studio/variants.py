@@ -14,9 +14,10 @@ from cgan_core.run.events import Forked, VariantsReady, VariantsRefused, Variant
 
 class VariantsActions:
     def __init__(self, parent: QWidget, controller, current: Callable[[], dict],
-                 fork_open: Callable[[bool], None], show_error: Callable[[str], None]) -> None:
-        """current: the run's live hyperparameters; fork_open(bool): the window's edits follow it."""
-        self.parent, self.controller, self.current = parent, controller, current
+                 fork_open: Callable[[bool], None], show_error: Callable[[str], None], loss_plot) -> None:
+        """current: the run's live hyperparameters; fork_open(bool): the window's edits follow it;
+        loss_plot: where a fork's marker goes."""
+        self.parent, self.controller, self.current, self.loss_plot = parent, controller, current, loss_plot
         self.fork_open, self.show_error = fork_open, show_error
         self.state_bytes = 0  # one training state of the live run (RunStarted says)
         self.window = None  # the Variants window, built on first use
@@ -24,7 +25,8 @@ class VariantsActions:
         self.starting = False  # TryVariants sent, no variant's turn seen yet: a refusal closes the fork
 
     def handlers(self) -> dict:
-        return {VariantTurn: self._on_turn, VariantsReady: self._on_ready, VariantsRefused: self._on_refused}
+        return {VariantTurn: self._on_turn, VariantsReady: self._on_ready, VariantsRefused: self._on_refused,
+                Forked: self.on_forked}
 
     def try_variants(self) -> bool:
         """The dialog, then the command; False when nothing was sent (no hosted run, a fork open, cancelled)."""
@@ -76,6 +78,12 @@ class VariantsActions:
         view.show()
 
     def on_forked(self, event: Forked) -> None:
+        """A fork's marker (a live one's, or an opened run's branch), and the Variants window closed."""
+        # The label goes where there is room: before the line at the newest steps (a branch of an opened
+        # run), after it when the run went on past the fork in the window.
+        steps = self.loss_plot.steps
+        middle = (int(steps[0]) + int(steps[-1])) / 2 if len(steps) else event.step
+        self.loss_plot.add_marker(event.step, event.label, "#56b6c2", left=event.step >= middle)
         if self.window is not None:
             self.window.closed(event)
         self._set_open(False)

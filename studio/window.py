@@ -16,7 +16,6 @@ from cgan_core.run import commands as cmd
 from cgan_core.run.events import (
     BestSaved,
     CheckpointSaved,
-    Forked,
     GeneratorCopy,
     GuardAdvice,
     GuardGaveUp,
@@ -74,7 +73,7 @@ class MainWindow(QMainWindow):
         self.timeline.rollbackRequested.connect(self._on_rollback_requested)
         self.tools = ToolWindows(self, self.controller, lambda: self.run_dir, self.files.open_run, self.show_error)
         self.variants = VariantsActions(self, self.controller, self.config_panel.hparams, self._on_fork_open,
-                                        self.show_error)
+                                        self.show_error, self.loss_plot)
         self.config_panel.try_button.clicked.connect(self.variants.try_variants)
         self.controls = Controls(self)
         self.sample_every = sample_every_spin()
@@ -97,7 +96,7 @@ class MainWindow(QMainWindow):
         """Each event type and the view that shows it: the one place where events meet views."""
         return {RunStarted: self._on_started, LossChunk: self.loss_plot.append, SampleGrid: self.show_grid,
                 HParamChange: self._on_hparam_changed, RolledBack: self._on_rolled_back,
-                Forked: self._on_forked, **self.variants.handlers(),
+                **self.variants.handlers(),
                 Snapshots: lambda e: self.timeline.set_snapshots(e.kept), GuardGaveUp: self._on_guard_gave_up,
                 GuardAdvice: self._on_guard_advice, CheckpointSaved: self.status.show_checkpoint,
                 BestSaved: lambda e: self.quality_view.mark_best(e.step), QualityReport: self.quality_view.add_report,
@@ -141,13 +140,6 @@ class MainWindow(QMainWindow):
         """While a fork is open the run waits at it: what would change the run waits too."""
         self._update_controls()
 
-    def _on_forked(self, event: Forked) -> None:
-        # The label goes where there is room: before the line at the newest steps (a branch of an opened
-        # run), after it when the run went on past the fork in the window.
-        steps = self.loss_plot.steps
-        middle = (int(steps[0]) + int(steps[-1])) / 2 if len(steps) else event.step
-        self.loss_plot.add_marker(event.step, event.label, "#56b6c2", left=event.step >= middle)
-        self.variants.on_forked(event)
 
     # ---- controls ---------------------------------------------------------------------------------
     @Slot()

@@ -3,7 +3,7 @@ the run waits. The loop gives it one turn at a time: the variant furthest behind
 TURN_SECONDS, so a Pause, a Stop or a click waits no longer than that, and the views get its losses and,
 now and then, its grid. At the horizon the variants are measured (live quality, when the run has it) and
 kept as run folders. ChooseVariant closes it: the run goes on from the chosen variant exactly as that
-variant would have trained alone (its state, RNG streams, rows and guard history), or from its own state."""
+variant would have trained alone (its state, RNG streams, rows and guard history: `_adopt`), or from its own state."""
 from __future__ import annotations
 
 import time
@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from cgan_core.errors import ConfigError, UsageError
 from cgan_core.run import commands as cmd
 from cgan_core.run import grids as samples
-from cgan_core.run.events import Forked, SnapshotTaken, VariantsReady, VariantTurn
+from cgan_core.run.events import Forked, HParamChange, SnapshotTaken, VariantsReady, VariantTurn
 from cgan_core.run.fork import CHUNK, Fork, Variant, parse_vary, state_bytes
+from cgan_core.run.stats import StatsBuffer
 from cgan_core.run.variant_folders import save_variants
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class LiveFork:
         events = [] if self.ready is not None else [self._finish()]
         variant = self._variant(label)
         if variant is not None:
-            events += self.run.adopt(variant)
+            events += _adopt(self.run, variant)
         forked = Forked(self.fork.start_step, self.fork.horizon, tuple(v.spec.label for v in self.fork.variants),
                         self.ready.folder, variant.spec.label if variant is not None else None)
         self.run.log(forked)
@@ -115,3 +116,21 @@ class LiveFork:
             raise ConfigError(f"choose variant {label}: it stopped at step {variant.diverged_at} "
                               f"({variant.stopped_by}); choose another, or keep the run")
         return variant
+
+
+def _adopt(run: TrainingRun, variant: Variant) -> list:
+    """The run goes on from `variant`: its state with its RNG streams, its hyperparameters, its rows since
+    the fork and its guard's history; a snapshot and a checkpoint of it at once."""
+    fork_step, old = run.step_count, dict(run.trainer.hparams)
+    run.trainer.load_state_dict(variant.state_dict())
+    run.seconds = variant.base_seconds + variant.seconds
+    run.files.write_metrics(variant.rows)
+    events = [HParamChange(fork_step, k, float(old[k]), float(v)) for k, v in variant.spec.changes.items()]
+    for event in events:
+        run.files.log(event)
+    run.guard.load_state_dict(variant.guard.state_dict())
+    run.stats = StatsBuffer(run.seconds, run.trainer.images_seen, run.config.stats_every, run.report_seconds)
+    run.guard.take_snapshot(run.trainer.state_dict())
+    losses = variant.losses()
+    return [*([losses] if losses is not None else []), *events, SnapshotTaken(run.step_count, run.snapshot_steps),
+            run.save_checkpoint()]

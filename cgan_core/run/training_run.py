@@ -226,23 +226,6 @@ class TrainingRun:
             self.files.log(event)
         return events
 
-    def adopt(self, variant) -> list:
-        """Go on from a fork's variant (fork.py): its state with its RNG streams, its hyperparameters, its
-        rows since the fork and its guard's history; a snapshot and a checkpoint of it at once."""
-        fork_step, old = self.step_count, dict(self.trainer.hparams)
-        self.trainer.load_state_dict(variant.state_dict())
-        self.seconds = variant.base_seconds + variant.seconds
-        self.files.write_metrics(variant.rows)
-        events = [HParamChange(fork_step, k, float(old[k]), float(v)) for k, v in variant.spec.changes.items()]
-        for event in events:
-            self.files.log(event)
-        self.guard.load_state_dict(variant.guard.state_dict())
-        self.stats = StatsBuffer(self.seconds, self.trainer.images_seen, self.config.stats_every, self.report_seconds)
-        self.guard.take_snapshot(self.trainer.state_dict())
-        losses = variant.losses()
-        return [*([losses] if losses is not None else []), *events, SnapshotTaken(self.step_count, self.snapshot_steps),
-                self.save_checkpoint()]
-
     # ---- the guard's decisions -----------------------------------------------------------------------
     def _act(self, decision: Decision) -> list:
         finding = decision.finding
