@@ -11,9 +11,9 @@ import pytest
 TINY = ["--preset", "mlp-label-product", "--batch-size", "16"]
 
 
-def cli(*args, timeout=240):
+def cli(*args, timeout=240, env=None):
     return subprocess.run([sys.executable, "-m", "cgan_core.cli.main", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          text=True, timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,10 @@ def test_checkpoints_come_by_time_too(tmp_path):
     """A slow preset still checkpoints every few minutes; here every 3 s with the step cadence far away."""
     config = tmp_path / "c.toml"
     config.write_text('checkpoint_minutes = 0.05\ncheckpoint_every = 100000\n')
-    result = cli("train", *TINY, "--config", config, "--max-seconds", 8, "--out", tmp_path / "r")
+    # One torch thread: two threads spin against the other test worker on two cores, and CI saw a whole
+    # 8 s budget spent in the first dozen steps (one checkpoint). The clock is under test here, not speed.
+    result = cli("train", *TINY, "--config", config, "--max-seconds", 8, "--out", tmp_path / "r",
+                 env={"OMP_NUM_THREADS": "1", "CGAN_STUDIO_TORCH_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in (tmp_path / "r" / "events.jsonl").read_text().splitlines()]
     times = [e["time"] for e in events if e["event"] == "checkpoint"]
