@@ -110,6 +110,10 @@ def _add_train(train: argparse.ArgumentParser) -> None:
                             "with an error (default 300)")
     train.add_argument("--tensorboard", action="store_true",
                        help="also write TensorBoard event files into RUN/tensorboard (needs the tensorboard package)")
+    train.add_argument("--autotune", nargs="+", metavar="KEY=VALUE",
+                       help="every=N around=NAME[,NAME] [factor=F] [steps=N]: every N steps, fork the run around its "
+                            "current value of NAME (kept, /F, xF; default F 2), train each variant `steps` steps (default "
+                            "N/8) and go on from the best by live quality (on by this flag); the names take turns")
     train.add_argument("--quality-every", type=_interval, default=False, metavar="N|auto",
                        help="measure conditional accuracy and Frechet distance every N steps (auto: <= 5%% of the "
                             "training time) into quality.csv")

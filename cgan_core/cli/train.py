@@ -23,6 +23,7 @@ from cgan_core.run.events import (
     VariantsRefused,
     reason_label,
 )
+from cgan_core.run.autotune import Autotune
 from cgan_core.run.folder_reader import read_config
 from cgan_core.run.guard import GuardConfig
 from cgan_core.step.config import TrainConfig
@@ -41,6 +42,10 @@ def cmd_train(args) -> int:
     from cgan_core.step import distributed
 
     config, given = _train_config(args)
+    if args.autotune is not None:
+        args.autotune = Autotune.parse(args.autotune)  # checked before anything is started
+        if args.nproc is not None and args.nproc > 1 or distributed.launched():
+            raise UsageError("--autotune: a distributed run does not fork on its ranks; train it on one process")
     if not args.resume:
         config.validate()
     if args.nproc is not None and distributed.launched():
@@ -99,8 +104,8 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
     if not args.resume:
         fetch_dataset(config.dataset, _download_bar(config.dataset))
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard, world=world)
-    if args.quality_every is not False:
-        _enable_quality(run, args.quality_every)
+    if args.quality_every is not False or args.autotune is not None:  # the autotuner picks by live quality
+        _enable_quality(run, None if args.quality_every is False else args.quality_every)
     stop = {"requested": False}
     previous = {sig: signal.signal(sig, lambda *_: stop.update(requested=True))  # finish cleanly
                 for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -118,7 +123,7 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
         return None
     inbox = ControlInbox(run.run_dir) if args.control == "on" else None
     try:
-        for event in RunLoop(run, next_command, inbox=inbox, channel=world).events():
+        for event in RunLoop(run, next_command, inbox=inbox, channel=world, autotune=args.autotune).events():
             printer.show(event)
             if board is not None:
                 board.write(event)
@@ -186,6 +191,10 @@ class _EventPrinter:
                 return f"control: {event.file} applied at step {event.step}"
             case ControlRefused():
                 return f"control: {event.file} refused: {event.reason}"
+            case VariantsReady(automatic=True):
+                measured = "; ".join(f"{r.label}: {'stopped' if q is None else f'{q[0]:.1%}, Frechet {q[1]:.2f}'}"
+                                     for r, q in zip(event.results, event.quality))
+                return f"autotune at step {event.step}, {event.horizon} steps each: {measured}"
             case VariantsReady():
                 return (f"variants ready (fork at step {event.step}, {event.horizon} steps each), in "
                         f"{event.folder}/results.md; the run waits: cgan-studio control {self.run.run_dir} "

@@ -261,6 +261,7 @@ class VariantsReady:
     quality: tuple
     best: str | None
     folder: str
+    automatic: bool = False  # the autotuner opened the fork and chooses at once; the run does not wait
 
 
 @dataclass(frozen=True)

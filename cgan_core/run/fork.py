@@ -252,11 +252,12 @@ class Fork:
         return out
 
     def best(self, scores: list) -> Variant:
-        """The variant with the highest objective (scores as Variant.measure gives them)."""
-        ranked = [(s[0], i) for i, s in enumerate(scores) if s is not None]
+        """The variant with the highest objective (scores as Variant.measure gives them); of equals, the
+        first (the autotuner lists the value kept first)."""
+        ranked = [(s[0], -i) for i, s in enumerate(scores) if s is not None]
         if not ranked:
             raise UsageError("best: every variant diverged; the run stays at the fork")
-        return self.variants[max(ranked)[1]]
+        return self.variants[-max(ranked)[1]]
 
     def chosen(self, label: str) -> Variant:
         for variant in self.variants:

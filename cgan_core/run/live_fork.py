@@ -25,7 +25,8 @@ GRID_SECONDS = 0.5  # a variant's grid at most this often (the studio draws grid
 
 
 class LiveFork:
-    def __init__(self, run: TrainingRun, command: cmd.TryVariants) -> None:
+    def __init__(self, run: TrainingRun, command: cmd.TryVariants, automatic: bool = False) -> None:
+        """automatic: opened by the autotuner, which chooses when the variants are ready (not the user)."""
         if run.world is not None:
             raise ConfigError("try variants: a distributed run does not fork on its ranks; stop it and fork "
                               "its checkpoint with `cgan-studio branch RUN --vary ...`")
@@ -33,7 +34,7 @@ class LiveFork:
             specs = parse_vary(list(command.vary), run.trainer.hparams)
         except UsageError as exc:
             raise ConfigError(f"try variants: {exc}") from None
-        self.run = run
+        self.run, self.automatic = run, automatic
         self.opening = [c for c in [run.flush()] if c is not None]  # the rows before the fork, plotted first
         if run.guard.healthy_now():  # the state before the fork stays: a snapshot to roll back to, and on disk
             if run.step_count not in run.snapshot_steps:
@@ -85,7 +86,8 @@ class LiveFork:
         folder = save_variants(self.run.files, self.fork, self.state, self._scores)
         best = self.fork.best(self._scores).spec.label if any(s is not None for s in self._scores) else None
         self.ready = VariantsReady(self.fork.start_step, self.fork.horizon, tuple(self.fork.results()),
-                                   tuple(None if s is None else (s[1], s[2]) for s in self._scores), best, str(folder))
+                                   tuple(None if s is None else (s[1], s[2]) for s in self._scores), best, str(folder),
+                                   self.automatic)
         return self.ready
 
     def choose(self, label: str) -> list:
@@ -94,7 +96,8 @@ class LiveFork:
         events = [] if self.ready is not None else [self._finish()]
         variant = self._variant(label)
         if variant is not None:
-            events += _adopt(self.run, variant)
+            # Every variant's training time counts: a budget in seconds covers what the fork cost.
+            events += _adopt(self.run, variant, sum(v.seconds for v in self.fork.variants))
         forked = Forked(self.fork.start_step, self.fork.horizon, tuple(v.spec.label for v in self.fork.variants),
                         self.ready.folder, variant.spec.label if variant is not None else None)
         self.run.log(forked)
@@ -118,12 +121,13 @@ class LiveFork:
         return variant
 
 
-def _adopt(run: TrainingRun, variant: Variant) -> list:
+def _adopt(run: TrainingRun, variant: Variant, spent: float) -> list:
     """The run goes on from `variant`: its state with its RNG streams, its hyperparameters, its rows since
-    the fork and its guard's history; a snapshot and a checkpoint of it at once."""
+    the fork and its guard's history; a snapshot and a checkpoint of it at once. `spent`: the seconds
+    every variant trained, the run's training time from the fork on."""
     fork_step, old = run.step_count, dict(run.trainer.hparams)
     run.trainer.load_state_dict(variant.state_dict())
-    run.seconds = variant.base_seconds + variant.seconds
+    run.seconds = variant.base_seconds + spent
     run.files.write_metrics(variant.rows)
     events = [HParamChange(fork_step, k, float(old[k]), float(v)) for k, v in variant.spec.changes.items()]
     for event in events:

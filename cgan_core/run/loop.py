@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 from cgan_core.errors import CganError, ConfigError
 from cgan_core.run import commands as cmd
+from cgan_core.run.autotune import Autotune, Autotuner
 from cgan_core.run.budget import Budget
 from cgan_core.run.control import ControlInbox
 from cgan_core.run.events import ControlApplied, ControlRefused, GuardGaveUp, Progress, RunFinished, VariantsRefused
@@ -71,7 +72,11 @@ class RunLoop:
     """
 
     def __init__(self, run: DrivenRun, next_command: NextCommand = no_commands, paused: bool = False,
-                 on_give_up: str = "stop", inbox: ControlInbox | None = None, channel=None) -> None:
+                 on_give_up: str = "stop", inbox: ControlInbox | None = None, channel=None,
+                 autotune: Autotune | None = None) -> None:
+        """autotune: fork and keep the best variant on that schedule (autotune.py); one process only."""
+        if autotune is not None and channel is not None:
+            raise ConfigError("--autotune: a distributed run does not fork on its ranks; train it on one process")
         self.run = run
         self.next_command = next_command
         self.inbox = inbox  # command files from outside the process (control.py), when the run accepts them
@@ -82,6 +87,7 @@ class RunLoop:
         self._give_up_due = False
         self._single_steps: list[cmd.Step] = []
         self.fork: LiveFork | None = None  # an open fork: the run waits while its variants train, then for a choice
+        self.autotuner = Autotuner(autotune) if autotune is not None else None
 
     def events(self) -> Iterator:
         """Train until a limit is reached, a Stop arrives or the guard gives up; then finish the run."""
@@ -91,9 +97,13 @@ class RunLoop:
             if self.stop_reason is not None:
                 break
             if self.fork is not None:
-                if not self.paused and self.fork.ready is None:
+                if self.fork.automatic and self.fork.ready is not None:
+                    yield from self._autotune_choose()
+                elif not self.paused and self.fork.ready is None:
                     yield from self.fork.turn()
                     yield self.progress()
+            elif self._autotune_due():
+                yield from self._apply_item((None, self.autotuner.fork(run.step_count), ""))
             elif self._single_steps:
                 asked = self._single_steps.pop(0)
                 # A single step is looked at closely: its losses and a fresh grid at once.
@@ -102,6 +112,20 @@ class RunLoop:
             elif not self.paused:
                 yield from self._after_step(run.step())
         yield from run.finish(self.stop_reason)
+
+    def _autotune_due(self) -> bool:
+        return (self.autotuner is not None and not self.paused and not self._single_steps
+                and self.autotuner.due(self.run.step_count) and self.run.limit_reached() is None)
+
+    def _opened_by_autotune(self, command: cmd.TryVariants) -> bool:
+        return self.autotuner is not None and command is self.autotuner.opened  # not a user's, however alike
+
+    def _autotune_choose(self) -> Iterator:
+        try:
+            events = list(self._fork_command(self.autotuner.choose(self.fork.ready)))
+        except CganError as exc:  # never left waiting for a user who did not open the fork: keep the run
+            events = [VariantsRefused(self.run.step_count, str(exc)), *self._fork_command(cmd.ChooseVariant(""))]
+        yield from events
 
     def _after_step(self, events: list) -> Iterator:
         yield from events
@@ -201,7 +225,7 @@ class RunLoop:
             if self.channel is not None:
                 raise ConfigError("try variants: a distributed run does not fork on its ranks; stop it and "
                                   "fork its checkpoint with `cgan-studio branch RUN --vary ...`")
-            self.fork, self._single_steps = LiveFork(self.run, command), []
+            self.fork, self._single_steps = LiveFork(self.run, command, self._opened_by_autotune(command)), []
         elif isinstance(command, cmd.ChooseVariant):
             if self.fork is None:
                 raise ConfigError("choose variant: no fork is open")

@@ -1,0 +1,98 @@
+"""Automatic mode of a fork: a population-based schedule on one machine.
+
+Every `every` steps the run forks around its current value of one live hyperparameter (the `around` names
+take turns, one per decision): the value kept, divided by `factor` and multiplied by it. The three variants
+train `steps` steps each from the same state on the same batches and noise (live_fork.py), are measured by
+live quality (the sweep's objective), and the run goes on from the best one. The value kept wins ties, so
+a recipe that is doing well is not pushed around by noise, and continuing from it is bit-identical to the
+run that never forked. Each decision is a Forked event (a marker on the plot) and leaves the state before
+it as a snapshot, so it can be rolled back like any other step.
+
+    --autotune every=2000 around=lr_g,lr_d [factor=2] [steps=250]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cgan_core.errors import UsageError
+from cgan_core.run import commands as cmd
+from cgan_core.run.events import VariantsReady
+from cgan_core.step.config import LIVE_FIELDS
+
+# Rates and betas are scaled; D steps per G step is a whole number, so it moves by one instead (fork.py).
+TUNABLE = tuple(name for name in LIVE_FIELDS if name != "d_steps")
+MIN_EVERY = 10
+
+
+@dataclass(frozen=True)
+class Autotune:
+    every: int  # steps between decisions
+    around: tuple[str, ...]  # the live hyperparameters tuned, one per decision in turn
+    factor: float = 2.0  # each is tried at value / factor and value * factor beside its current value
+    steps: int = 0  # each variant's horizon; 0: an eighth of `every`
+
+    def __post_init__(self) -> None:
+        if not MIN_EVERY <= self.every <= cmd.MAX_VARIANT_STEPS:
+            raise UsageError(f"--autotune every={self.every}: between {MIN_EVERY} and {cmd.MAX_VARIANT_STEPS:,} steps")
+        unknown = [name for name in self.around if name not in TUNABLE]
+        if not self.around or unknown:
+            raise UsageError(f"--autotune around={','.join(self.around)}: name one or more of {', '.join(TUNABLE)}")
+        if not 1.0 < self.factor <= 10.0:
+            raise UsageError(f"--autotune factor={self.factor:g}: between 1 (excluded) and 10")
+        if not 0 <= self.steps < self.every:
+            raise UsageError(f"--autotune steps={self.steps}: fewer than every={self.every} (0: every / 8)")
+
+    @property
+    def horizon(self) -> int:
+        return self.steps or max(1, self.every // 8)
+
+    @classmethod
+    def parse(cls, items: list[str]) -> Autotune:
+        """`every=2000 around=lr_g,lr_d factor=2 steps=250` (each a separate word, or joined by spaces)."""
+        values: dict[str, str] = {}
+        for item in " ".join(items).split():
+            key, sep, value = item.partition("=")
+            if not sep or key not in ("every", "around", "factor", "steps") or not value or key in values:
+                raise UsageError(f"--autotune {item}: write every=N around=NAME[,NAME] [factor=F] [steps=N], each once")
+            values[key] = value
+        if "every" not in values or "around" not in values:
+            raise UsageError("--autotune: every=N and around=NAME[,NAME] are both needed (e.g. every=2000 around=lr_d)")
+        try:
+            return cls(int(values["every"]), tuple(n.strip().replace("-", "_") for n in values["around"].split(",")),
+                       float(values.get("factor", 2.0)), int(values.get("steps", 0)))
+        except ValueError:
+            raise UsageError(f"--autotune {' '.join(items)}: every and steps are whole numbers, factor a number") from None
+
+    def tuned_at(self, step: int) -> str:
+        """The hyperparameter the decision at `step` tunes (they take turns; a resumed run keeps the order)."""
+        return self.around[(step // self.every) % len(self.around)]
+
+    def fork_at(self, step: int) -> cmd.TryVariants:
+        """The fork of the decision at `step`: the value kept first, so that it wins ties."""
+        name = self.tuned_at(step)
+        return cmd.TryVariants((f"{name}=1x,{1 / self.factor:.6g}x,{self.factor:.6g}x",), self.horizon)
+
+
+class Autotuner:
+    """When a decision falls due, and which variant it keeps. The loop opens and closes the forks."""
+
+    def __init__(self, settings: Autotune) -> None:
+        self.settings = settings
+        self.decided_at: int | None = None  # the fork step of the newest decision: never twice at one step
+        self.opened: cmd.TryVariants | None = None  # the command of the newest decision
+
+    def due(self, step: int) -> bool:
+        return step > 0 and step % self.settings.every == 0 and step != self.decided_at
+
+    def fork(self, step: int) -> cmd.TryVariants:
+        self.decided_at, self.opened = step, self.settings.fork_at(step)
+        return self.opened
+
+    @staticmethod
+    def choose(ready: VariantsReady) -> cmd.ChooseVariant:
+        """The best variant by live quality; without a measurement, the value kept (the first variant), or
+        the run as it was when that one stopped too."""
+        if ready.best is not None:
+            return cmd.ChooseVariant(ready.best)
+        kept = ready.results[0]
+        return cmd.ChooseVariant(kept.label if kept.diverged_at is None else "")
