@@ -9,6 +9,7 @@ import time
 
 from cgan_core.errors import UsageError
 from cgan_core.output.quality import QualityReport
+from cgan_core.run.autotune import Autotune
 from cgan_core.run.events import (
     BestSaved,
     ControlApplied,
@@ -23,7 +24,6 @@ from cgan_core.run.events import (
     VariantsRefused,
     reason_label,
 )
-from cgan_core.run.autotune import Autotune
 from cgan_core.run.folder_reader import read_config
 from cgan_core.run.guard import GuardConfig
 from cgan_core.step.config import TrainConfig
