@@ -73,11 +73,13 @@ def evaluate_images(images: torch.Tensor, labels: torch.Tensor, classifier: Doma
 
 
 def evaluate_generator(g: torch.nn.Module, info: dict, per_class: int = 100, seed: int = 0,
-                       dataset: str = "mnist", draws: int = 1) -> dict:
+                       dataset: str = "mnist", draws: int = 1, independent: bool = False) -> dict:
     """Scores `draws` independent sets of `per_class` images a class (seeds seed, seed + 1, ...), each
     beside its own real floor of the same size, and reports their mean. One 1,000-image Frechet
     estimate moves by about +-15% from draw to draw (so does the floor's), too much to compare two
-    good generators by; the mean of five moves by less than half of that (1/sqrt(5))."""
+    good generators by; the mean of five moves by less than half of that (1/sqrt(5)).
+    independent: also the field's figures in features the selection never saw (independent.py), on the
+    first draw's images, each beside its real floor."""
     shape = json.loads(info["image_shape"]) if isinstance(info.get("image_shape"), str) else list(g.image_shape)
     options = {"image_size": int(shape[1]), "color": "grey" if shape[0] == 1 else "rgb"}
     train = load_dataset(dataset, "train", **options)
@@ -85,7 +87,7 @@ def evaluate_generator(g: torch.nn.Module, info: dict, per_class: int = 100, see
     classifier, test_accuracy = load_or_train_on(train, test)
     real_feats, _ = features_and_predictions(classifier, test.images)
     labels = torch.arange(g.num_classes).repeat_interleave(per_class)
-    results = []
+    results, extra = [], {}
     for draw_seed in range(seed, seed + draws):
         z = torch.randn(len(labels), g.latent_dim, generator=torch.Generator().manual_seed(draw_seed))
         with torch.no_grad():
@@ -93,8 +95,13 @@ def evaluate_generator(g: torch.nn.Module, info: dict, per_class: int = 100, see
         picks = torch.randperm(len(train), generator=torch.Generator().manual_seed(draw_seed))[: len(labels)]
         results.append(evaluate_images(images, labels, classifier, test, list(info["class_names"]),
                                        train.images[picks], real_feats))
+        if independent and not extra:
+            from cgan_core.output.independent import independent_figures
+
+            extra = {"independent": independent_figures(images, labels, train, test, picks, list(info["class_names"]),
+                                                         draw_seed)}
     return {**mean_of_draws(results), "classifier_test_accuracy": round(test_accuracy, 4), "seed": seed,
-            "dataset": dataset}
+            "dataset": dataset, **extra}
 
 
 def mean_of_draws(results: list[dict]) -> dict:

@@ -9,7 +9,8 @@
   real outliers, and above 1 when samples crowd the dense regions); coverage is the share of real points
   whose ball holds at least one sample (diversity that the generator's outliers cannot fake).
 - intra_class_frechet: the Fréchet distance within each class, the standard figure of a conditional GAN.
-- memorised: the share of samples closer to a training image than all but 1% of real unseen images are.
+- memorised: the share of samples closer to a training image than all but 1% of real unseen images are
+  (copy_threshold).
 
 Pure torch, float64 distances, no weights: what the features are is the caller's choice (independent.py).
 """
@@ -95,8 +96,12 @@ def nearest_distances(points: torch.Tensor, reference: torch.Tensor) -> torch.Te
     return torch.cat([torch.cdist(points[i:i + CHUNK], reference).min(1).values for i in range(0, len(points), CHUNK)])
 
 
-def memorised(fake: torch.Tensor, train: torch.Tensor, unseen: torch.Tensor, quantile: float = 0.01) -> float:
-    """The share of samples nearer a training image than `quantile` of real unseen images are: about
-    `quantile` for a generator that does not copy, 1 for one that replays its training set."""
-    threshold = torch.quantile(nearest_distances(unseen, train), quantile)
+def copy_threshold(unseen: torch.Tensor, train: torch.Tensor, quantile: float = 0.01) -> float:
+    """The distance to the nearest training image that only `quantile` of real unseen images come under."""
+    return float(torch.quantile(nearest_distances(unseen, train), quantile))
+
+
+def memorised(fake: torch.Tensor, train: torch.Tensor, threshold: float) -> float:
+    """The share of samples nearer a training image than `threshold` (copy_threshold): about its
+    quantile for a generator that does not copy, 1 for one that replays its training set."""
     return float((nearest_distances(fake, train) < threshold).double().mean())
