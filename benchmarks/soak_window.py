@@ -18,7 +18,8 @@ minute it records:
   worker's notices blocked, or the attached follower stopped), so the ratio is the window's cost at the
   run's age, not the host's drift (it moved by up to 20% between references 2 minutes apart; --calibrate
   detaches both parts, which shows the ratio's own noise) nor a younger run's speed;
-- RSS in MB.
+- RSS in MB: at the end of the minute, and the median and highest of a reading every ~5 s (a single
+  reading caught transients of +-25 MB: a measurement's or a checkpoint's buffers, the heap between trims).
 Before the window starts, a fresh run of the engine alone (20 s, the same torch thread count) checks that
 the detached run trains as fast as the engine with no window at all.
 With --attach the run is a CLI process (one torch thread, as the window's own) and the window follows it
@@ -88,7 +89,7 @@ class Probe:
         self.window, self.app, self.attached = window, app, attached
         self.clock = QElapsedTimer()
         self.clock.start()
-        self.last_tick, self.lateness = self.clock.elapsed(), []
+        self.last_tick, self.lateness, self.rss = self.clock.elapsed(), [], []
         self.ticker = QTimer()
         self.ticker.setTimerType(self.ticker.timerType().PreciseTimer)
         self.ticker.timeout.connect(self._tick)
@@ -111,6 +112,8 @@ class Probe:
     def _tick(self) -> None:
         now = self.clock.elapsed()
         self.lateness.append(now - self.last_tick - 10)
+        if len(self.lateness) % 500 == 0:  # every ~5 s: one reading a minute caught transients (+-25 MB)
+            self.rss.append(rss_mb())
         self.last_tick = now
 
     def wait(self, seconds: float, until=lambda: False) -> bool:
@@ -164,9 +167,11 @@ class Probe:
         late = np.array(self.lateness or [0.0], dtype=np.float64)
         steal = host_steal()
         steal_share = (steal[0] - self.steal_mark[0]) / max(1, steal[1] - self.steal_mark[1])
-        self.mark, self.lateness, self.steal_mark = now, [], steal
+        rss = np.array(self.rss or [rss_mb()])
+        self.mark, self.lateness, self.steal_mark, self.rss = now, [], steal, []
         return {"gui_busy": round(busy, 3), "host_steal": round(steal_share, 4),
-                "timer_p99_ms": float(np.percentile(late, 99)), "timer_max_ms": float(late.max())}
+                "timer_p99_ms": float(np.percentile(late, 99)), "timer_max_ms": float(late.max()),
+                "rss_median_mb": round(float(np.median(rss)), 1), "rss_max_mb": round(float(rss.max()), 1)}
 
 
 class HostedRun:
@@ -319,13 +324,14 @@ def soak(args) -> tuple[list[dict], dict]:
 def table(rows: list[dict], extra: dict) -> str:
     lines = [", ".join(f"{k}: {v}" for k, v in extra.items()), "",
              "| minute | GUI busy | timer p99 ms | timer max ms | click ms | pause ack ms | plot lag s | window lag s | "
-             "img/s | headless img/s | window/headless | host steal | RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "img/s | headless img/s | window/headless | host steal | RSS MB at the minute | RSS MB median (max) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['minute']} | {r['gui_busy']:.0%} | {r['timer_p99_ms']:.0f} | {r['timer_max_ms']:.0f} | "
                      f"{r['click_ms']:.0f} | {r['pause_ack_ms']:.0f} | {r['plot_lag_s']:.2f} | {r['window_lag_s']:.2f} | "
                      f"{r['images_s']:.0f} | {r['headless_images_s']:.0f} | "
-                     f"{r['window_over_headless']:.3f} | {r['host_steal']:.1%} | {r['rss_mb']:.0f} |")
+                     f"{r['window_over_headless']:.3f} | {r['host_steal']:.1%} | {r['rss_mb']:.0f} | "
+                     f"{r['rss_median_mb']:.0f} ({r['rss_max_mb']:.0f}) |")
     return "\n".join(lines)
 
 

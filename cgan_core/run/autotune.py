@@ -3,9 +3,9 @@
 Every `every` steps the run forks around its current value of one live hyperparameter (the `around` names
 take turns, one per decision): the value kept, divided by `factor` and multiplied by it. The three variants
 train `steps` steps each from the same state on the same batches and noise (live_fork.py), are measured by
-live quality (the sweep's objective), and the run goes on from the best one. The value kept wins ties, so
-a recipe that is doing well is not pushed around by noise, and continuing from it is bit-identical to the
-run that never forked. Each decision is a Forked event (a marker on the plot) and leaves the state before
+live quality, and the run goes on from a variant only when it is clearly better than the value kept (by
+more than a measurement's noise: clearly_better). Otherwise the value kept stays, so a recipe that is doing
+well is not pushed around by noise, and continuing from it is bit-identical to the run that never forked. Each decision is a Forked event (a marker on the plot) and leaves the state before
 it as a snapshot, so it can be rolled back like any other step.
 
     --autotune every=2000 around=lr_g,lr_d [factor=2] [steps=250]
@@ -90,9 +90,29 @@ class Autotuner:
 
     @staticmethod
     def choose(ready: VariantsReady) -> cmd.ChooseVariant:
-        """The best variant by live quality; without a measurement, the value kept (the first variant), or
-        the run as it was when that one stopped too."""
-        if ready.best is not None:
-            return cmd.ChooseVariant(ready.best)
-        kept = ready.results[0]
-        return cmd.ChooseVariant(kept.label if kept.diverged_at is None else "")
+        """A variant that beats the value kept by more than a measurement's noise (clearly_better), the
+        best of them; else the value kept (the first variant); the best by live quality when the kept one
+        has no measurement (it stopped); the run as it was when none has one."""
+        kept_result, kept = ready.results[0], ready.quality[0]
+        if kept is None:
+            if ready.best is not None:
+                return cmd.ChooseVariant(ready.best)
+            return cmd.ChooseVariant(kept_result.label if kept_result.diverged_at is None else "")
+        better = [(q[0], -q[1], r.label) for r, q in zip(ready.results[1:], ready.quality[1:])
+                  if q is not None and clearly_better(q, kept)]
+        return cmd.ChooseVariant(max(better)[2] if better else kept_result.label)
+
+
+# Live quality scores 50 fixed-noise samples a class: one sample is 0.2 points of accuracy, and the binomial
+# spread near 97% is about 0.8 points. The first autotuned runs (BENCHMARKS.md) switched rates on 0.2 points.
+ACCURACY_MARGIN = 0.01
+FRECHET_MARGIN = 0.15  # a 1,000-sample Fréchet estimate moves by about 15% between draws (evaluate.py)
+
+
+def clearly_better(candidate: tuple[float, float], kept: tuple[float, float]) -> bool:
+    """(accuracy, Fréchet distance) against the value kept's: a point of accuracy more, or as accurate
+    (within a point) and 15% closer to the real data."""
+    accuracy, frechet = candidate
+    if accuracy >= kept[0] + ACCURACY_MARGIN:
+        return True
+    return accuracy >= kept[0] - ACCURACY_MARGIN and frechet <= kept[1] * (1 - FRECHET_MARGIN)

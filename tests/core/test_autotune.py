@@ -76,6 +76,16 @@ def test_when_no_variant_scores_better_the_run_is_the_plain_run_bit_for_bit(tmp_
         run.close()
 
 
+def test_a_variant_better_by_less_than_the_noise_does_not_move_the_rate(tmp_path, tiny_mnist):
+    run = TrainingRun(config(steps=30), out=tmp_path / "run", dataset=tiny_mnist)
+    lr_d = run.trainer.hparams["lr_d"]
+    run.enable_quality(Scores([0.900, 0.906, 0.904, 0.900, 0.900, 0.912]), every=10**6)  # +0.6, then +1.2 points
+    events = train(run, Autotune.parse(["every=10 around=lr_d steps=4"]))
+    assert [(f.step, f.promoted) for f in events if isinstance(f, Forked)] == [(10, "lr_d 1x"), (20, "lr_d 2x")]
+    assert run.trainer.hparams["lr_d"] == pytest.approx(2 * lr_d)
+    run.close()
+
+
 def test_a_budget_in_seconds_counts_every_variant(tmp_path, tiny_mnist):
     run = TrainingRun(config(steps=None), out=tmp_path / "run", dataset=tiny_mnist)
     run.enable_quality(Scores([0.7] * 3), every=10**6)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from cgan_core.run import commands as cmd
@@ -25,6 +26,7 @@ from cgan_core.run.folder_reader import load_history
 from cgan_core.run.loop import RunLoop
 from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import TrainConfig
+from cgan_core.step.presets import PRESETS
 
 
 def config(**extra) -> TrainConfig:
@@ -158,3 +160,19 @@ def test_a_stop_while_the_variants_train_ends_the_run_at_the_fork(tmp_path, tiny
     assert isinstance(events[-1], RunFinished) and events[-1].step == 8
     assert not (tmp_path / "r" / "variants").exists()
     run.close()
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_forks_live_and_goes_on_from_the_variant_chosen(tmp_path, tiny_mnist, preset):
+    """The studio's path (TryVariants through the loop) on each recipe: its scheme, its losses, its EMA."""
+    run = TrainingRun(TrainConfig(preset=preset, batch_size=8, stats_every=2, sample_every=1000, steps=9, device="cpu"),
+                      out=tmp_path / "run", dataset=tiny_mnist)
+    lr_d = run.trainer.hparams["lr_d"]
+    events = Script([(at_step(3), cmd.TryVariants(("lr_d=1x,0.5x",), 3)),
+                     (when(VariantsReady), cmd.ChooseVariant("lr_d 0.5x"))]).run(run)
+    forked = [e for e in events if isinstance(e, Forked)]
+    assert [(f.step, f.promoted) for f in forked] == [(3, "lr_d 0.5x")]
+    assert run.step_count == 9 and run.trainer.hparams["lr_d"] == pytest.approx(lr_d / 2)
+    run.close()
+    rows = (run.run_dir / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(1, 10))  # the variant's rows, then the run's
