@@ -5,8 +5,9 @@ take turns, one per decision): the value kept, divided by `factor` and multiplie
 train `steps` steps each from the same state on the same batches and noise (live_fork.py), are measured by
 live quality, and the run goes on from a variant only when it is clearly better than the value kept (by
 more than a measurement's noise: clearly_better). Otherwise the value kept stays, so a recipe that is doing
-well is not pushed around by noise, and continuing from it is bit-identical to the run that never forked. Each decision is a Forked event (a marker on the plot) and leaves the state before
-it as a snapshot, so it can be rolled back like any other step.
+well is not pushed around by noise, and continuing from it is bit-identical to the run that never forked.
+Each decision is a Forked event (a marker on the plot) and leaves the state before it as a snapshot, so it
+can be rolled back like any other step.
 
     --autotune every=2000 around=lr_g,lr_d [factor=2] [steps=250]
 """
