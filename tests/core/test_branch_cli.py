@@ -51,6 +51,30 @@ def test_branch_keeps_each_variant_and_leaves_the_run_as_it_was(run_dir, cli_her
     assert forked[-1]["promoted"] is None and forked[-1]["variants"] == ["lr_d 0.5x", "lr_d 1x"]
 
 
+def test_variants_in_processes_train_as_they_do_in_turn(run_dir, cli_here, tmp_path):
+    """One process per variant (one thread each) gives each variant the same steps as taking turns in one
+    process at one thread: the same rows, the same weights."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    rc, _, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 10, "--processes", 2)
+    assert rc == 0 and "2 processes side by side" in err, err
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rc, _, err = cli_here("branch", copy, "--vary", "lr_d=0.5x,1x", "--steps", 10, "--processes", 1)
+    finally:
+        torch.set_num_threads(threads)
+    assert rc == 0 and "processes side by side" not in err, err
+    for name in ("1-lr_d0.5x", "2-lr_d1x"):
+        apart, alone = run_dir / "variants" / "step-12" / name, copy / "variants" / "step-12" / name
+        assert [{k: r[k] for k in ("step", "d1", "d2", "g")} for r in rows(apart)] == \
+            [{k: r[k] for k in ("step", "d1", "d2", "g")} for r in rows(alone)]
+        a, b = (load_checkpoint(checkpoint_files(f)[0]) for f in (apart, alone))
+        assert all(torch.equal(x, y) for x, y in zip(a["g"].values(), b["g"].values()))
+
+
 def test_promote_continues_the_run_from_the_variant(run_dir, cli_here):
     rc, out, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 10, "--promote", "lr_d 0.5x")
     assert rc == 0, err
