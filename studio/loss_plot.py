@@ -11,6 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
+from studio.overfitting_label import OverfittingLabel
+
 from .series import LossSeries
 
 CURVES = {"d1": ("#4e9af1", "D on real"), "d2": ("#f1a14e", "D on fake"), "g": ("#5cc46a", "G")}
@@ -92,6 +94,9 @@ class LossPlot(QWidget):
         self.log_box = QCheckBox("log y", objectName="logYCheck")
         self.log_box.toggled.connect(lambda on: self.plot.getPlotItem().setLogMode(y=on))
         self.controls.addWidget(self.log_box)
+        self.controls.addSpacing(8)
+        self.overfitting = OverfittingLabel()
+        self.controls.addWidget(self.overfitting)
         self.follow_button = QPushButton("Follow", objectName="followButton")
         self.follow_button.setToolTip("Follow the newest steps again after zooming or panning")
         self.follow_button.setEnabled(False)
@@ -114,10 +119,12 @@ class LossPlot(QWidget):
         for steps, columns in self.series.append(chunk.steps, {name: chunk.column(name) for name in CURVES}):
             self.add_ghost(steps, columns)
             self._branched_at.add(int(steps[0]) - 1)  # its RolledBack, when it comes, has nothing left to cut
+        self.overfitting.add(chunk)
         self._dirty = True
 
     def clear(self) -> None:
         self.series = LossSeries(tuple(CURVES), window=self.smooth_spin.value())
+        self.overfitting.clear()
         self._branched_at = set()
         for item in self.markers + self.ghosts:
             self.plot.removeItem(item)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,7 +257,8 @@ class RunTail:
         steps, values, last = [], [], None
         for row in rows:  # a row this version cannot read is skipped, never the whole look
             try:
-                parsed = [float(row[n]) for n in STAT_NAMES]
+                # A column an older version did not write (r_t) reads as NaN: shown as unknown, never as 0.
+                parsed = [float(row[n]) if n in self._header else math.nan for n in STAT_NAMES]
                 steps.append(int(row["step"]))
             except (KeyError, TypeError, ValueError):
                 continue

@@ -32,7 +32,8 @@ from cgan_core.output import timelapse
 from cgan_core.output.quality import QUALITY_FILE, QualityReport, append_report
 from cgan_core.run.events import to_record
 
-METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds")
+METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds",
+                  "r_t")
 KEEP_CHECKPOINTS = 3
 GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
 VARIANTS = "variants"  # a fork's variants, kept as run folders (variant_folders.py)
@@ -75,6 +76,14 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
             warn(f"{exc}; trying the previous checkpoint")
     detail = f" ({'; '.join(problems)})" if problems else ""
     raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}{detail}")
+
+
+def _header_of(path: Path) -> tuple[str, ...]:
+    """The columns of an existing metrics.csv, when it has every column but those added since (r_t): a run
+    an older version began keeps its table. Otherwise (a file that is not one) this version's columns."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        header = tuple(f.readline().strip().split(","))
+    return header if set(METRIC_COLUMNS) - {"r_t"} <= set(header) else METRIC_COLUMNS
 
 
 class CheckpointClock:
@@ -128,11 +137,13 @@ class RunFiles:
         with _writing(path):
             if self._metrics is None:
                 new = not path.exists() or path.stat().st_size == 0
+                # A run an older version began keeps its columns (r_t came later): its rows stay one table.
+                self._columns = METRIC_COLUMNS if new else _header_of(path)
                 self._metrics = open(path, "a", newline="")
                 if new:
                     self._metrics.write(",".join(METRIC_COLUMNS) + "\n")
             for row in rows:
-                self._metrics.write(",".join(_fmt(row[c]) for c in METRIC_COLUMNS) + "\n")
+                self._metrics.write(",".join(_fmt(row[c]) if c in row else "" for c in self._columns) + "\n")
             self._metrics.flush()
 
     def last_metrics(self) -> dict[str, float]:

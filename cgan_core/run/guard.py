@@ -42,6 +42,8 @@ What it does about a finding:
 from __future__ import annotations
 
 import json
+import math
+from collections import deque
 from dataclasses import asdict, dataclass, fields
 from enum import Enum, StrEnum
 from pathlib import Path
@@ -192,6 +194,7 @@ class DivergenceGuard:
         self.rollback_steps: list[int] = []  # where each automatic rollback happened
         self.changed_at: int | None = None  # the step of the user's last settings change
         self.replaying: tuple[str, int] | None = None  # (sustained reason, to_step) of the last automatic rollback
+        self.recent_r_t: deque = deque(maxlen=config.window)  # the overfitting sign over the last window, for advice
 
     @property
     def enabled(self) -> bool:
@@ -216,7 +219,10 @@ class DivergenceGuard:
         if not self.enabled:
             return decisions
         for step, values in zip(chunk.steps.tolist(), chunk.values.tolist()):
-            finding = self.monitor.check_row(step, dict(zip(chunk.names, values)))
+            row = dict(zip(chunk.names, values))
+            if math.isfinite(row.get("r_t", math.nan)):
+                self.recent_r_t.append(row["r_t"])
+            finding = self.monitor.check_row(step, row)
             if finding is not None:
                 decisions.append(self._decide(finding))
                 if decisions[-1].action is Action.ROLLBACK:
@@ -256,8 +262,17 @@ class DivergenceGuard:
                                             or self._meets_it_again(finding.reason)):
             for reason in SUSTAINED:  # one episode, one advice
                 self.monitor.acknowledge(reason)
-            return Decision(Action.ADVISE, finding, ADVICE)
+            return Decision(Action.ADVISE, finding, ADVICE + self._overfitting_note())
         return Decision(Action.ROLLBACK, finding)
+
+    def _overfitting_note(self) -> str:
+        """What r_t says of it: near 1, D calls nearly every real image real, the sign StyleGAN2-ADA
+        reads as D overfitting its training images (more data, augmentation or a lower lr D help)."""
+        if not self.recent_r_t:
+            return ""
+        r_t = float(np.mean(self.recent_r_t))
+        reading = "D has learnt its real images apart: it overfits" if r_t > 0.6 else "D is not overfitting yet"
+        return f" r_t (the share of real images D calls real, less the rest) is {r_t:.2f}: {reading}."
 
     def _was_healthy_before(self, step: int) -> bool:
         balanced, changed = self.monitor.balanced_at, self.changed_at

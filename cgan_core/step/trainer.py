@@ -23,7 +23,9 @@ from cgan_core.step.presets import get_preset
 if TYPE_CHECKING:
     from cgan_core.step.distributed import World
 
-STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g")
+# r_t: E[sign(D's logit on real)], StyleGAN2-ADA's overfitting heuristic (Karras et al. 2020): near 0 while D
+# cannot tell its training images apart from fakes, towards 1 as D grows sure of every real image.
+STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g", "r_t")
 EMA_RAMP = 18  # the EMA's decay at step t is (1 + t) / (EMA_RAMP + t): a window of about t / (EMA_RAMP - 1)
 
 
@@ -176,7 +178,8 @@ class Trainer:
             grad_d = _grad_norm(self.d, self.device) if learnt_d else zero
             grad_g = _grad_norm(self.g, self.device) if learnt_g else zero
             values = torch.stack([d.d1, d.d2, g_value, torch.sigmoid(d.out_real).mean(),
-                                  torch.sigmoid(d.out_fake).mean(), grad_d, grad_g]).float()
+                                  torch.sigmoid(d.out_fake).mean(), grad_d, grad_g,
+                                  torch.sign(d.out_real.float()).mean()]).float()
         if self.world is not None:  # the run's losses are the means over every rank's batch
             self.world.average_(values)
         return StepStats(self.step_count, values)

@@ -297,7 +297,7 @@ def chunk_of(rows, start):
     from cgan_core.run.events import LossChunk
     from cgan_core.step.trainer import STAT_NAMES
 
-    values = np.array([[row[n] for n in STAT_NAMES] for row in rows], dtype=np.float32)
+    values = np.array([[row.get(n, 0.0) for n in STAT_NAMES] for row in rows], dtype=np.float32)
     return LossChunk(np.arange(start, start + len(rows)), values, STAT_NAMES, 0.0, 0, 0.0, 0.0)
 
 
@@ -320,6 +320,14 @@ def test_dominance_from_the_start_is_advice_not_a_rollback():
     assert "lr D" in decisions[0].message
     assert guard.healthy_now()  # the recipe's own dynamics: its states are still checkpointed
     assert guard.check_chunk(chunk_of([DOMINATED] * 100, 41)) == []  # said once, not every chunk
+
+
+def test_the_advice_on_dominance_reads_r_t():
+    guard = guard_for()
+    guard.check_chunk(chunk_of([dict(DOMINATED, r_t=1.0)] * 10, 11))
+    [advice] = guard.check_chunk(chunk_of([dict(DOMINATED, r_t=1.0)] * 20, 21))
+    assert advice.action is Action.ADVISE and "r_t" in advice.message and "is 1.00" in advice.message
+    assert "overfits" in advice.message
 
 
 def test_dominance_after_a_healthy_stretch_rolls_back():

@@ -182,3 +182,19 @@ def test_a_branch_is_cut_once_whether_its_rows_or_its_rollback_come_first(qtbot,
             plot.append(after)
         assert list(plot.steps) == list(range(1, 26)), rows_first
         assert len(plot.ghosts) == 3  # one greyed stretch, each of d1, d2 and g
+
+
+def test_the_overfitting_sign_shows_the_last_steps_mean(qtbot, window):
+    """r_t beside the loss plot's controls: the mean of the last ~100 steps, amber above 0.6; a run that did
+    not record it leaves the label unknown."""
+    rng = np.random.default_rng(0)
+    label = window.loss_plot.overfitting
+    window.deliver([chunk(1, 10, rng)])  # no r_t column: an older run
+    assert label.text() == "r_t –"
+    names = NAMES + ("r_t",)
+    for first, value in ((11, 0.2), (111, 0.9)):
+        steps = np.arange(first, first + 100, dtype=np.int64)
+        values = np.column_stack([np.abs(rng.normal(0.7, 0.2, size=(100, len(NAMES)))), np.full(100, value)])
+        window.deliver([LossChunk(steps, values.astype(np.float32), names, 0.0, 0, 0.0, 600.0)])
+        assert label.text() == f"r_t {value:.2f}"
+    assert "e0a040" in label.styleSheet()

@@ -1,0 +1,35 @@
+"""D's overfitting sign beside the loss plot's controls: r_t = E[sign(D(x_real))] over the last steps
+(StyleGAN2-ADA), near 0 while D cannot tell its real images from fakes, towards 1 as it learns them apart."""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from PySide6.QtWidgets import QLabel
+
+STEPS = 100  # the mean over about this many steps: one step's sign is -1..1 in a batch of 64
+
+
+class OverfittingLabel(QLabel):
+    def __init__(self) -> None:
+        super().__init__("r_t –", objectName="overfittingLabel")
+        self.setToolTip("r_t: the share of real images D calls real, less the rest, over the last steps.\n"
+                        "About 0 while D cannot tell real from generated; above 0.6 D has learnt its real images\n"
+                        "apart (StyleGAN2-ADA's sign of D overfitting: more data, augmentation or a lower lr D).")
+        self.values: deque = deque(maxlen=STEPS)
+
+    def add(self, chunk) -> None:
+        """A LossChunk; a run written before r_t was recorded leaves the label as it is."""
+        if "r_t" not in chunk.names:
+            return
+        column = chunk.column("r_t")
+        self.values.extend(column[np.isfinite(column)].tolist()[-STEPS:])
+        if self.values:
+            r_t = float(np.mean(self.values))
+            self.setText(f"r_t {r_t:.2f}")
+            self.setStyleSheet("color: #e0a040;" if r_t > 0.6 else "color: #aaaaaa;")
+
+    def clear(self) -> None:
+        self.values.clear()
+        self.setText("r_t –")
+        self.setStyleSheet("color: #aaaaaa;")
