@@ -11,6 +11,7 @@ HParams: the run's settings linked to its final losses and its best quality.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from cgan_core.run.events import GuardAdvice, HParamChange, LossChunk, RolledBac
 
 FOLDER = "tensorboard"
 SCALARS = {"d1": "loss/d1", "d2": "loss/d2", "g": "loss/g", "d_real": "d/real_prob", "d_fake": "d/fake_prob",
-           "grad_d": "grad/d", "grad_g": "grad/g"}
+           "grad_d": "grad/d", "grad_g": "grad/g", "r_t": "d/overfitting_r_t"}
 HPARAMS = ("preset", "dataset", "batch_size", "latent_dim", "loss", "lr_g", "lr_d", "beta1", "beta2", "d_steps",
            "label_smoothing", "seed", "precision", "world_size")
 
@@ -78,8 +79,11 @@ class TensorBoardLog:
     def _losses(self, chunk: LossChunk) -> None:
         for i, step in enumerate(chunk.steps.tolist()):
             for name, tag in SCALARS.items():
-                if name in chunk.names:
-                    self.writer.add_scalar(tag, float(chunk.values[i, chunk.names.index(name)]), step)
+                if name not in chunk.names:
+                    continue
+                value = float(chunk.values[i, chunk.names.index(name)])
+                if math.isfinite(value) or name != "r_t":  # an older run's r_t is unknown: no point at all
+                    self.writer.add_scalar(tag, value, step)
             self.writer.add_scalar("lr/g", self._lr_at("g", step), step)
             self.writer.add_scalar("lr/d", self._lr_at("d", step), step)
 
