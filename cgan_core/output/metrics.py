@@ -48,6 +48,11 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 10, subset_size: 
 
 
 CHUNK = 1024  # rows of a distance matrix at a time: 10,000 x 10,000 in float64 would be 800 MB
+CHUNK_BYTES = 2**27  # ...and fewer rows against a long reference (60,000 training images: 279 rows, 134 MB)
+
+
+def _rows(reference: torch.Tensor) -> int:
+    return max(16, min(CHUNK, CHUNK_BYTES // (8 * max(1, len(reference)))))
 
 
 def _radii(points: torch.Tensor, k: int) -> torch.Tensor:
@@ -93,7 +98,8 @@ def intra_class_frechet(real: torch.Tensor, real_labels: torch.Tensor, fake: tor
 def nearest_distances(points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Each point's distance to its nearest neighbour in `reference`."""
     points, reference = points.double(), reference.double()
-    return torch.cat([torch.cdist(points[i:i + CHUNK], reference).min(1).values for i in range(0, len(points), CHUNK)])
+    rows = _rows(reference)
+    return torch.cat([torch.cdist(points[i:i + rows], reference).min(1).values for i in range(0, len(points), rows)])
 
 
 def copy_threshold(unseen: torch.Tensor, train: torch.Tensor, quantile: float = 0.01) -> float:
