@@ -32,7 +32,8 @@ def train(out: Path, seed: int, seconds: float, autotune: bool) -> subprocess.Po
 def scores(run_dir: Path) -> dict:
     out = {}
     for name in ("generator", "best"):
-        result = json.loads(run("evaluate", run_dir / f"{name}.safetensors", "--draws", 3).strip().splitlines()[-1])
+        result = json.loads(run("evaluate", run_dir / f"{name}.safetensors", "--draws", 3, "--figures", "classifier")
+                            .strip().splitlines()[-1])
         out[name] = (result["accuracy"], result["frechet_vs_floor"])
     return out
 
