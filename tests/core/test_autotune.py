@@ -3,6 +3,8 @@ on the same batches, and goes on from the best by live quality; the value kept w
 run that never finds better is the plain run bit for bit."""
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -96,8 +98,9 @@ def test_a_budget_in_seconds_counts_every_variant(tmp_path, tiny_mnist):
         if isinstance(event, Forked):
             break
     assert event.step == 10 and run.step_count == 18
-    kept_rows = (run.run_dir / "metrics.csv").read_text().splitlines()[1:]
-    kept = float(kept_rows[-1].split(",")[-1]) - at_fork  # the kept variant's own seconds, as its rows say
+    with open(run.run_dir / "metrics.csv", newline="") as f:
+        kept_rows = list(csv.DictReader(f))
+    kept = float(kept_rows[-1]["seconds"]) - at_fork  # the kept variant's own seconds, as its rows say
     # three variants of the same size trained 8 steps each: the run's clock holds all three
     assert run.seconds - at_fork > 2 * kept > 0
     run.close()
