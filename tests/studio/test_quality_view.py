@@ -30,6 +30,9 @@ def test_quality_plot_and_heatmap_fill_during_a_run(qtbot, window, cached_classi
     w.start()
     wait_running(qtbot, w)
     qtbot.waitUntil(lambda: len(view.reports) >= 2, timeout=60_000)
+    # The plot redraws once per burst of reports: wait for the redraw that holds them all, not the report.
+    plotted = lambda: len(view.accuracy_curve.getData()[0] if view.accuracy_curve.getData()[0] is not None else [])
+    qtbot.waitUntil(lambda: plotted() == len(view.reports), timeout=10_000)
     assert view.check.isChecked()  # on by default: the classifier was cached
     assert [r.step % 5 for r in view.reports] == [0] * len(view.reports)
     xs, ys = view.accuracy_curve.getData()
