@@ -120,6 +120,7 @@ class RunFiles:
         ckpt.remove_stale_temps(self.run_dir)
         ckpt.remove_stale_temps(self.checkpoints)
         self._metrics = None
+        self._columns = METRIC_COLUMNS  # metrics.csv's own columns once it is open (an older run keeps its own)
 
     # ---- config and logs ---------------------------------------------------------------------------
     def write_config(self, config: dict) -> None:

@@ -162,6 +162,15 @@ class Variant:
         finally:
             self.streams.swap()
 
+    def restore(self, state: dict, rows: list[dict], chunks: list, seconds: float, guard: dict) -> None:
+        """Take back this variant as another process trained it: its state (loading sets the global streams,
+        which become its own), its rows, losses, time and guard."""
+        with torch.random.fork_rng(devices=[]):
+            self.trainer.load_state_dict(state)
+            self.streams = _RngStreams(self.trainer.device)
+        self.rows, self.chunks, self.seconds = rows, chunks, seconds
+        self.guard.load_state_dict(guard)
+
     def measure(self, quality) -> tuple[float, float, float] | None:
         """(objective, accuracy, Fréchet distance) of its generator now, by `quality` (a LiveQuality);
         None when it diverged."""

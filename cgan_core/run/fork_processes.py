@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from cgan_core.data import load_dataset
-from cgan_core.run.fork import CHUNK, Fork, Variant, VariantSpec, _RngStreams
+from cgan_core.run.fork import CHUNK, Fork, Variant, VariantSpec
 from cgan_core.step.config import TrainConfig
 
 
@@ -46,12 +46,8 @@ def _train_variant(config: dict, spec: VariantSpec, state: dict, horizon: int, s
 
 
 def _take_back(variant: Variant, done: dict) -> None:
-    with torch.random.fork_rng(devices=[]):  # loading sets the global streams: they become the variant's own
-        variant.trainer.load_state_dict(done["state"])
-        variant.streams = _RngStreams(variant.trainer.device)
-    variant.rows, variant.chunks, variant.seconds = done["rows"], done["chunks"], done["seconds"]
+    variant.restore(done["state"], done["rows"], done["chunks"], done["seconds"], done["guard"])
     variant.diverged_at, variant.stopped_by, variant.advice = done["diverged_at"], done["stopped_by"], done["advice"]
-    variant.guard.load_state_dict(done["guard"])
 
 
 def run_in_processes(fork: Fork, state: dict, processes: int, guard=None, on_done=lambda label: None) -> None:
