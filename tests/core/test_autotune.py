@@ -98,11 +98,16 @@ def test_a_budget_in_seconds_counts_every_variant(tmp_path, tiny_mnist):
         if isinstance(event, Forked):
             break
     assert event.step == 10 and run.step_count == 18
-    with open(run.run_dir / "metrics.csv", newline="") as f:
-        kept_rows = list(csv.DictReader(f))
-    kept = float(kept_rows[-1]["seconds"]) - at_fork  # the kept variant's own seconds, as its rows say
-    # three variants of the same size trained 8 steps each: the run's clock holds all three
-    assert run.seconds - at_fork > 2 * kept > 0
+    # each variant's own seconds, as the last row of its folder says (the rows carry the run's clock at the fork
+    # plus the variant's own time); comparing sums keeps the check exact however the host's load skews one variant
+    spent = []
+    for folder in sorted((run.run_dir / "variants" / "step-10").iterdir()):
+        if folder.is_dir():
+            with open(folder / "metrics.csv", newline="") as f:
+                spent.append(float(list(csv.DictReader(f))[-1]["seconds"]) - at_fork)
+    assert len(spent) == 3 and min(spent) > 0
+    # the run's clock holds all three variants, not only the one it went on from
+    assert run.seconds - at_fork == pytest.approx(sum(spent), abs=1e-3)  # rows keep 6 decimals
     run.close()
 
 
