@@ -74,7 +74,8 @@ def best_generator(out: Path) -> dict:
     from cgan_core.data import load_dataset
     from cgan_core.output.checkpoint import generator_path, load_generator
     from cgan_core.output.evaluate import evaluate_generator
-    from cgan_core.output.quality import load_reports, prepare_live_quality
+    from cgan_core.output.quality import prepare_live_quality
+    from cgan_core.output.quality_file import load_reports
 
     run = TrainingRun(TrainConfig(), out=out, guard={"enabled": False})
     run.enable_quality(prepare_live_quality(run.dataset, load_dataset("mnist", "test")), every=100)

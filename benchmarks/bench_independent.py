@@ -1,10 +1,19 @@
-"""Does the selection agree with figures it never saw? For each run folder given, its last generator and its
-best one by live quality (chosen with the domain classifier) are scored by `evaluate` with every figure:
-the classifier's accuracy and Fréchet distance over the floor, and, in a random CNN's features, KID,
-precision, recall, density, coverage, intra-class Fréchet distance, CAS and memorisation (issue 26).
-The last column says whether the generator the live figure chose is also the better of the two by the
-independent ones (lower KID and intra-class FD, higher coverage and CAS: a majority of the four). Run it
-alone, on runs trained beforehand (e.g. bench_autotune's fixed runs, bench_soak's presets):
+"""Does the selection agree with figures it never saw? Each run's last generator and its best one by live
+quality are scored by `evaluate` with every figure: the domain classifier's accuracy and Fréchet distance
+over the floor, and, in a random CNN's features, KID, precision, recall, density, coverage, intra-class
+Fréchet distance, CAS and memorisation (issue 26). The last column says whether the generator the live
+figure chose is also the better of it and the last one by the offline independent figures (lower KID and
+intra-class FD, higher coverage and CAS: a majority of the four).
+
+One command trains and scores (run it alone on the machine):
+
+    .venv/bin/python -m benchmarks.bench_independent --train all --minutes 10 --out /tmp/independent
+
+For each preset (all: every seed preset; or a comma list) it trains two runs of the same seed side by side,
+one CPU core and torch thread each, live quality on (auto): one picks its best generator by the classifier
+(--best-by classifier), the other by the live independent figure (--best-by independent, the per-class
+Fréchet distance in random features). The runs train on the same batches from the same seed (to within
+where --max-seconds stops each), so the rows compare the two rules on one training. Or score runs trained beforehand:
 
     .venv/bin/python -m benchmarks.bench_independent RUN [RUN ...] [--per-class 1000]
 """
@@ -12,12 +21,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from benchmarks.bench_fork_case import run
+from cgan_core.step.presets import PRESETS
 
 COLUMNS = ("accuracy", "FD/floor", "KID x1e3", "precision", "recall", "density", "coverage", "intra-FD", "CAS",
            "memorised")
+RULES = ("classifier", "independent")
 
 
 def figures(generator: Path, per_class: int) -> dict:
@@ -36,21 +50,58 @@ def agrees(best: dict, last: dict) -> str:
     return f"{'yes' if sum(votes) >= 3 else 'no'} ({sum(votes)}/4)"
 
 
+def train_pair(preset: str, minutes: float, seed: int, out: Path) -> dict[str, Path]:
+    """The preset trained twice at once, one core each, the best chosen by each rule."""
+    dirs, procs = {}, []
+    for core, rule in enumerate(RULES):
+        dirs[rule] = out / f"{preset}-{rule}"
+        args = ["train", "--preset", preset, "--seed", seed, "--max-seconds", minutes * 60, "--quality-every", "auto",
+                "--best-by", rule, "--out", dirs[rule]]
+        log = open(dirs[rule].with_suffix(".log"), "w")
+        procs.append(subprocess.Popen(["taskset", "-c", str(core % (os.cpu_count() or 1)), sys.executable, "-m",
+                                       "cgan_core", *map(str, args)], stdout=log, stderr=log,
+                                      env={**os.environ, "OMP_NUM_THREADS": "1"}))
+    for proc, rule in zip(procs, RULES):
+        if proc.wait() != 0:
+            raise SystemExit(f"{preset} ({rule}) failed; see {dirs[rule].with_suffix('.log')}")
+    return dirs
+
+
+def rows(label: str, generators: dict[str, Path], per_class: int) -> tuple[list[str], dict]:
+    """Table rows: each generator's figures; the best ones say whether the offline figures agree."""
+    scored = {name: figures(path, per_class) for name, path in generators.items()}
+    lines = []
+    for name, values in scored.items():
+        cells = " | ".join(f"{values[c]:.3f}" if c != "accuracy" else f"{values[c]:.1%}" for c in COLUMNS)
+        verdict = agrees(values, scored["last"]) if name != "last" else ""
+        lines.append(f"| {label} | {name} | {cells} | {verdict} |")
+    return lines, scored["last"]["floor"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("runs", type=Path, nargs="*", help="run folders trained beforehand")
+    parser.add_argument("--train", help="all, or a comma list of presets: train each as a pair (one rule each)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="CPU-minutes of each run (--train)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/independent"))
     parser.add_argument("--per-class", type=int, default=1000)
     args = parser.parse_args()
     print("| run | generator | " + " | ".join(COLUMNS) + " | best also best independently |")
     print("|---" * (len(COLUMNS) + 3) + "|", flush=True)
     floor = None
     for folder in args.runs:
-        scored = {name: figures(folder / f"{name}.safetensors", args.per_class) for name in ("generator", "best")}
-        floor = scored["generator"]["floor"]
-        for name, values in scored.items():
-            cells = " | ".join(f"{values[c]:.3f}" if c != "accuracy" else f"{values[c]:.1%}" for c in COLUMNS)
-            verdict = agrees(scored["best"], scored["generator"]) if name == "best" else ""
-            print(f"| {folder.name} | {name} | {cells} | {verdict} |", flush=True)
+        lines, floor = rows(folder.name, {"last": folder / "generator.safetensors", "best": folder / "best.safetensors"},
+                            args.per_class)
+        print("\n".join(lines), flush=True)
+    presets = [] if not args.train else list(PRESETS) if args.train == "all" else args.train.split(",")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for preset in presets:
+        dirs = train_pair(preset, args.minutes, args.seed, args.out)
+        generators = {"last": dirs["classifier"] / "generator.safetensors",
+                      **{f"best by {rule}": dirs[rule] / "best.safetensors" for rule in RULES}}
+        lines, floor = rows(preset, generators, args.per_class)
+        print("\n".join(lines), flush=True)
     if floor is not None:
         cells = " | ".join(["", "1.000", f"{floor['kid'] * 1e3:.3f}"] + [f"{floor[k]:.3f}" for k in
                            ("precision", "recall", "density", "coverage", "intra_frechet", "cas", "memorised")])

@@ -17,7 +17,10 @@ minute it records:
   nothing reading it (--detached-seconds of each minute, spread over cycles of --cycle-seconds: the hosted
   worker's notices blocked, or the attached follower stopped), so the ratio is the window's cost at the
   run's age, not the host's drift (it moved by up to 20% between references 2 minutes apart; --calibrate
-  detaches both parts, which shows the ratio's own noise) nor a younger run's speed;
+  detaches both parts, which shows the ratio's own noise) nor a younger run's speed; both rates per second
+  of training without the live quality measurements, which are not training and whose cost is measured
+  apart (bench_quality_cost): 0.5 s every ~17 s, they beat with the 10 s cycles and fell into the window's
+  parts for three minutes running, then into the detached parts for three;
 - RSS in MB: at the end of the minute, and the median and highest of a reading every ~5 s (a single
   reading caught transients of +-25 MB: a measurement's or a checkpoint's buffers, the heap between trims).
 Before the window starts, a fresh run of the engine alone (20 s, the same torch thread count) checks that
@@ -187,7 +190,10 @@ class HostedRun:
         run = worker.run if worker is not None else None
         if run is None:
             return None
-        return run.step_count, run.trainer.images_seen, run.seconds, run.step_count - len(run.stats)
+        # Training seconds without the live quality measurements (0.5 s each, every ~17 s; their cost is measured
+        # apart, bench_quality_cost): at a period near the cycles' they fell into one part for minutes on end.
+        seconds = run.seconds - run.quality.seconds_measuring
+        return run.step_count, run.trainer.images_seen, seconds, run.step_count - len(run.stats)
 
 
 class AttachedCli:

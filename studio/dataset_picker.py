@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
-from cgan_core.data import DATASETS
+from cgan_core.data import DATASETS, SIZES
 from cgan_core.data.download import SOURCES
 
 CHOOSE_FOLDER = "Folder…"
@@ -28,9 +28,12 @@ class DatasetPicker:
         self.combo.activated.connect(self._on_activated)
         self._last = 0
         self.size = QComboBox(objectName="imageSizeCombo")
-        for text, value in (("as found", None), ("28 px", 28), ("32 px", 32), ("64 px", 64)):
-            self.size.addItem(text, value)
-        self.size.setToolTip("Resize the images (square); image folders default to 32 px")
+        self.size.addItem("as found", None)
+        for value in SIZES:
+            self.size.addItem(f"{value} px", value)
+        self.size.setToolTip("Resize the images (square). As found: the data's own size; for a folder of images, the "
+                             "size most of them have, or the largest size the networks take below it (the status "
+                             "bar says which)")
         self.color = QComboBox(objectName="colorCombo")
         for value in ("keep", "grey", "rgb"):
             self.color.addItem(value, value)

@@ -1,5 +1,7 @@
-"""Live quality: conditional accuracy and Frechet distance against the step, and a per-class
-accuracy heatmap (classes x measurements).
+"""Live quality: conditional accuracy against the step, with a distance to the real data on the right axis
+and a per-class heatmap below (classes x measurements). The figures combo picks which: the domain
+classifier's (its Fréchet distance; per-class accuracy) or the independent ones, in a seeded random
+network's features that no training shaped (KID with its spread over subsets; per-class Fréchet distance).
 
 Reports arrive at most every ~100 steps; a burst of them (an opened run's history) costs one redraw, and
 past MAX_COLUMNS measurements the heatmap's columns and the curves' points are averaged in groups, so a
@@ -11,14 +13,16 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from cgan_core.output.quality import QualityReport
 
 from .loss_plot import cheap_grid
+from .quality_heatmap import BACKGROUND, ClassHeatmap
 
 ACCURACY_COLOR, FRECHET_COLOR = "#4e9af1", "#f1a14e"
-BACKGROUND = "#1e1f22"
+CLASSIFIER, INDEPENDENT = "classifier", "independent"  # the figures combo's entries (its item data)
+ACCURACY_TITLE = "per-class accuracy: purple 0% to yellow 100%"
 AXIS_WIDTH = 46
 MAX_COLUMNS = 300  # heatmap columns and curve points drawn, at most
 SYMBOLS_UP_TO = 150  # a dot per measurement while they are few enough to tell apart
@@ -32,14 +36,6 @@ def grouped(values: np.ndarray, groups: int) -> np.ndarray:
     sizes = np.diff(np.append(starts, len(values)))
     sums = np.add.reduceat(values.astype(np.float64), starts, axis=0)
     return sums / (sizes[:, None] if values.ndim == 2 else sizes)
-
-
-def _edges(steps: np.ndarray) -> np.ndarray:
-    """Column edges halfway between measurements (intervals may vary in auto mode)."""
-    if len(steps) == 1:
-        return np.array([steps[0] - 50.0, steps[0] + 50.0])
-    mids = (steps[1:] + steps[:-1]) / 2.0
-    return np.concatenate([[2 * steps[0] - mids[0]], mids, [2 * steps[-1] - mids[-1]]])
 
 
 class QualityView(QWidget):
@@ -74,9 +70,16 @@ class QualityView(QWidget):
         self.every.setKeyboardTracking(False)
         self.every.setToolTip("Steps between measurements; auto keeps them within 5% of the training time")
         self.every.valueChanged.connect(lambda _: self._emit_settings())
+        self.figures = QComboBox(objectName="qualityFiguresCombo")
+        self.figures.addItem("classifier figures", CLASSIFIER)
+        self.figures.addItem("independent figures", INDEPENDENT)
+        self.figures.setToolTip("Right axis and heatmap: the domain classifier's Frechet distance and per-class "
+                                "accuracy, or KID (with its spread) and per-class Frechet distance in a seeded random "
+                                "network's features, which the best-generator choice never trained on")
+        self.figures.currentIndexChanged.connect(lambda _: self.redraw())
         self.readout = QLabel("", objectName="qualityReadout")
         self.header = QHBoxLayout()
-        for widget in (self.check, QLabel("every"), self.every, QLabel("steps")):
+        for widget in (self.check, QLabel("every"), self.every, QLabel("steps"), self.figures):
             self.header.addWidget(widget)
         self.header.addStretch(1)
         self.header.addWidget(self.readout)
@@ -109,29 +112,27 @@ class QualityView(QWidget):
         right = item.getAxis("right")
         right.linkToView(self.frechet_box)
         right.setLabel("Frechet distance", color=FRECHET_COLOR)
+        self._right_text = "Frechet distance"
         self.frechet_box.setXLink(item)
-        self.frechet_curve = pg.PlotDataItem(pen=pg.mkPen(FRECHET_COLOR, width=2))
+        self.frechet_curve = pg.PlotDataItem(pen=pg.mkPen(FRECHET_COLOR, width=2), connect="finite")
+        # KID's spread over subsets: a band between mean - spread and mean + spread (independent figures).
+        # PlotCurveItems with no pen: a PlotDataItem without a pen would not hand its data to its curve.
+        self.spread_low, self.spread_high = (pg.PlotCurveItem(pen=pg.mkPen(None)) for _ in range(2))
+        self.spread_band = pg.FillBetweenItem(self.spread_low, self.spread_high, brush=pg.mkBrush(241, 161, 78, 60))
         self.floor_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(FRECHET_COLOR, width=1, style=Qt.DashLine),
                                           label="real floor", labelOpts={"color": FRECHET_COLOR, "position": 0.9})
         self.floor_line.hide()
+        self.frechet_box.addItem(self.spread_band)
         self.frechet_box.addItem(self.frechet_curve)
         self.frechet_box.addItem(self.floor_line)
         item.getViewBox().sigResized.connect(self._sync_boxes)
 
     def _build_heatmap(self) -> None:
-        self.heatmap = pg.PlotWidget(background=BACKGROUND)
-        self.heatmap.setObjectName("qualityHeatmap")
+        self.heatmap = ClassHeatmap(self._describe_cell)
+        self.heatmap.set_title(ACCURACY_TITLE)
         item = self.heatmap.getPlotItem()
-        item.setTitle("per-class accuracy: purple 0% to yellow 100%", size="8pt", color="#999")
-        item.setLabel("left", "class")
-        item.getAxis("left").setTicks([[]])  # class names arrive with the first grid
-        item.invertY(True)
-        item.setMouseEnabled(x=False, y=False)
         item.setXLink(self.plot.getPlotItem())
-        self.mesh = None
-        self.colormap = pg.colormap.get("viridis")
-        self.heatmap.scene().sigMouseMoved.connect(self._on_heatmap_hover)
-
+        self._cells = (np.zeros(0), None)  # the heatmap's columns as drawn: steps, (columns, classes) values
         # Equal axis widths on both sides, so the heatmap's columns sit under the plot's points.
         for plot_item in (self.plot.getPlotItem(), item):
             plot_item.showAxis("right")
@@ -176,8 +177,7 @@ class QualityView(QWidget):
     # ---- data ------------------------------------------------------------------------------------
     def set_class_names(self, names: list[str]) -> None:
         self.class_names = list(names)
-        ticks = [(i + 0.5, name) for i, name in enumerate(self.class_names)]
-        self.heatmap.getPlotItem().getAxis("left").setTicks([ticks])
+        self.heatmap.set_class_names(self.class_names)
 
     def mark_best(self, step: int | None) -> None:
         """The step whose generator is the run's best.safetensors (None: no best yet)."""
@@ -210,6 +210,10 @@ class QualityView(QWidget):
         self.reports = [r for r in self.reports if r.step <= to_step]
         self.redraw()  # the best stays: best.safetensors keeps it whatever branch the run takes
 
+    @property
+    def independent(self) -> bool:
+        return self.figures.currentData() == INDEPENDENT
+
     def redraw(self) -> None:
         steps = np.array([r.step for r in self.reports], dtype=np.float64)
         accuracy = np.array([100 * r.accuracy for r in self.reports])
@@ -221,47 +225,78 @@ class QualityView(QWidget):
         self.best_line.setVisible(self.best_step is not None)
         if self.best_step is not None:
             self.best_line.setValue(self.best_step)
-        self.frechet_curve.setData(shown, grouped(np.array([r.frechet for r in self.reports]), MAX_COLUMNS))
-        if self.reports:
-            last = self.reports[-1]
-            self.floor_line.setValue(last.floor)
-            self.floor_line.show()
-            top = max(max(r.frechet for r in self.reports), last.floor) * 1.05
-            self.frechet_box.setYRange(0, top, padding=0)
-            self.readout.setText(f"<span style='color:{ACCURACY_COLOR}'>{100 * last.accuracy:.1f}%</span>  "
-                                 f"<span style='color:{FRECHET_COLOR}'>FD {last.frechet:.1f}</span>")
+        if self.independent:
+            self._draw_kid(shown)
         else:
+            self._draw_frechet(shown)
+        self._draw_heatmap(shown)
+
+    def _draw_frechet(self, shown: np.ndarray) -> None:
+        self.spread_band.hide()
+        self._right_label("Frechet distance")
+        self.frechet_curve.setData(shown, grouped(np.array([r.frechet for r in self.reports]), MAX_COLUMNS))
+        if not self.reports:
             self.floor_line.hide()
-        self._draw_heatmap(steps)
-
-    def _draw_heatmap(self, steps: np.ndarray) -> None:
-        """One PColorMeshItem, updated in place: no graphics items are created or dropped per report."""
-        item = self.heatmap.getPlotItem()
-        if not self.reports:
-            if self.mesh is not None:
-                self.mesh.hide()
+            self.readout.setText("")
             return
-        per_class = grouped(np.array([r.per_class for r in self.reports], dtype=np.float64), MAX_COLUMNS)  # (T, K)
-        steps = grouped(steps, MAX_COLUMNS)
-        k = per_class.shape[1]
-        if len(self.class_names) != k:
-            self.set_class_names([str(i) for i in range(k)])
-        xx, yy = np.meshgrid(_edges(steps), np.arange(k + 1), indexing="ij")
-        if self.mesh is None:
-            self.mesh = pg.PColorMeshItem(colorMap=self.colormap, levels=(0.0, 1.0))
-            item.addItem(self.mesh)
-        self.mesh.setData(xx, yy, per_class)
-        self.mesh.show()
-        item.setYRange(0, k, padding=0)
+        last = self.reports[-1]
+        self.floor_line.setValue(last.floor)
+        self.floor_line.show()
+        self.frechet_box.setYRange(0, max(max(r.frechet for r in self.reports), last.floor) * 1.05, padding=0)
+        self.readout.setText(f"<span style='color:{ACCURACY_COLOR}'>{100 * last.accuracy:.1f}%</span>  "
+                             f"<span style='color:{FRECHET_COLOR}'>FD {last.frechet:.1f}</span>")
 
-    def _on_heatmap_hover(self, pos) -> None:
-        if not self.reports:
+    def _right_label(self, text: str) -> None:
+        if text != self._right_text:  # set again, the axis would relay out at every redraw
+            self._right_text = text
+            self.plot.getPlotItem().getAxis("right").setLabel(text, color=FRECHET_COLOR)
+
+    def _draw_kid(self, shown: np.ndarray) -> None:
+        """KID x 1000 with its spread; its real floor is 0 (unbiased), so the axis's zero is the floor."""
+        self.floor_line.hide()
+        self._right_label("KID x1000, random features")
+        kid = grouped(np.array([1000 * r.kid for r in self.reports]), MAX_COLUMNS)
+        spread = grouped(np.array([1000 * r.kid_spread for r in self.reports]), MAX_COLUMNS)
+        self.frechet_curve.setData(shown, kid)
+        measured = np.isfinite(kid) & np.isfinite(spread)
+        self.spread_low.setData(shown[measured], (kid - spread)[measured])
+        self.spread_high.setData(shown[measured], (kid + spread)[measured])
+        self.spread_band.setVisible(bool(measured.any()))
+        if not measured.any():
+            self.readout.setText("" if not self.reports else "no independent figures in these measurements")
             return
-        point = self.heatmap.getPlotItem().getViewBox().mapSceneToView(pos)
-        steps = np.array([r.step for r in self.reports], dtype=np.float64)
-        column = int(np.clip(np.searchsorted(_edges(steps), point.x()) - 1, 0, len(steps) - 1))
-        row = int(point.y())
-        report = self.reports[column]
-        if 0 <= row < len(report.per_class):
-            name = self.class_names[row] if row < len(self.class_names) else str(row)
-            self.heatmap.setToolTip(f"class {name} at step {report.step}: {100 * report.per_class[row]:.0f}%")
+        self.frechet_box.setYRange(0, float(np.max((kid + spread)[measured])) * 1.05 or 1.0, padding=0)
+        last = self.reports[-1]
+        self.readout.setText(f"<span style='color:{ACCURACY_COLOR}'>{100 * last.accuracy:.1f}%</span>  "
+                             f"<span style='color:{FRECHET_COLOR}'>KID {1000 * last.kid:.2f}±{1000 * last.kid_spread:.2f}"
+                             f" ×10⁻³, class FD {last.intra_mean:.1f} (real {last.intra_floor:.1f})</span>")
+
+    def _draw_heatmap(self, shown: np.ndarray) -> None:
+        """Per-class accuracy, or per-class closeness in random features: the real floor over the class's
+        Fréchet distance (1: as close as real images of it get), both yellow where good."""
+        values = None
+        if not self.independent:
+            self.heatmap.set_title(ACCURACY_TITLE)
+            if self.reports:
+                values = np.array([r.per_class for r in self.reports], dtype=np.float64)
+        elif all(r.intra_frechet for r in self.reports):
+            self.heatmap.set_title("per-class Fréchet distance, random features: purple far, yellow at the real floor")
+            if self.reports:
+                distances = np.array([r.intra_frechet for r in self.reports], dtype=np.float64)
+                floors = np.array([r.intra_floor for r in self.reports])[:, None]
+                values = np.nan_to_num(np.clip(floors / np.maximum(distances, 1e-9), 0.0, 1.0))  # NaN: too few images
+        else:
+            self.heatmap.set_title("per-class Fréchet distance: not in these measurements (an older run)")
+        cells = None if values is None else grouped(values, MAX_COLUMNS)
+        self._cells = (shown, cells)
+        self.heatmap.draw(shown, cells)
+
+    def _describe_cell(self, column: int, row: int) -> str:
+        steps, cells = self._cells
+        if cells is None or column >= len(steps) or row >= cells.shape[1]:
+            return ""
+        name = self.class_names[row] if row < len(self.class_names) else str(row)
+        step = f"step {steps[column]:.0f}" + (" (mean of a group)" if len(self.reports) > len(steps) else "")
+        if self.independent:
+            return f"class {name} at {step}: real floor / Fréchet distance {cells[column, row]:.2f}"
+        return f"class {name} at {step}: {100 * cells[column, row]:.0f}%"

@@ -28,6 +28,7 @@ class RunStarted:
     run_dir: str
     device: str
     state_bytes: int = 0  # one full training state (what each variant of a fork holds)
+    images: str = ""  # what it trains on, as the status bar says it: "64x64 px RGB"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from cgan_core.compare.summary import RunSummary
-from cgan_core.output.quality import score
 
 
 def trials(folder: Path, runs: list[RunSummary]) -> list[dict]:
@@ -35,8 +34,7 @@ def trials(folder: Path, runs: list[RunSummary]) -> list[dict]:
             states = {f"trial-{int(r['trial']):03d}": r["state"] for r in csv.DictReader(f)}
     rows = []
     for run in runs:
-        value = (score(run.best_accuracy, run.best_frechet, run.best_floor) if run.best_accuracy is not None
-                 else float("nan"))
+        value = run.best_score if run.best_score is not None else float("nan")  # by the run's own --best-by
         rows.append({"trial": run.name, "state": states.get(run.name, run.status), "score": value,
                      "accuracy": run.best_accuracy, "frechet": run.best_frechet, "steps": run.steps,
                      **{n: run.config.get(n) for n in names}})
@@ -83,9 +81,10 @@ class SweepView(QWidget):
         specs = settings.get("params", [])
         self.params = [p.partition("=")[0].replace("-", "_") for p in specs]
         self.log_scale = {name for name, spec in zip(self.params, specs) if spec.endswith(":log")}
+        rule = ("minus the per-class Fréchet distance (random features) in floor multiples"
+                if settings.get("best_by") == "independent" else "accuracy in points, less 0.1 per Fréchet-floor multiple")
         self.title.setText(f"Sweep {folder.name}: {len(self.rows)} trials of {settings.get('preset')}, "
-                           f"{settings.get('max_seconds')} s each; score = accuracy in points, less 0.1 per "
-                           "Fréchet-floor multiple")
+                           f"{settings.get('max_seconds')} s each; score = {rule}")
         headers = ["rank", "trial", "state", "score", *self.params, "accuracy", "Fréchet", "steps"]
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)

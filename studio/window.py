@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
     def _on_started(self, event: RunStarted) -> None:
         self.run_dir = Path(event.run_dir)
         self.variants.state_bytes = event.state_bytes
-        self.status.set_run(event.run_dir, event.device)
+        self.status.set_run(event.run_dir, f"{event.device}, {event.images}" if event.images else event.device)
 
     def show_grid(self, grid) -> None:
         self.last_grid = grid

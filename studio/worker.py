@@ -108,7 +108,8 @@ class TrainWorker(QObject):
                     result = event
                 raise _Stopped
             board = TensorBoardLog(self.run.run_dir, self.run.config.to_dict()) if self.tensorboard else None
-            post(RunStarted(str(self.run.run_dir), self.run.device_name, self.run.state_bytes()))
+            post(RunStarted(str(self.run.run_dir), self.run.device_name, self.run.state_bytes(),
+                            self.run.dataset.image_label))
             post(Busy(""))
             self._post_grid_now(self.run.sample_grid())
             self.quality_control.start(self.run)

@@ -19,8 +19,10 @@ from cgan_core.cli import branch as cli_branch
 from cgan_core.cli import explore as cli_explore
 from cgan_core.cli import sweep as cli_sweep
 from cgan_core.cli import train as cli_train
+from cgan_core.data.dataset import SIZES
 from cgan_core.errors import CganError, ConfigError, UsageError
 from cgan_core.run.folder_reader import is_run
+from cgan_core.step.config import BestBy
 from cgan_core.step.presets import ALIASES, PRESETS
 
 EXIT_BAD_FILE, EXIT_USAGE = 1, 2
@@ -76,7 +78,12 @@ def _add_train(train: argparse.ArgumentParser) -> None:
                        help=f"one of {', '.join(PRESETS)} (see `presets`)")
     train.add_argument("--dataset", help="mnist, fashion-mnist, kmnist, cifar10, or a folder (IDX files, "
                                          "CIFAR-10 binary, or one subfolder of images per class)")
-    train.add_argument("--image-size", type=int, choices=[28, 32, 64], help="resize the images (square)")
+    train.add_argument("--image-size", type=int, choices=list(SIZES),
+                       help="resize the images (square); default: the data's own size (a folder of images: the size "
+                            "most of them have, or the largest of these below it)")
+    train.add_argument("--augment", metavar="POLICY",
+                       help="D's differentiable augmentation: none, or a comma list of color, translation, cutout "
+                            "(default: the preset's; resnet-projection uses all three)")
     train.add_argument("--color", choices=["keep", "grey", "rgb"], help="keep the images' colour or force one")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int)
@@ -114,6 +121,11 @@ def _add_train(train: argparse.ArgumentParser) -> None:
                        help="every=N around=NAME[,NAME] [factor=F] [steps=N]: every N steps, fork the run around its "
                             "current value of NAME (kept, /F, xF; default F 2), train each variant `steps` steps (default "
                             "N/8) and go on from the best by live quality (on by this flag); the names take turns")
+    train.add_argument("--best-by", choices=[b.value for b in BestBy],
+                       help="what picks best.safetensors and ranks --autotune's variants: classifier (default: "
+                            "conditional accuracy, then Frechet distance, by the dataset's domain classifier) or "
+                            "independent (the mean per-class Frechet distance in a seeded random network's features, "
+                            "which no training shaped); fixed for a run")
     train.add_argument("--quality-every", type=_interval, default=False, metavar="N|auto",
                        help="measure conditional accuracy and Frechet distance every N steps (auto: <= 5%% of the "
                             "training time) into quality.csv")

@@ -10,8 +10,9 @@ import torch
 
 from cgan_core.compare import optuna_sweep as sweep
 from cgan_core.errors import UsageError
+from cgan_core.output.quality import objective
 from cgan_core.run import commands as cmd
-from cgan_core.step.config import TrainConfig
+from cgan_core.step.config import BestBy, TrainConfig
 
 
 def add_command(sub, positive_int, positive_float) -> None:
@@ -31,6 +32,10 @@ def add_command(sub, positive_int, positive_float) -> None:
     p.add_argument("--quality-every", type=positive_int, default=None, metavar="N",
                    help="measure quality every N steps (default: auto, <= 5%% of the training time)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--best-by", choices=[b.value for b in BestBy], default=BestBy.CLASSIFIER.value,
+                   help="the objective: classifier (default: accuracy, less 0.1 point per floor-multiple of Frechet "
+                        "distance) or independent (minus the mean per-class Frechet distance in a seeded random "
+                        "network's features as a multiple of its real floor); each trial's best generator follows it")
     p.add_argument("--prune-after", type=positive_int, default=300, metavar="STEPS",
                    help="let every trial train this many steps before the pruner may stop it (default 300)")
     p.add_argument("--baseline", action="store_true",
@@ -42,7 +47,7 @@ def cmd_sweep(args) -> int:
         raise UsageError("argument --param: give at least one range, e.g. --param lr_g=1e-5:1e-3:log")
     params = [sweep.ParamRange.parse(text) for text in args.param]
     base = TrainConfig(preset=args.preset or "studio-fast", dataset=args.dataset, seed=args.seed,
-                       max_seconds=args.max_seconds)
+                       max_seconds=args.max_seconds, best_by=args.best_by)
     base.validate()
     worker = os.environ.get("CGAN_SWEEP_WORKER") == "1"
     if not worker:
@@ -56,7 +61,8 @@ def cmd_sweep(args) -> int:
         study.enqueue_trial({p.name: getattr(resolved, p.name) for p in params}, user_attrs={"baseline": True})
     if not worker:
         sweep.write_marker(args.out, {"study": name, "storage": args.storage, "preset": base.preset,
-                                      "params": args.param, "trials": args.trials, "max_seconds": args.max_seconds})
+                                      "params": args.param, "trials": args.trials, "max_seconds": args.max_seconds,
+                                      "best_by": base.best_by})
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.parallel))
     others = [] if worker else sweep.start_workers(args.argv, args.parallel - 1)
     try:
@@ -122,11 +128,11 @@ def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:
     try:
         for event in RunLoop(run, next_command).events():
             if isinstance(event, QualityReport):
-                _report(trial, event, state)
+                _report(trial, event, state, config.selection)
         if state["best"] is None:  # shorter than one measurement interval: measure once at the end
             for event in run.measure_quality():
                 if isinstance(event, QualityReport):
-                    _report(trial, event, state, prune=False)
+                    _report(trial, event, state, config.selection, prune=False)
     finally:
         run.close()
     trial.set_user_attr("steps", run.step_count)
@@ -137,12 +143,12 @@ def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:
     return state["best"]
 
 
-def _report(trial, report, state: dict, prune: bool = True) -> None:
-    value = sweep.score(report.accuracy, report.frechet, report.floor)
+def _report(trial, report, state: dict, by: BestBy, prune: bool = True) -> None:
+    value = objective(report, by)
     trial.report(value, report.step)
     if state["best"] is None or value > state["best"]:
         state["best"] = value
-        for key in ("accuracy", "frechet", "floor"):
+        for key in ("accuracy", "frechet", "floor", "kid", "intra_mean", "intra_floor"):
             trial.set_user_attr(key, float(getattr(report, key)))
     if prune and trial.should_prune():
         state["pruned"] = True

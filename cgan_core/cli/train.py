@@ -33,7 +33,7 @@ def _train_config(args) -> tuple[TrainConfig, dict]:
     values = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
     flags = {k: getattr(args, k) for k in ("preset", "dataset", "image_size", "color", "steps", "epochs", "max_seconds",
                                             "batch_size", "lr_g", "lr_d", "latent_dim", "seed", "device", "precision",
-                                            "checkpoint_minutes")}
+                                            "checkpoint_minutes", "best_by", "augment")}
     given = {k: v for k, v in flags.items() if v is not None}
     return TrainConfig.from_dict({**values, **given}), given
 
@@ -110,8 +110,8 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.update(requested=True))  # finish cleanly
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     ranks = f" x {world.describe()}, global batch {run.config.batch_size * world.size}" if world else ""
-    print(f"training {run.config.preset} on {run.config.dataset}, {run.device_name}{ranks}, run dir {run.run_dir}",
-          file=sys.stderr)
+    print(f"training {run.config.preset} on {run.config.dataset} ({run.dataset.image_label}), {run.device_name}{ranks}, run dir "
+          f"{run.run_dir}", file=sys.stderr)
     printer, finished = _EventPrinter(run), None
     board = _tensorboard(run) if args.tensorboard else None
     def next_command(block: bool):
@@ -184,7 +184,9 @@ class _EventPrinter:
                 return f"guard: {reason_label(event.reason)} at step {event.step}. {event.message}{applied}"
             case QualityReport():
                 return (f"quality at step {event.step}: accuracy {event.accuracy:.1%}, Frechet {event.frechet:.2f} "
-                        f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f} [{event.seconds:.2f}s]")
+                        f"(real floor {event.floor:.2f}), diversity {event.diversity:.2f}; independent: KID "
+                        f"{1000 * event.kid:.2f}±{1000 * event.kid_spread:.2f} x1e-3, per-class Frechet "
+                        f"{event.intra_mean:.2f} (real floor {event.intra_floor:.2f}) [{event.seconds:.2f}s]")
             case BestSaved():
                 return f"best so far: step {event.step} ({event.accuracy:.1%}, Frechet {event.frechet:.2f}) -> {event.path}"
             case ControlApplied():

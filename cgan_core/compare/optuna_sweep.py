@@ -7,7 +7,9 @@ The objective is the trial's best live-quality measurement: its conditional accu
 classifier's verdict that each sample shows the class it was asked for: what a conditional GAN must get
 right first), less 0.1 point per multiple of the real floor in Fréchet distance, so that between two
 trials of equal accuracy the one whose samples look more like the data set (more varied, less collapsed)
-ranks first. It is reported at every measurement, so Optuna's median pruner stops a trial whose quality
+ranks first. With --best-by independent the objective is instead minus the mean per-class Fréchet distance
+in a seeded random network's features, as a multiple of its real floor: a ranking that the domain classifier
+never shaped (quality.objective). It is reported at every measurement, so Optuna's median pruner stops a trial whose quality
 trails the others' at the same step. Storage: an SQLite file in the sweep folder by default; any
 SQLAlchemy URL (postgresql://…) or an Optuna journal file (a path ending .journal / .log) on shared storage
 lets processes on many machines join one study: run the same command with --study NAME --storage URL on
@@ -28,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cgan_core.errors import CganError, ConfigError, UsageError
-from cgan_core.output.quality import score  # noqa: F401  (the sweep's objective, also what forks rank by)
 from cgan_core.run.folder_writer import writer_alive
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 

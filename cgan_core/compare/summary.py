@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan_core.output.quality import load_reports
+from cgan_core.output.quality import objective
+from cgan_core.output.quality_file import load_reports
 from cgan_core.run.events import GuardGaveUp, HParamChange, RolledBack, RunFinished
 from cgan_core.run.folder_reader import is_run, last_step, read_config, read_events, read_metrics, split_branches
+from cgan_core.step.config import BestBy
 
 KEY_SETTINGS = ("preset", "dataset", "batch_size", "lr_g", "lr_d", "beta1", "d_steps", "seed", "precision")
 LIVE_SECONDS = 120  # a run with no end recorded that wrote metrics this recently is still running
@@ -32,6 +34,7 @@ class RunSummary:
     best_frechet: float | None
     best_floor: float | None  # the real-data Fréchet floor of that measurement
     started: float  # config.json's modification time
+    best_score: float | None = None  # the objective (quality.objective) of the best measurement, by the run's rule
 
     @property
     def name(self) -> str:
@@ -67,10 +70,19 @@ def summarise(run_dir: Path) -> RunSummary:
     events = read_events(run_dir)
     steps = last_step(run_dir)
     reports = load_reports(run_dir)
-    best = max(reports, key=lambda r: (r.accuracy, -r.frechet), default=None)
+    by = _rule(config)
+    best = max(reports, key=lambda r: objective(r, by), default=None)
     return RunSummary(run_dir, config, steps, _status(run_dir, events), reports[-1].accuracy if reports else None,
                       best.accuracy if best else None, best.frechet if best else None, best.floor if best else None,
-                      (run_dir / "config.json").stat().st_mtime)
+                      (run_dir / "config.json").stat().st_mtime, objective(best, by) if best else None)
+
+
+def _rule(config: dict) -> BestBy:
+    """The run's --best-by, from its config.json (a file from outside: an unknown value reads as the default)."""
+    try:
+        return BestBy(config.get("best_by", BestBy.CLASSIFIER.value))
+    except ValueError:
+        return BestBy.CLASSIFIER
 
 
 def _status(run_dir: Path, events: list) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from cgan_core.errors import UsageError
-from cgan_core.output.quality import QualityReport, load_reports
+from cgan_core.output.quality import QualityReport
+from cgan_core.output.quality_file import load_reports
 from cgan_core.output.timelapse import load_timelapse
 from cgan_core.run.events import GuardAdvice, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid
 

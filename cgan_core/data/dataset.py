@@ -9,7 +9,7 @@ import torch
 
 from cgan_core.errors import DataError
 
-SIZES = (28, 32, 64)
+SIZES = (16, 28, 32, 64, 128)  # sides the networks take: 4-8 px times a power of two
 COLORS = ("keep", "grey", "rgb")
 
 
@@ -46,6 +46,12 @@ class ImageDataset:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def image_label(self) -> str:
+        """The images as a user reads them: "64x64 px RGB", "28x28 px grey"."""
+        channels, height, width = self.image_shape
+        return f"{width}x{height} px {'RGB' if channels == 3 else 'grey'}"
 
     def __len__(self) -> int:
         return len(self.images)

@@ -7,6 +7,7 @@ unpickled.
 from __future__ import annotations
 
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from cgan_core.data import idx
-from cgan_core.data.dataset import ImageDataset, check_size_and_color
+from cgan_core.data.dataset import SIZES, ImageDataset, check_size_and_color
 from cgan_core.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
@@ -144,10 +145,56 @@ def scan_image_folder(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     return classes, files
 
 
-def load_image_folder(folder: Path, size: int = 32, color: str = "keep", warn=lambda msg: None):
-    """One subfolder per class -> uint8 (N, C, size, size); `color` keeps what it finds or forces one."""
+def found_size(sides: list[int]) -> int:
+    """The size a folder trains at, as found: the shorter side most of its images have when the networks
+    take it (SIZES), else the largest size they take below it (the smallest for tinier images)."""
+    common = Counter(sides).most_common(1)[0][0]
+    fitting = [s for s in SIZES if s <= common]
+    return fitting[-1] if fitting else SIZES[0]
+
+
+def _sizes(files: list[tuple[Path, int]]) -> list[tuple[int, int]]:
+    """Each readable image's (width, height) from its header (no decoding); (0, 0) for one that is not."""
+    out = []
+    for path, _ in files:
+        try:
+            with Image.open(path) as image:
+                out.append(image.size)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            out.append((0, 0))
+    return out
+
+
+def _size_as_found(folder: Path, files: list[tuple[Path, int]], warn) -> int:
+    """The folder's own size (found_size), said in one line where it differs from what the images are."""
+    dims = [d for d in _sizes(files) if d != (0, 0)]
+    if not dims:
+        return SIZES[0]
+    sides = [min(d) for d in dims]
+    size, common = found_size(sides), Counter(sides).most_common(1)[0][0]
+    notes = []
+    if common != size:
+        notes.append(f"its images are {common} px (the shorter side of most), a size the networks do not take "
+                     f"({', '.join(map(str, SIZES))}): trained at {size} px (another with the image size setting)")
+    other = sum(1 for side in sides if side != common)
+    if other:
+        notes.append(f"{other} of {len(dims)} images are not {common} px on their shorter side as most are: "
+                     f"resized to {size} px")
+    oblong = sum(1 for w, h in dims if w != h)
+    if oblong:
+        notes.append(f"{oblong} of {len(dims)} images are not square: cropped to their centre square")
+    if notes:
+        warn(f"{folder}: " + "; ".join(notes))
+    return size
+
+
+def load_image_folder(folder: Path, size: int | None = None, color: str = "keep", warn=lambda msg: None):
+    """One subfolder per class -> uint8 (N, C, size, size); size None: as found (_size_as_found); `color`
+    keeps what it finds or forces one."""
     check_size_and_color(size, color)
     classes, files = scan_image_folder(folder)
+    if size is None:
+        size = _size_as_found(Path(folder), files, warn)
     decoded, labels, corrupt, all_grey = [], [], [], True
     for path, label in files:
         try:

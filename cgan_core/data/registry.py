@@ -18,8 +18,9 @@ def load_dataset(name: str, split: str = "train", image_size: int | None = None,
 
     Names: the embedded 'mnist'; 'fashion-mnist', 'kmnist' and 'cifar10', downloaded once into the
     cache (`progress(file, fraction)` hears about it). A folder: IDX files, CIFAR-10's binary
-    version, or one subfolder of images per class. `image_size` (28, 32 or 64) resizes, `color`
-    ('keep', 'grey', 'rgb') converts; a folder of images defaults to 32 px.
+    version, or one subfolder of images per class. `image_size` (one of SIZES) resizes, `color`
+    ('keep', 'grey', 'rgb') converts; a folder of images keeps its images' own size where the networks take
+    it (folders.found_size), and `warn` hears where it does not.
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}: use 'train' or 'test'")
@@ -48,7 +49,7 @@ def _load_folder(folder: Path, split: str, image_size: int | None, color: str, w
             return folders.load_idx_folder(folder, split)
         if folders.is_cifar_binary(folder):
             return folders.load_cifar_binary(folder, split, list(download.SOURCES["cifar10"].class_names))
-    data = folders.load_image_folder(folder, image_size or 32, color, warn)
+    data = folders.load_image_folder(folder, image_size, color, warn)  # None: at the images' own size
     if split == "test":  # a folder has no test split: every tenth image stands in for one
         return data.holdout()
     return data

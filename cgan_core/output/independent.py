@@ -59,6 +59,31 @@ def features(net: RandomFeatures, images: torch.Tensor, batch: int = 1000) -> to
     return torch.cat([net(images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
+class LiveIndependent:
+    """The random network's side of live quality, computed once per run: the test split's features for
+    KID, and each class's real-vs-real Fréchet distance at the live sample size (per_class training images
+    of the class against the test images of it) as the per-class floor. A measurement is then the random
+    network on the samples (milliseconds), ten subset KIDs and one small Fréchet distance per class."""
+
+    def __init__(self, train: ImageDataset, test: ImageDataset, per_class: int, seed: int = 0) -> None:
+        self.net = RandomFeatures(test.images.shape[1])
+        self.num_classes = test.num_classes
+        self.test_feats, self.test_labels = features(self.net, test.images), test.labels
+        gen = torch.Generator().manual_seed(seed)
+        picks = torch.cat([torch.nonzero(train.labels == c).flatten()[torch.randperm(int((train.labels == c).sum()),
+                                                                                      generator=gen)[:per_class]]
+                           for c in range(self.num_classes)])
+        self.floor = intra_class_frechet(self.test_feats, self.test_labels, features(self.net, train.images[picks]),
+                                         train.labels[picks], self.num_classes)
+
+    def measure(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, np.ndarray]:
+        """(KID, its spread over subsets, the per-class Fréchet distances) of uint8 samples."""
+        feats = features(self.net, images)
+        kid_mean, kid_spread = kid(self.test_feats, feats, subsets=10, subset_size=min(1000, len(feats) // 2))
+        return kid_mean, kid_spread, intra_class_frechet(self.test_feats, self.test_labels, feats, labels,
+                                                         self.num_classes)
+
+
 def _pixels(images: torch.Tensor) -> torch.Tensor:
     """Images as 14x14 (or smaller) pixel vectors: a copy stays a copy, and the search stays cheap."""
     side = min(14, images.shape[-1])

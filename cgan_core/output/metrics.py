@@ -90,9 +90,12 @@ def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> tupl
 
 def intra_class_frechet(real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor,
                         fake_labels: torch.Tensor, num_classes: int) -> np.ndarray:
-    """The Fréchet distance between the real and generated features of each class, (num_classes,)."""
-    return np.array([frechet_distance(fake[fake_labels == c].double(), real[real_labels == c].double())
-                     for c in range(num_classes)])
+    """The Fréchet distance between the real and generated features of each class, (num_classes,); NaN for a
+    class with fewer than two images on either side (a small folder's stand-in test split may lack one)."""
+    def one(c: int) -> float:
+        a, b = fake[fake_labels == c].double(), real[real_labels == c].double()
+        return frechet_distance(a, b) if min(len(a), len(b)) >= 2 else float("nan")
+    return np.array([one(c) for c in range(num_classes)])
 
 
 def nearest_distances(points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

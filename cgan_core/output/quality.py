@@ -3,11 +3,14 @@
 Everything that does not depend on the generator (the domain classifier, the real test features,
 the real-vs-real floor, the real diversity) is computed once in `LiveQuality.__init__`, so one
 measurement is only: generate per_class x K images from fixed noise, classify them, and a 128-d
-Frechet distance. About 0.5 s for MNIST on one CPU core (500 samples).
+Frechet distance. About 0.5 s for MNIST on one CPU core (500 samples). The same samples are also scored in
+a seeded random network's features (independent.LiveIndependent: KID and the per-class Fréchet distance),
+which no training shaped; `BestBy` says which figures pick the best generator (distance, is_better,
+objective).
 """
 from __future__ import annotations
 
-import csv
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +23,18 @@ from cgan_core.errors import CheckpointError
 from cgan_core.output.checkpoint import read_generator_metadata
 from cgan_core.output.classifier import DomainClassifier, cache_path, load_or_train_on
 from cgan_core.output.evaluate import features_and_predictions, frechet_distance, within_class_diversity
+from cgan_core.output.independent import LiveIndependent
 from cgan_core.output.sampling import to_uint8
+from cgan_core.step.config import BestBy
 
-QUALITY_FILE = "quality.csv"
 TARGET_COST = 0.03  # "auto" aims here, leaving room for cache effects under the 5% budget
 
 
 @dataclass(frozen=True)
 class QualityReport:
-    """One live measurement. Floats and a tuple only: it crosses threads as is."""
+    """One live measurement. Floats and tuples only: it crosses threads as is. The first figures are the
+    domain classifier's; kid, kid_spread and intra_frechet are in a seeded random network's features
+    (independent.py), NaN and () in reports from before they were measured."""
 
     step: int
     accuracy: float
@@ -37,10 +43,16 @@ class QualityReport:
     floor: float  # Frechet distance of as many real images to the same test split
     diversity: float  # within-class diversity relative to the real data
     seconds: float  # what the measurement itself took
+    kid: float = math.nan  # KID (unbiased MMD^2) against the test split
+    kid_spread: float = math.nan  # its standard deviation over subsets
+    intra_frechet: tuple[float, ...] = ()  # the Fréchet distance within each class
+    intra_floor: float = math.nan  # the mean of the same for as many real training images a class
 
-    def row(self) -> list[str]:
-        return [str(self.step), f"{self.accuracy:.4f}", f"{self.frechet:.4f}", f"{self.floor:.4f}",
-                f"{self.diversity:.4f}", f"{self.seconds:.4f}", *(f"{a:.4f}" for a in self.per_class)]
+    @property
+    def intra_mean(self) -> float:
+        """The mean per-class Fréchet distance: the standard figure of a conditional GAN (NaN: not measured)."""
+        measured = [d for d in self.intra_frechet if math.isfinite(d)]  # NaN: a class with too few test images
+        return float(np.mean(measured)) if measured else math.nan
 
 
 class LiveQuality:
@@ -56,6 +68,7 @@ class LiveQuality:
         picks = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n]
         self.floor = frechet_distance(features_and_predictions(classifier, train.images[picks])[0], self.real_features)
         self.real_diversity = np.maximum(within_class_diversity(test.images.float(), test.labels, self.num_classes), 1e-6)
+        self.independent = LiveIndependent(train, test, per_class, seed)
 
     @torch.no_grad()
     def measure(self, generate, latent_dim: int, output_range: str, step: int) -> QualityReport:
@@ -67,24 +80,45 @@ class LiveQuality:
         feats, preds = features_and_predictions(self.classifier, images)
         correct = (preds == self.labels).float().view(self.num_classes, self.per_class)
         diversity = within_class_diversity(images.float(), self.labels, self.num_classes) / self.real_diversity
+        kid, kid_spread, intra = self.independent.measure(images, self.labels)
         return QualityReport(step, float(correct.mean()), tuple(correct.mean(1).tolist()),
                              frechet_distance(feats, self.real_features), self.floor, float(diversity.mean()),
-                             time.perf_counter() - start)
+                             time.perf_counter() - start, kid, kid_spread, tuple(intra.tolist()),
+                             float(np.nanmean(self.independent.floor)) if np.isfinite(self.independent.floor).any()
+                             else math.nan)
 
 
 BEST_MARGIN = 0.005  # half a point of accuracy: closer than that, the Frechet distance decides
 
 
-def is_better(report: QualityReport, best: tuple[float, float] | None) -> bool:
-    """Whether `report` beats the best (accuracy, Frechet distance) so far. Conditional accuracy first
-    (a generator that draws the wrong class is no good however sharp); within BEST_MARGIN of the best
-    accuracy, the lower Frechet distance (closer to the real data) wins."""
+def distance(report: QualityReport, by: BestBy) -> float:
+    """The distance to the real data that `by` ranks with: the classifier's Fréchet distance, or the mean
+    per-class Fréchet distance in the random network's features."""
+    match by:
+        case BestBy.CLASSIFIER:
+            return report.frechet
+        case BestBy.INDEPENDENT:
+            return report.intra_mean
+
+
+def is_better(report: QualityReport, best: tuple[float, float] | None, by: BestBy = BestBy.CLASSIFIER) -> bool:
+    """Whether `report` beats the best (accuracy, distance) so far. By the classifier: conditional
+    accuracy first (a generator that draws the wrong class is no good however sharp); within BEST_MARGIN
+    of the best accuracy, the lower Frechet distance wins. Independently: the lower mean per-class
+    distance, which a wrong class raises too (its samples sit far from the class they were asked for)."""
+    value = distance(report, by)
+    if not math.isfinite(value):
+        return False
     if best is None:
         return True
-    accuracy, frechet = best
-    if report.accuracy > accuracy + BEST_MARGIN:
-        return True
-    return report.accuracy >= accuracy - BEST_MARGIN and report.frechet < frechet
+    accuracy, best_distance = best
+    match by:
+        case BestBy.INDEPENDENT:
+            return value < best_distance
+        case BestBy.CLASSIFIER:
+            if report.accuracy > accuracy + BEST_MARGIN:
+                return True
+            return report.accuracy >= accuracy - BEST_MARGIN and value < best_distance
 
 
 def prepare_live_quality(train: ImageDataset, test: ImageDataset, progress=None, per_class: int = 50) -> LiveQuality:
@@ -108,47 +142,20 @@ def auto_interval(eval_seconds: float, step_seconds: float, minimum: int, target
 
 
 def score(accuracy: float, frechet: float, floor: float) -> float:
-    """The objective that picks a best generator (sweeps, forks; higher is better): accuracy in points, less
-    0.1 per floor-multiple of Fréchet distance."""
+    """The classifier's objective (sweeps, forks; higher is better): accuracy in points, less 0.1 per
+    floor-multiple of Fréchet distance."""
     return 100.0 * accuracy - 0.1 * min(frechet / max(floor, 1e-9), 100.0)
 
 
-def quality_header(class_names: list[str]) -> list[str]:
-    return ["step", "accuracy", "frechet", "floor", "diversity", "seconds", *(f"acc_{n}" for n in class_names)]
-
-
-def append_report(run_dir: Path, report: QualityReport, class_names: list[str]) -> None:
-    """One row; the header names the classes, CSV-quoted (a class folder may be called "cats, big") and
-    in UTF-8 whatever bytes the folder's name had (undecodable ones become U+FFFD)."""
-    path = Path(run_dir) / QUALITY_FILE
-    new = not path.exists() or path.stat().st_size == 0
-    with open(path, "a", newline="", encoding="utf-8", errors="replace") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        if new:
-            # A folder's name that was not UTF-8 reaches Python as surrogate escapes: its bytes, decoded
-            # with U+FFFD for what UTF-8 cannot read.
-            readable = [n.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for n in class_names]
-            writer.writerow(quality_header(readable))
-        writer.writerow(report.row())
-
-
-def load_reports(run_dir: Path) -> list[QualityReport]:
-    """A run's quality.csv as reports; [] when it has none. Rows a rollback abandoned stay in."""
-    path = Path(run_dir) / QUALITY_FILE
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = list(csv.reader(f))
-    return [report for report in map(report_from_row, rows[1:]) if report is not None]
-
-
-def report_from_row(r: list[str]) -> QualityReport | None:
-    """One quality.csv row (the fields of QualityReport.row), or None for a row cut short by a crash."""
-    try:
-        return QualityReport(int(r[0]), float(r[1]), tuple(float(x) for x in r[6:]), float(r[2]), float(r[3]),
-                             float(r[4]), float(r[5]))
-    except (ValueError, IndexError):
-        return None
+def objective(report: QualityReport, by: BestBy) -> float:
+    """What a sweep maximises and a fork ranks its variants by (higher is better). Independently: minus
+    the mean per-class distance as a multiple of its real floor (-1 is as close as real data gets)."""
+    match by:
+        case BestBy.CLASSIFIER:
+            return score(report.accuracy, report.frechet, report.floor)
+        case BestBy.INDEPENDENT:
+            ratio = report.intra_mean / max(report.intra_floor, 1e-9)
+            return -min(ratio, 100.0) if math.isfinite(ratio) else -100.0
 
 
 @dataclass
@@ -178,11 +185,12 @@ class QualityTracker:
     with its cost accounting), and the best measurement so far (read back from best.safetensors on
     resume, so a continued run keeps comparing against it)."""
 
-    def __init__(self, best: tuple[float, float] | None = None) -> None:
+    def __init__(self, best: tuple[float, float] | None = None, by: BestBy = BestBy.CLASSIFIER) -> None:
         self.live: LiveQuality | None = None
+        self.by = by
         self.schedule = QualitySchedule()
         self.best = best
-        self._seconds = 0.0  # spent measuring
+        self.seconds_measuring = 0.0  # what the measurements took, inside the run's training seconds
 
     def enable(self, live: LiveQuality | None, every: int | None, step: int) -> None:
         """Measure every `every` steps (None: auto); `live` None turns measuring off."""
@@ -195,25 +203,28 @@ class QualityTracker:
     def measure(self, generate, latent_dim: int, output_range: str, step: int, train_seconds: float,
                 trained_steps: int) -> QualityReport:
         report = self.live.measure(generate, latent_dim, output_range, step)
-        step_seconds = (train_seconds - self._seconds) / max(1, trained_steps)
+        step_seconds = (train_seconds - self.seconds_measuring) / max(1, trained_steps)
         self.schedule.measured(step, report.seconds, step_seconds)
-        self._seconds += report.seconds
+        self.seconds_measuring += report.seconds
         return report
 
     def take_if_best(self, report: QualityReport) -> bool:
         """Whether `report` is the best so far (and now the one to beat)."""
-        if not is_better(report, self.best):
+        if not is_better(report, self.best, self.by):
             return False
-        self.best = (report.accuracy, report.frechet)
+        self.best = (report.accuracy, distance(report, self.by))
         return True
 
 
-def best_so_far(path: Path) -> tuple[float, float] | None:
-    """(accuracy, Frechet distance) of an existing best.safetensors, so a resumed run keeps comparing."""
+BEST_DISTANCE_KEYS = {BestBy.CLASSIFIER: "frechet", BestBy.INDEPENDENT: "intra_frechet"}  # in its metadata
+
+
+def best_so_far(path: Path, by: BestBy = BestBy.CLASSIFIER) -> tuple[float, float] | None:
+    """(accuracy, distance by `by`) of an existing best.safetensors, so a resumed run keeps comparing."""
     if not path.is_file():
         return None
     try:
         meta = read_generator_metadata(path)
-        return float(meta["accuracy"]), float(meta["frechet"])
+        return float(meta["accuracy"]), float(meta[BEST_DISTANCE_KEYS[by]])
     except (CheckpointError, KeyError, ValueError):
         return None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from cgan_core.errors import UsageError
 from cgan_core.run import commands as cmd
 from cgan_core.run.events import VariantsReady
-from cgan_core.step.config import LIVE_FIELDS
+from cgan_core.step.config import LIVE_FIELDS, BestBy
 
 # Rates and betas are scaled; D steps per G step is a whole number, so it moves by one instead (fork.py).
 TUNABLE = tuple(name for name in LIVE_FIELDS if name != "d_steps")
@@ -90,17 +90,17 @@ class Autotuner:
         return self.opened
 
     @staticmethod
-    def choose(ready: VariantsReady) -> cmd.ChooseVariant:
-        """A variant that beats the value kept by more than a measurement's noise (clearly_better), the
-        best of them; else the value kept (the first variant); the best by live quality when the kept one
-        has no measurement (it stopped); the run as it was when none has one."""
+    def choose(ready: VariantsReady, by: BestBy = BestBy.CLASSIFIER) -> cmd.ChooseVariant:
+        """A variant that beats the value kept by more than a measurement's noise (clearly_better, by the
+        run's --best-by), the best of them; else the value kept (the first variant); the best by live
+        quality when the kept one has no measurement (it stopped); the run as it was when none has one."""
         kept_result, kept = ready.results[0], ready.quality[0]
         if kept is None:
             if ready.best is not None:
                 return cmd.ChooseVariant(ready.best)
             return cmd.ChooseVariant(kept_result.label if kept_result.diverged_at is None else "")
-        better = [(q[0], -q[1], r.label) for r, q in zip(ready.results[1:], ready.quality[1:])
-                  if q is not None and clearly_better(q, kept)]
+        better = [((q[0] if by is BestBy.CLASSIFIER else 0.0), -q[1], r.label)
+                  for r, q in zip(ready.results[1:], ready.quality[1:]) if q is not None and clearly_better(q, kept, by)]
         return cmd.ChooseVariant(max(better)[2] if better else kept_result.label)
 
 
@@ -110,10 +110,13 @@ ACCURACY_MARGIN = 0.01
 FRECHET_MARGIN = 0.15  # a 1,000-sample Fréchet estimate moves by about 15% between draws (evaluate.py)
 
 
-def clearly_better(candidate: tuple[float, float], kept: tuple[float, float]) -> bool:
-    """(accuracy, Fréchet distance) against the value kept's: a point of accuracy more, or as accurate
-    (within a point) and 15% closer to the real data."""
+def clearly_better(candidate: tuple[float, float], kept: tuple[float, float], by: BestBy = BestBy.CLASSIFIER) -> bool:
+    """(accuracy, distance) against the value kept's. By the classifier: a point of accuracy more, or as
+    accurate (within a point) and a 15% lower Fréchet distance. Independently: a 15% lower per-class
+    distance (in random features), whatever the classifier says."""
     accuracy, frechet = candidate
+    if by is BestBy.INDEPENDENT:
+        return frechet <= kept[1] * (1 - FRECHET_MARGIN)
     if accuracy >= kept[0] + ACCURACY_MARGIN:
         return True
     return accuracy >= kept[0] - ACCURACY_MARGIN and frechet <= kept[1] * (1 - FRECHET_MARGIN)

@@ -16,7 +16,7 @@ import torch
 
 from cgan_core.errors import DataError
 from cgan_core.output.checkpoint import load_generator
-from cgan_core.output.quality import QUALITY_FILE, report_from_row
+from cgan_core.output.quality_file import QUALITY_FILE, QualityColumns
 from cgan_core.output.sampling import make_grid, to_uint8
 from cgan_core.output.timelapse import newest_grid
 from cgan_core.run.events import BestSaved, Forked, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
@@ -231,6 +231,7 @@ class RunTail:
         self._events = _Appended(self.run_dir / "events.jsonl")
         self._quality = _Appended(self.run_dir / QUALITY_FILE)
         self._header: list[str] | None = None
+        self._quality_columns: QualityColumns | None = None
         self._grid_step = -1
 
     def poll(self) -> list:
@@ -240,12 +241,21 @@ class RunTail:
         if chunk is not None:
             found.append(chunk)
         found += [e for e in map(from_line, self._events.lines()) if e is not None]
-        found += [r for r in (report_from_row(line.split(",")) for line in self._quality.lines()) if r is not None]
+        found += self._new_reports()
         grid = newest_grid(self.run_dir, self._grid_step)
         if grid is not None:
             self._grid_step = grid[0]
             found.append(grid)
         return found
+
+    def _new_reports(self) -> list:
+        lines = self._quality.lines()
+        if self._quality.rewound:
+            self._quality_columns = None
+        rows = list(csv.reader(io.StringIO("\n".join(lines)))) if lines else []  # a class name may hold a comma
+        if self._quality_columns is None and rows:
+            self._quality_columns, rows = QualityColumns(rows[0]), rows[1:]
+        return [r for r in map(self._quality_columns.report, rows) if r is not None] if rows else []
 
     def _new_losses(self) -> LossChunk | None:
         lines = self._metrics.lines()

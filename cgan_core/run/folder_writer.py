@@ -29,7 +29,8 @@ from cgan_core import paths
 from cgan_core.errors import CheckpointError, RunBusyError
 from cgan_core.output import checkpoint as ckpt
 from cgan_core.output import timelapse
-from cgan_core.output.quality import QUALITY_FILE, QualityReport, append_report
+from cgan_core.output.quality import QualityReport
+from cgan_core.output.quality_file import QUALITY_FILE, append_report
 from cgan_core.run.events import to_record
 
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds",

@@ -20,7 +20,7 @@ import torch
 
 from cgan_core.data import ImageDataset
 from cgan_core.errors import ConfigError, UsageError
-from cgan_core.output.quality import score
+from cgan_core.output.quality import distance, objective
 from cgan_core.run.events import LossChunk, Reason
 from cgan_core.run.grids import real_diversity
 from cgan_core.run.guard import Action, DivergenceGuard, GuardConfig
@@ -172,13 +172,15 @@ class Variant:
         self.guard.load_state_dict(guard)
 
     def measure(self, quality) -> tuple[float, float, float] | None:
-        """(objective, accuracy, Fréchet distance) of its generator now, by `quality` (a LiveQuality);
-        None when it diverged."""
+        """(objective, accuracy, distance) of its generator now, by `quality` (a LiveQuality), ranked by the
+        run's rule (--best-by: the classifier's Fréchet distance, or the per-class one in independent
+        features); None when it diverged."""
         if self.diverged_at is not None:
             return None
         t = self.trainer
         report = quality.measure(t.generate, t.config.latent_dim, t.g.output_range, t.step_count)
-        return score(report.accuracy, report.frechet, report.floor), report.accuracy, report.frechet
+        by = t.config.selection
+        return objective(report, by), report.accuracy, distance(report, by)
 
     def advance(self, steps: int) -> None:
         """Train `steps` steps in this variant's own streams; a non-finite loss ends the variant."""

@@ -122,7 +122,7 @@ class RunLoop:
 
     def _autotune_choose(self) -> Iterator:
         try:
-            events = list(self._fork_command(self.autotuner.choose(self.fork.ready)))
+            events = list(self._fork_command(self.autotuner.choose(self.fork.ready, self.run.config.selection)))
         except CganError as exc:  # never left waiting for a user who did not open the fork: keep the run
             events = [VariantsRefused(self.run.step_count, str(exc)), *self._fork_command(cmd.ChooseVariant(""))]
         yield from events

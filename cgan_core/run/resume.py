@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from cgan_core.errors import ConfigError
 from cgan_core.run.events import Reason, RolledBack
 from cgan_core.run.folder_writer import RunFiles, latest_checkpoint
-from cgan_core.step.config import LIVE_FIELDS, TrainConfig
+from cgan_core.step.config import LIVE_FIELDS, BestBy, TrainConfig
 from cgan_core.step.distributed import World
 from cgan_core.step.trainer import Trainer
 
@@ -18,6 +19,12 @@ def resumed_config(saved: dict, overrides: dict) -> TrainConfig:
     """The saved configuration, with the caller's fixed settings on top. A length given with the resume
     replaces the saved length as a whole (a resume with --max-seconds 60 is not held to the old --steps)."""
     fixed = {k: v for k, v in overrides.items() if k not in LIVE_FIELDS}
+    saved_rule = saved.get("best_by", BestBy.CLASSIFIER.value)
+    if fixed.get("best_by", saved_rule) != saved_rule:
+        # best.safetensors was chosen by the saved rule: a second rule would replace it by a figure it was
+        # never compared on, and the user's best model would be lost.
+        raise ConfigError(f"--best-by {fixed['best_by']}: this run picks its best generator by {saved_rule}, "
+                          "and a resume keeps that rule (train a new run, or `branch` it, to pick by another)")
     if any(k in fixed for k in LENGTH_FIELDS):
         fixed.update({k: fixed.get(k) for k in LENGTH_FIELDS})
     return TrainConfig.from_dict({**saved, **fixed})

@@ -70,7 +70,9 @@ class RunSaves:
 
     def best(self, report: QualityReport) -> BestSaved:
         """The generator that scored best so far, as best.safetensors."""
-        extra = {"accuracy": f"{report.accuracy:.4f}", "frechet": f"{report.frechet:.4f}"}
+        extra = {"accuracy": f"{report.accuracy:.4f}", "frechet": f"{report.frechet:.4f}",
+                 "intra_frechet": f"{report.intra_mean:.4f}", "kid": f"{report.kid:.6g}",
+                 "best_by": self.trainer.config.best_by}
         self.generator(self.files.best, extra)
         event = BestSaved(report.step, report.accuracy, report.frechet, str(self.files.best))
         self.files.log(event)

@@ -97,7 +97,7 @@ class TrainingRun:
         self.guard.take_snapshot(self.trainer.state_dict())  # always somewhere to go back to: the start
         self.stats = StatsBuffer(self.seconds, self.trainer.images_seen, self.config.stats_every,
                                  self.report_seconds)
-        self.quality = QualityTracker(best_so_far(self.files.best))
+        self.quality = QualityTracker(best_so_far(self.files.best, self.config.selection), self.config.selection)
         self.saves = RunSaves(self.files, self.trainer, self.guard, self.ranks)
         self.recovery = Recovery(self.trainer, self.guard, self.files, self.saves, warn)
         if state is not None:  # after the snapshot: a rollback goes back to the run as it was saved

@@ -5,18 +5,30 @@ import dataclasses
 import math
 import tomllib
 from dataclasses import dataclass, fields
+from enum import Enum
 from pathlib import Path
 
 from cgan_core.data import DATASETS, check_size_and_color
 from cgan_core.errors import ConfigError, DataError
+from cgan_core.step.augment import parse_policy
 from cgan_core.step.losses import LOSSES
 from cgan_core.step.presets import DEFAULT_PRESET, canonical_name, get_preset
 
 # Hyperparameters that may change between any two steps; the rest are fixed for a run.
 LIVE_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "d_steps", "label_smoothing")
 # Fields a preset provides when the user gives none.
-PRESET_FIELDS = ("batch_size", "latent_dim", "loss", "precision") + LIVE_FIELDS
+PRESET_FIELDS = ("batch_size", "latent_dim", "loss", "precision", "augment") + LIVE_FIELDS
 PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it natively, else fp32
+
+
+class BestBy(Enum):
+    """What picks the best generator (best.safetensors), a fork's best variant and a sweep's objective.
+    CLASSIFIER: conditional accuracy, then the Fréchet distance, both by the dataset's domain classifier.
+    INDEPENDENT: the mean per-class Fréchet distance in a seeded random network's features, which no
+    training shaped: a generator is then never graded by the network that chose it."""
+
+    CLASSIFIER = "classifier"
+    INDEPENDENT = "independent"
 
 
 @dataclass
@@ -32,6 +44,7 @@ class TrainConfig:
     latent_dim: int | None = None
     loss: str | None = None
     precision: str | None = None  # auto, fp32 or bf16 (the forwards under autocast); None: the preset's
+    augment: str | None = None  # D's differentiable augmentation: none or e.g. "color,translation,cutout"; None: the preset's
     lr_g: float | None = None
     lr_d: float | None = None
     beta1: float | None = None
@@ -46,6 +59,11 @@ class TrainConfig:
     # kill -9 loses minutes, not the 1,000 steps a slow preset takes ~5 minutes for.
     checkpoint_minutes: float = 2.0
     stats_every: int = 10
+    best_by: str = BestBy.CLASSIFIER.value  # a BestBy value; fixed for a run (its best is compared by one rule)
+
+    @property
+    def selection(self) -> BestBy:
+        return BestBy(self.best_by)
 
     def resolved(self) -> TrainConfig:
         """A copy with every preset-provided field filled in, validated."""
@@ -72,6 +90,13 @@ class TrainConfig:
             raise ConfigError(f"--device: {self.device!r} is not one of auto, cpu, cuda, mps")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise ConfigError(f"--precision: {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.best_by not in {b.value for b in BestBy}:
+            raise ConfigError(f"--best-by: {self.best_by!r} is not one of {', '.join(b.value for b in BestBy)}")
+        if self.augment is not None:
+            try:
+                parse_policy(self.augment)
+            except ValueError as exc:
+                raise ConfigError(f"--augment: {exc}") from None
         if self.loss is not None and self.loss not in LOSSES:
             raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(LOSSES)}")
         _check_positive("steps", self.steps, allow_none=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from cgan_core.errors import ConfigError
-from cgan_core.step import nets_conv, nets_mlp
+from cgan_core.step import nets_conv, nets_mlp, nets_resnet
 from cgan_core.step.schemes import (
     JOINT_FRESH_DATA_LABELS,
     JOINT_REGENERATE,
@@ -27,6 +27,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
         nets_conv.Seed003Generator, nets_conv.Seed003Discriminator,
         nets_conv.Seed004Generator, nets_conv.Seed004Discriminator,
         nets_conv.FastGenerator, nets_conv.ProjectionDiscriminator,
+        nets_resnet.ResNetGenerator, nets_resnet.ResNetDiscriminator,
     )
 }
 
@@ -61,6 +62,7 @@ class Preset:
     # (bf16 where the device computes it natively). A preset uses bf16 only where its measured quality does
     # not drop (BENCHMARKS.md).
     precision: str = "fp32"
+    augment: str = "none"  # DiffAugment's policy for D's inputs (augment.py); "none" = off
     summary: str = ""  # one line for a user who has not read the tutorial
 
     def build(self, num_classes: int, image_shape: tuple[int, int, int], latent_dim: int) -> tuple[nn.Module, nn.Module]:
@@ -117,6 +119,16 @@ PRESETS: dict[str, Preset] = {
             scheme=SEPARATE_FRESH_HALF_BATCH, channels_last=True,
             adam_eps=1e-7, logit_clip=KERAS_LOGIT_CLIP, precision="auto",  # 1.6x; the same losses step by step as fp32
             summary="DCGAN; the class as an extra image channel from a 50-d embedding; D on half-batches",
+        ),
+        Preset(
+            "resnet-projection", "cgan-studio for RGB images of 32-128 px: SNGAN's residual networks (Miyato et al. "
+            "2018) with class-conditional BatchNorm in G, a spectral-norm projection discriminator, the hinge loss, "
+            "DiffAugment (Zhao et al. 2020) and an EMA of G",
+            "ResNetGenerator", "ResNetDiscriminator", latent_dim=128, batch_size=64, lr_g=2e-4, lr_d=2e-4,
+            beta1=0.0, beta2=0.999, loss="hinge", ema_decay=0.999, channels_last=True, augment="color,translation,cutout",
+            arch_kwargs={"width": 32, "max_width": 256},
+            summary="residual G and D for RGB images of 32 px and more; projection D with spectral norm, hinge loss, "
+                    "augmentation of D's inputs against small-data overfitting",
         ),
     ]
 }

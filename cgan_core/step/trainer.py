@@ -14,6 +14,7 @@ from torch import nn
 
 from cgan_core.data import ImageDataset, load_dataset
 from cgan_core.step import losses
+from cgan_core.step.augment import augment_inputs, parse_policy
 from cgan_core.step.config import TrainConfig, check_hparams
 from cgan_core.step.device import native_bf16, pick_device
 from cgan_core.step.fastcpu import use_fast_cpu_paths
@@ -93,8 +94,9 @@ class Trainer:
         seed = self.config.seed
         torch.manual_seed(seed)  # model initialisation and dropout draw from torch's global RNG
         self.memory_format = torch.channels_last if self.preset.channels_last else torch.contiguous_format
-        self.g, self.d = (_placed(net, self.device, self.memory_format, world)
-                          for net in self.preset.build(data.num_classes, data.image_shape, self.config.latent_dim))
+        g, d = self.preset.build(data.num_classes, data.image_shape, self.config.latent_dim)
+        augment_inputs(d, parse_policy(self.config.augment))  # DiffAugment where the run asks (augment.py)
+        self.g, self.d = (_placed(net, self.device, self.memory_format, world) for net in (g, d))
         self.g_train, self.d_train = self.g, self.d
         if world is not None:
             self.g_train, self.d_train = world.wrap(self.g), world.wrap(self.d)  # broadcasts rank 0's weights

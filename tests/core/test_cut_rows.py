@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 from cgan_core.compare.summary import curves
-from cgan_core.output.quality import QualityReport, append_report, load_reports
+from cgan_core.output.quality import QualityReport
+from cgan_core.output.quality_file import append_report, load_reports
 from cgan_core.run.folder_reader import RunTail, load_history
 from cgan_core.run.loop import train
 from cgan_core.run.training_run import TrainingRun
@@ -60,7 +61,8 @@ def test_class_names_with_commas_newlines_and_odd_bytes_keep_quality_csv_readabl
     append_report(tmp_path, report, names)
     with open(tmp_path / "quality.csv", newline="", encoding="utf-8") as f:
         header, *rows = list(csv.reader(f))
-    assert header[6:] == ["acc_cats, big", "acc_line\nbreak", "acc_caf\ufffd", "acc_plain"]
+    named = ["cats, big", "line\nbreak", "caf\ufffd", "plain"]
+    assert header[9:] == [f"acc_{n}" for n in named] + [f"ifd_{n}" for n in named]
     assert all(len(r) == len(header) for r in rows)
     assert [r.per_class for r in load_reports(tmp_path)] == [(0.1, 0.2, 0.3, 0.4)] * 2
     assert np.isclose(load_reports(tmp_path)[0].frechet, 12.0)

@@ -11,9 +11,9 @@ from cgan_core.output.quality import (
     QualityReport,
     auto_interval,
     classifier_ready,
-    load_reports,
     prepare_live_quality,
 )
+from cgan_core.output.quality_file import append_report, load_reports
 from cgan_core.run.events import RolledBack
 from cgan_core.run.guard import CollapseMonitor
 from cgan_core.run.loop import RunLoop
@@ -70,7 +70,7 @@ def test_a_run_measures_on_schedule_writes_quality_csv_and_resume_truncates(tmp_
     on_disk = load_reports(tmp_path / "run")
     assert [r.step for r in on_disk] == [5, 10] and on_disk[1].per_class == pytest.approx(reports[1].per_class, abs=1e-4)
     # Resume from step 12's checkpoint with a shorter history: reports past the checkpoint go.
-    (tmp_path / "run" / "quality.csv").open("a").write("99,0.5,1,1,1,0.1" + ",0.5" * 10 + "\n")
+    append_report(tmp_path / "run", QualityReport(99, 0.5, (0.5,) * 10, 1.0, 1.0, 1.0, 0.1), tiny_mnist.class_names)
     TrainingRun(config, dataset=tiny_mnist, resume=tmp_path / "run", overrides={"steps": 20}).close()
     assert [r.step for r in load_reports(tmp_path / "run")] == [5, 10]
 

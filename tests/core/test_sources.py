@@ -168,7 +168,7 @@ def test_corrupt_images_skipped_and_listed_below_the_limit_refused_above(tmp_pat
     (folder / "cat" / "broken.png").write_bytes(b"\x89PNG garbage")
     warnings = []
     data = load_dataset(str(folder), warn=warnings.append)
-    assert len(data) == 40 and "broken.png" in warnings[0]
+    assert len(data) == 40 and any("broken.png" in w for w in warnings)
     for i in range(5):
         (folder / "dog" / f"bad{i}.jpg").write_bytes(b"nope")
     with pytest.raises(DataError, match="6 of 46 images cannot be read"):

@@ -37,7 +37,7 @@ def test_quality_plot_and_heatmap_fill_during_a_run(qtbot, window, cached_classi
     assert [r.step % 5 for r in view.reports] == [0] * len(view.reports)
     xs, ys = view.accuracy_curve.getData()
     assert len(xs) == len(view.reports) and all(0 <= y <= 100 for y in ys)
-    assert view.mesh is not None and len(view.reports[-1].per_class) == 10
+    assert view.heatmap.mesh is not None and len(view.reports[-1].per_class) == 10
     assert "%" in view.readout.text() and "FD" in view.readout.text()
     assert (w.run_dir / "quality.csv").is_file()
     view.check.setChecked(False)  # off: no more measurements
@@ -66,3 +66,29 @@ def test_off_by_default_without_a_classifier_and_a_stop_aborts_its_training(qtbo
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     assert time.monotonic() - start < 15  # the classifier's training was aborted, not waited for
     assert not cache_path(load_dataset("mnist", "train")).exists()
+
+
+def test_the_independent_figures_show_kid_with_its_spread_and_each_class_against_its_floor(qtbot):
+    import numpy as np
+
+    from cgan_core.output.quality import QualityReport
+    from studio.quality_view import INDEPENDENT, QualityView
+
+    view = QualityView()
+    qtbot.addWidget(view)
+    reports = [QualityReport(100 * i, 0.9, (0.9,) * 10, 12.0, 3.0, 1.0, 0.1, 0.002 * i, 0.0005, (4.0,) * 9 + (8.0,), 2.0)
+               for i in range(1, 6)]
+    view.set_reports(reports)
+    assert "FD" in view.readout.text()
+    view.figures.setCurrentIndex(view.figures.findData(INDEPENDENT))
+    xs, ys = view.frechet_curve.getData()
+    assert list(xs) == [100, 200, 300, 400, 500] and np.allclose(ys, [2, 4, 6, 8, 10])  # KID x 1000
+    assert np.allclose(view.spread_high.getData()[1] - view.spread_low.getData()[1], 1.0)  # +- 0.5 x 1e-3
+    assert view.spread_band.isVisible() and "KID 10.00±0.50" in view.readout.text()
+    _, cells = view._cells
+    assert cells.shape == (5, 10) and np.allclose(cells[:, :9], 0.5) and np.allclose(cells[:, 9], 0.25)  # floor / FD
+    assert "real floor / Fréchet distance 0.25" in view._describe_cell(0, 9)
+    older = [QualityReport(100, 0.9, (0.9,) * 10, 12.0, 3.0, 1.0, 0.1)]  # measured before the independent figures
+    view.set_reports(older)
+    assert view._cells[1] is None and not view.heatmap.mesh.isVisible()
+    assert "no independent figures" in view.readout.text()

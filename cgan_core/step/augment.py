@@ -1,0 +1,97 @@
+"""Differentiable augmentation (DiffAugment, Zhao et al. 2020): the same random colour, translation and
+cutout applied to every image D sees, real and generated alike, in D's own updates and in G's. On a small
+data set D otherwise learns its few real images apart within minutes (its r_t climbs towards 1) and stops
+teaching G; augmenting only the real images would teach G to draw the augmentations instead. Every
+operation is differentiable, so G's gradient passes through it.
+
+Images are in [-1, 1] (tanh) or [0, 1] (sigmoid); the ranges below are the paper's. The draws come from
+torch's global RNG on the images' device, which a checkpoint records: a resumed run draws what it would have.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+POLICIES = ("color", "translation", "cutout")
+
+
+def _per_image(x: torch.Tensor) -> torch.Tensor:
+    """One uniform [0, 1) draw per image, shaped to broadcast over its channels and pixels."""
+    return torch.rand(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype)
+
+
+def color(x: torch.Tensor) -> torch.Tensor:
+    """Brightness +-0.5, saturation x0-2 (around each pixel's channel mean), contrast x0.5-1.5."""
+    x = x + (_per_image(x) - 0.5)
+    mean = x.mean(dim=1, keepdim=True)
+    x = (x - mean) * (_per_image(x) * 2) + mean
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_per_image(x) + 0.5) + mean
+
+
+def _shifted_indices(n: int, size: int, shift: torch.Tensor) -> torch.Tensor:
+    """(n, size) indices into a padded axis: position i of image k reads i + shift[k] (+1 for the pad)."""
+    return (torch.arange(size, device=shift.device).unsqueeze(0) + shift.unsqueeze(1) + 1).clamp(0, size + 1)
+
+
+def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    """Each image moved by up to `ratio` of its side in each direction, the uncovered border zero."""
+    n, _, h, w = x.shape
+    dy, dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    rows = _shifted_indices(n, h, torch.randint(-dy, dy + 1, (n,), device=x.device))
+    cols = _shifted_indices(n, w, torch.randint(-dx, dx + 1, (n,), device=x.device))
+    padded = F.pad(x, [1, 1, 1, 1])  # the zero border that out-of-range indices read
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    moved = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (n, h, w, c)
+    return moved.permute(0, 3, 1, 2)
+
+
+def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    """A square of `ratio` of the side, at a random place in each image, set to zero."""
+    n, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    top = torch.randint(0, h + (1 - ch % 2), (n, 1), device=x.device) - ch // 2
+    left = torch.randint(0, w + (1 - cw % 2), (n, 1), device=x.device) - cw // 2
+    rows = torch.arange(h, device=x.device).unsqueeze(0)
+    cols = torch.arange(w, device=x.device).unsqueeze(0)
+    inside_rows = (rows >= top) & (rows < top + ch)  # (n, h)
+    inside_cols = (cols >= left) & (cols < left + cw)  # (n, w)
+    keep = ~(inside_rows[:, :, None] & inside_cols[:, None, :])
+    return x * keep.unsqueeze(1).to(x.dtype)
+
+
+OPERATIONS = {"color": color, "translation": translation, "cutout": cutout}
+
+
+def parse_policy(text: str) -> tuple[str, ...]:
+    """"color,translation,cutout" (any of them, in that order of application) or "none" -> the names."""
+    if text.strip() in ("", "none"):
+        return ()
+    names = tuple(part.strip() for part in text.split(","))
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"{text!r}: an augmentation is none or a comma list of {', '.join(POLICIES)}")
+    return tuple(n for n in POLICIES if n in names)
+
+
+def augment(x: torch.Tensor, policy: tuple[str, ...]) -> torch.Tensor:
+    """`x` through each operation of `policy` (translation leaves it channels-last, the step's own format)."""
+    for name in policy:
+        x = OPERATIONS[name](x)
+    return x
+
+
+def augment_inputs(discriminator: nn.Module, policy: tuple[str, ...]) -> None:
+    """Make `discriminator` see every image through the augmentation while it is in training mode (its own
+    updates and G's); in eval mode, the images as they are. A forward pre-hook, not a wrapper: the network's
+    parameters and state dict stay the same, so a checkpoint does not depend on the augmentation."""
+    if not policy:
+        return
+
+    def hook(module: nn.Module, args: tuple) -> tuple | None:
+        if not module.training:
+            return None
+        images, *rest = args
+        return (augment(images, policy), *rest)
+    discriminator.register_forward_pre_hook(hook)

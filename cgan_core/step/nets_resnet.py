@@ -1,0 +1,134 @@
+"""Residual networks for RGB images of 16 to 128 px: the conditional GAN a practitioner would pick at this
+scale (SNGAN, Miyato et al. 2018; its class conditioning as in Miyato & Koyama 2018 and BigGAN).
+
+- G: the noise through a dense layer to a 4x4 (or 7x7 for 28 px) map, then one up-sampling residual block per
+  doubling of the side, each normalised by class-conditional BatchNorm (the class sets each channel's gain
+  and bias), then BatchNorm, ReLU, a 3x3 conv and tanh.
+- D: one down-sampling residual block per halving, spectral norm on every weight (its Lipschitz bound keeps
+  the hinge loss's D from running away), ReLU, a sum over the pixels, and the projection head:
+  logit = w.h + <embed(y), h>.
+
+The channels double as the side halves, from `width` at the full size up to `max_width`, so the cost of each
+resolution stays about level (a 128 px model is about twice a 32 px one per pixel, not 16x).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from cgan_core.step.layers import ClassEmbedding
+
+
+def doublings(side: int) -> tuple[int, int]:
+    """(start side, number of doublings) with start * 2**n == side and a start of 4 to 7 (28 px: 7, 2)."""
+    n = 0
+    while side % 2 == 0 and side // 2 >= 4:
+        side, n = side // 2, n + 1
+    if n < 1 or side > 8:
+        raise ValueError(f"a residual network needs a side of 4-8 px times a power of two (16, 28, 32, 64, 128), "
+                         f"got {side * 2 ** n}")
+    return side, n
+
+
+def _sn(layer: nn.Module) -> nn.Module:
+    """Xavier-uniform weights and zero biases (SNGAN's), then spectral norm: initialised before the
+    power iteration starts, so its first estimate is of the weights that train."""
+    nn.init.xavier_uniform_(layer.weight)
+    if getattr(layer, "bias", None) is not None:
+        nn.init.zeros_(layer.bias)
+    return spectral_norm(layer)
+
+
+def _channels(width: int, max_width: int, n: int) -> list[int]:
+    """Channels at each resolution, from the smallest (index 0) to the full size (index n)."""
+    return [min(max_width, width * 2 ** (n - i)) for i in range(n + 1)]
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm without its own affine; the class gives each channel a gain (1 + ...) and a bias, both
+    starting at zero, so the block begins as plain BatchNorm. Soft conditions mix the classes' rows."""
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.gain, self.bias = ClassEmbedding(num_classes, channels), ClassEmbedding(num_classes, channels)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        gain, bias = self.gain(c).to(x.dtype), self.bias(c).to(x.dtype)
+        return self.norm(x) * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
+
+
+class UpBlock(nn.Module):
+    """x -> CBN, ReLU, 2x nearest, conv3 -> CBN, ReLU, conv3; plus the skip: 2x nearest, conv1."""
+
+    def __init__(self, c_in: int, c_out: int, num_classes: int) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = ConditionalBatchNorm(c_in, num_classes), ConditionalBatchNorm(c_out, num_classes)
+        self.conv1, self.conv2 = nn.Conv2d(c_in, c_out, 3, padding=1), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = F.interpolate(F.relu(self.norm1(x, c)), scale_factor=2.0)
+        h = self.conv2(F.relu(self.norm2(self.conv1(h), c)))
+        return h + self.skip(F.interpolate(x, scale_factor=2.0))
+
+
+class ResNetGenerator(nn.Module):
+    output_range = "tanh"
+
+    def __init__(self, latent_dim: int, num_classes: int, image_shape: tuple[int, int, int], width: int = 32,
+                 max_width: int = 256) -> None:
+        super().__init__()
+        self.latent_dim, self.num_classes, self.image_shape = latent_dim, num_classes, tuple(image_shape)
+        self.start, n = doublings(image_shape[1])
+        channels = _channels(width, max_width, n)
+        self.dense = nn.Linear(latent_dim, channels[0] * self.start * self.start)
+        self.blocks = nn.ModuleList([UpBlock(channels[i], channels[i + 1], num_classes) for i in range(n)])
+        self.out = nn.Sequential(nn.BatchNorm2d(channels[-1]), nn.ReLU(), nn.Conv2d(channels[-1], image_shape[0], 3, padding=1),
+                                 nn.Tanh())
+        for m in self.modules():  # SNGAN's initialisation: Xavier-uniform weights, zero biases
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = self.dense(z).view(len(z), -1, self.start, self.start)
+        for block in self.blocks:
+            h = block(h, c)
+        return self.out(h)
+
+
+class DownBlock(nn.Module):
+    """x -> (ReLU unless first), conv3, ReLU, conv3, 2x2 average pool; plus the skip: conv1, average pool.
+    The first block skips the leading ReLU (the image is not an activation)."""
+
+    def __init__(self, c_in: int, c_out: int, first: bool) -> None:
+        super().__init__()
+        self.first = first
+        self.conv1, self.conv2 = _sn(nn.Conv2d(c_in, c_out, 3, padding=1)), _sn(nn.Conv2d(c_out, c_out, 3, padding=1))
+        self.skip = _sn(nn.Conv2d(c_in, c_out, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv2(F.relu(self.conv1(x if self.first else F.relu(x))))
+        return F.avg_pool2d(h, 2) + F.avg_pool2d(self.skip(x), 2)
+
+
+class ResNetDiscriminator(nn.Module):
+    def __init__(self, num_classes: int, image_shape: tuple[int, int, int], width: int = 32,
+                 max_width: int = 256) -> None:
+        super().__init__()
+        _, n = doublings(image_shape[1])
+        channels = _channels(width, max_width, n)[::-1]  # full size first
+        blocks = [DownBlock(image_shape[0], channels[0], first=True)]
+        blocks += [DownBlock(channels[i], channels[i + 1], first=False) for i in range(n - 1)]
+        self.blocks = nn.Sequential(*blocks)
+        features = channels[n - 1]
+        self.linear, self.projection = _sn(nn.Linear(features, 1)), _sn(ClassEmbedding(num_classes, features))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # a sum, not a mean: SNGAN's D sees how much of each feature
+        return self.linear(h).squeeze(1) + (self.projection(labels).to(h.dtype) * h).sum(1)

@@ -1,0 +1,114 @@
+"""Own images at their own size: a folder trains as found (the size most of its images have, or the largest
+size the networks take below it, said in one line), up to 128 px; the residual preset for RGB images; and
+DiffAugment on D's inputs, real and generated alike."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cgan_core.data import load_dataset
+from cgan_core.data.folders import found_size
+from cgan_core.errors import ConfigError
+from cgan_core.step.augment import augment, augment_inputs, cutout, parse_policy, translation
+from cgan_core.step.config import TrainConfig
+from cgan_core.step.nets_resnet import ResNetDiscriminator, ResNetGenerator, doublings
+from cgan_core.step.trainer import Trainer
+
+
+def write_images(folder, sizes, classes=("a", "b")):
+    """Each class gets one image per (width, height) in `sizes`."""
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (folder / c).mkdir(parents=True, exist_ok=True)
+        for i, (w, h) in enumerate(sizes):
+            Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / c / f"{i}.png")
+    return folder
+
+
+def test_the_size_as_found_is_the_common_side_or_the_largest_supported_below_it():
+    assert found_size([64] * 5 + [100]) == 64 and found_size([128, 128]) == 128 and found_size([28]) == 28
+    assert found_size([100] * 3) == 64 and found_size([300]) == 128 and found_size([20]) == 16 and found_size([9]) == 16
+
+
+def test_a_folder_trains_at_its_own_size_and_says_where_it_differs(tmp_path):
+    said = []
+    data = load_dataset(str(write_images(tmp_path / "own", [(64, 64)] * 3)), warn=said.append)
+    assert data.images.shape[1:] == (3, 64, 64) and said == []  # as found, nothing to say
+    data = load_dataset(str(write_images(tmp_path / "odd", [(100, 100)] * 3)), warn=said.append)
+    assert data.images.shape[2:] == (64, 64)
+    assert len(said) == 1 and "100 px" in said[0] and "trained at 64 px" in said[0] and "odd" in said[0]
+    said.clear()
+    mixed = write_images(tmp_path / "mixed", [(32, 32)] * 4 + [(50, 40)])
+    data = load_dataset(str(mixed), warn=said.append)
+    assert data.images.shape == (10, 3, 32, 32)
+    assert len(said) == 1 and "2 of 10 images are not 32 px" in said[0] and "resized to 32 px" in said[0]
+    assert "2 of 10 images are not square" in said[0]
+    assert load_dataset(str(mixed), image_size=16).images.shape[2:] == (16, 16)  # asked for: that size
+
+
+@pytest.mark.parametrize("preset", ["resnet-projection", "studio-fast"])
+def test_a_128_px_folder_trains_and_samples_at_128(preset, tmp_path):
+    data = load_dataset(str(write_images(tmp_path / "big", [(128, 128)] * 2)))
+    trainer = Trainer(TrainConfig(preset=preset, batch_size=4, latent_dim=8, device="cpu"), data)
+    for _ in range(2):
+        stats = trainer.step().as_dict()
+    assert all(np.isfinite([stats["d1"], stats["d2"], stats["g"]]))
+    assert trainer.generate(torch.randn(3, 8), torch.tensor([0, 1, 1])).shape == (3, 3, 128, 128)
+
+
+def test_the_residual_networks_take_every_supported_side_and_refuse_others():
+    assert [doublings(s) for s in (16, 28, 32, 64, 128)] == [(4, 2), (7, 2), (4, 3), (4, 4), (4, 5)]
+    for side in (16, 28, 64):
+        g, d = ResNetGenerator(16, 3, (3, side, side), width=8), ResNetDiscriminator(3, (3, side, side), width=8)
+        images = g(torch.randn(4, 16), torch.tensor([0, 1, 2, 0]))
+        assert images.shape == (4, 3, side, side) and d(images, torch.tensor([0, 1, 2, 0])).shape == (4,)
+        soft = torch.full((4, 3), 1 / 3)  # the explorer's mixed classes go through the conditional BatchNorm
+        assert g(torch.randn(4, 16), soft).shape == (4, 3, side, side)
+    with pytest.raises(ValueError, match="got 72"):
+        doublings(72)  # 9 px times 8: no start side of 4-8 px
+
+
+def test_augmentation_keeps_shapes_passes_gradients_and_moves_or_hides_content():
+    torch.manual_seed(0)
+    x = torch.zeros(8, 3, 32, 32)
+    x[:, :, 12:20, 12:20] = 1.0  # a bright square in the middle
+    moved = translation(x)
+    assert moved.shape == x.shape and not torch.equal(moved, x)
+    assert torch.allclose(moved.sum(dim=(1, 2, 3)), x.sum(dim=(1, 2, 3)))  # up to 4 px: the square stays inside
+    ones = torch.ones(8, 3, 32, 32)
+    hidden = 1 - cutout(ones).mean(dim=(1, 2, 3))
+    assert torch.all(hidden > 0) and torch.all(hidden <= 0.25 + 1e-6)  # at most half the side each way
+    source = torch.rand(4, 3, 16, 16, requires_grad=True)
+    augment(source, parse_policy("color,translation,cutout")).sum().backward()
+    assert source.grad is not None and source.grad.abs().sum() > 0
+    assert parse_policy("none") == () and parse_policy("cutout,color") == ("color", "cutout")
+    with pytest.raises(ValueError, match="flip"):
+        parse_policy("color,flip")
+
+
+def test_d_sees_augmented_images_only_while_training_and_its_state_does_not_change():
+    from cgan_core.step.nets_conv import ProjectionDiscriminator  # no spectral norm: deterministic in training
+
+    d = ProjectionDiscriminator(2, (3, 16, 16), width=8)
+    x, y = torch.rand(4, 3, 16, 16), torch.tensor([0, 1, 0, 1])
+    plain = d(x, y)
+    assert torch.equal(plain, d(x, y))  # without augmentation the same images give the same logits
+    keys = set(d.state_dict())
+    augment_inputs(d, ("translation", "cutout"))
+    assert set(d.state_dict()) == keys  # a checkpoint does not depend on the augmentation
+    torch.manual_seed(1)
+    first = d(x, y)
+    torch.manual_seed(2)
+    assert not torch.allclose(first, plain) and not torch.allclose(first, d(x, y))  # a new draw each time
+    d.eval()
+    assert torch.equal(d(x, y), plain)  # eval: the images as they are
+
+
+def test_the_augmentation_is_a_setting_checked_before_use():
+    assert TrainConfig(preset="resnet-projection").resolved().augment == "color,translation,cutout"
+    assert TrainConfig(preset="studio-fast").resolved().augment == "none"
+    assert TrainConfig(preset="studio-fast", augment="translation").resolved().augment == "translation"
+    with pytest.raises(ConfigError, match="--augment"):
+        TrainConfig(augment="rotate").validate()
