@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from benchmarks.bench_fork_case import run
+from benchmarks.pairs import train_side_by_side
 from cgan_core.step.presets import PRESETS
 
 COLUMNS = ("accuracy", "FD/floor", "KID x1e3", "precision", "recall", "density", "coverage", "intra-FD", "CAS",
@@ -52,19 +50,8 @@ def agrees(best: dict, last: dict) -> str:
 
 def train_pair(preset: str, minutes: float, seed: int, out: Path) -> dict[str, Path]:
     """The preset trained twice at once, one core each, the best chosen by each rule."""
-    dirs, procs = {}, []
-    for core, rule in enumerate(RULES):
-        dirs[rule] = out / f"{preset}-{rule}"
-        args = ["train", "--preset", preset, "--seed", seed, "--max-seconds", minutes * 60, "--quality-every", "auto",
-                "--best-by", rule, "--out", dirs[rule]]
-        log = open(dirs[rule].with_suffix(".log"), "w")
-        procs.append(subprocess.Popen(["taskset", "-c", str(core % (os.cpu_count() or 1)), sys.executable, "-m",
-                                       "cgan_core", *map(str, args)], stdout=log, stderr=log,
-                                      env={**os.environ, "OMP_NUM_THREADS": "1"}))
-    for proc, rule in zip(procs, RULES):
-        if proc.wait() != 0:
-            raise SystemExit(f"{preset} ({rule}) failed; see {dirs[rule].with_suffix('.log')}")
-    return dirs
+    return train_side_by_side({f"{preset}-{rule}": ["--preset", preset, "--seed", seed, "--max-seconds", minutes * 60,
+                                                    "--quality-every", "auto", "--best-by", rule] for rule in RULES}, out)
 
 
 def rows(label: str, generators: dict[str, Path], per_class: int) -> tuple[list[str], dict]:
@@ -98,8 +85,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for preset in presets:
         dirs = train_pair(preset, args.minutes, args.seed, args.out)
-        generators = {"last": dirs["classifier"] / "generator.safetensors",
-                      **{f"best by {rule}": dirs[rule] / "best.safetensors" for rule in RULES}}
+        generators = {"last": dirs[f"{preset}-classifier"] / "generator.safetensors",
+                      **{f"best by {rule}": dirs[f"{preset}-{rule}"] / "best.safetensors" for rule in RULES}}
         lines, floor = rows(preset, generators, args.per_class)
         print("\n".join(lines), flush=True)
     if floor is not None:

@@ -18,9 +18,10 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBo
 from cgan_core.output.quality import QualityReport
 
 from .loss_plot import cheap_grid
+from .quality_distance import DistanceAxis
 from .quality_heatmap import BACKGROUND, ClassHeatmap
 
-ACCURACY_COLOR, FRECHET_COLOR = "#4e9af1", "#f1a14e"
+ACCURACY_COLOR = "#4e9af1"
 CLASSIFIER, INDEPENDENT = "classifier", "independent"  # the figures combo's entries (its item data)
 ACCURACY_TITLE = "per-class accuracy: purple 0% to yellow 100%"
 AXIS_WIDTH = 46
@@ -105,27 +106,7 @@ class QualityView(QWidget):
                                          label="best", labelOpts={"color": "#ffd54f", "position": 0.08})
         self.best_line.hide()
         item.addItem(self.best_line)
-        # The Frechet distance on a right axis of its own (pyqtgraph's MultiplePlotAxes pattern).
-        self.frechet_box = pg.ViewBox()
-        item.showAxis("right")
-        item.scene().addItem(self.frechet_box)
-        right = item.getAxis("right")
-        right.linkToView(self.frechet_box)
-        right.setLabel("Frechet distance", color=FRECHET_COLOR)
-        self._right_text = "Frechet distance"
-        self.frechet_box.setXLink(item)
-        self.frechet_curve = pg.PlotDataItem(pen=pg.mkPen(FRECHET_COLOR, width=2), connect="finite")
-        # KID's spread over subsets: a band between mean - spread and mean + spread (independent figures).
-        # PlotCurveItems with no pen: a PlotDataItem without a pen would not hand its data to its curve.
-        self.spread_low, self.spread_high = (pg.PlotCurveItem(pen=pg.mkPen(None)) for _ in range(2))
-        self.spread_band = pg.FillBetweenItem(self.spread_low, self.spread_high, brush=pg.mkBrush(241, 161, 78, 60))
-        self.floor_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(FRECHET_COLOR, width=1, style=Qt.DashLine),
-                                          label="real floor", labelOpts={"color": FRECHET_COLOR, "position": 0.9})
-        self.floor_line.hide()
-        self.frechet_box.addItem(self.spread_band)
-        self.frechet_box.addItem(self.frechet_curve)
-        self.frechet_box.addItem(self.floor_line)
-        item.getViewBox().sigResized.connect(self._sync_boxes)
+        self.distance = DistanceAxis(item, lambda values: grouped(values, MAX_COLUMNS))
 
     def _build_heatmap(self) -> None:
         self.heatmap = ClassHeatmap(self._describe_cell)
@@ -142,10 +123,6 @@ class QualityView(QWidget):
         item.getAxis("bottom").setStyle(showValues=False)
         self.heatmap.setMinimumHeight(80)  # the window must still fit a 1366x768 screen
         self.plot.setMinimumHeight(80)
-
-    @Slot()
-    def _sync_boxes(self) -> None:
-        self.frechet_box.setGeometry(self.plot.getPlotItem().getViewBox().sceneBoundingRect())
 
     # ---- settings ------------------------------------------------------------------------------
     def settings(self) -> tuple[bool | None, int | None]:
@@ -225,51 +202,12 @@ class QualityView(QWidget):
         self.best_line.setVisible(self.best_step is not None)
         if self.best_step is not None:
             self.best_line.setValue(self.best_step)
-        if self.independent:
-            self._draw_kid(shown)
-        else:
-            self._draw_frechet(shown)
+        distance = self.distance.draw_kid if self.independent else self.distance.draw_frechet
+        far = distance(shown, self.reports)
+        if self.reports and far:
+            far = f"<span style='color:{ACCURACY_COLOR}'>{100 * self.reports[-1].accuracy:.1f}%</span>  " + far
+        self.readout.setText(far)
         self._draw_heatmap(shown)
-
-    def _draw_frechet(self, shown: np.ndarray) -> None:
-        self.spread_band.hide()
-        self._right_label("Frechet distance")
-        self.frechet_curve.setData(shown, grouped(np.array([r.frechet for r in self.reports]), MAX_COLUMNS))
-        if not self.reports:
-            self.floor_line.hide()
-            self.readout.setText("")
-            return
-        last = self.reports[-1]
-        self.floor_line.setValue(last.floor)
-        self.floor_line.show()
-        self.frechet_box.setYRange(0, max(max(r.frechet for r in self.reports), last.floor) * 1.05, padding=0)
-        self.readout.setText(f"<span style='color:{ACCURACY_COLOR}'>{100 * last.accuracy:.1f}%</span>  "
-                             f"<span style='color:{FRECHET_COLOR}'>FD {last.frechet:.1f}</span>")
-
-    def _right_label(self, text: str) -> None:
-        if text != self._right_text:  # set again, the axis would relay out at every redraw
-            self._right_text = text
-            self.plot.getPlotItem().getAxis("right").setLabel(text, color=FRECHET_COLOR)
-
-    def _draw_kid(self, shown: np.ndarray) -> None:
-        """KID x 1000 with its spread; its real floor is 0 (unbiased), so the axis's zero is the floor."""
-        self.floor_line.hide()
-        self._right_label("KID x1000, random features")
-        kid = grouped(np.array([1000 * r.kid for r in self.reports]), MAX_COLUMNS)
-        spread = grouped(np.array([1000 * r.kid_spread for r in self.reports]), MAX_COLUMNS)
-        self.frechet_curve.setData(shown, kid)
-        measured = np.isfinite(kid) & np.isfinite(spread)
-        self.spread_low.setData(shown[measured], (kid - spread)[measured])
-        self.spread_high.setData(shown[measured], (kid + spread)[measured])
-        self.spread_band.setVisible(bool(measured.any()))
-        if not measured.any():
-            self.readout.setText("" if not self.reports else "no independent figures in these measurements")
-            return
-        self.frechet_box.setYRange(0, float(np.max((kid + spread)[measured])) * 1.05 or 1.0, padding=0)
-        last = self.reports[-1]
-        self.readout.setText(f"<span style='color:{ACCURACY_COLOR}'>{100 * last.accuracy:.1f}%</span>  "
-                             f"<span style='color:{FRECHET_COLOR}'>KID {1000 * last.kid:.2f}±{1000 * last.kid_spread:.2f}"
-                             f" ×10⁻³, class FD {last.intra_mean:.1f} (real {last.intra_floor:.1f})</span>")
 
     def _draw_heatmap(self, shown: np.ndarray) -> None:
         """Per-class accuracy, or per-class closeness in random features: the real floor over the class's

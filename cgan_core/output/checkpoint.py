@@ -137,7 +137,7 @@ def load_checkpoint(path: Path) -> dict:
 
 def generator_metadata(g: nn.Module, class_names: list[str], extra: dict | None = None) -> dict[str, str]:
     kwargs = {"latent_dim": g.latent_dim, "num_classes": g.num_classes, "image_shape": list(g.image_shape)}
-    kwargs.update({k: getattr(g, k) for k in ("width",) if hasattr(g, k)})
+    kwargs.update({k: getattr(g, k) for k in ("width", "max_width") if hasattr(g, k)})
     meta = {
         "format": GENERATOR_FORMAT,
         "architecture": type(g).__name__,
@@ -188,7 +188,7 @@ def load_generator(path: Path) -> tuple[nn.Module, dict]:
 
 GENERATORS = {name: cls for name, cls in ARCHITECTURES.items() if name.endswith("Generator")}
 # What a generator file may ask to be built: within these, the largest model is a few hundred MB.
-KWARG_BOUNDS = {"latent_dim": (1, 4096), "num_classes": (1, 10_000), "width": (1, 1024)}
+KWARG_BOUNDS = {"latent_dim": (1, 4096), "num_classes": (1, 10_000), "width": (1, 1024), "max_width": (1, 1024)}
 CHANNELS, SIDES = (1, 3), (8, 1024)
 
 

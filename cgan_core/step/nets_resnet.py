@@ -47,14 +47,16 @@ def _channels(width: int, max_width: int, n: int) -> list[int]:
 
 
 class ConditionalBatchNorm(nn.Module):
-    """BatchNorm without its own affine; the class gives each channel a gain (1 + ...) and a bias, both
-    starting at zero, so the block begins as plain BatchNorm. Soft conditions mix the classes' rows."""
+    """BatchNorm without its own affine; the class gives each channel a gain (1 + ...) and a bias. The gains
+    start near zero (N(0, 0.02), as in Mimicry's SNGAN) rather than at zero: the block begins almost as plain
+    BatchNorm, but the class already changes the output, so the generator's first gradients reach every
+    class's row. Soft conditions mix the classes' rows."""
 
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
         self.norm = nn.BatchNorm2d(channels, affine=False)
         self.gain, self.bias = ClassEmbedding(num_classes, channels), ClassEmbedding(num_classes, channels)
-        nn.init.zeros_(self.gain.weight)
+        nn.init.normal_(self.gain.weight, 0.0, 0.02)
         nn.init.zeros_(self.bias.weight)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -84,6 +86,7 @@ class ResNetGenerator(nn.Module):
                  max_width: int = 256) -> None:
         super().__init__()
         self.latent_dim, self.num_classes, self.image_shape = latent_dim, num_classes, tuple(image_shape)
+        self.width, self.max_width = width, max_width  # recorded in a generator file, to rebuild it
         self.start, n = doublings(image_shape[1])
         channels = _channels(width, max_width, n)
         self.dense = nn.Linear(latent_dim, channels[0] * self.start * self.start)

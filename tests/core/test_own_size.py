@@ -58,6 +58,16 @@ def test_a_128_px_folder_trains_and_samples_at_128(preset, tmp_path):
     assert trainer.generate(torch.randn(3, 8), torch.tensor([0, 1, 1])).shape == (3, 3, 128, 128)
 
 
+def test_a_residual_generator_file_rebuilds_from_itself_alone(tmp_path):
+    from cgan_core.output.checkpoint import load_generator, save_generator
+
+    g = ResNetGenerator(16, 3, (3, 32, 32), width=8, max_width=32).eval()
+    save_generator(tmp_path / "g.safetensors", g, ["a", "b", "c"])
+    again, info = load_generator(tmp_path / "g.safetensors")
+    z, labels = torch.randn(2, 16), torch.tensor([0, 2])
+    assert (again.width, again.max_width) == (8, 32) and torch.equal(again.eval()(z, labels), g(z, labels))
+
+
 def test_the_residual_networks_take_every_supported_side_and_refuse_others():
     assert [doublings(s) for s in (16, 28, 32, 64, 128)] == [(4, 2), (7, 2), (4, 3), (4, 4), (4, 5)]
     for side in (16, 28, 64):

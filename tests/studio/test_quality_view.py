@@ -81,10 +81,10 @@ def test_the_independent_figures_show_kid_with_its_spread_and_each_class_against
     view.set_reports(reports)
     assert "FD" in view.readout.text()
     view.figures.setCurrentIndex(view.figures.findData(INDEPENDENT))
-    xs, ys = view.frechet_curve.getData()
+    xs, ys = view.distance.curve.getData()
     assert list(xs) == [100, 200, 300, 400, 500] and np.allclose(ys, [2, 4, 6, 8, 10])  # KID x 1000
-    assert np.allclose(view.spread_high.getData()[1] - view.spread_low.getData()[1], 1.0)  # +- 0.5 x 1e-3
-    assert view.spread_band.isVisible() and "KID 10.00±0.50" in view.readout.text()
+    assert np.allclose(view.distance.spread_high.getData()[1] - view.distance.spread_low.getData()[1], 1.0)  # +- 0.5 x 1e-3
+    assert view.distance.spread_band.isVisible() and "KID 10.00±0.50" in view.readout.text()
     _, cells = view._cells
     assert cells.shape == (5, 10) and np.allclose(cells[:, :9], 0.5) and np.allclose(cells[:, 9], 0.25)  # floor / FD
     assert "real floor / Fréchet distance 0.25" in view._describe_cell(0, 9)
