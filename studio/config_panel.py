@@ -25,6 +25,7 @@ from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 from cgan_core.step.presets import DEFAULT_PRESET, PRESETS, canonical_name
 
 from .dataset_picker import DatasetPicker
+from .footprint_view import FootprintView
 
 
 class LogSpinBox(QDoubleSpinBox):
@@ -113,6 +114,7 @@ class ConfigPanel(QWidget):
                               ("Batch size", self.batch_size), ("Seed", self.seed), ("Device", self.device),
                               ("Precision", self.precision), ("Steps", self.steps)]:
             form_run.addRow(label, widget)
+        form_run.addRow(self._build_footprint())
         for label, widget in [("lr G", self.lr_g), ("lr D", self.lr_d), ("beta1", self.beta1),
                               ("beta2", self.beta2), ("D steps / G step", self.d_steps),
                               ("Label smoothing", self.label_smoothing)]:
@@ -138,6 +140,16 @@ class ConfigPanel(QWidget):
             # comes back to show_hparams.
             widget.valueChanged.connect(lambda value, name=name: self._on_live_edit(name, value))
         self._on_preset(DEFAULT_PRESET)
+
+    def _build_footprint(self) -> FootprintView:
+        """What these settings will cost, before Start: counted again at every change of a fixed setting."""
+        self.footprint = FootprintView(self.config)
+        for combo in (self.dataset, self.data_picker.size, self.data_picker.color, self.preset, self.device,
+                      self.precision):
+            combo.currentIndexChanged.connect(self.footprint.schedule)
+        for spin in (self.latent_dim, self.batch_size):
+            spin.valueChanged.connect(self.footprint.schedule)
+        return self.footprint
 
     def _build_guard_box(self) -> QGroupBox:
         defaults = GuardConfig()
@@ -254,6 +266,7 @@ class ConfigPanel(QWidget):
         fork, so its live values wait too."""
         for widget in self.fixed_widgets:
             widget.setEnabled(not running)
+        self.footprint.set_running(running)
         for widget in self.live_widgets.values():
             widget.setEnabled(not fork_open)
         self.try_button.setEnabled(hosted and not fork_open)

@@ -75,6 +75,8 @@ class StatusArea:
     def set_run(self, run_dir: str, device: str | None = None) -> None:
         if device is not None:
             self.device_label.setText(f"device: {device}")
-        self.run_dir_label.setText(run_dir)
+        # The folder's name only (the whole path in the tooltip): a long path took the step and elapsed time's
+        # room at 1280 px, and "elapsed 1:00:02" read "elapse".
+        self.run_dir_label.setText(Path(run_dir).name)
         self.run_dir_label.setToolTip(f"Run directory: {run_dir}")
         self.checkpoint_label.setText("")

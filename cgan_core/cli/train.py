@@ -110,8 +110,8 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.update(requested=True))  # finish cleanly
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     ranks = f" x {world.describe()}, global batch {run.config.batch_size * world.size}" if world else ""
-    print(f"training {run.config.preset} on {run.config.dataset} ({run.dataset.image_label}), {run.device_name}{ranks}, run dir "
-          f"{run.run_dir}", file=sys.stderr)
+    print(f"training {run.config.preset} on {run.config.dataset} ({run.dataset.image_label}), {run.device_name}{ranks}, "
+          f"{run.footprint.describe()}, run dir {run.run_dir}", file=sys.stderr)
     printer, finished = _EventPrinter(run), None
     board = _tensorboard(run) if args.tensorboard else None
     def next_command(block: bool):

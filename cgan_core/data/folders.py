@@ -165,6 +165,12 @@ def _sizes(files: list[tuple[Path, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def size_as_found(folder: Path) -> tuple[int, int]:
+    """(size, classes) of a folder of images by class, from the images' headers: no image decoded."""
+    classes, files = scan_image_folder(folder)
+    return _size_as_found(Path(folder), files, lambda msg: None), len(classes)
+
+
 def _size_as_found(folder: Path, files: list[tuple[Path, int]], warn) -> int:
     """The folder's own size (found_size), said in one line where it differs from what the images are."""
     dims = [d for d in _sizes(files) if d != (0, 0)]

@@ -40,6 +40,28 @@ def load_dataset(name: str, split: str = "train", image_size: int | None = None,
     return convert(data, image_size, color)
 
 
+# The embedded and downloadable sets as they are: (channels, size, classes).
+KNOWN_SHAPES = {"mnist": (1, 28, 10), "fashion-mnist": (1, 28, 10), "kmnist": (1, 28, 10), "cifar10": (3, 32, 10)}
+
+
+def planned_images(name: str, image_size: int | None = None, color: str = "keep") -> tuple[tuple[int, int, int], int]:
+    """((channels, height, width), classes) the dataset will train at, read without loading it where that is
+    cheap (what a run will cost, before it starts). A folder of images by class: its size as found from the
+    headers, and RGB unless grey is asked for (whether every image is grey takes decoding them all; RGB is
+    the larger guess). Folders of IDX or CIFAR files are small and are loaded."""
+    if name in KNOWN_SHAPES:
+        channels, size, classes = KNOWN_SHAPES[name]
+    else:
+        folder = Path(name).expanduser()
+        if not (folder.is_dir() and not folders.has_idx(folder) and not folders.is_cifar_binary(folder)):
+            data = load_dataset(name, image_size=image_size, color=color)
+            return data.image_shape, data.num_classes
+        channels, (size, classes) = 3, folders.size_as_found(folder)
+    size = image_size or size
+    channels = {"grey": 1, "rgb": 3}.get(color, channels)
+    return (channels, size, size), classes
+
+
 def _load_folder(folder: Path, split: str, image_size: int | None, color: str, warn) -> ImageDataset:
     if not folder.exists():
         raise DataError(f"{folder}: no such folder (and not one of the datasets {', '.join(DATASETS)})")

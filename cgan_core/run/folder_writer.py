@@ -318,9 +318,11 @@ def writer_alive(run_dir: Path) -> bool:
 
 
 def holds_run(folder: Path) -> bool:
-    """Whether a folder already holds a run's files (a fresh run must not write into it)."""
+    """Whether a folder already holds a run's files (a fresh run must not write into it). An empty
+    checkpoints folder is what a refused start leaves (RunFiles makes it first): the same --out is free."""
     folder = Path(folder)
-    return any((folder / name).exists() for name in ("config.json", "metrics.csv", "checkpoints", "events.jsonl"))
+    return (any((folder / name).exists() for name in ("config.json", "metrics.csv", "events.jsonl"))
+            or any((folder / "checkpoints").glob("*")))
 
 
 def claim_new_dir(path: Path) -> Path:

@@ -36,6 +36,7 @@ from cgan_core.run.stats import StatsBuffer
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 from cgan_core.step.device import describe
 from cgan_core.step.distributed import World, to_cpu
+from cgan_core.step.footprint import fitting_footprint
 from cgan_core.step.presets import canonical_name
 from cgan_core.step.trainer import Trainer
 
@@ -76,6 +77,7 @@ class TrainingRun:
         self.ranks = world.size if world is not None else 1  # the processes training this run
         # The device, and bf16 when the forwards run in it (e.g. "cpu (2 threads), bf16").
         self.device_name = describe(self.trainer.device) + (", bf16" if self.trainer.low_precision else "")
+        self.footprint = fitting_footprint(self.config, self.dataset, self.trainer.device)  # or refused
         self._share_due = world is not None  # the first turn gives every rank rank 0's whole state
         self.warn = warn
         self.seconds = 0.0  # training time of the whole run, across resumes
