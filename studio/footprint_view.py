@@ -14,7 +14,7 @@ from cgan_core.data.registry import planned_images
 from cgan_core.errors import CganError
 from cgan_core.step.config import TrainConfig
 from cgan_core.step.device import pick_device
-from cgan_core.step.footprint import estimate, free_memory_mb, measure_step_seconds, refuse_if_it_does_not_fit
+from cgan_core.step.footprint import fitting_footprint, free_memory_mb, measure_step_seconds
 
 REFUSED_STYLE = "color: #d9534f"
 
@@ -37,6 +37,7 @@ class FootprintView(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=300)  # a spin box's arrows send many edits
         self._debounce.timeout.connect(self.refresh)
         self._request, self._cancel, self._running = 0, threading.Event(), False
+        self._planned = None  # (config, image shape, classes) the text shown was counted for; None: refused
         self.timed.connect(self._on_timed)
 
     @Slot()
@@ -49,12 +50,13 @@ class FootprintView(QWidget):
         """Count the footprint of the settings shown now; the text shown (also a refusal's)."""
         self._cancel.set()  # a step's timing for the settings before is no longer the answer
         self._request += 1
+        self._planned = None
         try:
             config = self.config_of()
             shape, classes = planned_images(config.dataset, config.image_size, config.color)
-            footprint = estimate(config, shape, classes)
             device = pick_device(config.device)
-            refuse_if_it_does_not_fit(footprint, config, shape, device)
+            footprint = fitting_footprint(config, shape, classes, device)
+            self._planned = (config, shape, classes)
             free = free_memory_mb(device)
             text = footprint.describe() + (f" ({free:,.0f} MB free on {device.type})" if free is not None else "")
             self.label.setStyleSheet("")
@@ -62,16 +64,15 @@ class FootprintView(QWidget):
             text = str(error)
             self.label.setStyleSheet(REFUSED_STYLE)
         self.label.setText(text)
-        self.time_button.setEnabled(not self._running and not self.label.styleSheet())
+        self.time_button.setEnabled(not self._running and self._planned is not None)
         return text
 
     @Slot()
     def time_step(self) -> None:
         base = self.refresh()
-        if self.label.styleSheet():
+        if self._planned is None:
             return  # refused: timing it would meet the same wall
-        config = self.config_of()
-        shape, classes = planned_images(config.dataset, config.image_size, config.color)
+        config, shape, classes = self._planned
         request, cancel = self._request, threading.Event()
         self._cancel = cancel
         self.time_button.setEnabled(False)
@@ -95,7 +96,7 @@ class FootprintView(QWidget):
     def _on_timed(self, request: int, text: str) -> None:
         if request == self._request and text:
             self.label.setText(text)
-        self.time_button.setEnabled(not self._running)
+        self.time_button.setEnabled(not self._running and self._planned is not None)
 
     def set_running(self, running: bool) -> None:
         """A run is starting (or done): a timing in progress stops at its next step; the run's own speed is

@@ -62,14 +62,15 @@ class MainWindow(QMainWindow):
         self.dialogs = Dialogs(self)
         self.errors, self.notices = self.dialogs.errors, self.dialogs.notices  # what was said, in order
         self.config_panel = ConfigPanel()
-        self.config_panel.hparamsEdited.connect(self._on_hparams_edited)
-        self.config_panel.guardEdited.connect(self._on_guard_edited)
+        # Edits that are commands as they are: each becomes the run's command of its type.
+        self.config_panel.hparamsEdited.connect(lambda values: self.controller.send(cmd.SetHParams(values)))
+        self.config_panel.guardEdited.connect(lambda values: self.controller.send(cmd.SetGuard(values)))
         self.loss_plot = LossPlot()
         self.sample_grid = SampleGridView()
         self.quality_view = QualityView()
-        self.quality_view.settingsChanged.connect(self._on_quality_settings)
+        self.quality_view.settingsChanged.connect(lambda values: self.controller.set_quality(*values))
         self.timeline = Timeline(self.loss_plot.plot)
-        self.timeline.previewRequested.connect(self._on_preview_requested)
+        self.timeline.previewRequested.connect(lambda step: self.controller.send(cmd.PreviewSnapshot(step)))
         self.timeline.rollbackRequested.connect(self._on_rollback_requested)
         self.tools = ToolWindows(self, self.controller, lambda: self.run_dir, self.files.open_run, self.show_error)
         self.variants = VariantsActions(self, self.controller, self.config_panel.hparams, self._on_fork_open,
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
         self.config_panel.try_button.clicked.connect(self.variants.try_variants)
         self.controls = Controls(self)
         self.sample_every = sample_every_spin()
-        self.sample_every.valueChanged.connect(self._on_sample_every)
+        self.sample_every.valueChanged.connect(lambda every: self.controller.send(cmd.SetGridInterval(every)))
         self.splitter = main_splitter(self.config_panel, self.loss_plot, self.timeline, self.sample_grid,
                                       self.sample_every, self.quality_view)
         central = QWidget()
@@ -205,22 +206,6 @@ class MainWindow(QMainWindow):
         last = int(history.steps[-1]) if len(history.steps) else 0
         self.status.set_message(f"Opened run at step {last} (read-only). Start (F5) continues it.")
 
-    @Slot(dict)
-    def _on_hparams_edited(self, values: dict) -> None:
-        self.controller.send(cmd.SetHParams(values))
-
-    @Slot(dict)
-    def _on_guard_edited(self, values: dict) -> None:
-        self.controller.send(cmd.SetGuard(values))
-
-    @Slot(int)
-    def _on_sample_every(self, value: int) -> None:
-        self.controller.send(cmd.SetGridInterval(value))
-
-    @Slot(object)
-    def _on_quality_settings(self, values) -> None:
-        self.controller.set_quality(*values)
-
     # ---- what the run reports (all @Slot, in the GUI thread) ----------------------------------------
     @Slot()
     def _on_state_changed(self) -> None:
@@ -250,10 +235,6 @@ class MainWindow(QMainWindow):
         self.timeline.add_rollback(event.to_step, event.from_step, event.label)
         self.quality_view.branch(event.to_step)
         self.config_panel.show_hparams({"lr_g": event.lr_g, "lr_d": event.lr_d})
-
-    @Slot(int)
-    def _on_preview_requested(self, step: int) -> None:
-        self.controller.send(cmd.PreviewSnapshot(step))
 
     @Slot(int)
     def _on_rollback_requested(self, step: int) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cgan_core.errors import ConfigError
+from cgan_core.errors import ConfigError, UsageError
+from cgan_core.run.budget import Budget
 from cgan_core.run.events import Reason, RolledBack
 from cgan_core.run.folder_writer import RunFiles, latest_checkpoint
 from cgan_core.step.config import LIVE_FIELDS, BestBy, TrainConfig
@@ -42,6 +43,15 @@ def resume_point(resume: Path, out: Path | None, overrides: dict, world: World |
         warn(f"this run was trained on {saved} process(es) and resumes on {now}: the global batch changes "
              f"from {saved} x {batch} to {now} x {batch} images")
     return config, folder, state
+
+
+def accept_resume(budget: Budget, files: RunFiles, trainer: Trainer, seconds: float, steps: int | None) -> None:
+    """A resumed run goes on only where it has training left to do (else one line naming --steps); then
+    its checkpoint is where the history goes on from (start_from_checkpoint)."""
+    if budget.reached(trainer.step_count, trainer.epoch_progress, seconds) == "steps":
+        raise UsageError(f"--steps {steps}: {files.run_dir} is already at step {trainer.step_count}; "
+                         "ask for more steps, or give --max-seconds or --epochs to train on from here")
+    start_from_checkpoint(files, trainer)
 
 
 def start_from_checkpoint(files: RunFiles, trainer: Trainer) -> None:

@@ -30,7 +30,7 @@ from cgan_core.run.folder_writer import RunFiles, checkpoint_files, holds_run, l
 from cgan_core.run.fork import state_bytes
 from cgan_core.run.guard import Action, Decision, DivergenceGuard, GuardConfig
 from cgan_core.run.recovery import Recovery
-from cgan_core.run.resume import resume_point, start_from_checkpoint
+from cgan_core.run.resume import accept_resume, resume_point
 from cgan_core.run.saving import RunSaves
 from cgan_core.run.stats import StatsBuffer
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
@@ -77,7 +77,8 @@ class TrainingRun:
         self.ranks = world.size if world is not None else 1  # the processes training this run
         # The device, and bf16 when the forwards run in it (e.g. "cpu (2 threads), bf16").
         self.device_name = describe(self.trainer.device) + (", bf16" if self.trainer.low_precision else "")
-        self.footprint = fitting_footprint(self.config, self.dataset, self.trainer.device)  # or refused
+        self.footprint = fitting_footprint(self.config, self.dataset.image_shape, self.dataset.num_classes,
+                                           self.trainer.device)  # or refused in one line
         self._share_due = world is not None  # the first turn gives every rank rank 0's whole state
         self.warn = warn
         self.seconds = 0.0  # training time of the whole run, across resumes
@@ -91,11 +92,8 @@ class TrainingRun:
             self.guard.load_state_dict(state.get("guard", {}))
         self.budget = Budget(self.config.steps, self.config.epochs, self.config.max_seconds, self.step_count,
                              self.epoch, self.seconds)
-        if state is not None and self.budget.reached(self.step_count, self.epoch, self.seconds) == "steps":
-            raise UsageError(f"--steps {self.config.steps}: {self.run_dir} is already at step {self.step_count}; "
-                             "ask for more steps, or give --max-seconds or --epochs to train on from here")
-        if state is not None:  # only now, once the resume is accepted
-            start_from_checkpoint(self.files, self.trainer)
+        if state is not None:
+            accept_resume(self.budget, self.files, self.trainer, self.seconds, self.config.steps)
         self.guard.take_snapshot(self.trainer.state_dict())  # always somewhere to go back to: the start
         self.stats = StatsBuffer(self.seconds, self.trainer.images_seen, self.config.stats_every,
                                  self.report_seconds)

@@ -48,7 +48,9 @@ def _saved_bytes(loss_of: callable) -> int:
     seen: dict[tuple, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
-        seen[(id(t.untyped_storage()) if t.device.type != "meta" else id(t), t.shape)] = t.numel() * t.element_size()
+        # A real tensor's storage by its address; a meta tensor has none, and autograd keeps the object alive.
+        where = id(t) if t.device.type == "meta" else t.untyped_storage().data_ptr()
+        seen[(where, t.shape)] = t.numel() * t.element_size()
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
@@ -62,7 +64,6 @@ def estimate(config: TrainConfig, image_shape: tuple[int, int, int], num_classes
     preset = get_preset(config.preset)
     with torch.random.fork_rng(devices=[]), torch.device("meta"):  # the run's random streams untouched
         g, d = preset.build(num_classes, image_shape, config.latent_dim)
-        g.train(), d.train()
         batch = config.batch_size
         z, c = torch.randn(batch, config.latent_dim), torch.randint(0, num_classes, (batch,))
         real = torch.randn(batch, *image_shape)
@@ -89,22 +90,17 @@ def free_memory_mb(device: torch.device) -> float | None:
     return None
 
 
-def refuse_if_it_does_not_fit(footprint: Footprint, config: TrainConfig, image_shape: tuple[int, int, int],
-                              device: torch.device) -> None:
-    """One line, before anything is allocated, when the run would not fit the device's free memory."""
+def fitting_footprint(config: TrainConfig, image_shape: tuple[int, int, int], num_classes: int,
+                      device: torch.device) -> Footprint:
+    """The footprint, refused in one line where it would not fit the device's free memory: at a run's start
+    before its first step, and in the studio before Start."""
+    footprint = estimate(config, image_shape, num_classes)
     free = free_memory_mb(device)
     if free is not None and footprint.needs_mb > free:
         size = f"{image_shape[2]}x{image_shape[1]} px"
         raise ConfigError(f"--batch-size {config.batch_size} at {size} with preset {config.preset}: "
                           f"{footprint.describe()}, and {device.type} has {free:,.0f} MB free; "
                           "lower the batch size or the image size")
-
-
-def fitting_footprint(config: TrainConfig, dataset, device: torch.device) -> Footprint:
-    """The footprint of training `dataset` (an ImageDataset) under `config` on `device`, counted on the meta
-    device; refused in one line where it cannot fit (a run's start, before its first step)."""
-    footprint = estimate(config, dataset.image_shape, dataset.num_classes)
-    refuse_if_it_does_not_fit(footprint, config, dataset.image_shape, device)
     return footprint
 
 
