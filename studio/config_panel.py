@@ -139,6 +139,11 @@ class ConfigPanel(QWidget):
             # One edit, one command with that one value (SetHParams(lr_d=...)); the run's HParamChange
             # comes back to show_hparams.
             widget.valueChanged.connect(lambda value, name=name: self._on_live_edit(name, value))
+        for combo in self.findChildren(QComboBox):
+            # Sized by a short text, not their longest item: the longest made the form wider than the panel,
+            # and the fields and the cost's wrapped text ran past its right edge, clipped.
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(8)
         self._on_preset(DEFAULT_PRESET)
 
     def _build_footprint(self) -> FootprintView:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cgan_core.data.registry import planned_images
 from cgan_core.errors import CganError
@@ -30,9 +30,10 @@ class FootprintView(QWidget):
         self.time_button.setToolTip("Train a few steps of this preset on random images of the chosen size, to see "
                                     "how long a step takes on this device (a few seconds; Start stops it)")
         self.time_button.clicked.connect(self.time_step)
-        layout = QHBoxLayout(self)
+        # Stacked, not side by side: beside the wrapped text the button fell past the panel's right edge.
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label, 1)
+        layout.addWidget(self.label)
         layout.addWidget(self.time_button)
         self._debounce = QTimer(self, singleShot=True, interval=300)  # a spin box's arrows send many edits
         self._debounce.timeout.connect(self.refresh)
