@@ -214,12 +214,14 @@ class AttachedCli:
         if self.batch is None:
             self.batch = int(json.loads((self.run_dir / "config.json").read_text())["batch_size"])
         with open(metrics, "rb") as f:
+            header = f.readline().decode().strip().split(",")
             f.seek(max(0, metrics.stat().st_size - 4096))
             lines = [line for line in f.read().decode().splitlines() if line and line[0].isdigit()]
         if len(lines) < 2:
             return None
-        row = lines[-2].split(",")  # the last one may be half written
-        return int(row[0]), int(row[0]) * self.batch, float(row[-1]), int(row[0])
+        row = dict(zip(header, lines[-2].split(",")))  # the last line may be half written
+        step = int(row["step"])
+        return step, step * self.batch, float(row["seconds"]), step
 
 
 class Views:

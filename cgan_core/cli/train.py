@@ -152,7 +152,7 @@ def _rank_failed(run, world, exc: RuntimeError) -> int:
     """Rank 0, when another rank died or hung: keep what can be kept, say how to go on, exit 1."""
     from cgan_core.step.distributed import failure_message
 
-    saved = run.save_rescue()
+    saved = run.saves.rescue(run.seconds)  # the newest healthy snapshot as a checkpoint
     kept = f"; its newest healthy state is {saved}" if saved else ""
     print(f"cgan-studio: error: {failure_message(world, exc)}: the run stopped at step {run.step_count}{kept}; "
           f"--resume {run.run_dir} continues it", file=sys.stderr)

@@ -179,10 +179,6 @@ class TrainingRun:
         self.files.write_metrics(read[1])
         return read[0]
 
-    @property
-    def images_per_second(self) -> float:
-        return self.stats.images_per_second
-
     # ---- commands ------------------------------------------------------------------------------------
     def apply(self, command) -> list:
         """Apply a run-level command between steps; returns the events it caused."""
@@ -273,10 +269,6 @@ class TrainingRun:
     # ---- files and the end -----------------------------------------------------------------------------
     def save_checkpoint(self) -> CheckpointSaved:
         return self.saves.checkpoint(self.seconds)
-
-    def save_rescue(self) -> Path | None:
-        """After a failure mid-step: the newest healthy snapshot as a checkpoint (see RunSaves.rescue)."""
-        return self.saves.rescue(self.seconds)
 
     def save_generator(self, path: Path | None = None) -> Path:
         return self.saves.generator(path)
