@@ -1,7 +1,8 @@
 """The memory a run is said to need before it starts (cgan_core/step/footprint.py, counted on the meta
 device) against what training takes: for each preset and image size, a fresh process builds the run on
-random RGB images, reads its resident size, trains `--steps` steps and reads its peak resident size. The
-estimate should sit above the measured growth (a refusal that errs, errs on the side of not starting).
+random RGB images, reads its resident size, trains one untimed warm-up step and `--steps` timed ones, and
+reads its peak resident size. The estimate should sit above the measured growth (a refusal that errs, errs
+on the side of not starting).
 
     .venv/bin/python -m benchmarks.bench_footprint [--sizes 32,64,128] [--presets all] [--steps 3]
 """
@@ -29,6 +30,7 @@ footprint = estimate(config, (3, size, size), 10)
 trainer = Trainer(config, data)
 rss = lambda: int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
 before = rss()
+trainer.step().values.sum().item()  # warm-up, untimed (oneDNN's primitives), as the panel's "Time a step"
 start = time.perf_counter()
 for _ in range(steps):
     trainer.step().values.sum().item()
