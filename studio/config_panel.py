@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from cgan_core.run.guard import GuardConfig, Remedy
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
-from cgan_core.step.presets import DEFAULT_PRESET, PRESETS, canonical_name
+from cgan_core.step.presets import DEFAULT_PRESET, PRESETS, RGB_MIN_SIDE, canonical_name, default_preset
 
 from .dataset_picker import DatasetPicker
 from .footprint_view import FootprintView
@@ -87,6 +87,9 @@ class ConfigPanel(QWidget):
             self.preset.addItem(name)
             self.preset.setItemData(i, f"{preset.summary}\nFrom {preset.source}", 3)  # Qt.ToolTipRole
         self.preset.currentTextChanged.connect(self._on_preset)
+        # Until the user names a preset (picks one, or opens a run), the data picks it: see _preset_for_images.
+        self._preset_named, self._defaulting = False, False
+        self.preset.currentTextChanged.connect(self._note_preset_named)
         self.latent_dim = _spin("latentDimSpin", 2, 1024, "Size of the noise vector z (fixed for a run)")
         self.batch_size = _spin("batchSizeSpin", 2, 4096, "Images per step (fixed for a run)")
         self.lr_g = LogSpinBox("lrGSpin", 2e-4)
@@ -149,6 +152,7 @@ class ConfigPanel(QWidget):
     def _build_footprint(self) -> FootprintView:
         """What these settings will cost, before Start: counted again at every change of a fixed setting."""
         self.footprint = FootprintView(self.config)
+        self.footprint.planned.connect(self._preset_for_images)
         for combo in (self.dataset, self.data_picker.size, self.data_picker.color, self.preset, self.device,
                       self.precision):
             combo.currentIndexChanged.connect(self.footprint.schedule)
@@ -227,6 +231,26 @@ class ConfigPanel(QWidget):
         finally:
             self._loading = was_loading
 
+    @Slot(str)
+    def _note_preset_named(self, _name: str) -> None:
+        self._preset_named = self._preset_named or not self._defaulting
+
+    @Slot(tuple)
+    def _preset_for_images(self, shape: tuple) -> None:
+        """The default preset for the images chosen (presets.default_preset: colour images of 32 px and more
+        get the preset built for them), until the user names one."""
+        if self._preset_named or not self.preset.isEnabled():  # named, or a run holds the panel
+            return
+        self._defaulting, name = True, default_preset(shape)
+        try:
+            self.preset.setCurrentText(name)
+        finally:
+            self._defaulting = False
+        if name != DEFAULT_PRESET:
+            preset = PRESETS[name]
+            self.preset.setToolTip(f"{preset.summary}\nFrom {preset.source}\nChosen for colour images of {RGB_MIN_SIDE} px "
+                                   "and more; pick another to keep it.")
+
     def _on_live_edit(self, name: str, value: float) -> None:
         if not self._loading:
             self.hparamsEdited.emit({name: int(value) if name == "d_steps" else value})
@@ -246,10 +270,13 @@ class ConfigPanel(QWidget):
 
     def load(self, values: dict) -> None:
         """Show a saved configuration (QSettings, or an opened run) without emitting edits."""
-        self._loading = True
+        self._loading, self._defaulting = True, True
         try:
             if canonical_name(str(values.get("preset"))) in PRESETS:  # old runs name presets by their old names
                 self.preset.setCurrentText(canonical_name(values["preset"]))
+            # A run's preset was named for it; the studio's last settings say whether the user named theirs.
+            self._preset_named = bool(values.get("preset_named", True))
+            self._defaulting = False
             self.data_picker.load(values)
             self.precision.setCurrentIndex(max(0, self.precision.findData(values.get("precision"))))
             for key, widget in [("latent_dim", self.latent_dim), ("batch_size", self.batch_size),
@@ -257,7 +284,12 @@ class ConfigPanel(QWidget):
                 if values.get(key) is not None:
                     widget.setValue(type(widget.value())(values[key]))
         finally:
-            self._loading = False
+            self._loading, self._defaulting = False, False
+
+    @property
+    def preset_named(self) -> bool:
+        """Whether the user named the preset, or it is the data's default (remembered with the settings)."""
+        return self._preset_named
 
     def show_hparams(self, values: dict) -> None:
         """Show the values the run acknowledged (an edit's HParamChange, a rollback's backoff, a change sent

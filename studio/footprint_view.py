@@ -21,6 +21,7 @@ REFUSED_STYLE = "color: #d9534f"
 
 class FootprintView(QWidget):
     timed = Signal(int, str)  # (the request it answers, the text): from the timing thread
+    planned = Signal(tuple)  # (channels, height, width) the chosen data will train at, at each count
 
     def __init__(self, config_of: Callable[[], TrainConfig], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +56,7 @@ class FootprintView(QWidget):
         try:
             config = self.config_of()
             shape, classes = planned_images(config.dataset, config.image_size, config.color)
+            self.planned.emit(tuple(shape))
             device = pick_device(config.device)
             footprint = fitting_footprint(config, shape, classes, device)
             self._planned = (config, shape, classes)
@@ -104,6 +106,7 @@ class FootprintView(QWidget):
         the status bar's from here on."""
         self._running = running
         self._cancel.set()
+        self._debounce.stop()  # a count due from an edit just before Start would change the panel mid-run
         self.time_button.setEnabled(not running)
         if not running:
             self.schedule()

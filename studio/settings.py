@@ -23,4 +23,5 @@ def save(window) -> None:
     settings = QSettings()
     settings.setValue("geometry", window.saveGeometry())
     settings.setValue("splitter", window.splitter.saveState())
-    settings.setValue("config", json.dumps(window.config_panel.config().to_dict()))
+    panel = window.config_panel
+    settings.setValue("config", json.dumps({**panel.config().to_dict(), "preset_named": panel.preset_named}))

@@ -2,10 +2,13 @@
 line of progress about once a second and every guard decision, quality measurement and best model."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
 import time
+import tomllib
+from pathlib import Path
 
 from cgan_core.errors import UsageError
 from cgan_core.output.quality import QualityReport
@@ -36,6 +39,25 @@ def _train_config(args) -> tuple[TrainConfig, dict]:
                                             "checkpoint_minutes", "best_by", "augment")}
     given = {k: v for k, v in flags.items() if v is not None}
     return TrainConfig.from_dict({**values, **given}), given
+
+
+def _named_preset(args, given: dict) -> bool:
+    """Whether the user named a preset (a flag, or the --config file); if not, the data picks it."""
+    return "preset" in given or bool(args.config) and "preset" in tomllib.loads(Path(args.config).read_text())
+
+
+def _preset_for_data(config: TrainConfig) -> TrainConfig:
+    """No preset named: the default for the images the run will train on (presets.default_preset), said in
+    one line when it is not the usual one."""
+    from cgan_core.data.registry import planned_images
+    from cgan_core.step.presets import DEFAULT_PRESET, RGB_MIN_SIDE, default_preset
+
+    (channels, side, _), _ = planned_images(config.dataset, config.image_size, config.color)
+    preset = default_preset((channels, side, side))
+    if preset != DEFAULT_PRESET:
+        print(f"cgan-studio: colour images of {side} px: preset {preset}, the default for colour images of "
+              f"{RGB_MIN_SIDE} px and more (--preset picks another)", file=sys.stderr)
+    return dataclasses.replace(config, preset=preset)
 
 
 def cmd_train(args) -> int:
@@ -103,6 +125,8 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
         check_available()
     if not args.resume:
         fetch_dataset(config.dataset, _download_bar(config.dataset))
+        if not _named_preset(args, given):
+            config = _preset_for_data(config)
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard, world=world)
     if args.quality_every is not False or args.autotune is not None:  # the autotuner picks by live quality
         _enable_quality(run, None if args.quality_every is False else args.quality_every)

@@ -133,9 +133,19 @@ PRESETS: dict[str, Preset] = {
     ]
 }
 DEFAULT_PRESET = "studio-fast"
+# Colour images of 32 px and more train by default on the preset built for them (issue 27): studio-fast was
+# designed on 28 px greyscale digits.
+RGB_PRESET, RGB_MIN_SIDE = "resnet-projection", 32
 # Earlier names, after the seed documents the recipes came from: they still open old runs.
 ALIASES = {"seed001-mlp": "mlp-label-product", "seed002-mlp": "mlp-label-concat",
            "seed003-conv-onehot": "conv-onehot-channels", "seed004-dcgan": "dcgan-label-channel"}
+
+
+def default_preset(image_shape: tuple[int, int, int]) -> str:
+    """The preset a run trains when none is named: RGB_PRESET for colour images of 32 px and more, else
+    studio-fast."""
+    channels, height, width = image_shape
+    return RGB_PRESET if channels == 3 and min(height, width) >= RGB_MIN_SIDE else DEFAULT_PRESET
 
 
 def canonical_name(name: str) -> str:

@@ -3,6 +3,8 @@ size the networks take below it, said in one line), up to 128 px; the residual p
 DiffAugment on D's inputs, real and generated alike."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +124,22 @@ def test_the_augmentation_is_a_setting_checked_before_use():
     assert TrainConfig(preset="studio-fast", augment="translation").resolved().augment == "translation"
     with pytest.raises(ConfigError, match="--augment"):
         TrainConfig(augment="rotate").validate()
+
+
+def test_colour_images_of_32_px_and_more_train_on_the_rgb_preset_unless_one_is_named(tmp_path, cli_here):
+    from cgan_core.step.presets import default_preset
+
+    assert default_preset((3, 32, 32)) == default_preset((3, 128, 128)) == "resnet-projection"
+    assert default_preset((3, 16, 16)) == default_preset((1, 64, 64)) == default_preset((1, 28, 28)) == "studio-fast"
+    folder = write_images(tmp_path / "rgb32", [(32, 32)] * 4)
+    short = ["--dataset", folder, "--steps", 1, "--batch-size", 4, "--latent-dim", 8]
+    rc, _, err = cli_here("train", *short, "--out", tmp_path / "by-data")
+    assert rc == 0 and "preset resnet-projection, the default for colour images of 32 px" in err
+    assert json.loads((tmp_path / "by-data" / "config.json").read_text())["preset"] == "resnet-projection"
+    rc, _, err = cli_here("train", *short, "--preset", "studio-fast", "--out", tmp_path / "named")
+    assert rc == 0 and "the default for colour images" not in err
+    assert json.loads((tmp_path / "named" / "config.json").read_text())["preset"] == "studio-fast"
+    toml = tmp_path / "run.toml"
+    toml.write_text('preset = "mlp-label-product"\n')
+    rc, _, _ = cli_here("train", *short, "--config", toml, "--out", tmp_path / "from-file")
+    assert rc == 0 and json.loads((tmp_path / "from-file" / "config.json").read_text())["preset"] == "mlp-label-product"

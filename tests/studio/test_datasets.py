@@ -41,3 +41,26 @@ def test_a_bad_folder_gives_a_dialog_and_the_window_stays_up(qtbot, window, tmp_
     qtbot.waitUntil(lambda: not w.running, timeout=60_000)
     assert w.errors and "only one class" in w.errors[-1] and "single" in w.errors[-1]
     assert w.isVisible()
+
+
+def test_colour_images_of_32_px_and_more_pick_the_rgb_preset_until_the_user_names_one(qtbot, tmp_path):
+    from studio.config_panel import ConfigPanel
+
+    panel = ConfigPanel()  # as a fresh window has it: no preset named yet
+    qtbot.addWidget(panel)
+    picker, fruit = panel.data_picker, str(write_folder(tmp_path / "fruit"))  # 40 px RGB: trains at 32
+    picker.set_dataset(fruit)
+    qtbot.waitUntil(lambda: panel.preset.currentText() == "resnet-projection", timeout=10_000)
+    assert "Chosen for colour images of 32 px" in panel.preset.toolTip() and panel.batch_size.value() == 64
+    picker.set_dataset("mnist")  # grey 28 px: back to the usual one
+    qtbot.waitUntil(lambda: panel.preset.currentText() == "studio-fast", timeout=10_000)
+    panel.preset.setCurrentText("mlp-label-product")  # the user names one: it stays
+    with qtbot.waitSignal(panel.footprint.planned, timeout=10_000):
+        picker.set_dataset(fruit)
+    assert panel.preset.currentText() == "mlp-label-product"
+    # The studio's own settings remember whether the preset was named; a run's configuration names its preset.
+    panel.load({"preset": "studio-fast", "dataset": fruit, "preset_named": False})
+    qtbot.waitUntil(lambda: panel.preset.currentText() == "resnet-projection", timeout=10_000)
+    with qtbot.waitSignal(panel.footprint.planned, timeout=10_000):
+        panel.load({"preset": "studio-fast", "dataset": fruit, "image_size": None})
+    assert panel.preset.currentText() == "studio-fast" and panel.preset_named
