@@ -1,6 +1,7 @@
 """`cgan-studio sweep`: many runs of one preset over a hyperparameter range, on Optuna (see sweep.py)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from cgan_core.cli.train import preset_for_data
 from cgan_core.compare import optuna_sweep as sweep
 from cgan_core.errors import UsageError
 from cgan_core.output.quality import objective
@@ -17,7 +19,7 @@ from cgan_core.step.config import BestBy, TrainConfig
 
 def add_command(sub, positive_int, positive_float) -> None:
     p = sub.add_parser("sweep", help="train many runs over hyperparameter ranges (Optuna), ranked by quality")
-    p.add_argument("--preset", help="the preset every trial trains (default: studio-fast)")
+    p.add_argument("--preset", help="the preset every trial trains (default: the data's, as train picks it)")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--param", action="append", default=[], metavar="NAME=LOW:HIGH[:log]",
                    help=f"a range to search; NAME is one of {', '.join(sweep.SWEEPABLE)}; repeat for more")
@@ -46,8 +48,9 @@ def cmd_sweep(args) -> int:
     if not args.param:
         raise UsageError("argument --param: give at least one range, e.g. --param lr_g=1e-5:1e-3:log")
     params = [sweep.ParamRange.parse(text) for text in args.param]
-    base = TrainConfig(preset=args.preset or "studio-fast", dataset=args.dataset, seed=args.seed,
-                       max_seconds=args.max_seconds, best_by=args.best_by)
+    base = TrainConfig(dataset=args.dataset, seed=args.seed, max_seconds=args.max_seconds, best_by=args.best_by)
+    # No preset named: the data's default, as `train` picks it (a worker process picks the same).
+    base = dataclasses.replace(base, preset=args.preset) if args.preset else preset_for_data(base)
     base.validate()
     worker = os.environ.get("CGAN_SWEEP_WORKER") == "1"
     if not worker:

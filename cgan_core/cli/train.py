@@ -46,7 +46,7 @@ def _named_preset(args, given: dict) -> bool:
     return "preset" in given or bool(args.config) and "preset" in tomllib.loads(Path(args.config).read_text())
 
 
-def _preset_for_data(config: TrainConfig) -> TrainConfig:
+def preset_for_data(config: TrainConfig) -> TrainConfig:
     """No preset named: the default for the images the run will train on (presets.default_preset), said in
     one line when it is not the usual one."""
     from cgan_core.data.registry import planned_images
@@ -126,7 +126,7 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
     if not args.resume:
         fetch_dataset(config.dataset, _download_bar(config.dataset))
         if not _named_preset(args, given):
-            config = _preset_for_data(config)
+            config = preset_for_data(config)
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard, world=world)
     if args.quality_every is not False or args.autotune is not None:  # the autotuner picks by live quality
         _enable_quality(run, None if args.quality_every is False else args.quality_every)
