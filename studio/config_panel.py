@@ -73,6 +73,16 @@ def _fraction(name: str, tip: str) -> QDoubleSpinBox:
     return box
 
 
+def _precision_combo() -> QComboBox:
+    combo = QComboBox(objectName="precisionCombo")
+    for text, value in (("preset's own", None), ("auto (bf16 where native)", "auto"), ("fp32", "fp32"),
+                        ("bf16 (faster)", "bf16")):
+        combo.addItem(text, value)
+    combo.setToolTip("The training forwards' arithmetic. bf16 is about 1.5x faster on CPUs with avx512_bf16 and "
+                     "on recent GPUs; weights, optimizer and losses stay fp32")
+    return combo
+
+
 class ConfigPanel(QWidget):
     hparamsEdited = Signal(dict)
     guardEdited = Signal(dict)
@@ -82,14 +92,7 @@ class ConfigPanel(QWidget):
         self._loading = False
         self.data_picker = DatasetPicker(self)
         self.dataset = self.data_picker.combo
-        self.preset = QComboBox(objectName="presetCombo")
-        for i, (name, preset) in enumerate(PRESETS.items()):
-            self.preset.addItem(name)
-            self.preset.setItemData(i, f"{preset.summary}\nFrom {preset.source}", 3)  # Qt.ToolTipRole
-        self.preset.currentTextChanged.connect(self._on_preset)
-        # Until the user names a preset (picks one, or opens a run), the data picks it: see _preset_for_images.
-        self._preset_named, self._defaulting = False, False
-        self.preset.currentTextChanged.connect(self._note_preset_named)
+        self.preset = self._build_preset_combo()
         self.latent_dim = _spin("latentDimSpin", 2, 1024, "Size of the noise vector z (fixed for a run)")
         self.batch_size = _spin("batchSizeSpin", 2, 4096, "Images per step (fixed for a run)")
         self.lr_g = LogSpinBox("lrGSpin", 2e-4)
@@ -103,12 +106,7 @@ class ConfigPanel(QWidget):
         self.seed = _spin("seedSpin", 0, 2**31 - 1, "Random seed: same seed, same device, same losses")
         self.device = QComboBox(objectName="deviceCombo")
         self._fill_devices()
-        self.precision = QComboBox(objectName="precisionCombo")
-        for text, value in (("preset's own", None), ("auto (bf16 where native)", "auto"), ("fp32", "fp32"),
-                            ("bf16 (faster)", "bf16")):
-            self.precision.addItem(text, value)
-        self.precision.setToolTip("The training forwards' arithmetic. bf16 is about 1.5x faster on CPUs with "
-                                  "avx512_bf16 and on recent GPUs; weights, optimizer and losses stay fp32")
+        self.precision = _precision_combo()
         self.steps = _spin("stepsSpin", 0, 10**8, "Stop after this many steps (0 = run until stopped)")
         self.steps.setSpecialValueText("unbounded")
         form_run, form_live = QFormLayout(), QFormLayout()
@@ -148,6 +146,17 @@ class ConfigPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
         self._on_preset(DEFAULT_PRESET)
+
+    def _build_preset_combo(self) -> QComboBox:
+        combo = QComboBox(objectName="presetCombo")
+        for i, (name, preset) in enumerate(PRESETS.items()):
+            combo.addItem(name)
+            combo.setItemData(i, f"{preset.summary}\nFrom {preset.source}", 3)  # Qt.ToolTipRole
+        combo.currentTextChanged.connect(self._on_preset)
+        # Until the user names a preset (picks one, or opens a run), the data picks it: see _preset_for_images.
+        self._preset_named, self._defaulting = False, False
+        combo.currentTextChanged.connect(self._note_preset_named)
+        return combo
 
     def _build_footprint(self) -> FootprintView:
         """What these settings will cost, before Start: counted again at every change of a fixed setting."""
