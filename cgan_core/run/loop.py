@@ -138,7 +138,7 @@ class RunLoop:
 
     def progress(self) -> Progress:
         run = self.run
-        return Progress(run.step_count, run.epoch, run.stats.images_per_second, run.seconds - run.budget.start_seconds,
+        return Progress(run.step_count, run.epoch, run.images_per_second, run.seconds - run.budget.start_seconds,
                         run.progress(), self.paused)
 
     # ---- commands ------------------------------------------------------------------------------------

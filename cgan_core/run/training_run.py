@@ -179,6 +179,10 @@ class TrainingRun:
         self.files.write_metrics(read[1])
         return read[0]
 
+    @property
+    def images_per_second(self) -> float:  # over the last chunk of steps (DrivenRun)
+        return self.stats.images_per_second
+
     # ---- commands ------------------------------------------------------------------------------------
     def apply(self, command) -> list:
         """Apply a run-level command between steps; returns the events it caused."""
