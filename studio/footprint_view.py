@@ -106,7 +106,9 @@ class FootprintView(QWidget):
         the status bar's from here on."""
         self._running = running
         self._cancel.set()
-        self._debounce.stop()  # a count due from an edit just before Start would change the panel mid-run
+        if running and self._debounce.isActive():  # an edit just before Start: count what the run starts with now
+            self._debounce.stop()
+            self.refresh()
         self.time_button.setEnabled(not running)
         if not running:
             self.schedule()

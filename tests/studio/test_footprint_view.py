@@ -26,3 +26,14 @@ def test_settings_that_cannot_fit_are_refused_before_start(window, qtbot):
     panel.batch_size.setValue(16)
     qtbot.waitUntil(lambda: "lower the batch size" not in panel.footprint.label.text(), timeout=10_000)
     assert panel.footprint.time_button.isEnabled()
+
+
+def test_an_edit_just_before_start_is_counted_for_the_run_that_starts(window, qtbot):
+    view, panel = window.config_panel.footprint, window.config_panel
+    qtbot.waitUntil(lambda: "parameters" in view.label.text(), timeout=10_000)
+    before = view.label.text()
+    panel.batch_size.setValue(24)  # Start before the count's 300 ms debounce: it is counted at Start
+    window.start()
+    assert view.label.text() != before and "parameters" in view.label.text() and not view.time_button.isEnabled()
+    window.stop()
+    qtbot.waitUntil(lambda: not window.running, timeout=30_000)
