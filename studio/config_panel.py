@@ -279,13 +279,12 @@ class ConfigPanel(QWidget):
 
     def load(self, values: dict) -> None:
         """Show a saved configuration (QSettings, or an opened run) without emitting edits."""
-        self._loading, self._defaulting = True, True
+        self._loading = True
         try:
             if canonical_name(str(values.get("preset"))) in PRESETS:  # old runs name presets by their old names
                 self.preset.setCurrentText(canonical_name(values["preset"]))
             # A run's preset was named for it; the studio's last settings say whether the user named theirs.
             self._preset_named = bool(values.get("preset_named", True))
-            self._defaulting = False
             self.data_picker.load(values)
             self.precision.setCurrentIndex(max(0, self.precision.findData(values.get("precision"))))
             for key, widget in [("latent_dim", self.latent_dim), ("batch_size", self.batch_size),
@@ -293,7 +292,7 @@ class ConfigPanel(QWidget):
                 if values.get(key) is not None:
                     widget.setValue(type(widget.value())(values[key]))
         finally:
-            self._loading, self._defaulting = False, False
+            self._loading = False
 
     @property
     def preset_named(self) -> bool:

@@ -7,8 +7,6 @@ import json
 import signal
 import sys
 import time
-import tomllib
-from pathlib import Path
 
 from cgan_core.errors import UsageError
 from cgan_core.output.quality import QualityReport
@@ -32,18 +30,15 @@ from cgan_core.run.guard import GuardConfig
 from cgan_core.step.config import TrainConfig
 
 
-def _train_config(args) -> tuple[TrainConfig, dict]:
-    values = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
+def _train_config(args) -> tuple[TrainConfig, dict, bool]:
+    """(the configuration, the flags given, whether a flag or the --config file named a preset: if neither
+    did, the data picks it, see preset_for_data)."""
+    values = TrainConfig.read_toml(args.config) if args.config else {}
     flags = {k: getattr(args, k) for k in ("preset", "dataset", "image_size", "color", "steps", "epochs", "max_seconds",
                                             "batch_size", "lr_g", "lr_d", "latent_dim", "seed", "device", "precision",
                                             "checkpoint_minutes", "best_by", "augment")}
     given = {k: v for k, v in flags.items() if v is not None}
-    return TrainConfig.from_dict({**values, **given}), given
-
-
-def _named_preset(args, given: dict) -> bool:
-    """Whether the user named a preset (a flag, or the --config file); if not, the data picks it."""
-    return "preset" in given or bool(args.config) and "preset" in tomllib.loads(Path(args.config).read_text())
+    return TrainConfig.from_dict({**values, **given}), given, "preset" in {**values, **given}
 
 
 def preset_for_data(config: TrainConfig) -> TrainConfig:
@@ -52,10 +47,10 @@ def preset_for_data(config: TrainConfig) -> TrainConfig:
     from cgan_core.data.registry import planned_images
     from cgan_core.step.presets import DEFAULT_PRESET, RGB_MIN_SIDE, default_preset
 
-    (channels, side, _), _ = planned_images(config.dataset, config.image_size, config.color)
-    preset = default_preset((channels, side, side))
+    shape, _ = planned_images(config.dataset, config.image_size, config.color)
+    preset = default_preset(shape)
     if preset != DEFAULT_PRESET:
-        print(f"cgan-studio: colour images of {side} px: preset {preset}, the default for colour images of "
+        print(f"cgan-studio: colour images of {shape[1]} px: preset {preset}, the default for colour images of "
               f"{RGB_MIN_SIDE} px and more (--preset picks another)", file=sys.stderr)
     return dataclasses.replace(config, preset=preset)
 
@@ -63,7 +58,7 @@ def preset_for_data(config: TrainConfig) -> TrainConfig:
 def cmd_train(args) -> int:
     from cgan_core.step import distributed
 
-    config, given = _train_config(args)
+    config, given, preset_named = _train_config(args)
     if args.autotune is not None:
         args.autotune = Autotune.parse(args.autotune)  # checked before anything is started
         if args.nproc is not None and args.nproc > 1 or distributed.launched():
@@ -76,9 +71,9 @@ def cmd_train(args) -> int:
     if args.nproc is not None and args.nproc > 1:
         return distributed.launch(args.nproc, _without_nproc(args.argv), args.dist_timeout)
     if not distributed.launched():
-        return _train(args, config, given, None)
+        return _train(args, config, given, preset_named, None)
     world = distributed.join(config.device, args.dist_timeout)
-    code = _follow(world) if not world.is_main else _train(args, config, given, world)
+    code = _follow(world) if not world.is_main else _train(args, config, given, preset_named, world)
     world.leave(code)  # never returns
 
 
@@ -111,7 +106,7 @@ def _follow(world) -> int:
     return 0
 
 
-def _train(args, config: TrainConfig, given: dict, world) -> int:
+def _train(args, config: TrainConfig, given: dict, preset_named: bool, world) -> int:
     from cgan_core.run.commands import Stop
     from cgan_core.run.control import ControlInbox
     from cgan_core.run.loop import RunLoop
@@ -125,7 +120,7 @@ def _train(args, config: TrainConfig, given: dict, world) -> int:
         check_available()
     if not args.resume:
         fetch_dataset(config.dataset, _download_bar(config.dataset))
-        if not _named_preset(args, given):
+        if not preset_named:
             config = preset_for_data(config)
     run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard, world=world)
     if args.quality_every is not False or args.autotune is not None:  # the autotuner picks by live quality

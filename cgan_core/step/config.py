@@ -125,14 +125,16 @@ class TrainConfig:
         return cls(**values)
 
     @classmethod
-    def from_toml(cls, path: Path) -> TrainConfig:
+    def read_toml(cls, path: Path) -> dict:
+        """The settings a TOML file names (only those: whether it names a preset matters), checked."""
         try:
             values = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file") from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
-        return cls.from_dict(values, str(path))
+        cls.from_dict(values, str(path))  # an unknown setting is refused, naming the file
+        return values
 
 
 def _looks_like_path(name: str) -> bool:
