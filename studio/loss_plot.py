@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from studio.overfitting_label import OverfittingLabel
+from studio.plot_placement import CORNERS, emptiest_corner, label_anchor
 
 from .series import LossSeries
 
@@ -55,7 +56,9 @@ class LossPlot(QWidget):
         item.getAxis("left").enableAutoSIPrefix(False)  # "loss (x0.001)" with values of 700 confuses
         # No pyqtgraph downsampling or clipping: the series hands over only what the pixels can show.
         cheap_grid(item)
-        self.legend = item.addLegend(offset=(-10, -30), labelTextColor="#dddddd", brush=(30, 31, 34, 200))
+        self.legend = item.addLegend(labelTextColor="#dddddd", brush=(30, 31, 34, 200))
+        self.legend_corner = "bottom right"
+        self._move_legend(self.legend_corner)
         self.raw_curves, self.smooth_curves = {}, {}
         for name, (color, title) in CURVES.items():
             raw = pg.mkColor(color)
@@ -64,6 +67,7 @@ class LossPlot(QWidget):
             self.smooth_curves[name] = item.plot(pen=pg.mkPen(color, width=2), name=f"{name}  ({title})")
         item.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
         item.getViewBox().sigXRangeChanged.connect(self._on_x_range)
+        item.getViewBox().sigRangeChanged.connect(self._place_legend)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self._build_controls()
         layout = QVBoxLayout(self)
@@ -151,14 +155,14 @@ class LossPlot(QWidget):
             self._branched_at.discard(to_step)
         elif (abandoned := self.series.cut_after(to_step)) is not None:
             self.add_ghost(*abandoned)
-        self.add_marker(to_step, text, color="#e06c75", left=True)
+        self.add_marker(to_step, text, color="#e06c75")
         self._dirty = True
 
-    def add_marker(self, step: int, text: str, color: str = "#c678dd", left: bool = False) -> pg.InfiniteLine:
-        """A labelled vertical line; `left` puts the label before the line (rollbacks sit at the newest steps)."""
+    def add_marker(self, step: int, text: str, color: str = "#c678dd") -> pg.InfiniteLine:
+        """A labelled vertical line; its label sits on the side of the line with more of the view."""
         # Labels alternate between two heights so that close markers do not overprint each other.
         height = 0.96 if len(self.markers) % 2 == 0 else 0.88
-        anchor = (1, 0.5) if left else (0, 0.5)
+        anchor = label_anchor(step, self._x_range())
         line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen(color, width=1, style=Qt.DashLine),
                                label=text, labelOpts={"position": height, "color": color,
                                                       "fill": (30, 31, 34, 220), "anchors": [anchor, anchor]})
@@ -180,10 +184,39 @@ class LossPlot(QWidget):
             self.smooth_curves[name].setPen(pg.mkPen(color, width=2 if window > 1 else 1))
         self._dirty = True
 
+    def _x_range(self) -> tuple[float, float]:
+        x0, x1 = self.plot.getPlotItem().getViewBox().viewRange()[0]
+        return float(x0), float(x1)
+
     @Slot()
     def _on_x_range(self, *args) -> None:
         if not self.following:  # zoomed or panned: the decimation follows the view
             self._dirty = True
+        x_range = self._x_range()
+        for line in self.markers:
+            if (anchor := label_anchor(line.value(), x_range)) != tuple(line.label.anchors[0]):
+                line.label.anchors = [anchor, anchor]
+                line.label.updatePosition()
+
+    @Slot()
+    def _place_legend(self, *args) -> None:
+        """The legend moves to the corner the drawn curves leave emptiest (the newest steps are often under
+        the bottom right corner)."""
+        box = self.plot.getPlotItem().getViewBox()
+        if box.width() < 1 or box.height() < 1:
+            return
+        rect = self.legend.boundingRect()
+        size = ((rect.width() + 10) / box.width(), (rect.height() + 10) / box.height())
+        drawn = [c.getData() for c in (*self.raw_curves.values(), *self.smooth_curves.values()) if c.isVisible()]
+        drawn = [(x, y) for x, y in drawn if x is not None and len(x)]
+        corner = emptiest_corner(self.legend_corner, drawn, box.viewRange(), size)
+        if corner != self.legend_corner:
+            self._move_legend(corner)
+
+    def _move_legend(self, corner: str) -> None:
+        self.legend_corner = corner
+        anchor, offset = CORNERS[corner]
+        self.legend.anchor(itemPos=anchor, parentPos=anchor, offset=offset)
 
     def _columns(self) -> int:
         """Blocks to draw: one per two pixel columns. A min-max stroke two pixels wide looks the same as
@@ -210,6 +243,7 @@ class LossPlot(QWidget):
             x, y, _ = self.series.view(name, columns, x_range, smooth=smoothing)
             self.smooth_curves[name].setData(x, y)
         self._apply_visibility()
+        self._place_legend()
         if self.following and len(self.series):
             end, start = axis_end(float(self.steps[-1])), float(self.steps[0])
             if end != self._x_end:  # the y axis keeps its auto-range; the step axis moves only in steps

@@ -39,6 +39,11 @@ class DistanceAxis:
     def _sync(self) -> None:
         self.box.setGeometry(self.item.getViewBox().sceneBoundingRect())
 
+    def show_values(self, shown: bool) -> None:
+        """The axis's numbers only when there is something to read them against."""
+        if shown != self.axis.style["showValues"]:
+            self.axis.setStyle(showValues=shown)
+
     def _set_label(self, text: str) -> None:
         if text != self.label:  # set again, the axis would relay out at every redraw
             self.label = text
@@ -51,6 +56,7 @@ class DistanceAxis:
         self.curve.setData(shown, self.grouped(np.array([r.frechet for r in reports])))
         if not reports:
             self.floor_line.hide()
+            self.box.setYRange(0, 1, padding=0)  # auto-ranged on nothing, the axis would read -400 to 400
             return ""
         last = reports[-1]
         self.floor_line.setValue(last.floor)
@@ -70,6 +76,7 @@ class DistanceAxis:
         self.spread_high.setData(shown[measured], (kid + spread)[measured])
         self.spread_band.setVisible(bool(measured.any()))
         if not measured.any():
+            self.box.setYRange(0, 1, padding=0)
             return "" if not reports else "no independent figures in these measurements"
         self.box.setYRange(0, float(np.max((kid + spread)[measured])) * 1.05 or 1.0, padding=0)
         last = reports[-1]

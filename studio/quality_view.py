@@ -204,7 +204,10 @@ class QualityView(QWidget):
             self.best_line.setValue(self.best_step)
         distance = self.distance.draw_kid if self.independent else self.distance.draw_frechet
         far = distance(shown, self.reports)
-        if self.reports and far:
+        self.distance.show_values(bool(self.reports))
+        if not self.reports:
+            far = "no quality measured yet"
+        elif far:
             far = f"<span style='color:{ACCURACY_COLOR}'>{100 * self.reports[-1].accuracy:.1f}%</span>  " + far
         self.readout.setText(far)
         self._draw_heatmap(shown)

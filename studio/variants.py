@@ -79,11 +79,7 @@ class VariantsActions:
 
     def on_forked(self, event: Forked) -> None:
         """A fork's marker (a live one's, or an opened run's branch), and the Variants window closed."""
-        # The label goes where there is room: before the line at the newest steps (a branch of an opened
-        # run), after it when the run went on past the fork in the window.
-        steps = self.loss_plot.steps
-        middle = (int(steps[0]) + int(steps[-1])) / 2 if len(steps) else event.step
-        self.loss_plot.add_marker(event.step, event.label, "#56b6c2", left=event.step >= middle)
+        self.loss_plot.add_marker(event.step, event.label, "#56b6c2")
         if self.window is not None:
             self.window.closed(event)
         self._set_open(False)
