@@ -251,7 +251,6 @@ class MainWindow(QMainWindow):
     def _on_guard_advice(self, event) -> None:
         """The guard sees trouble it cannot roll back from: a marker, and a note that does not block."""
         reason = reason_label(event.reason)
-        # At the newest steps when it comes: the label goes before the line, where there is room.
         self.loss_plot.add_marker(event.step, f"guard advice: {reason}", "#e5c07b")
         applied = f"\n\nApplied: {event.applied}." if event.applied else ""
         self.dialogs.notice(event.message, f"At step {event.step}: {reason}.\n\n{event.message}{applied}")
