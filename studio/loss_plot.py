@@ -209,7 +209,11 @@ class LossPlot(QWidget):
         size = ((rect.width() + 10) / box.width(), (rect.height() + 10) / box.height())
         drawn = [c.getData() for c in (*self.raw_curves.values(), *self.smooth_curves.values()) if c.isVisible()]
         drawn = [(x, y) for x, y in drawn if x is not None and len(x)]
-        corner = emptiest_corner(self.legend_corner, drawn, box.viewRange(), size)
+        labels = []
+        for line in self.markers:
+            rect = box.mapSceneToView(line.label.sceneBoundingRect()).boundingRect()
+            labels.append((rect.left(), rect.right(), min(rect.top(), rect.bottom()), max(rect.top(), rect.bottom())))
+        corner = emptiest_corner(self.legend_corner, drawn, box.viewRange(), size, labels)
         if corner != self.legend_corner:
             self._move_legend(corner)
 

@@ -12,6 +12,7 @@ CORNERS = {
     "top left": ((0, 0), (10, 10)),
     "bottom left": ((0, 1), (10, -10)),
 }
+COVERED_LABEL = 10**6  # a label under the legend counts as this many points: a corner with none wins
 LABEL_AFTER, LABEL_BEFORE = (0, 0.5), (1, 0.5)  # a vertical line's label anchors: right or left of the line
 
 
@@ -43,10 +44,20 @@ def points_in(region: tuple[float, float, float, float], curves: list[tuple[np.n
     return count
 
 
+def overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
 def emptiest_corner(current: str, curves: list[tuple[np.ndarray, np.ndarray]],
-                    view: tuple[tuple[float, float], tuple[float, float]], size: tuple[float, float]) -> str:
-    """The corner whose legend would cover the fewest drawn points. The legend stays where it is unless another
-    corner covers fewer, so that it does not hop between corners that are equally good."""
-    counts = {corner: points_in(corner_region(corner, view, size), curves) for corner in CORNERS}
+                    view: tuple[tuple[float, float], tuple[float, float]], size: tuple[float, float],
+                    labels: list[tuple[float, float, float, float]] = ()) -> str:
+    """The corner whose legend would cover the fewest drawn points, and no event label (`labels`: x0, x1, y0,
+    y1 in data coordinates) where a corner allows. The legend stays where it is unless another corner covers
+    less, so that it does not hop between corners that are equally good."""
+    counts = {}
+    for corner in CORNERS:
+        region = corner_region(corner, view, size)
+        counts[corner] = (points_in(region, curves)
+                          + COVERED_LABEL * sum(overlaps(region, label) for label in labels))
     best = min(counts, key=counts.__getitem__)
     return best if counts[best] < counts[current] else current

@@ -59,6 +59,7 @@ class QualityView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.heatmap, 1)
+        self.redraw()  # the empty state drawn as such from the start, not left to pyqtgraph's auto-range
 
     # ---- construction ------------------------------------------------------------------------
     def _build_header(self) -> None:
@@ -205,9 +206,7 @@ class QualityView(QWidget):
         distance = self.distance.draw_kid if self.independent else self.distance.draw_frechet
         far = distance(shown, self.reports)
         self.distance.show_values(bool(self.reports))
-        if not self.reports:
-            far = "no quality measured yet"
-        elif far:
+        if self.reports and far:
             far = f"<span style='color:{ACCURACY_COLOR}'>{100 * self.reports[-1].accuracy:.1f}%</span>  " + far
         self.readout.setText(far)
         self._draw_heatmap(shown)

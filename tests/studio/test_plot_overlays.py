@@ -33,6 +33,15 @@ def test_event_labels_stay_inside_the_plot_at_either_end(qtbot, window):
     line_x = {line: box.mapViewToScene(QPointF(line.value(), 0)).x() for line in (early, late)}
     assert early.label.sceneBoundingRect().left() >= line_x[early] - 1  # after its line
     assert late.label.sceneBoundingRect().right() <= line_x[late] + 1  # before its line
+    for line in (early, late):  # the curves fill every corner: the legend goes where no label is
+        assert not plot.legend.sceneBoundingRect().intersects(line.label.sceneBoundingRect()), plot.legend_corner
+
+
+def test_an_empty_quality_plot_shows_no_distance_numbers(qtbot, window):
+    """Auto-ranged on nothing, the distance axis read -400 to 400 before any measurement."""
+    axis = window.quality_view.distance
+    assert not axis.axis.style["showValues"]
+    assert tuple(axis.box.viewRange()[1]) == (0.0, 1.0)
 
 
 def test_labels_change_side_when_the_run_grows_past_them(qtbot, window):
