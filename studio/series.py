@@ -7,8 +7,10 @@ and W blocks of one level, plus O(log n) blocks at the range's ends: peak decima
 vertical stroke from its min to its max, as pyqtgraph's own 'peak' mode draws) in work bounded by W.
 
 The smoothed curve is a trailing mean, so a new point never changes an older point's mean: it is computed
-for the new points only (from running sums of the finite values) and fed to a pyramid of its own. Only a
-change of the window recomputes it all, once. Pure numpy: testable without a screen.
+for the new points only (from the last `window` raw values) and fed to a pyramid of block means of its own.
+Only a change of the window recomputes it all, once. A point costs 8 bytes of step and 20 a curve (float32
+values and levels), so a run of 8,000 steps a minute adds under 1 MB a minute. Pure numpy: testable
+without a screen.
 """
 from __future__ import annotations
 
@@ -38,92 +40,80 @@ class _Buffer:
     def array(self) -> np.ndarray:
         return self._data[:self.n]
 
-
-class _RunningSum:
-    """Values with the running sum of their finite ones and their count (leading 0): the mean of any
-    stretch in two subtractions. `keep_values` False keeps only the sums (the raw values live elsewhere)."""
-
-    def __init__(self, keep_values: bool = True) -> None:
-        self.values = _Buffer(np.float32) if keep_values else None
-        self.sums, self.counts = _Buffer(np.float64), _Buffer(np.int64)
-        self.sums.extend(np.zeros(1))
-        self.counts.extend(np.zeros(1, np.int64))
-
-    def extend(self, values: np.ndarray) -> None:
-        values = np.asarray(values, np.float32)
-        finite = np.isfinite(values)
-        if self.values is not None:
-            self.values.extend(values)
-        self.sums.extend(self.sums.array[-1] + np.cumsum(np.where(finite, values, 0.0), dtype=np.float64))
-        self.counts.extend(self.counts.array[-1] + np.cumsum(finite, dtype=np.int64))
-
-    def truncate(self, n: int) -> None:
-        if self.values is not None:
-            self.values.truncate(n)
-        self.sums.truncate(n + 1)
-        self.counts.truncate(n + 1)
-
-    def means(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """The mean of the finite values in each [start, end); NaN where there are none."""
-        sums, counts = self.sums.array, self.counts.array
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return ((sums[ends] - sums[starts]) / (counts[ends] - counts[starts])).astype(np.float32)
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes
 
 
-class MinMaxPyramid:
-    """The values of one curve and the (min, max) of each aligned block of 2**k of them, k >= 1.
-    Non-finite values are kept as NaN and ignored by every min and max (a NaN loss is a gap)."""
+def _mean_of_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The mean of two blocks' means, ignoring a NaN one (a stretch of non-finite losses is a gap)."""
+    return np.where(np.isnan(a), b, np.where(np.isnan(b), a, (a + b) * np.float32(0.5)))
 
-    def __init__(self) -> None:
+
+MIN_MAX = (np.fmin, np.fmax)
+MEAN = (_mean_of_pair,)
+
+
+class BlockPyramid:
+    """The values of one curve and, for each aligned block of 2**k of them (k >= 1), the block's
+    reductions (min and max of the raw losses; the mean of the smoothed ones), kept as the points arrive.
+    Non-finite values are kept as NaN and ignored by every reduction. The levels hold as many entries as
+    the values: with float32 throughout a curve costs 4 bytes a point and 4 a point per reduction."""
+
+    def __init__(self, reducers: tuple = MIN_MAX) -> None:
+        self.reducers = reducers
         self.values = _Buffer(np.float32)
-        self.levels: list[tuple[_Buffer, _Buffer]] = []  # level k-1 holds blocks of 2**k points
+        self.levels: list[list[_Buffer]] = []  # level k-1 holds blocks of 2**k points, one buffer a reducer
 
     def __len__(self) -> int:
         return self.values.n
 
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes + sum(buffer.nbytes for level in self.levels for buffer in level)
+
     def extend(self, values: np.ndarray) -> None:
         values = np.asarray(values, np.float32)
         self.values.extend(np.where(np.isfinite(values), values, np.nan))
-        lower_min = lower_max = self.values.array
+        lower = [self.values.array] * len(self.reducers)
         k = 0
-        while len(lower_min) >= 2:
+        while len(lower[0]) >= 2:
             if k == len(self.levels):
-                self.levels.append((_Buffer(np.float32), _Buffer(np.float32)))
-            mins, maxs = self.levels[k]
-            done, complete = mins.n, len(lower_min) // 2
+                self.levels.append([_Buffer(np.float32) for _ in self.reducers])
+            level, done, complete = self.levels[k], self.levels[k][0].n, len(lower[0]) // 2
             if complete > done:  # only the blocks that the new points completed
-                lo = lower_min[2 * done:2 * complete].reshape(-1, 2)
-                hi = lower_max[2 * done:2 * complete].reshape(-1, 2)
-                mins.extend(np.fmin(lo[:, 0], lo[:, 1]))
-                maxs.extend(np.fmax(hi[:, 0], hi[:, 1]))
-            lower_min, lower_max = mins.array, maxs.array
+                for reduce, below, out in zip(self.reducers, lower, level):
+                    pairs = below[2 * done:2 * complete].reshape(-1, 2)
+                    out.extend(reduce(pairs[:, 0], pairs[:, 1]))
+            lower = [buffer.array for buffer in level]
             k += 1
 
     def truncate(self, n: int) -> None:
         """Keep the first n values (a rollback's branch point); blocks past them are recomputed later."""
         self.values.truncate(n)
-        for k, (mins, maxs) in enumerate(self.levels):
-            mins.truncate(n >> (k + 1))
-            maxs.truncate(n >> (k + 1))
+        for k, level in enumerate(self.levels):
+            for buffer in level:
+                buffer.truncate(n >> (k + 1))
 
-    def blocks(self, i0: int, i1: int, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(first index, min, max) of blocks that tile values[i0:i1], columns/2 to `columns` of them (the
-        raw points themselves when there are no more than `columns`): one stroke a pixel column at most."""
+    def blocks(self, i0: int, i1: int, columns: int) -> tuple[np.ndarray, list[np.ndarray], bool]:
+        """(first index, one array a reducer, decimated) of blocks that tile values[i0:i1], columns/2 to
+        `columns` of them, or the raw points themselves (decimated False) when there are no more than
+        `columns`: one stroke a pixel column at most. Two pyramids of one length tile a range alike."""
         i0, i1 = max(0, i0), min(len(self), i1)
         if i1 - i0 <= columns:
             raw = self.values.array[i0:i1]
-            return np.arange(i0, i1), raw, raw
+            return np.arange(i0, i1), [raw] * len(self.reducers), False
         level = min(int(np.ceil(np.log2((i1 - i0) / columns))), len(self.levels))
         size = 1 << level
         first, last = -(-i0 // size), i1 // size  # whole blocks of this size inside the range
         head, tail = self._cover(i0, first * size, level), self._cover(last * size, i1, level)
-        mins, maxs = self.levels[level - 1]
-        middle = (np.arange(first, last) * size, mins.array[first:last], maxs.array[first:last])
+        middle = (np.arange(first, last) * size, *(b.array[first:last] for b in self.levels[level - 1]))
         newest = self.values.array[i1 - 1:i1]  # the last point itself, so the curve ends at the newest step
-        parts = [*head, middle, *tail, (np.array([i1 - 1]), newest, newest)]
-        return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
+        parts = [*head, middle, *tail, (np.array([i1 - 1]), *[newest] * len(self.reducers))]
+        joined = [np.concatenate([p[j] for p in parts]) for j in range(1 + len(self.reducers))]
+        return joined[0], joined[1:], True
 
-    def _cover(self, start: int, end: int, below: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _cover(self, start: int, end: int, below: int) -> list[tuple]:
         """values[start:end] as O(below) aligned blocks smaller than 2**below, largest that fit first."""
         out = []
         while start < end:
@@ -132,18 +122,17 @@ class MinMaxPyramid:
                 k -= 1
             if k == 0:
                 value = self.values.array[start:start + 1]
-                out.append((np.array([start]), value, value))
+                out.append((np.array([start]), *[value] * len(self.reducers)))
             else:
-                mins, maxs = self.levels[k - 1]
                 j = start >> k
-                out.append((np.array([start]), mins.array[j:j + 1], maxs.array[j:j + 1]))
+                out.append((np.array([start]), *(b.array[j:j + 1] for b in self.levels[k - 1])))
             start += 1 << k
         return out
 
 
-def _peaks(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+def _peaks(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, decimated: bool) -> tuple[np.ndarray, np.ndarray, bool]:
     """Each block as a vertical stroke from its min to its max; True when they are strokes, not points."""
-    if lo is hi:  # raw points: nothing to stroke
+    if not decimated:  # raw points: nothing to stroke
         return x.astype(np.float64), lo, False
     return np.repeat(x.astype(np.float64), 2), np.column_stack([lo, hi]).ravel(), True
 
@@ -159,10 +148,8 @@ class LossSeries:
         self.names = tuple(names)
         self.window = max(1, int(window))
         self._steps = _Buffer(np.int64)
-        self._raw = {n: MinMaxPyramid() for n in self.names}
-        self._smooth = {n: _RunningSum() for n in self.names}
-        # Of the raw values, for the trailing means: the values themselves are the raw pyramid's.
-        self._sums = {n: _RunningSum(keep_values=False) for n in self.names}
+        self._raw = {n: BlockPyramid(MIN_MAX) for n in self.names}
+        self._smooth = {n: BlockPyramid(MEAN) for n in self.names}  # the trailing means, and their blocks'
 
     def __len__(self) -> int:
         return self._steps.n
@@ -170,6 +157,12 @@ class LossSeries:
     @property
     def steps(self) -> np.ndarray:
         return self._steps.array
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the history holds, spare capacity included."""
+        curves = sum(self._raw[n].nbytes + self._smooth[n].nbytes for n in self.names)
+        return self._steps.nbytes + curves
 
     def values(self, name: str) -> np.ndarray:
         return self._raw[name].values.array
@@ -194,7 +187,6 @@ class LossSeries:
         for n in self.names:
             values = np.asarray(columns[n], np.float32)
             self._raw[n].extend(values)
-            self._sums[n].extend(values)
             self._smooth[n].extend(self._trailing_mean(n, len(self) - len(steps), len(self)))
         return abandoned
 
@@ -207,7 +199,6 @@ class LossSeries:
         for n in self.names:
             self._raw[n].truncate(keep)
             self._smooth[n].truncate(keep)
-            self._sums[n].truncate(keep)
         return gone
 
     def cut_after(self, step: int) -> tuple[np.ndarray, dict] | None:
@@ -220,15 +211,23 @@ class LossSeries:
             return
         self.window = window
         for n in self.names:
-            self._smooth[n] = _RunningSum()
+            self._smooth[n] = BlockPyramid(MEAN)
             self._smooth[n].extend(self._trailing_mean(n, 0, len(self)))
 
     def _trailing_mean(self, name: str, i0: int, i1: int) -> np.ndarray:
-        """The mean of the finite values among the `window` points up to each i in [i0, i1)."""
+        """The mean of the finite values among the `window` points up to each i in [i0, i1): sums over the
+        stretch these means read (window + new points), in float64, so no running sum of the whole run is kept."""
         if self.window <= 1:
             return self.values(name)[i0:i1]
-        ends = np.arange(i0 + 1, i1 + 1)
-        return self._sums[name].means(np.maximum(ends - self.window, 0), ends)
+        start = max(0, i0 - self.window + 1)
+        stretch = self.values(name)[start:i1]
+        finite = np.isfinite(stretch)
+        sums = np.concatenate([[0.0], np.cumsum(np.where(finite, stretch, 0.0), dtype=np.float64)])
+        counts = np.concatenate([[0], np.cumsum(finite)])
+        ends = np.arange(i0 + 1, i1 + 1) - start
+        starts = np.maximum(ends + start - self.window, 0) - start
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return ((sums[ends] - sums[starts]) / (counts[ends] - counts[starts])).astype(np.float32)
 
     def index_range(self, x0: float, x1: float) -> tuple[int, int]:
         """The points in [x0, x1], with one more on each side so that lines reach the view's edges."""
@@ -241,18 +240,18 @@ class LossSeries:
         """(x, y, strokes) of one curve over x_range (all of it when None), at most ~2*columns points;
         strokes: the points pair up as (min, max) strokes of decimated blocks."""
         i0, i1 = (0, len(self)) if x_range is None else self.index_range(*x_range)
-        first, lo, hi = self._raw[name].blocks(i0, i1, max(1, columns))
         if not smooth:
-            return _peaks(self.steps[first], lo, hi)
-        means = self._smooth[name]
-        if lo is hi:  # not decimated: the smoothed points themselves
-            return self.steps[first].astype(np.float64), means.values.array[first], False
+            first, (lo, hi), decimated = self._raw[name].blocks(i0, i1, max(1, columns))
+            return _peaks(self.steps[first], lo, hi, decimated)
+        first, (means,), decimated = self._smooth[name].blocks(i0, i1, max(1, columns))
+        if not decimated:  # the smoothed points themselves
+            return self.steps[first].astype(np.float64), means, False
         # Decimated, a smoothed curve is the mean of each block's smoothed points, at its middle: one
         # line, cheap to paint at width 2, where min-max strokes would draw the noise smoothing removed.
         ends = np.append(first[1:], i1)
         middles = (first + ends - 1) // 2
         middles[0] = first[0]  # the line starts at the first step shown, and ends at the newest one
-        return self.steps[middles].astype(np.float64), means.means(first, ends), False
+        return self.steps[middles].astype(np.float64), means, False
 
 
 def decimated(x: np.ndarray, y: np.ndarray, columns: int, window: int = 1) -> tuple[np.ndarray, np.ndarray]:
