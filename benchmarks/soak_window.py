@@ -286,7 +286,7 @@ def soak(args) -> tuple[list[dict], dict]:
     rows = []
     probe.minute()
     for minute in range(1, int(args.minutes) + 1):
-        end = time.monotonic() + 60
+        end, frames = time.monotonic() + 60, window.loss_plot.pacer.frames
         click_ms, ack_ms = probe.pause_and_resume()
         # The minute in cycles of --cycle-seconds: the window reading the run, then the same run with nothing
         # reading it (the last --detached-seconds/60 of each cycle), so the host's own swings fall on both.
@@ -312,7 +312,10 @@ def soak(args) -> tuple[list[dict], dict]:
                "trained_step": lag[2][0], "reported_step": lag[2][3], "plotted_step": lag[3],
                "plot_lag_s": round(lag[0], 2), "window_lag_s": round(lag[1], 2), "rss_mb": round(rss_mb(), 1),
                "images_s": round(parts["window"][0] / max(1e-9, parts["window"][1]), 1),
-               "headless_images_s": round(parts["headless"][0] / max(1e-9, parts["headless"][1]), 1)}
+               "headless_images_s": round(parts["headless"][0] / max(1e-9, parts["headless"][1]), 1),
+               # the loss plot's frames a second (over the minute, detached parts included) and their cost
+               "plot_frames_s": round((window.loss_plot.pacer.frames - frames) / 60, 2),
+               "plot_frame_ms": round(window.loss_plot.pacer.frame_cost * 1000, 2)}
         row["window_over_headless"] = round(row["images_s"] / max(1e-9, row["headless_images_s"]), 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -367,6 +370,10 @@ def summary(rows: list[dict]) -> str:
     ratios = sorted(r["window_over_headless"] for r in rows)
     lines.append(f"\nwindow/headless median {ratios[len(ratios) // 2]:.3f}; GUI busy "
                  f"{min(r['gui_busy'] for r in rows):.1%}-{max(r['gui_busy'] for r in rows):.1%}")
+    if all("plot_frames_s" in r for r in rows):
+        lines.append(f"loss plot frames a second {min(r['plot_frames_s'] for r in rows):.2f}-"
+                     f"{max(r['plot_frames_s'] for r in rows):.2f}, a frame "
+                     f"{min(r['plot_frame_ms'] for r in rows):.1f}-{max(r['plot_frame_ms'] for r in rows):.1f} ms")
     return "\n".join(lines)
 
 
