@@ -59,7 +59,9 @@ class ClassHeatmap(pg.PlotWidget):
             self.set_class_names([str(i) for i in range(k)])
         xx, yy = np.meshgrid(edges(steps), np.arange(k + 1), indexing="ij")
         if self.mesh is None:
-            self.mesh = pg.PColorMeshItem(colorMap=self.colormap, levels=(0.0, 1.0))
+            # Fixed levels: pyqtgraph rescales each setData to the data's min-max unless told not to, and the
+            # title promises purple 0% to yellow 100% (a run at 90% everywhere read as all purple).
+            self.mesh = pg.PColorMeshItem(colorMap=self.colormap, levels=(0.0, 1.0), enableAutoLevels=False)
             self.getPlotItem().addItem(self.mesh)
         self.mesh.setData(xx, yy, values)
         self.mesh.show()

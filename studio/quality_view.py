@@ -99,12 +99,13 @@ class QualityView(QWidget):
         item.getViewBox().setLimits(yMin=-5, yMax=105)
         self.accuracy_curve = item.plot(pen=pg.mkPen(ACCURACY_COLOR, width=2), symbol="o", symbolSize=4,
                                         symbolBrush=ACCURACY_COLOR)
-        # The best generator so far (best.safetensors): a star on the accuracy curve, and a line.
+        # The best generator so far (best.safetensors): a star on the accuracy curve, and a line labelled at
+        # mid-height: the best is often the newest, where the real floor's label sits at the bottom right.
         self.best_step: int | None = None
         self.best_marker = item.plot(pen=None, symbol="star", symbolSize=16, symbolBrush="#ffd54f",
                                      symbolPen="#b8860b")
         self.best_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffd54f", width=1, style=Qt.DotLine),
-                                         label="best", labelOpts={"color": "#ffd54f", "position": 0.08})
+                                         label="best", labelOpts={"color": "#ffd54f", "position": 0.5})
         self.best_line.hide()
         item.addItem(self.best_line)
         self.distance = DistanceAxis(item, lambda values: grouped(values, MAX_COLUMNS))

@@ -92,3 +92,26 @@ def test_the_independent_figures_show_kid_with_its_spread_and_each_class_against
     view.set_reports(older)
     assert view._cells[1] is None and not view.heatmap.mesh.isVisible()
     assert "no independent figures" in view.readout.text()
+
+
+def test_the_best_label_and_the_floor_label_never_overlap(qtbot):
+    """The best generator is often the newest: its label sat on the real floor's, at the plot's bottom right."""
+    from cgan_core.output.quality import QualityReport
+    from studio.quality_view import QualityView
+
+    view = QualityView()
+    qtbot.addWidget(view)
+    view.resize(480, 360)
+    view.show()
+    qtbot.waitExposed(view)
+    steps = range(1_000, 56_000, 1_000)
+    view.set_reports([QualityReport(s, 0.6 + 0.3 * s / 56_000, (0.9,) * 10, 600.0 * 1_000 / s + 20, 5.0, 1.0, 0.1)
+                      for s in steps])
+    view.mark_best(55_000)
+    view.redraw()
+    qtbot.wait(50)
+    best, floor = view.best_line.label, view.distance.floor_line.label
+    assert best.isVisible() and floor.isVisible()
+    assert not best.sceneBoundingRect().intersects(floor.sceneBoundingRect())
+    # every class at 90%: the heatmap's colours are absolute (0% purple to 100% yellow), not the data's min-max
+    assert tuple(view.heatmap.mesh.getLevels()) == (0.0, 1.0)
