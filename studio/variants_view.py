@@ -29,6 +29,10 @@ class _Column:
         self.grid = SampleGridView()
         self.grid.setMinimumSize(180, 180)
         self.status = QLabel("waiting for its first turn", objectName=f"variantStatus{index}", wordWrap=True)
+        # Room for what ready() writes (steps, D's outputs, quality, "best") from the start: the grids took the
+        # height and left the status one line, so a screenshot showed no quality and no "best".
+        self.status.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.status.setMinimumHeight(4 * self.status.fontMetrics().lineSpacing() + 4)
         self.button = QPushButton("Continue from this", objectName=f"variantChoose{index}")
         self.button.setToolTip("The run goes on from this variant's state and settings (the others stay on disk)")
         self.button.clicked.connect(lambda: choose(label))

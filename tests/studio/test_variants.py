@@ -57,3 +57,30 @@ def test_variants_train_side_by_side_and_the_run_goes_on_from_the_one_clicked(qt
     w.stop()
     qtbot.waitUntil(lambda: not w.running, timeout=30_000)
     assert len([p for p in (w.run_dir / "variants" / f"step-{fork_step}").iterdir() if p.is_dir()]) == 3
+
+
+def test_a_variants_status_shows_every_line_it_holds(qtbot):
+    """The status under each grid holds steps, D's outputs, live quality and "best": the grids took the height
+    and left it one line, so the quality and the "best" mark were cut off."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.variants_view import VariantsWindow
+
+    view = VariantsWindow()
+    qtbot.addWidget(view)
+    view._start(621, 100)
+    for index, label in enumerate(("lr_d 0.5x", "lr_d 1x")):
+        view._add_column(index, label)
+        view.columns[index].status.setText("100 / 100 steps")  # as its turns leave it
+    view.show()
+    qtbot.waitExposed(view)
+    QApplication.processEvents()
+    for column in view.columns:  # room for the results before they come: the layout does not jump or cut them
+        assert column.status.height() >= 4 * column.status.fontMetrics().lineSpacing()
+    for column in view.columns:  # then ready: what each variant reached
+        column.status.setText("100 steps, 613 img/s<br>D(real) 0.52, D(fake) 0.48<br>"
+                              "accuracy 98.1%, Fréchet 12.30<br><b>best by live quality</b>")
+    qtbot.wait(50)
+    for column in view.columns:
+        status = column.status
+        assert status.height() >= status.heightForWidth(status.width()), (status.height(), status.heightForWidth(status.width()))
