@@ -22,10 +22,9 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from cgan_core.run.events import GuardAdvice, RolledBack
+from benchmarks.soak_studio import guard_findings, open_window
 from cgan_core.run.folder_reader import read_events
 from cgan_core.step.presets import PRESETS
-from studio.app import build_window
 from studio.variants_dialog import TryVariantsDialog
 
 
@@ -51,14 +50,8 @@ def accept_dialog(vary: str, steps: int) -> None:
 
 
 def fork(app: QApplication, preset: str, args: argparse.Namespace) -> dict:
-    window = build_window()
-    window.resize(1280, 800)
-    window.show()
+    window = open_window(preset)
     panel = window.config_panel
-    panel.data_picker.load({"dataset": "mnist", "image_size": None, "color": "keep"})
-    panel.preset.setCurrentText(preset)
-    panel.steps.setValue(0)
-    panel.guard_box.setChecked(True)
     window.start()
     wait(app, 120, lambda: window.run_dir is not None)
     run_dir, run = window.run_dir, lambda: window.worker.run
@@ -90,9 +83,7 @@ def fork(app: QApplication, preset: str, args: argparse.Namespace) -> dict:
               "chosen_by": "live quality" if by_quality else "first variant (no quality measured)",
               "lr_d_before": lr_before, "lr_d_after": lr_after, "steps_after_choice": steps_after,
               "variant_folders": sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else [],
-              "errors": list(window.errors),
-              "rollbacks": [f"{e.reason} @{e.from_step}" for e in events if isinstance(e, RolledBack)],
-              "advice": [f"{e.reason} @{e.step}" for e in events if isinstance(e, GuardAdvice)],
+              "errors": list(window.errors), **guard_findings(events),
               "run_dir": str(run_dir)}
     window.close()
     window.deleteLater()

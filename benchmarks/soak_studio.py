@@ -34,15 +34,28 @@ def wait(app: QApplication, seconds: float, until=lambda: False) -> None:
         time.sleep(0.02)
 
 
-def soak(app: QApplication, preset: str, minutes: float, out: Path, shots: Path | None) -> dict:
+def open_window(preset: str):
+    """The studio's window shown at 1280x800 with `preset` picked in the panel on MNIST, as a user picks it (the
+    preset's own batch size, latent size and learning rates), unbounded, the guard on; not started."""
     window = build_window()
     window.resize(1280, 800)
     window.show()
     panel = window.config_panel
     panel.data_picker.load({"dataset": "mnist", "image_size": None, "color": "keep"})
-    panel.preset.setCurrentText(preset)  # the preset's own batch size, latent size and learning rates
+    panel.preset.setCurrentText(preset)
     panel.steps.setValue(0)
     panel.guard_box.setChecked(True)
+    return window
+
+
+def guard_findings(events: list) -> dict:
+    """The guard's rollbacks and advice in a run's events, as "reason @step" texts."""
+    return {"rollbacks": [f"{e.reason} @{e.from_step}" for e in events if isinstance(e, RolledBack)],
+            "advice": [f"{e.reason} @{e.step}" for e in events if isinstance(e, GuardAdvice)]}
+
+
+def soak(app: QApplication, preset: str, minutes: float, out: Path, shots: Path | None) -> dict:
+    window = open_window(preset)
     window.start()
     wait(app, 120, lambda: window.run_dir is not None)
     run_dir = window.run_dir
@@ -56,9 +69,7 @@ def soak(app: QApplication, preset: str, minutes: float, out: Path, shots: Path 
     wait(app, 120, lambda: not window.running)
     events = read_events(run_dir)
     result = {"preset": preset, "minutes": minutes, "steps": steps, "paused_by_guard": paused_by_guard,
-              "errors": list(window.errors), "notices": len(window.notices),
-              "rollbacks": [f"{e.reason} @{e.from_step}" for e in events if isinstance(e, RolledBack)],
-              "advice": [f"{e.reason} @{e.step}" for e in events if isinstance(e, GuardAdvice)],
+              "errors": list(window.errors), "notices": len(window.notices), **guard_findings(events),
               "gave_up": any(isinstance(e, GuardGaveUp) for e in events),
               "generator": (run_dir / "generator.safetensors").is_file(),
               "checkpoints": sum(isinstance(e, CheckpointSaved) for e in events), "run_dir": str(run_dir)}

@@ -256,17 +256,11 @@ def fresh_headless_reference(config, guard: dict, seconds: float) -> float:
 def soak(args) -> tuple[list[dict], dict]:
     from PySide6.QtWidgets import QApplication
 
-    from studio.app import build_window
+    from benchmarks.soak_studio import open_window
 
     app = QApplication.instance() or QApplication(["soak"])
-    window = build_window()
-    window.resize(1280, 800)
-    window.show()
+    window = open_window(args.preset)
     panel = window.config_panel
-    panel.data_picker.load({"dataset": "mnist", "image_size": None, "color": "keep"})
-    panel.preset.setCurrentText(args.preset)
-    panel.steps.setValue(0)
-    panel.guard_box.setChecked(True)
     config, guard = panel.config(), panel.guard()
     config.sample_every = window.sample_every.value()
     probe = Probe(window, app, args.attach)

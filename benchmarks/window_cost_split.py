@@ -17,8 +17,8 @@ import time
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
+from benchmarks.soak_studio import open_window
 from benchmarks.soak_window import HostedRun, Views
-from studio.app import build_window
 
 
 def wait(seconds: float) -> None:
@@ -34,14 +34,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(["split"])
-    window = build_window()
-    window.resize(1280, 800)
-    window.show()
-    panel = window.config_panel
-    panel.data_picker.load({"dataset": "mnist", "image_size": None, "color": "keep"})
-    panel.preset.setCurrentText(args.preset)
-    panel.steps.setValue(0)
-    panel.guard_box.setChecked(True)
+    window = open_window(args.preset)
     source = HostedRun(window)
     window.start()
     while source.position() is None:

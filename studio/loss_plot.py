@@ -59,6 +59,20 @@ def cheap_grid(item: pg.PlotItem) -> None:
         axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
+def legend_corner(box: pg.ViewBox, legend: pg.LegendItem, current: str, curves: list, markers: list) -> str:
+    """The corner where the legend covers the fewest points of `curves` and no marker's label."""
+    if box.width() < 1 or box.height() < 1:
+        return current
+    rect = legend.boundingRect()
+    size = ((rect.width() + 10) / box.width(), (rect.height() + 10) / box.height())
+    drawn = [(x, y) for x, y in (c.getData() for c in curves) if x is not None and len(x)]
+    labels = []
+    for line in markers:
+        rect = box.mapSceneToView(line.label.sceneBoundingRect()).boundingRect()
+        labels.append((rect.left(), rect.right(), min(rect.top(), rect.bottom()), max(rect.top(), rect.bottom())))
+    return emptiest_corner(current, drawn, box.viewRange(), size, labels)
+
+
 class _PacedPlotWidget(pg.PlotWidget):
     """A PlotWidget whose paints count toward its pacer's frame cost."""
 
@@ -237,18 +251,9 @@ class LossPlot(QWidget):
     def _place_legend(self, *args) -> None:
         """The legend moves to the corner the drawn curves leave emptiest (the newest steps are often under
         the bottom right corner)."""
-        box = self.plot.getPlotItem().getViewBox()
-        if box.width() < 1 or box.height() < 1:
-            return
-        rect = self.legend.boundingRect()
-        size = ((rect.width() + 10) / box.width(), (rect.height() + 10) / box.height())
-        drawn = [c.getData() for c in (*self.raw_curves.values(), *self.smooth_curves.values()) if c.isVisible()]
-        drawn = [(x, y) for x, y in drawn if x is not None and len(x)]
-        labels = []
-        for line in self.markers:
-            rect = box.mapSceneToView(line.label.sceneBoundingRect()).boundingRect()
-            labels.append((rect.left(), rect.right(), min(rect.top(), rect.bottom()), max(rect.top(), rect.bottom())))
-        corner = emptiest_corner(self.legend_corner, drawn, box.viewRange(), size, labels)
+        curves = [c for c in (*self.raw_curves.values(), *self.smooth_curves.values()) if c.isVisible()]
+        corner = legend_corner(self.plot.getPlotItem().getViewBox(), self.legend, self.legend_corner, curves,
+                               self.markers)
         if corner != self.legend_corner:
             self._move_legend(corner)
 
@@ -263,7 +268,6 @@ class LossPlot(QWidget):
         width = int(self.plot.getPlotItem().getViewBox().width())
         return max(width, 20) // 2
 
-    @Slot()
     @Slot()
     def _on_tick(self) -> None:
         if self._dirty and (self._asked or self.pacer.due()):
