@@ -20,7 +20,9 @@ minute it records:
   detaches both parts, which shows the ratio's own noise) nor a younger run's speed; both rates per second
   of training without the live quality measurements, which are not training and whose cost is measured
   apart (bench_quality_cost): 0.5 s every ~17 s, they beat with the 10 s cycles and fell into the window's
-  parts for three minutes running, then into the detached parts for three;
+  parts for three minutes running, then into the detached parts for three; nor the checkpoints and best
+  generators written (a fixed cost per 1,000 steps that fell into one part or the other at random). The
+  cycles alternate which part comes first, and the parts start 1 s after the Pause/Resume probe;
 - RSS in MB: at the end of the minute, and the median and highest of a reading every ~5 s (a single
   reading caught transients of +-25 MB: a measurement's or a checkpoint's buffers, the heap between trims).
 Before the window starts, a fresh run of the engine alone (20 s, the same torch thread count) checks that
@@ -192,7 +194,9 @@ class HostedRun:
             return None
         # Training seconds without the live quality measurements (0.5 s each, every ~17 s; their cost is measured
         # apart, bench_quality_cost): at a period near the cycles' they fell into one part for minutes on end.
-        seconds = run.seconds - run.quality.seconds_measuring
+        # Nor the checkpoints and best generators written (0.1-0.2 s each, every 1,000 steps: ~20 s of the MLP
+        # presets): each fell into one part of a 5 s cycle, +-0.5% of a minute's ratio apiece.
+        seconds = run.seconds - run.quality.seconds_measuring - run.saves.seconds_writing
         return run.step_count, run.trainer.images_seen, seconds, run.step_count - len(run.stats)
 
 
@@ -282,12 +286,15 @@ def soak(args) -> tuple[list[dict], dict]:
     for minute in range(1, int(args.minutes) + 1):
         end, frames = time.monotonic() + 60, window.loss_plot.pacer.frames
         click_ms, ack_ms = probe.pause_and_resume()
-        # The minute in cycles of --cycle-seconds: the window reading the run, then the same run with nothing
-        # reading it (the last --detached-seconds/60 of each cycle), so the host's own swings fall on both.
+        probe.wait(1)  # the run back at speed and the pause's own redraws done before the parts are timed
+        # The minute in cycles of --cycle-seconds: the window reading the run and the same run with nothing
+        # reading it (--detached-seconds/60 of each cycle), so the host's own swings fall on both. The order
+        # alternates between cycles (window first, then headless first) so that a drift within a cycle cancels.
         parts, position = {"window": [0, 0.0], "headless": [0, 0.0]}, source.position()
         shown_part = (1 - args.detached_seconds / 60) * args.cycle_seconds
+        order = [("window", shown_part), ("headless", args.cycle_seconds - shown_part)]
         while time.monotonic() < end - 1:
-            for kind, seconds in (("window", shown_part), ("headless", args.cycle_seconds - shown_part)):
+            for kind, seconds in order:
                 detached = kind == "headless" or args.calibrate
                 if detached:
                     views.detach()
@@ -302,6 +309,7 @@ def soak(args) -> tuple[list[dict], dict]:
                     per_step = (now[2] - position[2]) / max(1, now[0] - position[0])
                     lag = ((now[0] - plotted) * per_step, max(0, now[3] - plotted) * per_step, now, plotted)
                 position = now
+            order.reverse()
         row = {"minute": minute, **probe.minute(), "click_ms": round(click_ms, 1), "pause_ack_ms": round(ack_ms, 1),
                "trained_step": lag[2][0], "reported_step": lag[2][3], "plotted_step": lag[3],
                "plot_lag_s": round(lag[0], 2), "window_lag_s": round(lag[1], 2), "rss_mb": round(rss_mb(), 1),

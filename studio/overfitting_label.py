@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtWidgets import QLabel
 
 STEPS = 100  # the mean over about this many steps: one step's sign is -1..1 in a batch of 64
+WARN_STYLE, QUIET_STYLE = "color: #e0a040;", "color: #aaaaaa;"
 
 
 class OverfittingLabel(QLabel):
@@ -26,10 +27,16 @@ class OverfittingLabel(QLabel):
         self.values.extend(column[np.isfinite(column)].tolist()[-STEPS:])
         if self.values:
             r_t = float(np.mean(self.values))
-            self.setText(f"r_t {r_t:.2f}")
-            self.setStyleSheet("color: #e0a040;" if r_t > 0.6 else "color: #aaaaaa;")
+            self._show(f"r_t {r_t:.2f}", WARN_STYLE if r_t > 0.6 else QUIET_STYLE)
 
     def clear(self) -> None:
         self.values.clear()
-        self.setText("r_t –")
-        self.setStyleSheet("color: #aaaaaa;")
+        self._show("r_t –", QUIET_STYLE)
+
+    def _show(self, text: str, style: str) -> None:
+        # Only what changed: a style sheet set re-polishes the widget even when it is the same one, and this
+        # runs with every chunk (5 a second), holding the interpreter lock that the training thread waits for.
+        if text != self.text():
+            self.setText(text)
+        if style != self.styleSheet():
+            self.setStyleSheet(style)

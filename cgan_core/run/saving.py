@@ -37,6 +37,7 @@ class RunSaves:
         self.files, self.trainer, self.guard, self.ranks = files, trainer, guard, ranks
         config = trainer.config
         self.clock = CheckpointClock(trainer.step_count, config.checkpoint_every, config.checkpoint_minutes)
+        self.seconds_writing = 0.0  # checkpoints and best generators written, inside the run's training seconds
 
     def record(self, trainer_state: dict, seconds: float) -> dict:
         """A checkpoint record of `trainer_state`: the live state, a snapshot, or a fork's starting point."""
@@ -45,13 +46,14 @@ class RunSaves:
 
     def checkpoint(self, seconds: float) -> CheckpointSaved:
         """The live state as a resumable checkpoint, and the generator beside it while the run is healthy."""
-        step = self.trainer.step_count
+        start, step = time.perf_counter(), self.trainer.step_count
         path = self.files.save_checkpoint(self.record(self.trainer.state_dict(), seconds), step)
         if self.guard.healthy_now():  # generator.safetensors holds the newest healthy generator only
             self.generator()
         self.clock.written(step)
         event = CheckpointSaved(step, str(path), time.time())
         self.files.log(event)
+        self.seconds_writing += time.perf_counter() - start
         return event
 
     def rescue(self, seconds: float) -> Path | None:
@@ -73,7 +75,9 @@ class RunSaves:
         extra = {"accuracy": f"{report.accuracy:.4f}", "frechet": f"{report.frechet:.4f}",
                  "intra_frechet": f"{report.intra_mean:.4f}", "kid": f"{report.kid:.6g}",
                  "best_by": self.trainer.config.best_by}
+        start = time.perf_counter()
         self.generator(self.files.best, extra)
+        self.seconds_writing += time.perf_counter() - start
         event = BestSaved(report.step, report.accuracy, report.frechet, str(self.files.best))
         self.files.log(event)
         return event
