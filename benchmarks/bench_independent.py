@@ -7,7 +7,8 @@ intra-class FD, higher coverage and CAS: a majority of the four).
 
 One command trains and scores (run it alone on the machine):
 
-    .venv/bin/python -m benchmarks.bench_independent --train all --minutes 10 --out /tmp/independent
+    .venv/bin/python -m benchmarks.bench_independent --train all --seeds studio-fast=0,1,2 --minutes 10 \
+        --out /tmp/independent
 
 For each preset (all: every seed preset; or a comma list) it trains two runs of the same seed side by side,
 one CPU core and torch thread each, live quality on (auto): one picks its best generator by the classifier
@@ -49,9 +50,22 @@ def agrees(best: dict, last: dict) -> str:
 
 
 def train_pair(preset: str, minutes: float, seed: int, out: Path) -> dict[str, Path]:
-    """The preset trained twice at once, one core each, the best chosen by each rule."""
-    return train_side_by_side({f"{preset}-{rule}": ["--preset", preset, "--seed", seed, "--max-seconds", minutes * 60,
-                                                    "--quality-every", "auto", "--best-by", rule] for rule in RULES}, out)
+    """The preset trained twice at once, one core each, the best chosen by each rule (folders by rule)."""
+    dirs = train_side_by_side({f"{preset}-seed{seed}-{rule}": ["--preset", preset, "--seed", seed, "--max-seconds",
+                                                               minutes * 60, "--quality-every", "auto", "--best-by",
+                                                               rule] for rule in RULES}, out)
+    return {rule: dirs[f"{preset}-seed{seed}-{rule}"] for rule in RULES}
+
+
+def seeds_by_preset(presets: list[str], seed: int, more: list[str]) -> list[tuple[str, int]]:
+    """(preset, seed) pairs to train: each preset with --seed, and PRESET=S1,S2 from --seeds instead."""
+    chosen = {preset: [seed] for preset in presets}
+    for item in more:
+        preset, _, seeds = item.partition("=")
+        if preset not in chosen or not seeds:
+            raise SystemExit(f"--seeds {item!r}: expected PRESET=SEED,SEED with PRESET one of --train's")
+        chosen[preset] = [int(s) for s in seeds.split(",")]
+    return [(preset, s) for preset, seeds in chosen.items() for s in seeds]
 
 
 def rows(label: str, generators: dict[str, Path], per_class: int) -> tuple[list[str], dict]:
@@ -71,6 +85,8 @@ def main() -> None:
     parser.add_argument("--train", help="all, or a comma list of presets: train each as a pair (one rule each)")
     parser.add_argument("--minutes", type=float, default=10.0, help="CPU-minutes of each run (--train)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", action="append", default=[], metavar="PRESET=S,S",
+                        help="train PRESET with each of these seeds instead of --seed (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/independent"))
     parser.add_argument("--per-class", type=int, default=1000)
     args = parser.parse_args()
@@ -83,11 +99,11 @@ def main() -> None:
         print("\n".join(lines), flush=True)
     presets = [] if not args.train else list(PRESETS) if args.train == "all" else args.train.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
-    for preset in presets:
-        dirs = train_pair(preset, args.minutes, args.seed, args.out)
-        generators = {"last": dirs[f"{preset}-classifier"] / "generator.safetensors",
-                      **{f"best by {rule}": dirs[f"{preset}-{rule}"] / "best.safetensors" for rule in RULES}}
-        lines, floor = rows(preset, generators, args.per_class)
+    for preset, seed in seeds_by_preset(presets, args.seed, args.seeds):
+        dirs = train_pair(preset, args.minutes, seed, args.out)
+        generators = {"last": dirs["classifier"] / "generator.safetensors",
+                      **{f"best by {rule}": dirs[rule] / "best.safetensors" for rule in RULES}}
+        lines, floor = rows(f"{preset} seed {seed}", generators, args.per_class)
         print("\n".join(lines), flush=True)
     if floor is not None:
         cells = " | ".join(["", "1.000", f"{floor['kid'] * 1e3:.3f}"] + [f"{floor[k]:.3f}" for k in
