@@ -62,7 +62,7 @@ def seeds_by_preset(presets: list[str], seed: int, more: list[str]) -> list[tupl
     chosen = {preset: [seed] for preset in presets}
     for item in more:
         preset, _, seeds = item.partition("=")
-        if preset not in chosen or not seeds:
+        if preset not in chosen or not all(s.strip().isdigit() for s in seeds.split(",")):
             raise SystemExit(f"--seeds {item!r}: expected PRESET=SEED,SEED with PRESET one of --train's")
         chosen[preset] = [int(s) for s in seeds.split(",")]
     return [(preset, s) for preset, seeds in chosen.items() for s in seeds]
