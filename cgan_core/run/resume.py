@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cgan_core.errors import ConfigError, UsageError
+from cgan_core.errors import CheckpointError, ConfigError, UsageError
 from cgan_core.run.budget import Budget
 from cgan_core.run.events import Reason, RolledBack
 from cgan_core.run.folder_writer import RunFiles, latest_checkpoint
@@ -43,6 +43,18 @@ def resume_point(resume: Path, out: Path | None, overrides: dict, world: World |
         warn(f"this run was trained on {saved} process(es) and resumes on {now}: the global batch changes "
              f"from {saved} x {batch} to {now} x {batch} images")
     return config, folder, state
+
+
+def load_networks(trainer: Trainer, state: dict, run_dir: Path) -> None:
+    """The checkpoint's state into the freshly built trainer, or one line when its networks have other
+    shapes than the preset builds now (a run saved when the preset's widths were others)."""
+    try:
+        trainer.load_state_dict(state)
+    except RuntimeError as error:
+        detail = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise CheckpointError(f"{run_dir}: its checkpoint's networks do not fit what preset {trainer.config.preset} "
+                              f"builds at {trainer.dataset.image_shape[1]} px now ({detail[-1][:160]}); "
+                              "train a new run, or resume it with the version that saved it") from None
 
 
 def accept_resume(budget: Budget, files: RunFiles, trainer: Trainer, seconds: float, steps: int | None) -> None:

@@ -30,7 +30,7 @@ from cgan_core.run.folder_writer import RunFiles, checkpoint_files, holds_run, l
 from cgan_core.run.fork import state_bytes
 from cgan_core.run.guard import Action, Decision, DivergenceGuard, GuardConfig
 from cgan_core.run.recovery import Recovery
-from cgan_core.run.resume import accept_resume, resume_point
+from cgan_core.run.resume import accept_resume, load_networks, resume_point
 from cgan_core.run.saving import RunSaves
 from cgan_core.run.stats import StatsBuffer
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
@@ -87,7 +87,7 @@ class TrainingRun:
         bounds = GuardConfig.layered(self.config.loss, self.trainer.preset.guard, saved, guard)
         self.guard = DivergenceGuard(bounds, samples.real_diversity(self.trainer), self.trainer.dataset.num_classes)
         if state is not None:
-            self.trainer.load_state_dict(state)
+            load_networks(self.trainer, state, self.run_dir)
             self.seconds = float(state.get("seconds", 0.0))
             self.guard.load_state_dict(state.get("guard", {}))
         self.budget = Budget(self.config.steps, self.config.epochs, self.config.max_seconds, self.step_count,

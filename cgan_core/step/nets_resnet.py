@@ -9,7 +9,9 @@ scale (SNGAN, Miyato et al. 2018; its class conditioning as in Miyato & Koyama 2
   logit = w.h + <embed(y), h>.
 
 The channels double as the side halves, from `width` at the full size up to `max_width`, so the cost of each
-resolution stays about level (a 128 px model is about twice a 32 px one per pixel, not 16x).
+resolution stays about level. The full size's width halves as the side doubles past 32 px (StyleGAN's
+channel schedule: channels = base / side), so a 64 px model adds one resolution's cost to a 32 px one instead of
+multiplying it by five (flop counts and step times: BENCHMARKS.md, "Your own images at their own size").
 """
 from __future__ import annotations
 
@@ -39,6 +41,17 @@ def _sn(layer: nn.Module) -> nn.Module:
     if getattr(layer, "bias", None) is not None:
         nn.init.zeros_(layer.bias)
     return spectral_norm(layer)
+
+
+WIDTH_AT_32 = 16  # channels at the full size of a 32 px model: thin, for minutes on a CPU (BENCHMARKS.md)
+MIN_WIDTH = 8
+
+
+def full_size_width(side: int) -> int:
+    """Channels at the full size when none are named: WIDTH_AT_32 up to 32 px, then halved with each doubling
+    of the side, so a larger side adds one resolution's cost (64 px: 8, 5/4 of 32 px's multiply-adds). Never
+    below MIN_WIDTH: 128 px also has 8, and costs 5x 64 px rather than 4 channels for the RGB output."""
+    return max(MIN_WIDTH, WIDTH_AT_32 * 32 // max(side, 32))
 
 
 def _channels(width: int, max_width: int, n: int) -> list[int]:
@@ -82,10 +95,11 @@ class UpBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     output_range = "tanh"
 
-    def __init__(self, latent_dim: int, num_classes: int, image_shape: tuple[int, int, int], width: int = 32,
+    def __init__(self, latent_dim: int, num_classes: int, image_shape: tuple[int, int, int], width: int | None = None,
                  max_width: int = 256) -> None:
         super().__init__()
         self.latent_dim, self.num_classes, self.image_shape = latent_dim, num_classes, tuple(image_shape)
+        width = width or full_size_width(image_shape[1])
         self.width, self.max_width = width, max_width  # recorded in a generator file, to rebuild it
         self.start, n = doublings(image_shape[1])
         channels = _channels(width, max_width, n)
@@ -121,10 +135,11 @@ class DownBlock(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    def __init__(self, num_classes: int, image_shape: tuple[int, int, int], width: int = 32,
+    def __init__(self, num_classes: int, image_shape: tuple[int, int, int], width: int | None = None,
                  max_width: int = 256) -> None:
         super().__init__()
         _, n = doublings(image_shape[1])
+        width = width or full_size_width(image_shape[1])
         channels = _channels(width, max_width, n)[::-1]  # full size first
         blocks = [DownBlock(image_shape[0], channels[0], first=True)]
         blocks += [DownBlock(channels[i], channels[i + 1], first=False) for i in range(n - 1)]

@@ -124,9 +124,9 @@ PRESETS: dict[str, Preset] = {
             "resnet-projection", "cgan-studio for RGB images of 32-128 px: SNGAN's residual networks (Miyato et al. "
             "2018) with class-conditional BatchNorm in G, a spectral-norm projection discriminator, the hinge loss, "
             "DiffAugment (Zhao et al. 2020) and an EMA of G",
-            "ResNetGenerator", "ResNetDiscriminator", latent_dim=128, batch_size=64, lr_g=2e-4, lr_d=2e-4,
+            "ResNetGenerator", "ResNetDiscriminator", latent_dim=128, batch_size=32, lr_g=2e-4, lr_d=2e-4,
             beta1=0.0, beta2=0.999, loss="hinge", ema_decay=0.999, channels_last=True, augment="color,translation,cutout",
-            arch_kwargs={"width": 32, "max_width": 256},
+            arch_kwargs={"max_width": 256},  # the full size's width follows the side (nets_resnet.full_size_width)
             summary="residual G and D for RGB images of 32 px and more; projection D with spectral norm, hinge loss, "
                     "augmentation of D's inputs against small-data overfitting",
         ),

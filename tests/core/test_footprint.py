@@ -24,7 +24,9 @@ def test_the_parameters_are_the_built_models_and_memory_grows_with_the_pixels(pr
     small, large = estimate(config, (3, 32, 32), 10), estimate(config, (3, 64, 64), 10)
     assert torch.equal(state, torch.get_rng_state())  # a run's random streams are not touched
     assert (small.g_parameters, small.d_parameters) == tuple(sum(p.numel() for p in n.parameters()) for n in (g, d))
-    assert large.step_mb > 2.5 * small.step_mb  # four times the pixels: activations grow with them
+    # Four times the pixels: activations grow with them, at least twice over where the channels at the full
+    # size halve as the side doubles (resnet-projection's schedule, nets_resnet.full_size_width).
+    assert large.step_mb > (2.0 if preset == "resnet-projection" else 2.5) * small.step_mb
     assert "parameters" in small.describe() and "MB to train" in small.describe()
 
 

@@ -70,6 +70,21 @@ def test_a_residual_generator_file_rebuilds_from_itself_alone(tmp_path):
     assert (again.width, again.max_width) == (8, 32) and torch.equal(again.eval()(z, labels), g(z, labels))
 
 
+def test_a_larger_side_adds_one_resolutions_cost_not_a_multiple():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def generator_flops(side: int) -> int:
+        g = ResNetGenerator(128, 10, (3, side, side))
+        with FlopCounterMode(display=False) as counter:
+            g(torch.randn(1, 128), torch.tensor([3]))
+        return counter.get_total_flops()
+
+    assert [ResNetGenerator(8, 2, (3, s, s)).width for s in (16, 28, 32, 64, 128)] == [16, 16, 16, 8, 8]
+    at_32, at_64 = generator_flops(32), generator_flops(64)
+    # 32 px has four resolutions (4-32), 64 px five: about 5/4 of the cost, where a fixed width cost 5x.
+    assert 1.1 < at_64 / at_32 < 1.6
+
+
 def test_the_residual_networks_take_every_supported_side_and_refuse_others():
     assert [doublings(s) for s in (16, 28, 32, 64, 128)] == [(4, 2), (7, 2), (4, 3), (4, 4), (4, 5)]
     for side in (16, 28, 64):
@@ -143,3 +158,24 @@ def test_colour_images_of_32_px_and_more_train_on_the_rgb_preset_unless_one_is_n
     toml.write_text('preset = "mlp-label-product"\n')
     rc, _, _ = cli_here("train", *short, "--config", toml, "--out", tmp_path / "from-file")
     assert rc == 0 and json.loads((tmp_path / "from-file" / "config.json").read_text())["preset"] == "mlp-label-product"
+
+
+def test_a_checkpoint_whose_networks_have_other_widths_is_refused_in_one_line(tmp_path, monkeypatch):
+    from cgan_core.errors import CheckpointError
+    from cgan_core.run.loop import train
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step import nets_resnet
+
+    data = load_dataset(str(write_images(tmp_path / "imgs", [(32, 32)] * 4)))
+    config = TrainConfig(preset="resnet-projection", batch_size=4, latent_dim=8, steps=2, checkpoint_every=2,
+                         device="cpu")
+    monkeypatch.setattr(nets_resnet, "WIDTH_AT_32", 8)  # as if saved by a version with thinner networks
+    run = TrainingRun(config, out=tmp_path / "run", dataset=data)
+    train(run)
+    run.close()
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match=r"run: its checkpoint's networks do not fit .*size mismatch") as error:
+        TrainingRun(config, resume=tmp_path / "run", overrides={"steps": 4}, dataset=data)
+    assert "\n" not in str(error.value)
+    with pytest.raises(CheckpointError):  # a second try is refused the same way: the lock was released
+        TrainingRun(config, resume=tmp_path / "run", overrides={"steps": 4}, dataset=data)

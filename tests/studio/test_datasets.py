@@ -44,6 +44,7 @@ def test_a_bad_folder_gives_a_dialog_and_the_window_stays_up(qtbot, window, tmp_
 
 
 def test_colour_images_of_32_px_and_more_pick_the_rgb_preset_until_the_user_names_one(qtbot, tmp_path):
+    from cgan_core.step.presets import get_preset
     from studio.config_panel import ConfigPanel
 
     panel = ConfigPanel()  # as a fresh window has it: no preset named yet
@@ -51,7 +52,8 @@ def test_colour_images_of_32_px_and_more_pick_the_rgb_preset_until_the_user_name
     picker, fruit = panel.data_picker, str(write_folder(tmp_path / "fruit"))  # 40 px RGB: trains at 32
     picker.set_dataset(fruit)
     qtbot.waitUntil(lambda: panel.preset.currentText() == "resnet-projection", timeout=10_000)
-    assert "Chosen for colour images of 32 px" in panel.preset.toolTip() and panel.batch_size.value() == 64
+    assert "Chosen for colour images of 32 px" in panel.preset.toolTip()
+    assert panel.batch_size.value() == get_preset("resnet-projection").batch_size != get_preset("studio-fast").batch_size
     picker.set_dataset("mnist")  # grey 28 px: back to the usual one
     qtbot.waitUntil(lambda: panel.preset.currentText() == "studio-fast", timeout=10_000)
     panel.preset.setCurrentText("mlp-label-product")  # the user names one: it stays
