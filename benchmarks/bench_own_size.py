@@ -71,6 +71,11 @@ def quality(run_dir: Path, classifier) -> dict:
             "folder-classifier accuracy": figures["accuracy"], "FD/floor": figures["frechet_vs_floor"]}
 
 
+def figure(value: float | None) -> str:
+    """A ratio to two places, or a dash where evaluate had none (a classifier at chance has no floor)."""
+    return "-" if value is None else f"{value:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -82,7 +87,7 @@ def main() -> None:
     classifier, _ = load_or_train_on(mnist, load_mnist("test"))
     print("| size | preset | img/s (2 threads) | steps in the minutes | accuracy (MNIST classifier) | "
           "accuracy (folder's classifier) | FD/floor |\n|---|---|---|---|---|---|---|", flush=True)
-    for size in map(int, args.sizes.split(",")):
+    for size in [int(side) for side in args.sizes.split(",") if side]:  # --sizes "" runs the small-data part only
         folder = args.out / f"coloured{size}"
         if not folder.is_dir():
             write_folder(folder, size, args.per_class)
@@ -92,7 +97,7 @@ def main() -> None:
         for preset in PRESETS:
             q = quality(dirs[f"{preset}-{size}"], classifier)
             print(f"| {size} | {preset} | {speed[preset]:.0f} | {q['steps']} | {q['mnist accuracy']:.1%} | "
-                  f"{q['folder-classifier accuracy']:.1%} | {q['FD/floor']:.2f} |", flush=True)
+                  f"{q['folder-classifier accuracy']:.1%} | {figure(q['FD/floor'])} |", flush=True)
     small = args.out / "coloured64-small"
     if not small.is_dir():
         write_folder(small, 64, 300)
@@ -107,7 +112,7 @@ def main() -> None:
         rows = (run_dir / "metrics.csv").read_text().splitlines()
         header, last = rows[0].split(","), rows[-1].split(",")
         r_t = float(last[header.index("r_t")]) if "r_t" in header else float("nan")
-        print(f"| {name} | {q['steps']} | {q['mnist accuracy']:.1%} | {q['FD/floor']:.2f} | {r_t:.2f} |", flush=True)
+        print(f"| {name} | {q['steps']} | {q['mnist accuracy']:.1%} | {figure(q['FD/floor'])} | {r_t:.2f} |", flush=True)
     print(json.dumps({"sizes": args.sizes, "minutes": args.minutes, "grids": str(args.out / "runs")}))
 
 
