@@ -85,3 +85,10 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torc
     images = (fake[:half] - fake[half : 2 * half]).abs().flatten(1).mean(1)
     latents = (z[:half] - z[half : 2 * half]).abs().mean(1)
     return 1.0 / ((images / latents).mean() + eps)
+
+
+def class_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The cross-entropy of D's class scores against the class asked for: an int label, or a soft
+    condition's probabilities."""
+    target = labels.long() if labels.dtype in (torch.int64, torch.int32) else labels.float()
+    return F.cross_entropy(scores.float(), target)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from cgan_core.step.layers import ClassEmbedding
+from cgan_core.step.layers import ClassEmbedding, embed
 
 
 def doublings(side: int) -> tuple[int, int]:
@@ -59,6 +59,13 @@ def _channels(width: int, max_width: int, n: int) -> list[int]:
     return [min(max_width, width * 2 ** (n - i)) for i in range(n + 1)]
 
 
+# The class's gain and bias are stored divided by this and multiplied back in the forward (ProGAN's equalised
+# learning rate, StyleGAN's lr multiplier): Adam moves a stored entry by about lr a step, so the class's effect
+# moves this many times faster than a plain embedding's. At 2e-4 a plain one needs thousands of steps to make
+# the rows of a grid differ by class; minutes on a CPU are hundreds of steps (BENCHMARKS.md).
+CLASS_LR_MULTIPLIER = 10.0
+
+
 class ConditionalBatchNorm(nn.Module):
     """BatchNorm without its own affine; the class gives each channel a gain (1 + ...) and a bias. The gains
     start near zero (N(0, 0.02), as in Mimicry's SNGAN) rather than at zero: the block begins almost as plain
@@ -68,12 +75,14 @@ class ConditionalBatchNorm(nn.Module):
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
         self.norm = nn.BatchNorm2d(channels, affine=False)
-        self.gain, self.bias = ClassEmbedding(num_classes, channels), ClassEmbedding(num_classes, channels)
-        nn.init.normal_(self.gain.weight, 0.0, 0.02)
-        nn.init.zeros_(self.bias.weight)
+        # Named for their scaled storage: a checkpoint of the former, unscaled rows is refused, not misread.
+        self.class_gain, self.class_bias = ClassEmbedding(num_classes, channels), ClassEmbedding(num_classes, channels)
+        nn.init.normal_(self.class_gain.weight, 0.0, 0.02 / CLASS_LR_MULTIPLIER)
+        nn.init.zeros_(self.class_bias.weight)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        gain, bias = self.gain(c).to(x.dtype), self.bias(c).to(x.dtype)
+        gain = (self.class_gain(c) * CLASS_LR_MULTIPLIER).to(x.dtype)
+        bias = (self.class_bias(c) * CLASS_LR_MULTIPLIER).to(x.dtype)
         return self.norm(x) * (1 + gain[:, :, None, None]) + bias[:, :, None, None]
 
 
@@ -147,6 +156,11 @@ class ResNetDiscriminator(nn.Module):
         features = channels[n - 1]
         self.linear, self.projection = _sn(nn.Linear(features, 1)), _sn(ClassEmbedding(num_classes, features))
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor,
+                class_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The logits; with class_scores, also every class's projection term <embed(c), h>: their softmax is
+        D's reading of the class (the shared w.h term cancels in it)."""
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # a sum, not a mean: SNGAN's D sees how much of each feature
-        return self.linear(h).squeeze(1) + (self.projection(labels).to(h.dtype) * h).sum(1)
+        embedding = self.projection.weight.to(h.dtype)  # read once: each read runs spectral norm's power iteration
+        logits = self.linear(h).squeeze(1) + (embed(labels, embedding) * h).sum(1)
+        return (logits, h @ embedding.t()) if class_scores else logits

@@ -212,34 +212,52 @@ class Trainer:
     def _logits(self, images: torch.Tensor, labels: torch.Tensor, d: nn.Module | None = None) -> torch.Tensor:
         """D's logits, clipped where the recipe's framework clips its probabilities. D's own updates go
         through `d_train`; G's step calls the plain D, so D's DDP hooks never fire for it (pytorch#46166)."""
+        return self._judge(images, labels, d, with_classes=False)[0]
+
+    def _judge(self, images: torch.Tensor, labels: torch.Tensor, d: nn.Module | None = None,
+               with_classes: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits as `_logits`, and D's class scores where the preset trains D as a classifier too."""
         with self._autocast():
-            logits = (d or self.d)(images, labels)
-        return losses.clip(logits.float(), self.preset.logit_clip)
+            if with_classes and self.preset.class_loss:
+                logits, scores = (d or self.d)(images, labels, class_scores=True)
+            else:
+                logits, scores = (d or self.d)(images, labels), None
+        return losses.clip(logits.float(), self.preset.logit_clip), scores
+
+    def _class_term(self, scores: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor | float:
+        """The preset's weight times the cross-entropy of D's class scores against `labels` (0 without)."""
+        return 0.0 if scores is None else self.preset.class_loss * losses.class_loss(scores, labels)
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.low_precision)
 
     def _d_joint_losses(self, real, y_real, fake, y_fake, d=None) -> DLosses:
         """d1 and d2 from one D forward pass over real and fake together."""
-        out = self._logits(torch.cat([real, fake]), torch.cat([y_real, y_fake]), d)
+        return self._d_joint_pass(real, y_real, fake, y_fake, d, with_classes=False)[0]
+
+    def _d_joint_pass(self, real, y_real, fake, y_fake, d=None, with_classes=True) -> tuple[DLosses, torch.Tensor | float]:
+        out, scores = self._judge(torch.cat([real, fake]), torch.cat([y_real, y_fake]), d, with_classes)
         out_real, out_fake = out[: len(real)], out[len(real):]
+        # D learns the classes from real images only (P2GAN, Han et al. 2021): reading a fake's class would
+        # teach it what G draws, and reward G for samples that are easy to classify rather than real.
+        class_term = self._class_term(None if scores is None else scores[: len(real)], y_real)
         return DLosses(self.loss.d_real(out_real, self.hparams["label_smoothing"]), self.loss.d_fake(out_fake),
-                       out_real, out_fake)
+                       out_real, out_fake), class_term
 
     def learn_d_joint(self, real, y_real, fake, y_fake) -> DLosses:
         """One D update on (d1 + d2) / 2, from one pass over real and fake together."""
         self.opt_d.zero_grad(set_to_none=True)
-        d = self._d_joint_losses(real, y_real, fake, y_fake, self.d_train)
-        ((d.d1 + d.d2) * 0.5).backward()
+        d, class_term = self._d_joint_pass(real, y_real, fake, y_fake, self.d_train)
+        ((d.d1 + d.d2) * 0.5 + class_term).backward()
         self.opt_d.step()
         return d.detached()
 
     def learn_d_separate(self, real, y_real, fake, y_fake) -> DLosses:
         """Two D updates, as Keras' train_on_batch(real) then train_on_batch(fake)."""
         self.opt_d.zero_grad(set_to_none=True)
-        out_real = self._logits(real, y_real, self.d_train)
+        out_real, scores = self._judge(real, y_real, self.d_train)
         d1 = self.loss.d_real(out_real, self.hparams["label_smoothing"])
-        d1.backward()
+        (d1 + self._class_term(scores, y_real)).backward()
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)
         out_fake = self._logits(fake, y_fake, self.d_train)
@@ -253,8 +271,9 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.d.requires_grad_(False)  # G's backward needs D's input gradients, not its weight gradients
         try:
-            g_value = self.loss.g(self._logits(fake, y_fake))
-            total = g_value
+            logits, scores = self._judge(fake, y_fake)
+            g_value = self.loss.g(logits)
+            total = g_value + self._class_term(scores, y_fake)  # G makes the class asked for recognisable
             if self.preset.mode_seeking:  # g stays the adversarial loss; the diversity term is added
                 total = g_value + self.preset.mode_seeking * losses.mode_seeking(fake.float(), z)
             total.backward()
