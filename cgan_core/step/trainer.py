@@ -275,7 +275,7 @@ class Trainer:
             g_value = self.loss.g(logits)
             total = g_value + self._class_term(scores, y_fake)  # G makes the class asked for recognisable
             if self.preset.mode_seeking:  # g stays the adversarial loss; the diversity term is added
-                total = g_value + self.preset.mode_seeking * losses.mode_seeking(fake.float(), z)
+                total = total + self.preset.mode_seeking * losses.mode_seeking(fake.float(), z)
             total.backward()
         finally:
             self.d.requires_grad_(True)

@@ -62,15 +62,17 @@ def test_the_class_term_teaches_d_the_classes_of_real_images(tmp_path, monkeypat
     assert with_term < 0.5 * without and with_term < 0.3, (with_term, without)
 
 
-def test_g_s_loss_carries_the_class_term(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode_seeking", [0.0, 0.05])
+def test_g_s_loss_carries_the_class_term(mode_seeking, tmp_path, monkeypatch):
     data = _red_and_blue(tmp_path / "folder")
     grads = []
     for weight in (0.0, 1.0):
-        preset = dataclasses.replace(presets.PRESETS["resnet-projection"], class_loss=weight, augment="none")
+        preset = dataclasses.replace(presets.PRESETS["resnet-projection"], class_loss=weight, augment="none",
+                                     mode_seeking=mode_seeking)
         monkeypatch.setitem(presets.PRESETS, "resnet-projection", preset)
         torch.manual_seed(0)
         trainer = Trainer(TrainConfig(preset="resnet-projection", batch_size=8, latent_dim=8, device="cpu"), data)
-        z, y = torch.randn(8, 8), torch.tensor([0, 1] * 4)
+        z, y = torch.randn(8, 8), torch.tensor([0, 1] * 4)  # the halves share their labels, as mode seeking needs
         trainer.learn_g(trainer.forward_g(z, y), y, z)
         grads.append(torch.cat([p.grad.flatten() for p in trainer.g.parameters() if p.grad is not None]))
     assert not torch.allclose(grads[0], grads[1])
