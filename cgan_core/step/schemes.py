@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from cgan_core.step.trainer import DLosses, Trainer
+    from cgan_core.step.judge import DLosses
+    from cgan_core.step.trainer import Trainer
 
 Step = Callable[["Trainer"], "tuple[DLosses, torch.Tensor]"]
 

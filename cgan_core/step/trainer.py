@@ -19,6 +19,7 @@ from cgan_core.step.config import TrainConfig, check_hparams
 from cgan_core.step.device import native_bf16, pick_device
 from cgan_core.step.fastcpu import use_fast_cpu_paths
 from cgan_core.step.inputs import StepInputs
+from cgan_core.step.judge import DLosses, Judge, bf16_autocast
 from cgan_core.step.presets import get_preset
 
 if TYPE_CHECKING:
@@ -28,19 +29,6 @@ if TYPE_CHECKING:
 # cannot tell its training images apart from fakes, towards 1 as D grows sure of every real image.
 STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g", "r_t")
 EMA_RAMP = 18  # the EMA's decay at step t is (1 + t) / (EMA_RAMP + t): a window of about t / (EMA_RAMP - 1)
-
-
-@dataclass(frozen=True)
-class DLosses:
-    """What one D update measured: d1 (D on real), d2 (D on fake) and D's logits on each."""
-
-    d1: torch.Tensor
-    d2: torch.Tensor
-    out_real: torch.Tensor
-    out_fake: torch.Tensor
-
-    def detached(self) -> DLosses:
-        return DLosses(self.d1.detach(), self.d2.detach(), self.out_real.detach(), self.out_fake.detach())
 
 
 @dataclass(frozen=True)
@@ -119,6 +107,7 @@ class Trainer:
         # With unchanged weights, a G without dropout or BatchNorm maps the same z and labels to the same images.
         self.g_is_deterministic = not any(isinstance(m, stochastic) for m in self.g.modules())
         self.loss = losses.gan_loss(self.config.loss)  # the loss type's three functions, chosen once
+        self.judge = Judge(self.d, self.preset, self.loss, self.device, self.low_precision)
 
     # ---- hyperparameters -------------------------------------------------------------------
     def set_hparams(self, **changes) -> dict[str, tuple]:
@@ -154,7 +143,7 @@ class Trainer:
             fake = self.forward_g(z, y, graph=False)
             d = learn_d(real, y_real, fake, y)
         with torch.no_grad():
-            g_value = self.loss.g(self._logits(fake, y))
+            g_value = self.loss.g(self.judge.logits(fake, y))
         return self._finish_step(d, g_value, learnt_d=True, learnt_g=False)
 
     def step_g_only(self) -> StepStats:
@@ -209,45 +198,17 @@ class Trainer:
         with torch.set_grad_enabled(graph), self._autocast():
             return (self.g_train if graph else self.g)(z, labels)
 
-    def _logits(self, images: torch.Tensor, labels: torch.Tensor, d: nn.Module | None = None) -> torch.Tensor:
-        """D's logits, clipped where the recipe's framework clips its probabilities. D's own updates go
-        through `d_train`; G's step calls the plain D, so D's DDP hooks never fire for it (pytorch#46166)."""
-        return self._judge(images, labels, d, with_classes=False)[0]
+    def _autocast(self) -> torch.autocast:
+        return bf16_autocast(self.device, self.low_precision)
 
-    def _judge(self, images: torch.Tensor, labels: torch.Tensor, d: nn.Module | None = None,
-               with_classes: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's logits as `_logits`, and D's class scores where the preset trains D as a classifier too."""
-        with self._autocast():
-            if with_classes and self.preset.class_loss:
-                logits, scores = (d or self.d)(images, labels, class_scores=True)
-            else:
-                logits, scores = (d or self.d)(images, labels), None
-        return losses.clip(logits.float(), self.preset.logit_clip), scores
-
-    def _class_term(self, scores: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor | float:
-        """The preset's weight times the cross-entropy of D's class scores against `labels` (0 without)."""
-        return 0.0 if scores is None else self.preset.class_loss * losses.class_loss(scores, labels)
-
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.low_precision)
-
-    def _d_joint_losses(self, real, y_real, fake, y_fake, d=None) -> DLosses:
-        """d1 and d2 from one D forward pass over real and fake together."""
-        return self._d_joint_pass(real, y_real, fake, y_fake, d, with_classes=False)[0]
-
-    def _d_joint_pass(self, real, y_real, fake, y_fake, d=None, with_classes=True) -> tuple[DLosses, torch.Tensor | float]:
-        out, scores = self._judge(torch.cat([real, fake]), torch.cat([y_real, y_fake]), d, with_classes)
-        out_real, out_fake = out[: len(real)], out[len(real):]
-        # D learns the classes from real images only (P2GAN, Han et al. 2021): reading a fake's class would
-        # teach it what G draws, and reward G for samples that are easy to classify rather than real.
-        class_term = self._class_term(None if scores is None else scores[: len(real)], y_real)
-        return DLosses(self.loss.d_real(out_real, self.hparams["label_smoothing"]), self.loss.d_fake(out_fake),
-                       out_real, out_fake), class_term
+    def _d_joint_losses(self, real, y_real, fake, y_fake) -> DLosses:
+        """d1 and d2 from one D forward pass over real and fake together, only measured."""
+        return self.judge.joint(real, y_real, fake, y_fake, self.hparams["label_smoothing"], with_classes=False)[0]
 
     def learn_d_joint(self, real, y_real, fake, y_fake) -> DLosses:
         """One D update on (d1 + d2) / 2, from one pass over real and fake together."""
         self.opt_d.zero_grad(set_to_none=True)
-        d, class_term = self._d_joint_pass(real, y_real, fake, y_fake, self.d_train)
+        d, class_term = self.judge.joint(real, y_real, fake, y_fake, self.hparams["label_smoothing"], self.d_train)
         ((d.d1 + d.d2) * 0.5 + class_term).backward()
         self.opt_d.step()
         return d.detached()
@@ -255,12 +216,12 @@ class Trainer:
     def learn_d_separate(self, real, y_real, fake, y_fake) -> DLosses:
         """Two D updates, as Keras' train_on_batch(real) then train_on_batch(fake)."""
         self.opt_d.zero_grad(set_to_none=True)
-        out_real, scores = self._judge(real, y_real, self.d_train)
+        out_real, scores = self.judge.read(real, y_real, self.d_train)
         d1 = self.loss.d_real(out_real, self.hparams["label_smoothing"])
-        (d1 + self._class_term(scores, y_real)).backward()
+        (d1 + self.judge.class_term(scores, y_real)).backward()
         self.opt_d.step()
         self.opt_d.zero_grad(set_to_none=True)
-        out_fake = self._logits(fake, y_fake, self.d_train)
+        out_fake = self.judge.logits(fake, y_fake, self.d_train)
         d2 = self.loss.d_fake(out_fake)
         d2.backward()
         self.opt_d.step()
@@ -271,9 +232,9 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.d.requires_grad_(False)  # G's backward needs D's input gradients, not its weight gradients
         try:
-            logits, scores = self._judge(fake, y_fake)
+            logits, scores = self.judge.read(fake, y_fake)  # the plain D: its DDP hooks must not fire here
             g_value = self.loss.g(logits)
-            total = g_value + self._class_term(scores, y_fake)  # G makes the class asked for recognisable
+            total = g_value + self.judge.class_term(scores, y_fake)  # G makes the class asked for recognisable
             if self.preset.mode_seeking:  # g stays the adversarial loss; the diversity term is added
                 total = total + self.preset.mode_seeking * losses.mode_seeking(fake.float(), z)
             total.backward()
