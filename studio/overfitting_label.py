@@ -16,7 +16,9 @@ class OverfittingLabel(QLabel):
         super().__init__("r_t –", objectName="overfittingLabel")
         self.setToolTip("r_t: the share of real images D calls real, less the rest, over the last steps.\n"
                         "About 0 while D cannot tell real from generated; above 0.6 D has learnt its real images\n"
-                        "apart (StyleGAN2-ADA's sign of D overfitting: more data, augmentation or a lower lr D).")
+                        "apart (StyleGAN2-ADA's sign of D overfitting: more data, augmentation or a lower lr D).\n"
+                        "aug: the probability of each augmentation of D's inputs, shown while above 0; an adaptive\n"
+                        "augmentation raises it while r_t is above 0.6 and lowers it below.")
         self.values: deque = deque(maxlen=STEPS)
 
     def add(self, chunk) -> None:
@@ -27,7 +29,9 @@ class OverfittingLabel(QLabel):
         self.values.extend(column[np.isfinite(column)].tolist()[-STEPS:])
         if self.values:
             r_t = float(np.mean(self.values))
-            self._show(f"r_t {r_t:.2f}", WARN_STYLE if r_t > 0.6 else QUIET_STYLE)
+            p = chunk.column("aug_p")[-1] if "aug_p" in chunk.names else np.nan
+            strength = f" · aug {p:.2f}" if np.isfinite(p) and p > 0 else ""
+            self._show(f"r_t {r_t:.2f}{strength}", WARN_STYLE if r_t > 0.6 else QUIET_STYLE)
 
     def clear(self) -> None:
         self.values.clear()

@@ -82,8 +82,9 @@ def _add_train(train: argparse.ArgumentParser) -> None:
                        help="resize the images (square); default: the data's own size (a folder of images: the size "
                             "most of them have, or the largest of these below it)")
     train.add_argument("--augment", metavar="POLICY",
-                       help="D's differentiable augmentation: none, or a comma list of color, translation, cutout "
-                            "(default: the preset's; resnet-projection uses all three)")
+                       help="D's differentiable augmentation: none, a comma list of color, translation, cutout (always "
+                            "on), or adaptive[:LIST] (each applied with a probability that rises while D overfits, "
+                            "StyleGAN2-ADA) (default: the preset's; resnet-projection: adaptive, all three)")
     train.add_argument("--color", choices=["keep", "grey", "rgb"], help="keep the images' colour or force one")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive_int)

@@ -24,7 +24,8 @@ from cgan_core.run.events import GuardAdvice, HParamChange, LossChunk, RolledBac
 
 FOLDER = "tensorboard"
 SCALARS = {"d1": "loss/d1", "d2": "loss/d2", "g": "loss/g", "d_real": "d/real_prob", "d_fake": "d/fake_prob",
-           "grad_d": "grad/d", "grad_g": "grad/g", "r_t": "d/overfitting_r_t"}
+           "grad_d": "grad/d", "grad_g": "grad/g", "r_t": "d/overfitting_r_t",
+           "aug_p": "d/augment_p"}
 HPARAMS = ("preset", "dataset", "batch_size", "latent_dim", "loss", "lr_g", "lr_d", "beta1", "beta2", "d_steps",
            "label_smoothing", "seed", "precision", "world_size")
 
@@ -83,7 +84,7 @@ class TensorBoardLog:
                 if name not in chunk.names:
                     continue
                 value = float(chunk.values[i, chunk.names.index(name)])
-                if math.isfinite(value) or name != "r_t":  # an older run's r_t is unknown: no point at all
+                if math.isfinite(value) or name not in ("r_t", "aug_p"):  # unknown in an older run: no point at all
                     self.writer.add_scalar(tag, value, step)
             self.writer.add_scalar("lr/g", self._lr_at("g", step), step)
             self.writer.add_scalar("lr/d", self._lr_at("d", step), step)

@@ -34,7 +34,8 @@ from cgan_core.output.quality_file import QUALITY_FILE, append_report
 from cgan_core.run.events import to_record
 
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds",
-                  "r_t")
+                  "r_t", "aug_p")
+ADDED_COLUMNS = {"r_t", "aug_p"}  # columns a run begun by an older version lacks
 KEEP_CHECKPOINTS = 3
 GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
 VARIANTS = "variants"  # a fork's variants, kept as run folders (variant_folders.py)
@@ -80,11 +81,11 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
 
 
 def _header_of(path: Path) -> tuple[str, ...]:
-    """The columns of an existing metrics.csv, when it has every column but those added since (r_t): a run
+    """The columns of an existing metrics.csv, when it has every column but those added since: a run
     an older version began keeps its table. Otherwise (a file that is not one) this version's columns."""
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         header = tuple(f.readline().strip().split(","))
-    return header if set(METRIC_COLUMNS) - {"r_t"} <= set(header) else METRIC_COLUMNS
+    return header if set(METRIC_COLUMNS) - ADDED_COLUMNS <= set(header) else METRIC_COLUMNS
 
 
 class CheckpointClock:

@@ -4,10 +4,18 @@ data set D otherwise learns its few real images apart within minutes (its r_t cl
 teaching G; augmenting only the real images would teach G to draw the augmentations instead. Every
 operation is differentiable, so G's gradient passes through it.
 
+Adaptive (StyleGAN2-ADA, Karras et al. 2020): each operation applies to each image with a probability p that
+starts at 0 and follows D's overfitting sign r_t, up while r_t is above 0.6 and down while below. Augmentation
+slows what G learns early (at 64 px and 600 images a class, 10 CPU-minutes read 23% of the classes with it
+always on, 58% without; BENCHMARKS.md), and guards against nothing until D has something to overfit; so a run
+pays for it only once D starts learning its real images apart.
+
 Images are in [-1, 1] (tanh) or [0, 1] (sigmoid); the ranges below are the paper's. The draws come from
 torch's global RNG on the images' device, which a checkpoint records: a resumed run draws what it would have.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -64,34 +72,86 @@ def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 OPERATIONS = {"color": color, "translation": translation, "cutout": cutout}
 
 
-def parse_policy(text: str) -> tuple[str, ...]:
-    """"color,translation,cutout" (any of them, in that order of application) or "none" -> the names."""
+ADAPTIVE = "adaptive"
+ADA_TARGET = 0.6  # StyleGAN2-ADA's r_t target
+# Images over which p can move from 0 to 1. ADA's 500k images are hours on a CPU; this lets a run on a small
+# data set reach full strength within its first tens of minutes, and still averages r_t over a few hundred steps.
+ADA_IMAGES = 100_000
+
+
+@dataclass(frozen=True)
+class AugmentPolicy:
+    """The operations D's inputs go through, and whether their probability adapts (else they always apply)."""
+
+    operations: tuple[str, ...] = ()
+    adaptive: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.operations)
+
+
+def parse_policy(text: str) -> AugmentPolicy:
+    """"none", "color,translation,cutout" (any of them, always on; applied in that order), or "adaptive" (all
+    three) or "adaptive:OPERATIONS" (StyleGAN2-ADA's probability)."""
+    text = text.strip()
+    head, _, rest = text.partition(":")
+    adaptive = head.strip() == ADAPTIVE
+    if adaptive:
+        text = rest if rest.strip() else ",".join(POLICIES)
     if text.strip() in ("", "none"):
-        return ()
+        return AugmentPolicy()
     names = tuple(part.strip() for part in text.split(","))
     unknown = [n for n in names if n not in POLICIES]
     if unknown or len(set(names)) != len(names):
-        raise ValueError(f"{text!r}: an augmentation is none or a comma list of {', '.join(POLICIES)}")
-    return tuple(n for n in POLICIES if n in names)
+        raise ValueError(f"{text!r}: an augmentation is none, a comma list of {', '.join(POLICIES)}, or "
+                         f"{ADAPTIVE}[:LIST] for a strength that follows D's overfitting")
+    return AugmentPolicy(tuple(n for n in POLICIES if n in names), adaptive)
 
 
-def augment(x: torch.Tensor, policy: tuple[str, ...]) -> torch.Tensor:
-    """`x` through each operation of `policy` (translation leaves it channels-last, the step's own format)."""
-    for name in policy:
-        x = OPERATIONS[name](x)
+def augment(x: torch.Tensor, policy: AugmentPolicy, p: torch.Tensor | None = None) -> torch.Tensor:
+    """`x` through each operation of `policy` (translation leaves it channels-last, the step's own format); with
+    `p`, each operation applies to each image with that probability."""
+    for name in policy.operations:
+        moved = OPERATIONS[name](x)
+        x = moved if p is None else torch.where(_per_image(x) < p.to(x.dtype), moved, x)
     return x
 
 
-def augment_inputs(discriminator: nn.Module, policy: tuple[str, ...]) -> None:
+class Augmentation:
+    """D's augmentation and its strength p (a 0-d tensor on the training device: adapting it reads nothing back
+    to the host). A fixed policy keeps p at 1."""
+
+    def __init__(self, policy: AugmentPolicy, device: torch.device) -> None:
+        self.policy = policy
+        self.p = torch.tensor(0.0 if policy.adaptive else float(bool(policy)), device=device)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return augment(images, self.policy, self.p if self.policy.adaptive else None)
+
+    def adapt(self, r_t: torch.Tensor, images: int) -> None:
+        """One step of ADA's controller: p moves by images / ADA_IMAGES towards keeping r_t at ADA_TARGET."""
+        if self.policy.adaptive:
+            self.p.add_(torch.sign(r_t - ADA_TARGET) * (images / ADA_IMAGES)).clamp_(0.0, 1.0)
+
+    def state_dict(self) -> dict:
+        return {"augment_p": self.p.detach().cpu().clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """A checkpoint from before p was kept starts p afresh (0 when adaptive)."""
+        if self.policy.adaptive and "augment_p" in state:
+            self.p.copy_(state["augment_p"])
+
+
+def augment_inputs(discriminator: nn.Module, augmentation: Augmentation) -> None:
     """Make `discriminator` see every image through the augmentation while it is in training mode (its own
     updates and G's); in eval mode, the images as they are. A forward pre-hook, not a wrapper: the network's
     parameters and state dict stay the same, so a checkpoint does not depend on the augmentation."""
-    if not policy:
+    if not augmentation.policy:
         return
 
     def hook(module: nn.Module, args: tuple) -> tuple | None:
         if not module.training:
             return None
         images, *rest = args
-        return (augment(images, policy), *rest)
+        return (augmentation(images), *rest)
     discriminator.register_forward_pre_hook(hook)

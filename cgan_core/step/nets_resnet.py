@@ -87,7 +87,8 @@ class ConditionalBatchNorm(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """x -> CBN, ReLU, 2x nearest, conv3 -> CBN, ReLU, conv3; plus the skip: 2x nearest, conv1."""
+    """x -> CBN, ReLU, 2x nearest, conv3 -> CBN, ReLU, conv3; plus the skip: conv1, 2x nearest (the same as
+    SNGAN's nearest-then-conv1, since a 1x1 conv and nearest up-sampling commute, at a quarter of the cost)."""
 
     def __init__(self, c_in: int, c_out: int, num_classes: int) -> None:
         super().__init__()
@@ -98,7 +99,7 @@ class UpBlock(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         h = F.interpolate(F.relu(self.norm1(x, c)), scale_factor=2.0)
         h = self.conv2(F.relu(self.norm2(self.conv1(h), c)))
-        return h + self.skip(F.interpolate(x, scale_factor=2.0))
+        return h + F.interpolate(self.skip(x), scale_factor=2.0)
 
 
 class ResNetGenerator(nn.Module):
@@ -129,8 +130,9 @@ class ResNetGenerator(nn.Module):
 
 
 class DownBlock(nn.Module):
-    """x -> (ReLU unless first), conv3, ReLU, conv3, 2x2 average pool; plus the skip: conv1, average pool.
-    The first block skips the leading ReLU (the image is not an activation)."""
+    """x -> (ReLU unless first), conv3, ReLU, conv3, 2x2 average pool; plus the skip: average pool, conv1 (the same
+    as conv1 then pool, since both are linear and a 1x1 conv acts per pixel, at a quarter of the cost). The first
+    block skips the leading ReLU (the image is not an activation)."""
 
     def __init__(self, c_in: int, c_out: int, first: bool) -> None:
         super().__init__()
@@ -140,7 +142,7 @@ class DownBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv2(F.relu(self.conv1(x if self.first else F.relu(x))))
-        return F.avg_pool2d(h, 2) + F.avg_pool2d(self.skip(x), 2)
+        return F.avg_pool2d(h, 2) + self.skip(F.avg_pool2d(x, 2))
 
 
 class ResNetDiscriminator(nn.Module):

@@ -127,16 +127,20 @@ PRESETS: dict[str, Preset] = {
             "resnet-projection", "cgan-studio for RGB images of 32-128 px: SNGAN's residual networks (Miyato et al. "
             "2018) with class-conditional BatchNorm in G, a spectral-norm projection discriminator, the hinge loss, "
             "P2GAN's classification term (Han et al. 2021), MSGAN's mode seeking (Mao et al. 2019), DiffAugment (Zhao et "
-            "al. 2020) and an EMA of G",
-            "ResNetGenerator", "ResNetDiscriminator", latent_dim=128, batch_size=32, lr_g=2e-4, lr_d=2e-4,
-            beta1=0.0, beta2=0.999, loss="hinge", ema_decay=0.999, channels_last=True, augment="color,translation,cutout",
+            "al. 2020) at StyleGAN2-ADA's adaptive strength (Karras et al. 2020) and an EMA of G",
+            # Batch 16 and both rates 4e-4: more steps in the minutes and more done in each. With the augmentation
+            # adaptive (off until D overfits) they took 64 px from 17% to 61% of the classes read right after 10
+            # CPU-minutes (pilots, BENCHMARKS.md: "Learning in the minutes at 64 px").
+            "ResNetGenerator", "ResNetDiscriminator", latent_dim=128, batch_size=16, lr_g=4e-4, lr_d=4e-4,
+            beta1=0.0, beta2=0.999, loss="hinge", ema_decay=0.999, channels_last=True,
+            augment="adaptive:color,translation,cutout",
             arch_kwargs={"max_width": 256},  # the full size's width follows the side (nets_resnet.full_size_width)
             # With it (and G's class rows scaled, nets_resnet.CLASS_LR_MULTIPLIER) an MNIST classifier read the
             # class of 40% of the samples after 10 CPU-minutes at 32 px, against 15% without; mode seeking
             # keeps each class's samples varied (FD/floor 17 against 37, grids alike in class; BENCHMARKS.md).
             class_loss=1.0, mode_seeking=0.05,
             summary="residual G and D for RGB images of 32 px and more; projection D with spectral norm that also "
-                    "learns to classify, hinge loss, augmentation of D's inputs against small-data overfitting",
+                    "learns to classify, hinge loss, augmentation of D's inputs that rises when D overfits",
         ),
     ]
 }

@@ -14,7 +14,7 @@ from torch import nn
 
 from cgan_core.data import ImageDataset, load_dataset
 from cgan_core.step import losses
-from cgan_core.step.augment import augment_inputs, parse_policy
+from cgan_core.step.augment import Augmentation, augment_inputs, parse_policy
 from cgan_core.step.config import TrainConfig, check_hparams
 from cgan_core.step.device import native_bf16, pick_device
 from cgan_core.step.fastcpu import use_fast_cpu_paths
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 # r_t: E[sign(D's logit on real)], StyleGAN2-ADA's overfitting heuristic (Karras et al. 2020): near 0 while D
 # cannot tell its training images apart from fakes, towards 1 as D grows sure of every real image.
-STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g", "r_t")
+# aug_p: the probability of each augmentation of D's inputs (augment.py; adaptive ones follow r_t).
+STAT_NAMES = ("d1", "d2", "g", "d_real", "d_fake", "grad_d", "grad_g", "r_t", "aug_p")
 EMA_RAMP = 18  # the EMA's decay at step t is (1 + t) / (EMA_RAMP + t): a window of about t / (EMA_RAMP - 1)
 
 
@@ -83,7 +84,8 @@ class Trainer:
         torch.manual_seed(seed)  # model initialisation and dropout draw from torch's global RNG
         self.memory_format = torch.channels_last if self.preset.channels_last else torch.contiguous_format
         g, d = self.preset.build(data.num_classes, data.image_shape, self.config.latent_dim)
-        augment_inputs(d, parse_policy(self.config.augment))  # DiffAugment where the run asks (augment.py)
+        self.augmentation = Augmentation(parse_policy(self.config.augment), self.device)
+        augment_inputs(d, self.augmentation)  # DiffAugment where the run asks, fixed or adaptive (augment.py)
         self.g, self.d = (_placed(net, self.device, self.memory_format, world) for net in (g, d))
         self.g_train, self.d_train = self.g, self.d
         if world is not None:
@@ -170,9 +172,11 @@ class Trainer:
             grad_g = _grad_norm(self.g, self.device) if learnt_g else zero
             values = torch.stack([d.d1, d.d2, g_value, torch.sigmoid(d.out_real).mean(),
                                   torch.sigmoid(d.out_fake).mean(), grad_d, grad_g,
-                                  torch.sign(d.out_real.float()).mean()]).float()
+                                  torch.sign(d.out_real.float()).mean(), self.augmentation.p]).float()
         if self.world is not None:  # the run's losses are the means over every rank's batch
             self.world.average_(values)
+        if learnt_d:  # from the mean over the ranks: p stays the same on every rank
+            self.augmentation.adapt(values[STAT_NAMES.index("r_t")], self.config.batch_size * self.ranks)
         return StepStats(self.step_count, values)
 
     @property
@@ -285,6 +289,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "hparams": dict(self.hparams),
             **self.inputs.state_dict(),
+            **self.augmentation.state_dict(),
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
@@ -300,6 +305,7 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.inputs.load_state_dict(state)
+        self.augmentation.load_state_dict(state)
         torch.set_rng_state(state["torch_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)

@@ -13,9 +13,18 @@ from PIL import Image
 from cgan_core.data import load_dataset
 from cgan_core.data.folders import found_size
 from cgan_core.errors import ConfigError
-from cgan_core.step.augment import augment, augment_inputs, cutout, parse_policy, translation
+from cgan_core.step.augment import (
+    ADA_IMAGES,
+    Augmentation,
+    AugmentPolicy,
+    augment,
+    augment_inputs,
+    cutout,
+    parse_policy,
+    translation,
+)
 from cgan_core.step.config import TrainConfig
-from cgan_core.step.nets_resnet import ResNetDiscriminator, ResNetGenerator, doublings
+from cgan_core.step.nets_resnet import DownBlock, ResNetDiscriminator, ResNetGenerator, UpBlock, doublings
 from cgan_core.step.trainer import Trainer
 
 
@@ -110,9 +119,12 @@ def test_augmentation_keeps_shapes_passes_gradients_and_moves_or_hides_content()
     source = torch.rand(4, 3, 16, 16, requires_grad=True)
     augment(source, parse_policy("color,translation,cutout")).sum().backward()
     assert source.grad is not None and source.grad.abs().sum() > 0
-    assert parse_policy("none") == () and parse_policy("cutout,color") == ("color", "cutout")
-    with pytest.raises(ValueError, match="flip"):
-        parse_policy("color,flip")
+    assert not parse_policy("none") and parse_policy("cutout,color") == AugmentPolicy(("color", "cutout"))
+    assert parse_policy("adaptive") == AugmentPolicy(("color", "translation", "cutout"), adaptive=True)
+    assert parse_policy("adaptive:cutout") == AugmentPolicy(("cutout",), adaptive=True)
+    for bad in ("color,flip", "adaptive:flip", "sometimes:color"):
+        with pytest.raises(ValueError, match="an augmentation is none"):
+            parse_policy(bad)
 
 
 def test_d_sees_augmented_images_only_while_training_and_its_state_does_not_change():
@@ -123,7 +135,7 @@ def test_d_sees_augmented_images_only_while_training_and_its_state_does_not_chan
     plain = d(x, y)
     assert torch.equal(plain, d(x, y))  # without augmentation the same images give the same logits
     keys = set(d.state_dict())
-    augment_inputs(d, ("translation", "cutout"))
+    augment_inputs(d, Augmentation(parse_policy("translation,cutout"), torch.device("cpu")))
     assert set(d.state_dict()) == keys  # a checkpoint does not depend on the augmentation
     torch.manual_seed(1)
     first = d(x, y)
@@ -134,7 +146,7 @@ def test_d_sees_augmented_images_only_while_training_and_its_state_does_not_chan
 
 
 def test_the_augmentation_is_a_setting_checked_before_use():
-    assert TrainConfig(preset="resnet-projection").resolved().augment == "color,translation,cutout"
+    assert TrainConfig(preset="resnet-projection").resolved().augment == "adaptive:color,translation,cutout"
     assert TrainConfig(preset="studio-fast").resolved().augment == "none"
     assert TrainConfig(preset="studio-fast", augment="translation").resolved().augment == "translation"
     with pytest.raises(ConfigError, match="--augment"):
@@ -179,3 +191,59 @@ def test_a_checkpoint_whose_networks_have_other_widths_is_refused_in_one_line(tm
     assert "\n" not in str(error.value)
     with pytest.raises(CheckpointError):  # a second try is refused the same way: the lock was released
         TrainingRun(config, resume=tmp_path / "run", overrides={"steps": 4}, dataset=data)
+
+
+def test_the_residual_blocks_skips_match_the_textbook_order_at_a_quarter_of_the_cost():
+    """The skips run their 1x1 conv at the smaller side; that is the same function as SNGAN's order."""
+    torch.manual_seed(0)
+    down = DownBlock(3, 8, first=True).eval()
+    x = torch.randn(4, 3, 16, 16)
+    h = down.conv2(torch.relu(down.conv1(x)))
+    textbook = torch.nn.functional.avg_pool2d(h, 2) + torch.nn.functional.avg_pool2d(down.skip(x), 2)
+    torch.testing.assert_close(down(x), textbook, rtol=1e-5, atol=1e-5)
+
+    up = UpBlock(8, 4, num_classes=3)
+    x, c = torch.randn(4, 8, 8, 8), torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(1)
+    ours = up(x, c)
+    torch.manual_seed(1)
+    skip = up.skip(torch.nn.functional.interpolate(x, scale_factor=2.0))
+    main = up.conv2(torch.relu(up.norm2(up.conv1(torch.nn.functional.interpolate(torch.relu(up.norm1(x, c)),
+                                                                                   scale_factor=2.0)), c)))
+    torch.testing.assert_close(ours, main + skip, rtol=1e-5, atol=1e-5)
+
+
+def test_an_adaptive_augmentation_starts_off_and_follows_ds_overfitting_sign():
+    """StyleGAN2-ADA: each operation applies to each image with probability p; p starts at 0, rises while
+    r_t is above 0.6 and falls below it, by the images seen over ADA_IMAGES, within [0, 1]."""
+    x = torch.rand(64, 3, 16, 16)
+    adaptive = Augmentation(parse_policy("adaptive"), torch.device("cpu"))
+    assert float(adaptive.p) == 0.0 and torch.equal(adaptive(x), x)  # off until D overfits
+    adaptive.adapt(torch.tensor(0.9), images=ADA_IMAGES // 4)
+    assert float(adaptive.p) == pytest.approx(0.25)
+    changed = (adaptive(x) != x).flatten(1).any(1).float().mean()
+    assert 0.3 < changed < 0.8  # three operations at 0.25 each: 1 - 0.75**3 = 58% of the images
+    adaptive.adapt(torch.tensor(0.2), images=ADA_IMAGES)
+    assert float(adaptive.p) == 0.0  # never below 0
+    fixed = Augmentation(parse_policy("color,translation,cutout"), torch.device("cpu"))
+    fixed.adapt(torch.tensor(-1.0), images=ADA_IMAGES)
+    assert float(fixed.p) == 1.0 and (fixed(x) != x).flatten(1).any(1).all()  # a fixed policy always applies
+
+
+def test_the_trainer_reports_adapts_and_checkpoints_the_augmentation_strength(tmp_path):
+    data = load_dataset(str(write_images(tmp_path / "own", [(32, 32)] * 4)))
+    config = TrainConfig(preset="resnet-projection", batch_size=4, latent_dim=8, device="cpu")
+    trainer = Trainer(config, data)
+    trainer.augmentation.p.fill_(0.5)
+    stats = trainer.step().as_dict()
+    assert stats["aug_p"] == 0.5  # the strength this step trained with
+    moved = float(trainer.augmentation.p) - 0.5
+    assert abs(moved) == pytest.approx(4 / ADA_IMAGES, rel=1e-3) and (moved > 0) == (stats["r_t"] > 0.6)
+    state = trainer.state_dict()
+    resumed = Trainer(config, data)
+    resumed.load_state_dict(state)
+    assert float(resumed.augmentation.p) == float(trainer.augmentation.p)
+    del state["augment_p"]  # a checkpoint from before the strength was kept: it starts afresh
+    older = Trainer(config, data)
+    older.load_state_dict(state)
+    assert float(older.augmentation.p) == 0.0
