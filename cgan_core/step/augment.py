@@ -77,6 +77,7 @@ ADA_TARGET = 0.6  # StyleGAN2-ADA's r_t target
 # Images over which p can move from 0 to 1. ADA's 500k images are hours on a CPU; this lets a run on a small
 # data set reach full strength within its first tens of minutes, and still averages r_t over a few hundred steps.
 ADA_IMAGES = 100_000
+ADA_INTERVAL = 4  # steps between adjustments (ADA's)
 
 
 @dataclass(frozen=True)
@@ -124,22 +125,36 @@ class Augmentation:
     def __init__(self, policy: AugmentPolicy, device: torch.device) -> None:
         self.policy = policy
         self.p = torch.tensor(0.0 if policy.adaptive else float(bool(policy)), device=device)
+        self.r_t_sum = torch.zeros((), device=device)  # r_t summed over the steps since p last moved
+        self.steps = 0
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return augment(images, self.policy, self.p if self.policy.adaptive else None)
 
     def adapt(self, r_t: torch.Tensor, images: int) -> None:
-        """One step of ADA's controller: p moves by images / ADA_IMAGES towards keeping r_t at ADA_TARGET."""
-        if self.policy.adaptive:
-            self.p.add_(torch.sign(r_t - ADA_TARGET) * (images / ADA_IMAGES)).clamp_(0.0, 1.0)
+        """ADA's controller: every ADA_INTERVAL steps, p moves by the images seen over ADA_IMAGES, up when the
+        interval's mean r_t is above ADA_TARGET and down when below. (The mean, as ADA has it: one batch's r_t
+        is noisy and skewed, and following each step's sign would steer its median instead.)"""
+        if not self.policy.adaptive:
+            return
+        self.r_t_sum.add_(r_t)
+        self.steps += 1
+        if self.steps == ADA_INTERVAL:
+            step = torch.sign(self.r_t_sum / ADA_INTERVAL - ADA_TARGET) * (images * ADA_INTERVAL / ADA_IMAGES)
+            self.p.add_(step).clamp_(0.0, 1.0)
+            self.r_t_sum.zero_()
+            self.steps = 0
 
     def state_dict(self) -> dict:
-        return {"augment_p": self.p.detach().cpu().clone()}
+        return {"augment_p": self.p.detach().cpu().clone(), "augment_r_t_sum": self.r_t_sum.detach().cpu().clone(),
+                "augment_steps": self.steps}
 
     def load_state_dict(self, state: dict) -> None:
         """A checkpoint from before p was kept starts p afresh (0 when adaptive)."""
         if self.policy.adaptive and "augment_p" in state:
             self.p.copy_(state["augment_p"])
+            self.r_t_sum.copy_(state.get("augment_r_t_sum", torch.zeros(())))
+            self.steps = int(state.get("augment_steps", 0))
 
 
 def augment_inputs(discriminator: nn.Module, augmentation: Augmentation) -> None:

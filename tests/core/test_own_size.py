@@ -15,6 +15,7 @@ from cgan_core.data.folders import found_size
 from cgan_core.errors import ConfigError
 from cgan_core.step.augment import (
     ADA_IMAGES,
+    ADA_INTERVAL,
     Augmentation,
     AugmentPolicy,
     augment,
@@ -214,19 +215,23 @@ def test_the_residual_blocks_skips_match_the_textbook_order_at_a_quarter_of_the_
 
 
 def test_an_adaptive_augmentation_starts_off_and_follows_ds_overfitting_sign():
-    """StyleGAN2-ADA: each operation applies to each image with probability p; p starts at 0, rises while
-    r_t is above 0.6 and falls below it, by the images seen over ADA_IMAGES, within [0, 1]."""
+    """StyleGAN2-ADA: each operation applies to each image with probability p; p starts at 0, and every
+    ADA_INTERVAL steps rises if the interval's mean r_t is above 0.6 and falls if below, by the images seen over
+    ADA_IMAGES, within [0, 1]."""
     x = torch.rand(64, 3, 16, 16)
     adaptive = Augmentation(parse_policy("adaptive"), torch.device("cpu"))
     assert float(adaptive.p) == 0.0 and torch.equal(adaptive(x), x)  # off until D overfits
-    adaptive.adapt(torch.tensor(0.9), images=ADA_IMAGES // 4)
+    for r_t in (1.0, 1.0, 1.0, -0.5):  # mean 0.625, above the target, though one step's sign is below it
+        adaptive.adapt(torch.tensor(r_t), images=ADA_IMAGES // 16)
     assert float(adaptive.p) == pytest.approx(0.25)
     changed = (adaptive(x) != x).flatten(1).any(1).float().mean()
     assert 0.3 < changed < 0.8  # three operations at 0.25 each: 1 - 0.75**3 = 58% of the images
-    adaptive.adapt(torch.tensor(0.2), images=ADA_IMAGES)
+    for _ in range(ADA_INTERVAL):
+        adaptive.adapt(torch.tensor(0.2), images=ADA_IMAGES)
     assert float(adaptive.p) == 0.0  # never below 0
     fixed = Augmentation(parse_policy("color,translation,cutout"), torch.device("cpu"))
-    fixed.adapt(torch.tensor(-1.0), images=ADA_IMAGES)
+    for _ in range(ADA_INTERVAL):
+        fixed.adapt(torch.tensor(-1.0), images=ADA_IMAGES)
     assert float(fixed.p) == 1.0 and (fixed(x) != x).flatten(1).any(1).all()  # a fixed policy always applies
 
 
@@ -235,14 +240,17 @@ def test_the_trainer_reports_adapts_and_checkpoints_the_augmentation_strength(tm
     config = TrainConfig(preset="resnet-projection", batch_size=4, latent_dim=8, device="cpu")
     trainer = Trainer(config, data)
     trainer.augmentation.p.fill_(0.5)
-    stats = trainer.step().as_dict()
-    assert stats["aug_p"] == 0.5  # the strength this step trained with
+    rows = [trainer.step().as_dict() for _ in range(ADA_INTERVAL)]
+    assert [row["aug_p"] for row in rows] == [0.5] * ADA_INTERVAL  # the strength each step trained with
     moved = float(trainer.augmentation.p) - 0.5
-    assert abs(moved) == pytest.approx(4 / ADA_IMAGES, rel=1e-3) and (moved > 0) == (stats["r_t"] > 0.6)
+    mean_r_t = sum(row["r_t"] for row in rows) / ADA_INTERVAL
+    assert abs(moved) == pytest.approx(4 * ADA_INTERVAL / ADA_IMAGES, rel=1e-3) and (moved > 0) == (mean_r_t > 0.6)
+    trainer.step()  # the next interval has begun: its sum is part of the state
     state = trainer.state_dict()
     resumed = Trainer(config, data)
     resumed.load_state_dict(state)
-    assert float(resumed.augmentation.p) == float(trainer.augmentation.p)
+    assert float(resumed.augmentation.p) == float(trainer.augmentation.p) and resumed.augmentation.steps == 1
+    assert float(resumed.augmentation.r_t_sum) == float(trainer.augmentation.r_t_sum)
     del state["augment_p"]  # a checkpoint from before the strength was kept: it starts afresh
     older = Trainer(config, data)
     older.load_state_dict(state)
