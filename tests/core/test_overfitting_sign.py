@@ -44,8 +44,8 @@ def test_a_run_an_older_version_began_keeps_its_columns_and_reads_back(tmp_path,
     metrics = tmp_path / "run" / "metrics.csv"
     lines = metrics.read_text().splitlines()
     columns = lines[0].split(",")
-    old = [",".join(v for c, v in zip(columns, line.split(",")) if c != "r_t") for line in lines[1:]]
-    metrics.write_text(OLD_HEADER + "\n".join(old) + "\n")  # as the version before r_t wrote it
+    old = [",".join(v for c, v in zip(columns, line.split(",")) if c not in ("r_t", "aug_p")) for line in lines[1:]]
+    metrics.write_text(OLD_HEADER + "\n".join(old) + "\n")  # as the version before r_t (and aug_p) wrote it
     resumed = TrainingRun(config(steps=10), out=tmp_path / "run", resume=tmp_path / "run", dataset=tiny_mnist)
     while resumed.step_count < 10:
         resumed.step()
