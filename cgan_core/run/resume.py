@@ -50,6 +50,8 @@ def load_networks(trainer: Trainer, state: dict, run_dir: Path) -> None:
     shapes than the preset builds now (a run saved when the preset's widths were others)."""
     try:
         trainer.load_state_dict(state)
+    except CheckpointError as error:
+        raise CheckpointError(f"{run_dir}: {error}") from None
     except RuntimeError as error:
         detail = [line.strip() for line in str(error).splitlines() if line.strip()]
         raise CheckpointError(f"{run_dir}: its checkpoint's networks do not fit what preset {trainer.config.preset} "

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cgan_core.errors import CheckpointError
+
 POLICIES = ("color", "translation", "cutout")
 
 
@@ -150,11 +152,20 @@ class Augmentation:
                 "augment_steps": self.steps}
 
     def load_state_dict(self, state: dict) -> None:
-        """A checkpoint from before p was kept starts p afresh (0 when adaptive)."""
-        if self.policy.adaptive and "augment_p" in state:
-            self.p.copy_(state["augment_p"])
-            self.r_t_sum.copy_(state.get("augment_r_t_sum", torch.zeros(())))
-            self.steps = int(state.get("augment_steps", 0))
+        """A checkpoint from before p was kept starts p afresh (0 when adaptive). Its values are checked: a
+        checkpoint is a file from outside."""
+        if not (self.policy.adaptive and "augment_p" in state):
+            return
+        p, r_t_sum = state["augment_p"], state.get("augment_r_t_sum", torch.zeros(()))
+        steps = state.get("augment_steps", 0)
+        scalars = all(isinstance(t, torch.Tensor) and t.numel() == 1 and t.is_floating_point() for t in (p, r_t_sum))
+        if not (scalars and 0.0 <= float(p) <= 1.0 and abs(float(r_t_sum)) <= ADA_INTERVAL
+                and isinstance(steps, int) and 0 <= steps < ADA_INTERVAL):
+            raise CheckpointError("the checkpoint's augmentation strength is not one this version writes "
+                                  "(augment_p a probability, augment_r_t_sum within +-4, augment_steps 0-3)")
+        self.p.copy_(p.reshape(()))
+        self.r_t_sum.copy_(r_t_sum.reshape(()))
+        self.steps = steps
 
 
 def augment_inputs(discriminator: nn.Module, augmentation: Augmentation) -> None:

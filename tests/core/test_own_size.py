@@ -12,7 +12,7 @@ from PIL import Image
 
 from cgan_core.data import load_dataset
 from cgan_core.data.folders import found_size
-from cgan_core.errors import ConfigError
+from cgan_core.errors import CheckpointError, ConfigError
 from cgan_core.step.augment import (
     ADA_IMAGES,
     ADA_INTERVAL,
@@ -255,3 +255,14 @@ def test_the_trainer_reports_adapts_and_checkpoints_the_augmentation_strength(tm
     older = Trainer(config, data)
     older.load_state_dict(state)
     assert float(older.augmentation.p) == 0.0
+
+
+@pytest.mark.parametrize("field,value", [("augment_p", torch.tensor(float("nan"))), ("augment_p", torch.tensor(2.0)),
+                                         ("augment_p", torch.zeros(3)), ("augment_r_t_sum", torch.tensor(1e9)),
+                                         ("augment_steps", -1), ("augment_steps", "2")])
+def test_a_hostile_augmentation_strength_in_a_checkpoint_is_refused(field, value):
+    adaptive = Augmentation(parse_policy("adaptive"), torch.device("cpu"))
+    state = {**adaptive.state_dict(), field: value}
+    with pytest.raises(CheckpointError, match="augmentation strength"):
+        adaptive.load_state_dict(state)
+    assert float(adaptive.p) == 0.0 and adaptive.steps == 0  # nothing of it was taken
