@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="32,64,128")
     parser.add_argument("--per-class", type=int, default=600)
     parser.add_argument("--out", type=Path, default=Path("/tmp/own-size"))
+    parser.add_argument("--no-small", action="store_true", help="leave out the 300-a-class augmentation comparison")
     args = parser.parse_args()
     mnist = load_mnist("train")
     classifier, _ = load_or_train_on(mnist, load_mnist("test"))
@@ -99,6 +100,8 @@ def main() -> None:
             q = quality(dirs[f"{preset}-{size}"], classifier)
             print(f"| {size} | {preset} | {speed[preset]:.0f} | {q['steps']} | {q['mnist accuracy']:.1%} | "
                   f"{q['folder-classifier accuracy']:.1%} | {figure(q['FD/floor'])} |", flush=True)
+    if args.no_small:
+        return
     small = args.out / "coloured64-small"
     if not small.is_dir():
         write_folder(small, 64, 300)

@@ -42,6 +42,9 @@ def open_window(preset: str):
     window.show()
     panel = window.config_panel
     panel.data_picker.load({"dataset": "mnist", "image_size": None, "color": "keep"})
+    # Picked afresh, so the panel takes the preset's own values: when the studio's remembered settings already
+    # name this preset, picking it again changes nothing, and an earlier session's values would stay.
+    panel.preset.setCurrentText(next(name for name in PRESETS if name != preset))
     panel.preset.setCurrentText(preset)
     panel.steps.setValue(0)
     panel.guard_box.setChecked(True)
