@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 run: venv
 	$(VENV)/bin/cgan-studio
 
+# Two workers that steal each other's queued tests (the longest file no longer ends alone); one torch
+# thread a worker and a child (tests/conftest.py): two threads each only queued behind one another.
 test: venv
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2 --dist loadfile tests
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n 2 --dist worksteal tests
 
 # Speed, guard and distance-to-limit figures (minutes); BENCHMARKS.md records each command and its output.
 bench: venv

@@ -84,7 +84,7 @@ class SweepView(QWidget):
         rule = ("minus the per-class Fréchet distance (random features) in floor multiples"
                 if settings.get("best_by") == "independent" else "accuracy in points, less 0.1 per Fréchet-floor multiple")
         self.title.setText(f"Sweep {folder.name}: {len(self.rows)} trials of {settings.get('preset')}, "
-                           f"{settings.get('max_seconds')} s each; score = {rule}")
+                           f"{self._length(settings)} each; score = {rule}")
         headers = ["rank", "trial", "state", "score", *self.params, "accuracy", "Fréchet", "steps"]
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)
@@ -103,6 +103,12 @@ class SweepView(QWidget):
             combo.setCurrentIndex(min(index, len(self.params) - 1))
             combo.blockSignals(False)
         self.redraw()
+
+    @staticmethod
+    def _length(settings: dict) -> str:
+        """Each trial's length as the sweep was given it: steps, or seconds."""
+        steps = settings.get("steps")
+        return f"{steps} steps" if steps else f"{settings.get('max_seconds')} s"
 
     def redraw(self, *_) -> None:
         item = self.plot.getPlotItem()

@@ -1,20 +1,43 @@
-"""Shared test set-up: private cache and run folders, offscreen Qt, few torch threads."""
+"""Shared test set-up: one cache for the whole run, private run folders, offscreen Qt, one torch thread.
+
+Two xdist workers share the two cores: each runs one torch thread, and so does every child process it
+starts (OMP_NUM_THREADS and CGAN_STUDIO_TORCH_THREADS are inherited). Two threads a process only queued
+behind one another."""
 from __future__ import annotations
 
 import faulthandler
+import importlib.util
 import os
 import tempfile
 
 faulthandler.enable()
-_TMP = tempfile.mkdtemp(prefix="cgan-tests-")
+# One cache folder for both workers of a run (the classifier trained once, MNIST's checksums checked once);
+# PYTEST_XDIST_TESTRUNUID is the same in every worker of one run and new in the next run.
+_RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"solo-{os.getpid()}"
+_SHARED = os.path.join(tempfile.gettempdir(), f"cgan-tests-{_RUN_ID}")
+os.makedirs(_SHARED, exist_ok=True)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ["CGAN_STUDIO_CACHE"] = os.path.join(_TMP, "cache")
-os.environ["CGAN_STUDIO_RUNS"] = os.path.join(_TMP, "runs")
+os.environ["CGAN_STUDIO_CACHE"] = os.path.join(_SHARED, "cache")
+os.environ["CGAN_STUDIO_RUNS"] = tempfile.mkdtemp(prefix="runs-", dir=_SHARED)
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["CGAN_STUDIO_TORCH_THREADS"] = "1"
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)
+
+# The test extra, every part of it: a missing one fails the run here, in one line, instead of a silent skip.
+_TEST_EXTRA = ("optuna", "tensorboard", "onnxruntime", "pytestqt", "xdist", "pytest_timeout")
+
+
+def pytest_configure(config):
+    if os.environ.get("CGAN_GPU_CHECK") == "1":  # benchmarks/gpu_check.sh, on the GPU machine's own Python
+        return
+    missing = [name for name in _TEST_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise pytest.UsageError(f"the test extra is not installed ({', '.join(missing)}): run `make venv` "
+                                "(or pip install -e '.[test]')")
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +47,50 @@ def tiny_mnist():
 
     full = load_mnist("test")
     return ImageDataset("mnist", full.images[:512].clone(), full.labels[:512].clone(), list(full.class_names))
+
+
+@pytest.fixture(scope="session")
+def small_mnist_folder():
+    """An IDX folder of 3,000 real MNIST training and 500 test images, shared by both workers: `--dataset` for
+    CLI runs that measure quality (its domain classifier trains in seconds, once a test run, then is cached)."""
+    import fcntl
+    import gzip
+    from pathlib import Path
+
+    from cgan_core.data import load_mnist
+
+    folder = Path(_SHARED) / "small-mnist"
+    with open(Path(_SHARED) / "small-mnist.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "t10k-labels-idx1-ubyte.gz").is_file():  # the last file written: the folder is whole
+            folder.mkdir(exist_ok=True)
+            for split, prefix, n in (("train", "train", 3000), ("test", "t10k", 500)):
+                data = load_mnist(split)
+                for kind, array in (("images-idx3", data.images[:n, 0].numpy()), ("labels-idx1", data.labels[:n].numpy())):
+                    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+                    (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(header + array.astype("uint8").tobytes()))
+    return folder
+
+
+@pytest.fixture
+def cli_here(capsys):
+    """The CLI's main() in this process, where torch is imported already: (exit code, stdout, stderr). An
+    exception that main() lets through (a traceback a user would see) fails the test. One test per entry
+    point runs it as a real process (exit codes, signals); these prove each command and refusal without a
+    start-up each."""
+    from cgan_core.cli.main import main
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        rc = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return rc, captured.out, captured.err
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """A test (or a command it runs in this process) that changes the thread count leaves it as it found it."""
+    yield
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)

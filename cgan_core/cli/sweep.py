@@ -15,6 +15,7 @@ from cgan_core.errors import UsageError
 from cgan_core.output.quality import objective
 from cgan_core.run import commands as cmd
 from cgan_core.step.config import BestBy, TrainConfig
+from cgan_core.step.device import threads_each
 
 
 def add_command(sub, positive_int, positive_float) -> None:
@@ -24,7 +25,11 @@ def add_command(sub, positive_int, positive_float) -> None:
     p.add_argument("--param", action="append", default=[], metavar="NAME=LOW:HIGH[:log]",
                    help=f"a range to search; NAME is one of {', '.join(sweep.SWEEPABLE)}; repeat for more")
     p.add_argument("--trials", type=positive_int, default=12, help="trials in the study, all processes together")
-    p.add_argument("--max-seconds", type=positive_float, default=90.0, help="training time of each trial")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--max-seconds", type=positive_float, default=None,
+                        help="training time of each trial (default 90 when --steps is not given)")
+    length.add_argument("--steps", type=positive_int, default=None,
+                        help="training steps of each trial instead of seconds: the same trials on any machine")
     p.add_argument("--out", type=Path, required=True, help="the sweep folder: one run directory per trial")
     p.add_argument("--parallel", type=positive_int, default=1,
                    help="trials at once on this machine (one per GPU on CUDA; on the CPU the cores are split)")
@@ -48,7 +53,9 @@ def cmd_sweep(args) -> int:
     if not args.param:
         raise UsageError("argument --param: give at least one range, e.g. --param lr_g=1e-5:1e-3:log")
     params = [sweep.ParamRange.parse(text) for text in args.param]
-    base = TrainConfig(dataset=args.dataset, seed=args.seed, max_seconds=args.max_seconds, best_by=args.best_by)
+    seconds = args.max_seconds if args.max_seconds is not None or args.steps is not None else 90.0
+    base = TrainConfig(dataset=args.dataset, seed=args.seed, steps=args.steps, max_seconds=seconds,
+                       best_by=args.best_by)
     # No preset named: the data's default, as `train` picks it (a worker process picks the same).
     base = dataclasses.replace(base, preset=args.preset) if args.preset else preset_for_data(base)
     base.validate()
@@ -64,9 +71,9 @@ def cmd_sweep(args) -> int:
         study.enqueue_trial({p.name: getattr(resolved, p.name) for p in params}, user_attrs={"baseline": True})
     if not worker:
         sweep.write_marker(args.out, {"study": name, "storage": args.storage, "preset": base.preset,
-                                      "params": args.param, "trials": args.trials, "max_seconds": args.max_seconds,
+                                      "params": args.param, "trials": args.trials, "max_seconds": seconds, "steps": args.steps,
                                       "best_by": base.best_by})
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.parallel))
+    torch.set_num_threads(threads_each(args.parallel))
     others = [] if worker else sweep.start_workers(args.argv, args.parallel - 1)
     try:
         _optimize(study, base, params, args)
@@ -106,7 +113,7 @@ def _optimize(study, base: TrainConfig, params: list, args) -> None:
 
 
 def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:
-    """One run: train for --max-seconds, report every quality measurement, stop early when pruned."""
+    """One run: train for --max-seconds (or --steps), report every quality measurement, stop early when pruned."""
     import optuna
 
     from cgan_core.output.quality import QualityReport

@@ -92,24 +92,25 @@ class CheckpointClock:
     """When the next checkpoint falls due: every `every` steps, and every `minutes` of wall time
     whatever the preset's speed (a crash or a kill -9 loses minutes, not a slow preset's 1,000 steps)."""
 
-    def __init__(self, step: int, every: int, minutes: float) -> None:
+    def __init__(self, step: int, every: int, minutes: float, now: Callable[[], float] = time.monotonic) -> None:
         self.every, self.minutes = every, minutes
+        self.now = now  # the clock itself, replaced by a test that drives the cadence step by step
         # The first one comes at once (the first stats read): a run killed in its first minutes resumes.
         self.step, self.when = step, float("-inf")
 
     def written(self, step: int) -> None:
-        self.step, self.when = step, time.monotonic()
+        self.step, self.when = step, self.now()
 
     def moved_to(self, step: int) -> None:
         """A rollback: count steps from where the run now is."""
         self.step = step
 
     def due(self, step: int) -> bool:
-        return step - self.step >= self.every or time.monotonic() - self.when >= self.minutes * 60
+        return step - self.step >= self.every or self.now() - self.when >= self.minutes * 60
 
     def overdue_by_time(self) -> bool:
         """The wall-time cadence has passed since the last checkpoint (not before the first one)."""
-        return self.when != float("-inf") and time.monotonic() - self.when >= self.minutes * 60
+        return self.when != float("-inf") and self.now() - self.when >= self.minutes * 60
 
 
 class RunFiles:

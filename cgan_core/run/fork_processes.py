@@ -20,6 +20,7 @@ import torch
 from cgan_core.data import load_dataset
 from cgan_core.run.fork import CHUNK, Fork, Variant, VariantSpec
 from cgan_core.step.config import TrainConfig
+from cgan_core.step.device import threads_each
 
 
 def processes_for(fork_size: int, device: str, asked: int | None) -> int:
@@ -53,7 +54,7 @@ def _take_back(variant: Variant, done: dict) -> None:
 def run_in_processes(fork: Fork, state: dict, processes: int, guard=None, on_done=lambda label: None) -> None:
     """Train every variant of `fork` to its horizon, `processes` at a time (spawned: no state shared but
     what is sent), and put each one's outcome back into the fork's variants."""
-    threads = max(1, (os.cpu_count() or 1) // processes)
+    threads = threads_each(processes)
     config = fork.variants[0].trainer.config.to_dict()
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
         jobs = [pool.submit(_train_variant, config, v.spec, state, fork.horizon, v.base_seconds, guard,

@@ -45,12 +45,22 @@ def describe(device: torch.device) -> str:
     return device.type
 
 
+def _thread_override() -> int | None:
+    override = os.environ.get("CGAN_STUDIO_TORCH_THREADS", "")
+    return int(override) if override.isdigit() and int(override) > 0 else None
+
+
+def threads_each(processes: int) -> int:
+    """Torch threads for each of `processes` training side by side on this machine: the cores split between
+    them, or CGAN_STUDIO_TORCH_THREADS where it is set (a shared host, the test suite)."""
+    return _thread_override() or max(1, (os.cpu_count() or 1) // processes)
+
+
 def leave_core_for_ui() -> int:
     """Torch's intra-op threads take every core by default; keep one for the UI thread.
 
     CGAN_STUDIO_TORCH_THREADS overrides the count (BENCHMARKS.md measures the trade-off).
     """
-    override = os.environ.get("CGAN_STUDIO_TORCH_THREADS", "")
-    threads = int(override) if override.isdigit() and int(override) > 0 else max(1, (os.cpu_count() or 2) - 1)
+    threads = _thread_override() or max(1, (os.cpu_count() or 2) - 1)
     torch.set_num_threads(threads)
     return threads

@@ -18,23 +18,14 @@ def small_sets():
 
 @pytest.fixture(scope="session")
 def classifier(small_sets):
-    model, accuracy = load_or_train_on(*small_sets, epochs=1)
+    """Trained once a test run: the cache folder is both workers' (tests/conftest.py), and the worker that
+    comes second waits on the lock, then loads what the first trained."""
+    import fcntl
+
+    from cgan_core import paths
+
+    with open(paths.cache_dir() / "classifier.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        model, accuracy = load_or_train_on(*small_sets, epochs=1)
     assert accuracy > 0.85  # a real classifier, even on 6,000 images
     return model
-
-
-
-
-@pytest.fixture
-def cli_here(capsys):
-    """The CLI's main() in this process, where torch is imported already: (exit code, stdout, stderr). An
-    exception that main() lets through (a traceback a user would see) fails the test. The subprocess tests
-    prove the entry point itself; these prove each refusal's exit code and message, without a start-up each."""
-    from cgan_core.cli.main import main
-
-    def run(*args) -> tuple[int, str, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return rc, captured.out, captured.err
-    return run

@@ -11,6 +11,7 @@ from cgan_core.output.checkpoint import load_checkpoint
 from cgan_core.run.folder_writer import RunFiles, checkpoint_files
 
 TINY = ["--preset", "mlp-label-concat", "--batch-size", "16"]
+IN_TURN = ["--processes", "1"]  # variants in turn in this process; one test below runs them in processes
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def events(folder) -> list[dict]:
 
 def test_branch_keeps_each_variant_and_leaves_the_run_as_it_was(run_dir, cli_here):
     before = [p.name for p in checkpoint_files(run_dir)]
-    rc, out, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 10)
+    rc, out, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 10, *IN_TURN)
     assert rc == 0, err
     assert "| lr_d 0.5x | 10 |" in out and "| lr_d 1x | 10 |" in out
     summary = json.loads(out.strip().splitlines()[-1])
@@ -76,7 +77,8 @@ def test_variants_in_processes_train_as_they_do_in_turn(run_dir, cli_here, tmp_p
 
 
 def test_promote_continues_the_run_from_the_variant(run_dir, cli_here):
-    rc, out, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 10, "--promote", "lr_d 0.5x")
+    rc, out, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 10, "--promote", "lr_d 0.5x",
+                            *IN_TURN)
     assert rc == 0, err
     newest = checkpoint_files(run_dir)[0]
     assert newest.name == "step-000000022.pt"
@@ -107,7 +109,7 @@ def test_a_bad_branch_is_one_message_and_starts_nothing(run_dir, cli_here, args,
 def test_a_live_run_is_not_forked_behind_its_writer(run_dir, cli_here):
     writer = RunFiles(run_dir)  # as a live run holds it
     try:
-        rc, _, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 5)
+        rc, _, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 5, *IN_TURN)
     finally:
         writer.close()
     assert rc == 1 and "another process writes this run" in err
@@ -123,7 +125,7 @@ def test_an_opened_run_shows_its_fork_and_a_hostile_fork_record_is_skipped(run_d
     from cgan_core.run.events import Forked, from_line
     from cgan_core.run.folder_reader import load_history, replay
 
-    rc, _, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 5, "--promote", "lr_d 1x")
+    rc, _, err = cli_here("branch", run_dir, "--vary", "lr_d=0.5x,1x", "--steps", 5, "--promote", "lr_d 1x", *IN_TURN)
     assert rc == 0, err
     forks = [e for e in replay(load_history(run_dir), []) if isinstance(e, Forked)]
     assert [f.label for f in forks] == ["forked into 2, went on with lr_d 1x"]

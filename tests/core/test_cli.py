@@ -1,4 +1,5 @@
-"""The CLI contract, run as a user runs it: in a subprocess."""
+"""The CLI contract. The trained run and one bad flag go through a real process (exit codes, stdout, stderr as
+a shell sees them); the rest call main() in this process (cli_here), where torch is imported already."""
 import csv
 import json
 import os
@@ -39,26 +40,26 @@ def test_train_contract(trained_run):
     assert (out / "generator.safetensors").is_file() and list((out / "checkpoints").glob("step-*.pt"))
 
 
-def test_sample_npz_contract(trained_run, tmp_path):
+def test_sample_npz_contract(trained_run, tmp_path, cli_here):
     out, _ = trained_run
-    result = cli("sample", out, "--per-class", 3, "--out", tmp_path / "s.npz")
-    assert result.returncode == 0, result.stderr
+    rc, _, err = cli_here("sample", out, "--per-class", 3, "--out", tmp_path / "s.npz")
+    assert rc == 0, err
     data = np.load(tmp_path / "s.npz")
     assert data["images"].dtype == np.uint8 and data["images"].shape == (30, 28, 28)
     assert data["labels"].dtype == np.int64 and list(data["labels"]) == [c for c in range(10) for _ in range(3)]
-    result = cli("sample", out / "generator.safetensors", "--labels", "3,3,7", "--out", tmp_path / "s.png")
-    assert result.returncode == 0 and (tmp_path / "s.png").stat().st_size > 100
+    rc, _, err = cli_here("sample", out / "generator.safetensors", "--labels", "3,3,7", "--out", tmp_path / "s.png")
+    assert rc == 0 and (tmp_path / "s.png").stat().st_size > 100, err
 
 
-def test_resume_continues_to_the_total_step_count(trained_run, tmp_path):
+def test_resume_continues_to_the_total_step_count(trained_run, tmp_path, cli_here):
     import shutil
 
     out, _ = trained_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    result = cli("train", "--resume", copy, "--steps", 15, "--lr-g", 1e-4)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.splitlines()[-1])["steps"] == 15
+    rc, stdout, err = cli_here("train", "--resume", copy, "--steps", 15, "--lr-g", 1e-4)
+    assert rc == 0, err
+    assert json.loads(stdout.splitlines()[-1])["steps"] == 15
     events = [json.loads(line) for line in (copy / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "hparam" and e["name"] == "lr_g" and e["new"] == 1e-4 for e in events)
 
@@ -90,7 +91,7 @@ def test_a_bad_flag_from_the_shell_exits_2_with_one_line():
     assert "Traceback" not in result.stderr
 
 
-def test_bad_files_exit_1_naming_the_file(tmp_path):
+def test_bad_files_exit_1_naming_the_file(tmp_path, cli_here):
     missing = tmp_path / "missing.safetensors"
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 64)
@@ -101,25 +102,36 @@ def test_bad_files_exit_1_naming_the_file(tmp_path):
                        (["train", "--config", toml], "bad.toml"),
                        (["train", "--resume", tmp_path / "norun"], "norun"),
                        (["evaluate", junk], "junk.safetensors")]:
-        result = cli(*args)
-        assert result.returncode == 1, (args, result.stderr)
-        assert name in result.stderr and len(result.stderr.strip().splitlines()) == 1
-        assert "Traceback" not in result.stderr
+        rc, _, err = cli_here(*args)
+        assert rc == 1, (args, err)
+        assert name in err and len(err.strip().splitlines()) == 1
+        assert "Traceback" not in err
 
 
-def test_config_file_and_presets_listing(tmp_path):
-    listing = cli("presets")
-    assert listing.returncode == 0
-    assert {line.split()[0] for line in listing.stdout.splitlines()} >= {
+def test_presets_listing(cli_here):
+    rc, listing, _ = cli_here("presets")
+    assert rc == 0
+    assert {line.split()[0] for line in listing.splitlines()} >= {
         "studio-fast", "mlp-label-product", "mlp-label-concat", "conv-onehot-channels", "dcgan-label-channel"}
-    assert "seed 004" in listing.stdout
+    assert "seed 004" in listing
 
 
-def test_old_preset_names_still_work(tmp_path):
-    listing = cli("presets").stdout
+def test_a_config_file_sets_the_run_and_a_flag_overrides_it(tmp_path, cli_here):
+    config = tmp_path / "run.toml"
+    config.write_text('preset = "mlp-label-concat"\nbatch_size = 8\nlr_d = 1e-4\nsteps = 3\n')
+    rc, _, err = cli_here("train", "--config", config, "--lr-d", 3e-4, "--out", tmp_path / "r")
+    assert rc == 0, err
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (saved["preset"], saved["batch_size"], saved["steps"]) == ("mlp-label-concat", 8, 3)  # from the file
+    assert saved["lr_d"] == pytest.approx(3e-4)  # the flag wins over the file
+    assert steps_of(tmp_path / "r") == [1, 2, 3]
+
+
+def test_old_preset_names_still_work(tmp_path, cli_here):
+    _, listing, _ = cli_here("presets")
     assert "dcgan-label-channel" in listing and "(was seed004-dcgan)" in listing
-    result = cli("train", "--preset", "seed001-mlp", "--batch-size", 16, "--steps", 2, "--out", tmp_path / "r")
-    assert result.returncode == 0, result.stderr
+    rc, _, err = cli_here("train", "--preset", "seed001-mlp", "--batch-size", 16, "--steps", 2, "--out", tmp_path / "r")
+    assert rc == 0, err
     assert json.loads((tmp_path / "r" / "config.json").read_text())["preset"] == "mlp-label-product"
 
 
@@ -128,44 +140,52 @@ def steps_of(run_dir):
         return [int(r["step"]) for r in csv.DictReader(f)]
 
 
-def test_resume_with_a_time_or_epoch_budget_trains_that_budget_from_where_the_run_is(trained_run, tmp_path):
+def test_resume_with_a_time_or_epoch_budget_trains_that_budget_from_where_the_run_is(trained_run, tmp_path, cli_here):
     import shutil
 
     run = tmp_path / "r"
     shutil.copytree(trained_run[0], run)  # a run that was trained with --steps 12
     before = json.loads(trained_run[1].stdout.strip().splitlines()[-1])
-    timed = cli("train", "--resume", run, "--max-seconds", 3)
-    assert timed.returncode == 0, timed.stderr
-    after_time = json.loads(timed.stdout.strip().splitlines()[-1])
-    assert after_time["seconds"] - before["seconds"] >= 3  # three more seconds of training ...
+    rc, stdout, err = cli_here("train", "--resume", run, "--max-seconds", 2)
+    assert rc == 0, err
+    after_time = json.loads(stdout.strip().splitlines()[-1])
+    assert after_time["seconds"] - before["seconds"] >= 2  # two more seconds of training ...
     assert after_time["steps"] > 12 + 1  # ... not one silent step
-    epochs = cli("train", "--resume", run, "--epochs", 0.01)  # 0.01 x 60,000 images / 16 a batch = 37.5 steps
-    assert epochs.returncode == 0, epochs.stderr
-    assert json.loads(epochs.stdout.strip().splitlines()[-1])["steps"] == after_time["steps"] + 38
+    rc, stdout, err = cli_here("train", "--resume", run, "--epochs", 0.01)  # 0.01 x 60,000 images / 16 = 37.5 steps
+    assert rc == 0, err
+    assert json.loads(stdout.strip().splitlines()[-1])["steps"] == after_time["steps"] + 38
     assert steps_of(run) == list(range(1, after_time["steps"] + 39))
 
 
-def test_resume_whose_step_limit_is_reached_says_so(trained_run):
+def test_resume_whose_step_limit_is_reached_says_so(trained_run, cli_here):
     out, _ = trained_run
     before = steps_of(out)
-    result = cli("train", "--resume", out)  # trained with --steps 12: nothing left to do
-    assert result.returncode == 2 and "already at step 12" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
-    assert cli("train", "--resume", out, "--steps", 10).returncode == 2
+    rc, _, err = cli_here("train", "--resume", out)  # trained with --steps 12: nothing left to do
+    assert rc == 2 and "already at step 12" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert cli_here("train", "--resume", out, "--steps", 10)[0] == 2
     assert steps_of(out) == before  # not a single silent step
 
 
-def test_checkpoints_come_by_time_too(tmp_path):
-    """A slow preset still checkpoints every few minutes; here every 3 s with the step cadence far away."""
-    config = tmp_path / "c.toml"
-    config.write_text('checkpoint_minutes = 0.05\ncheckpoint_every = 100000\n')
-    # One torch thread: two threads spin against the other test worker on two cores, and CI saw a whole
-    # 8 s budget spent in the first dozen steps (one checkpoint). The clock is under test here, not speed.
-    result = cli("train", *TINY, "--config", config, "--max-seconds", 8, "--out", tmp_path / "r",
-                 env={"OMP_NUM_THREADS": "1", "CGAN_STUDIO_TORCH_THREADS": "1"})
-    assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in (tmp_path / "r" / "events.jsonl").read_text().splitlines()]
-    times = [e["time"] for e in events if e["event"] == "checkpoint"]
-    assert 3 <= len(times) <= 5  # at the start, ~every 3 s over 8 s, and the final one: not every chunk
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert max(gaps) < 3 + 2.5 and min(gaps[:-1]) >= 2.9  # the last gap ends at the final checkpoint
+def test_checkpoints_come_by_the_clock_too(tmp_path, tiny_mnist):
+    """A slow preset still checkpoints every few minutes: here every 3 s of a clock that each step moves by
+    0.25 s, with the step cadence far away. The first comes at the first stats read; each next one as soon
+    as the cadence has passed (not at the next chunk's end), and never sooner."""
+    from cgan_core.run.events import CheckpointSaved
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step.config import TrainConfig
+
+    now = [0.0]
+    config = TrainConfig(preset="mlp-label-product", batch_size=16, checkpoint_minutes=0.05, checkpoint_every=100_000)
+    run = TrainingRun(config, out=tmp_path / "r", dataset=tiny_mnist)
+    run.saves.clock.now = lambda: now[0]
+    saved = []
+    try:
+        for _ in range(60):  # 15 s of the clock
+            now[0] += 0.25
+            saved += [now[0] for e in run.step() if isinstance(e, CheckpointSaved)]
+    finally:
+        run.close()
+    gaps = [b - a for a, b in zip(saved, saved[1:])]
+    assert len(saved) >= 4, saved
+    assert all(3.0 <= gap <= 3.0 + 0.25 for gap in gaps), gaps  # every 3 s, late by one step at most

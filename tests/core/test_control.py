@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
@@ -56,22 +55,36 @@ def wait_for(predicate, seconds):
     return False
 
 
+def last_step(run) -> int:
+    with open(run / "metrics.csv") as f:
+        return max((int(r["step"]) for r in csv.DictReader(f)), default=0)
+
+
 def events_of(run):
     path = run / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
-def test_a_live_cli_run_applies_an_lr_change_at_the_acknowledged_step_and_stops(tmp_path):
+def test_a_live_cli_run_applies_an_lr_change_at_the_acknowledged_step_and_stops(tmp_path, cli_here):
     run = tmp_path / "run"
     proc = subprocess.Popen(cli("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--max-seconds", 120,
                                 "--out", run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: (run / "metrics.csv").is_file() and (run / "metrics.csv").stat().st_size > 500, 60)
         (run / "control" / "zz-bad.json").write_text("{oops")
-        sent = subprocess.run(cli("control", run, "--lr-d", 1e-5), capture_output=True, text=True, timeout=60)
-        assert sent.returncode == 0, sent.stderr
+        rc, _, err = cli_here("control", run, "--lr-d", 1e-5)  # the sender needs no process of its own
+        assert rc == 0, err
         assert wait_for(lambda: any(e["event"] == "control_applied" for e in events_of(run)), 30)
-        subprocess.run(cli("control", run, "--stop"), capture_output=True, text=True, timeout=60, check=True)
+        # Variants of the live run: it waits for them, keeps them, then goes on from the one chosen.
+        rc, _, err = cli_here("control", run, "--vary", "lr_d=0.5x,1x", "--steps", 8)
+        assert rc == 0, err
+        assert wait_for(lambda: list((run / "variants").glob("step-*/results.md")), 60)
+        rc, _, err = cli_here("control", run, "--choose", "lr_d 0.5x")
+        assert rc == 0, err
+        assert wait_for(lambda: any(e["event"] == "forked" for e in events_of(run)), 30)
+        fork_step = next(e["step"] for e in events_of(run) if e["event"] == "forked")
+        assert wait_for(lambda: last_step(run) > fork_step + 8, 30)  # the run's own steps past the variant's
+        assert cli_here("control", run, "--stop")[0] == 0
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -84,21 +97,24 @@ def test_a_live_cli_run_applies_an_lr_change_at_the_acknowledged_step_and_stops(
     assert json.loads(out.strip().splitlines()[-1])["steps"] > applied["step"]  # the run went on, then stopped
     with open(run / "metrics.csv") as f:
         rows = [(int(r["step"]), float(r["lr_d"])) for r in csv.DictReader(f)]
+    forked = next(e for e in events if e["event"] == "forked")
+    assert forked["promoted"] == "lr_d 0.5x" and forked["horizon"] == 8 and forked["step"] >= applied["step"]
+    assert [step for step, _ in rows] == list(range(1, len(rows) + 1))  # one row a step, the variant's included
     assert all(lr == pytest.approx(2e-4) for step, lr in rows if step <= applied["step"])
-    assert all(lr == pytest.approx(1e-5) for step, lr in rows if step > applied["step"])
-    assert any(step > applied["step"] for step, _ in rows)
+    assert all(lr == pytest.approx(1e-5) for step, lr in rows if applied["step"] < step <= forked["step"])
+    assert all(lr == pytest.approx(5e-6) for step, lr in rows if step > forked["step"])  # the chosen variant's
+    assert any(step > forked["step"] + 8 for step, _ in rows)  # and the run went on from it
     assert not list((run / "control").glob("*.json"))  # every file was read once
     assert [p.name.split("-", 1)[1] for p in (run / "control" / "refused").iterdir()] == ["zz-bad.json"]  # kept
 
 
-def test_control_off_ignores_the_folder(tmp_path):
+def test_control_off_ignores_the_folder(tmp_path, cli_here):
     run = tmp_path / "run"
     (run / "control").mkdir(parents=True)
     send(run, cmd.Stop())
-    result = subprocess.run(cli("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--steps", 300,
-                                "--control", "off", "--out", run), capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1])["steps"] == 300  # not stopped by the file
+    rc, out, err = cli_here("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--steps", 300,
+                            "--control", "off", "--out", run)
+    assert rc == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["steps"] == 300  # not stopped by the file
     assert not any(e["event"].startswith("control") for e in events_of(run))
     assert len(list((run / "control").iterdir())) == 1

@@ -3,7 +3,6 @@ hostile files refused on every loading path of the CLI."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -21,11 +20,6 @@ from cgan_core.step.config import TrainConfig
 from cgan_core.step.presets import PRESETS, get_preset
 from cgan_core.step.trainer import Trainer
 from tests.hostile import hostile_checkpoint, hostile_pickle_file
-
-
-def cli(*args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "cgan_core.cli.main", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
 @pytest.fixture(scope="module")
@@ -68,19 +62,20 @@ def test_slerp_truncation_and_principal_directions():
     assert bool((strengths[:-1] >= strengths[1:]).all()) and strengths[0] > 0
 
 
-def test_interpolate_cli_writes_the_requested_gif(generator_file, tmp_path):
+def test_interpolate_cli_writes_the_requested_gif(generator_file, tmp_path, cli_here):
     out = tmp_path / "anim.gif"
-    result = cli("interpolate", generator_file, "--from", 6, "--to", 1, "--frames", 12, "--scale", 3, "--out", out)
-    assert result.returncode == 0, result.stderr
+    rc, _, err = cli_here("interpolate", generator_file, "--from", 6, "--to", 1, "--frames", 12, "--scale", 3, "--out", out)
+    assert rc == 0, err
     with Image.open(out) as gif:
         assert gif.n_frames == 12 and gif.size == (84, 84)
     walk = tmp_path / "walk.gif"
-    result = cli("interpolate", generator_file, "--class", 3, "--seed", 0, "--seed-to", 4, "--frames", 5, "--out", walk)
-    assert result.returncode == 0, result.stderr
+    rc, _, err = cli_here("interpolate", generator_file, "--class", 3, "--seed", 0, "--seed-to", 4, "--frames", 5,
+                          "--out", walk)
+    assert rc == 0, err
     with Image.open(walk) as gif:
         assert gif.n_frames == 5 and gif.size == (112, 112)
-    bad = cli("interpolate", generator_file, "--from", 6, "--to", 12, "--out", tmp_path / "x.gif")
-    assert bad.returncode == 2 and "--to" in bad.stderr and "Traceback" not in bad.stderr
+    rc, _, err = cli_here("interpolate", generator_file, "--from", 6, "--to", 12, "--out", tmp_path / "x.gif")
+    assert rc == 2 and "--to" in err and "Traceback" not in err
 
 
 def test_gif_keeps_identical_frames():
@@ -94,14 +89,14 @@ def test_gif_keeps_identical_frames():
 
 
 @pytest.mark.parametrize("preset", ["studio-fast", "mlp-label-concat", "dcgan-label-channel"])
-def test_onnx_matches_torch_in_onnxruntime_without_project_code(preset, tmp_path, tiny_mnist):
+def test_onnx_matches_torch_in_onnxruntime_without_project_code(preset, tmp_path, tiny_mnist, cli_here):
     trainer = Trainer(TrainConfig(preset=preset, batch_size=8, latent_dim=16, device="cpu"), tiny_mnist)
     gen = tmp_path / "g.safetensors"
     save_generator(gen, trainer.sampler, tiny_mnist.class_names)
     out = tmp_path / "g.onnx"
-    result = cli("export", gen, "--format", "onnx", "--out", out)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["max_abs_error_vs_torch"] <= 1e-4
+    rc, stdout, err = cli_here("export", gen, "--format", "onnx", "--out", out)
+    assert rc == 0, err
+    assert json.loads(stdout)["max_abs_error_vs_torch"] <= 1e-4
     z = latent.noise(16, 3, n=5)
     probs = torch.softmax(torch.randn(5, 10, generator=torch.Generator().manual_seed(1)), 1)
     with torch.no_grad():
@@ -123,13 +118,14 @@ def test_onnx_matches_torch_in_onnxruntime_without_project_code(preset, tmp_path
     assert np.abs(np.load(tmp_path / "y.npy") - expected).max() <= 1e-4
 
 
-def test_export_safetensors_and_checkpoint(generator_file, tmp_path):
+def test_export_safetensors_and_checkpoint(generator_file, tmp_path, cli_here):
     copy = tmp_path / "copy.safetensors"
-    assert cli("export", generator_file, "--format", "safetensors", "--out", copy).returncode == 0
-    sample = cli("sample", copy, "--per-class", 2, "--out", tmp_path / "s.npz")
-    assert sample.returncode == 0, sample.stderr
-    missing = cli("export", tmp_path, "--format", "checkpoint", "--out", tmp_path / "c.pt")
-    assert missing.returncode == 1 and str(tmp_path) in missing.stderr
+    assert cli_here("export", generator_file, "--format", "safetensors", "--out", copy)[0] == 0
+    rc, _, err = cli_here("sample", copy, "--per-class", 2, "--out", tmp_path / "s.npz")
+    assert rc == 0, err
+    assert np.load(tmp_path / "s.npz")["images"].shape[0] == 2 * 10
+    rc, _, err = cli_here("export", tmp_path, "--format", "checkpoint", "--out", tmp_path / "c.pt")
+    assert rc == 1 and str(tmp_path) in err
 
 
 @pytest.mark.parametrize("protocol", [2, 4])
@@ -167,16 +163,16 @@ def test_every_cli_loading_path_refuses_hostile_files(tmp_path, cli_here):
     assert not (tmp_path / "c.pt").exists()
 
 
-def test_hostile_classifier_cache_is_rebuilt_not_loaded(tmp_path, small_sets, classifier):
+def test_hostile_classifier_cache_is_rebuilt_not_loaded(tmp_path, small_sets, classifier, monkeypatch):
     from cgan_core.output.classifier import cache_path, load_or_train_on
 
     marker = tmp_path / "MARKER"
     train, test = small_sets
+    shared = cache_path(train)
+    monkeypatch.setenv("CGAN_STUDIO_CACHE", str(tmp_path / "cache"))  # a private cache: the other worker's stays
     path = cache_path(train)
-    saved = path.read_bytes()
-    try:
-        hostile_checkpoint(path, marker)
-        model, accuracy = load_or_train_on(train, test, epochs=1)
-        assert not marker.exists() and accuracy > 0.8
-    finally:
-        path.write_bytes(saved)
+    assert path != shared and shared.is_file()
+    hostile_checkpoint(path, marker)
+    model, accuracy = load_or_train_on(train, test, epochs=1)
+    assert not marker.exists() and accuracy > 0.8
+    assert path.is_file() and path.read_bytes() != b""  # rebuilt in its place

@@ -26,17 +26,47 @@ def small_generator(tmp_path, **meta_changes):
     return path
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mb() -> float:
+    """This process's resident memory now (not its high-water mark, which earlier tests already raised)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_above_now_mb(load) -> tuple[int, float]:
+    """Run `load()` in a forked child: (3 for a CheckpointError, 0 for none, 1 for any other error; the child's
+    peak resident memory above what it held just before `load`). A child's high-water mark starts at fork,
+    below this process's: only what `load` added raises it."""
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no pytest, no return
+        code, before = 1, rss_mb()
+        try:
+            load()
+            code = 0
+        except CheckpointError:
+            code = 3
+        finally:
+            added = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+            os.write(write, f"{code} {added}".encode())
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        code, added = pipe.read().split()
+    os.waitpid(pid, 0)
+    return int(code), float(added)
 
 
 def test_a_header_that_asks_for_a_huge_model_is_refused_without_allocating_it(tmp_path):
     huge = json.dumps({"latent_dim": 16, "num_classes": 10, "image_shape": [3, 1024, 1024], "width": 1024})
     path = small_generator(tmp_path, kwargs=huge)
-    before = peak_mb()
     with pytest.raises(CheckpointError, match="tensors do not match|is torch"):
         load_generator(path)
-    assert peak_mb() - before < 300  # built for real it would be gigabytes
+    code, added = peak_above_now_mb(lambda: load_generator(path))
+    assert code == 3 and added < 300, (code, added)  # built for real it would be gigabytes
+    code, added = peak_above_now_mb(lambda: torch.ones(400 * 2**20 // 4))  # the measure sees 400 MB when there
+    assert code == 0 and added > 300, added
 
 
 @pytest.mark.parametrize("kwargs, why", [

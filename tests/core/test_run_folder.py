@@ -56,15 +56,14 @@ def test_the_lock_dies_with_its_process(tmp_path):
     assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] != holder.pid  # the new holder's name
 
 
-def test_reusing_out_for_a_new_run_is_refused_in_one_line(tmp_path):
+def test_reusing_out_for_a_new_run_is_refused_in_one_line(tmp_path, cli_here):
     run = tmp_path / "R"
-    first = subprocess.run(cli("train", "--preset", "mlp-label-product", "--batch-size", 8, "--steps", 12, "--out", run),
-                           capture_output=True, text=True, timeout=120)
-    assert first.returncode == 0, first.stderr
+    rc, _, err = cli_here("train", "--preset", "mlp-label-product", "--batch-size", 8, "--steps", 12, "--out", run)
+    assert rc == 0, err
     before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_FILE}
-    again = subprocess.run(cli("train", "--steps", 30, "--out", run), capture_output=True, text=True, timeout=120)
-    assert again.returncode == 2 and "Traceback" not in again.stderr
-    [line] = again.stderr.strip().splitlines()
+    rc, _, err = cli_here("train", "--steps", 30, "--out", run)
+    assert rc == 2 and "Traceback" not in err
+    [line] = err.strip().splitlines()
     assert f"--out {run}: that folder already holds a run; --resume {run} continues it" in line
     after = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_FILE}
     assert after == before

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.server
-import os
 import subprocess
 import sys
 import threading
@@ -114,12 +113,12 @@ def test_checksum_mismatch_deletes_the_file(server, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.suffix != ".lock"]  # the lock beside it stays, empty
 
 
-def test_no_network_is_one_line_with_a_suggestion(tmp_path):
-    env = {**os.environ, "CGAN_STUDIO_DOWNLOAD_BASE": "http://127.0.0.1:9", "CGAN_STUDIO_CACHE": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "cgan_core.cli.main", "train", "--dataset", "fashion-mnist", "--steps", "1"],
-                            capture_output=True, text=True, timeout=120, env=env)
-    assert result.returncode == 1 and "no network" in result.stderr and "--dataset PATH" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_no_network_is_one_line_with_a_suggestion(tmp_path, monkeypatch, cli_here):
+    monkeypatch.setenv("CGAN_STUDIO_DOWNLOAD_BASE", "http://127.0.0.1:9")
+    monkeypatch.setenv("CGAN_STUDIO_CACHE", str(tmp_path))
+    rc, _, err = cli_here("train", "--dataset", "fashion-mnist", "--steps", "1")
+    assert rc == 1 and "no network" in err and "--dataset PATH" in err
+    assert "Traceback" not in err
 
 
 def test_bad_idx_files_name_the_problem(tmp_path):
@@ -208,8 +207,6 @@ def test_one_training_step_at_32px_rgb_and_64px(preset, size, color, tmp_path, t
 
 def test_three_processes_fetching_one_file_download_it_once(server, tmp_path):
     """sweep --parallel 3 on an empty cache: one downloads, the others wait for it and reuse the file."""
-    import subprocess
-    import sys
 
     name = "train-images-idx3-ubyte.gz"
     data = server.files[name] * 200  # big enough that the three overlap

@@ -3,32 +3,18 @@ classifier trains in seconds)."""
 from __future__ import annotations
 
 import csv
-import gzip
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-pytest.importorskip("optuna")
-
-from cgan_core.compare.optuna_sweep import open_study  # noqa: E402
-from cgan_core.data import load_mnist  # noqa: E402
+from cgan_core.compare import optuna_sweep as sweep_module
+from cgan_core.compare.optuna_sweep import open_study
 
 
-def _idx(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes())
-
-
-@pytest.fixture(scope="module")
-def small_mnist(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("small-mnist")
-    for split, prefix, n in (("train", "train", 3000), ("test", "t10k", 500)):
-        data = load_mnist(split)
-        (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(_idx(data.images[:n, 0].numpy()))
-        (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(_idx(data.labels[:n].numpy()))
-    return folder
+@pytest.fixture
+def small_mnist(small_mnist_folder):
+    return small_mnist_folder
 
 
 def _sweep(*args, timeout: float = 400) -> subprocess.CompletedProcess:
@@ -36,13 +22,13 @@ def _sweep(*args, timeout: float = 400) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout)
 
 
-def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_process(tmp_path, small_mnist):
+def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_process(tmp_path, small_mnist, cli_here):
     out = tmp_path / "sweep"
-    # 10 s a trial, not 6: beside the rest of the suite a trial trained too few steps to be compared at all.
+    # A fixed number of steps a trial: the same trials on any host, however busy.
     common = ["--dataset", small_mnist, "--param", "lr_g=1e-4:1e-3:log", "--param", "lr_d=1e-4:1e-3:log",
-              "--max-seconds", "10", "--quality-every", "15", "--prune-after", "15", "--out", out]
-    first = _sweep(*common, "--trials", "2", "--baseline")  # trial 0: the preset's own learning rates
-    assert first.returncode == 0, first.stderr
+              "--steps", "30", "--quality-every", "10", "--prune-after", "10", "--out", out]
+    rc, _, err = cli_here("sweep", *common, "--trials", "2", "--baseline")  # trial 0: the preset's own rates
+    assert rc == 0, err
     # A hopeless trial, queued on purpose: nothing learns at these rates, so it trails the others.
     open_study("sweep", None, out).enqueue_trial({"lr_g": 1e-7, "lr_d": 1e-7}, skip_if_exists=False)
     second = _sweep(*common, "--trials", "3")  # a second process joins the same SQLite study
@@ -53,12 +39,18 @@ def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_proce
     assert all(r["state"].startswith("complete") for r in rows[:2])
     baseline = next(r for r in rows if "preset's own" in r["state"])  # --baseline's trial, marked
     assert float(baseline["lr_g"]) == pytest.approx(4e-4) and int(baseline["trial"]) == 0
-    scores = [float(r["score"]) for r in rows]
-    assert scores[0] >= scores[1]
+    # Ranked by the study's own values: each row's score is its trial's, best first.
+    trials = {t.number: t for t in open_study("sweep", None, out).get_trials()}
+    complete = [r for r in rows if r["state"].startswith("complete")]
+    assert [float(r["score"]) for r in complete] == pytest.approx([trials[int(r["trial"])].value for r in complete])
+    assert sorted((trials[int(r["trial"])].value for r in complete), reverse=True) == \
+        [trials[int(r["trial"])].value for r in complete]
     hopeless = next(r for r in rows if float(r["lr_g"]) == pytest.approx(1e-7))
     assert hopeless["state"] == "pruned" and hopeless is rows[-1]
-    for row in rows:  # each trial is an ordinary run directory
-        assert (out / f"trial-{int(row['trial']):03d}" / "config.json").is_file()
+    for row in rows:  # each trial is an ordinary run directory, of the steps asked for (the pruned one fewer)
+        folder = out / f"trial-{int(row['trial']):03d}"
+        assert (folder / "config.json").is_file()
+        assert int(row["steps"]) == 30 or row is hopeless
     assert "rank | trial | state | score" in second.stdout
 
 
@@ -83,8 +75,20 @@ def test_a_folder_that_holds_something_else_is_refused(tmp_path):
     assert done.returncode == 2 and "holds something else" in done.stderr
 
 
+def _quiet_for(folder, seconds: float, timeout: float = 60) -> None:
+    """Wait until no file in `folder` has changed for `seconds`: the state in which a sweep reclaims a dead
+    trial (optuna_sweep.reclaim_dead_trials)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.time() - max(p.stat().st_mtime for p in folder.iterdir() if p.is_file()) < seconds:
+        assert time.monotonic() < deadline, f"{folder} kept changing"
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("journal", [False, True], ids=["sqlite", "journal-file"])
-def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_running(tmp_path, small_mnist, journal):
+def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_running(tmp_path, small_mnist, journal,
+                                                                                   cli_here, monkeypatch):
     """On the default SQLite storage (Optuna's heartbeats) and on a journal file (none: the trial's run folder
     has no live writer and has gone quiet), the dead process's trial is failed and run again."""
     import os
@@ -93,22 +97,26 @@ def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_runn
 
     out = tmp_path / "sweep"
     storage = str(tmp_path / "study.journal") if journal else None
-    args = [sys.executable, "-m", "cgan_core", "sweep", "--dataset", str(small_mnist), "--param", "lr_g=1e-4:1e-3:log",
-            "--quality-every", "15", "--trials", "2", "--out", str(out), *(["--storage", storage] if journal else [])]
-    env = {**os.environ, "CGAN_SWEEP_HEARTBEAT": "1"}  # a dead trial is stale after 3 s instead of 60
-    process = subprocess.Popen([*args, "--max-seconds", "60"], env=env, stderr=subprocess.DEVNULL)
+    # Quality once, at each trial's end (the interval is longer than a trial): what is under test is the retry.
+    args = ["--dataset", str(small_mnist), "--param", "lr_g=1e-4:1e-3:log", "--quality-every", "1000", "--trials", "2",
+            "--out", str(out), *(["--storage", storage] if journal else [])]
+    monkeypatch.setenv("CGAN_SWEEP_HEARTBEAT", "1")  # a dead trial is stale after 3 s instead of 60 ...
+    monkeypatch.setattr(sweep_module, "HEARTBEAT_SECONDS", 1)  # ... in the child and in this process
+    process = subprocess.Popen([sys.executable, "-m", "cgan_core", "sweep", *args, "--steps", "100000"],
+                               stderr=subprocess.DEVNULL)
     try:
+        metrics = out / "trial-000" / "metrics.csv"
         deadline = time.monotonic() + 120
-        while not (out / "trial-000" / "metrics.csv").is_file():
-            assert time.monotonic() < deadline, "the first trial never started"
-            time.sleep(0.5)
+        while not metrics.is_file():
+            assert process.poll() is None and time.monotonic() < deadline, "the first trial never started"
+            time.sleep(0.1)
         os.kill(process.pid, signal.SIGKILL)  # the sweep dies in the middle of trial 0
         process.wait(30)
     finally:
         process.kill()
-    time.sleep(4)  # past the grace period: trial 0's heartbeat has stopped
-    done = subprocess.run([*args, "--max-seconds", "4"], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    _quiet_for(metrics.parent, 3 * 1 + 0.5)  # past the grace period: trial 0's run folder has stopped moving
+    rc, _, err = cli_here("sweep", *args, "--steps", "10")
+    assert rc == 0, err
     study = open_study("sweep", storage, out)
     states = {t.number: t.state.name for t in study.get_trials()}
     assert states[0] == "FAIL" and list(states.values()).count("COMPLETE") == 2

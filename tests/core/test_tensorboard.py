@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
-
-pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from cgan_core.compare.tensorboard import TensorBoardLog, export_run  # noqa: E402
@@ -67,15 +63,12 @@ def test_a_past_run_converts_to_the_same_tags(tmp_path):
     _check(_read(run_dir / "tensorboard"), 30)
 
 
-def test_the_cli_flag_and_the_export_command(tmp_path):
+def test_the_cli_flag_and_the_export_command(tmp_path, cli_here):
     run_dir = tmp_path / "cli"
-    done = subprocess.run([sys.executable, "-m", "cgan_core", "train", "--steps", "20", "--batch-size", "8",
-                           "--tensorboard", "--out", str(run_dir)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    rc, _, err = cli_here("train", "--steps", "20", "--batch-size", "8", "--tensorboard", "--out", run_dir)
+    assert rc == 0, err
     assert "loss/g" in _read(run_dir / "tensorboard").Tags()["scalars"]
-    export = subprocess.run([sys.executable, "-m", "cgan_core", "export-tensorboard", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
-    assert export.returncode == 2 and "not a run directory" in export.stderr
-    export = subprocess.run([sys.executable, "-m", "cgan_core", "export-tensorboard", str(run_dir)],
-                            capture_output=True, text=True, timeout=300)
-    assert export.returncode == 0 and json.loads(export.stdout)["tensorboard"].endswith("tensorboard")
+    rc, _, err = cli_here("export-tensorboard", tmp_path)
+    assert rc == 2 and "not a run directory" in err
+    rc, out, err = cli_here("export-tensorboard", run_dir)
+    assert rc == 0 and json.loads(out)["tensorboard"].endswith("tensorboard"), err

@@ -3,7 +3,8 @@ side by side in the Variants window (a grid and a curve each) while the run and 
 continues the run from one of them."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from studio.variants_dialog import TryVariantsDialog
 from tests.studio.test_window import wait_started
@@ -26,15 +27,25 @@ def test_the_dialog_checks_the_variants_and_says_what_they_hold(qtbot):
     assert "lr_d 0.5x, lr_g 0.5x" in dialog.summary.text()
 
 
-def test_variants_train_side_by_side_and_the_run_goes_on_from_the_one_clicked(qtbot, window):
+def test_variants_tried_from_the_menu_train_side_by_side_and_the_run_goes_on_from_the_one_clicked(qtbot, window):
     w = window
     assert not w.config_panel.try_button.isEnabled()  # nothing to fork before a run
+    assert not w.variants.try_variants() and "start (or continue) a run first" in w.errors[-1]  # said, not sent
     w.start()
     wait_started(qtbot, w)
     qtbot.waitUntil(lambda: w.worker.run.step_count >= 5 and w.config_panel.try_button.isEnabled(), timeout=30_000)
     assert w.variants.state_bytes > 0
     lr_d = w.config_panel.hparams()["lr_d"]
-    w.variants.start(("lr_d=1x,0.3x,3x",), 30)  # what the dialog sends when accepted
+
+    def fill_and_accept():  # the dialog the menu item opens, as a user fills it in
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, TryVariantsDialog), dialog
+        dialog.first_values.setText("1x, 0.3x, 3x")
+        dialog.steps.setValue(30)
+        dialog.buttons.button(QDialogButtonBox.Ok).click()
+    QTimer.singleShot(0, fill_and_accept)
+    assert w.controls.try_action.isEnabled()
+    w.controls.try_action.trigger()  # Train > Try variants…: the dialog runs modal until accepted
     assert not w.config_panel.lr_d.isEnabled() and not w.controls.step_button.isEnabled()
     view = w.variants.window
     qtbot.waitUntil(lambda: view.best_button is not None and "waits for your choice" in view.header.text(),

@@ -36,6 +36,22 @@ def test_start_streams_curves_and_grid(qtbot, window):
     assert "Finished" in w.status.status_label.text()
 
 
+def round_trip(qtbot, w) -> int:
+    """Send the loop a command that it answers (CopyGenerator: a GeneratorCopy event) and wait for the answer:
+    the step count then is where the loop stands, not a count read while a step may still come."""
+    from cgan_core.run import commands as cmd
+    from cgan_core.run.events import GeneratorCopy
+
+    answers, original = [], w.handlers[GeneratorCopy]
+    w.handlers[GeneratorCopy] = lambda e: (answers.append(run_steps(w)), original(e))
+    try:
+        w.controller.send(cmd.CopyGenerator())
+        qtbot.waitUntil(lambda: bool(answers), timeout=10_000)
+    finally:
+        w.handlers[GeneratorCopy] = original
+    return answers[0]
+
+
 def test_pause_stops_and_step_advances_exactly_one(qtbot, window):
     w = window
     w.start()
@@ -45,12 +61,10 @@ def test_pause_stops_and_step_advances_exactly_one(qtbot, window):
     assert w.controls.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: "PAUSED" in w.status.status_label.text(), timeout=10_000)  # the run's own Progress
     paused_at = run_steps(w)
-    qtbot.wait(700)
-    assert run_steps(w) == paused_at
+    assert round_trip(qtbot, w) == paused_at  # the paused loop answers a command, and has not stepped
     w.controls.step_button.click()
     qtbot.waitUntil(lambda: run_steps(w) == paused_at + 1, timeout=10_000)
-    qtbot.wait(500)
-    assert run_steps(w) == paused_at + 1
+    assert round_trip(qtbot, w) == paused_at + 1  # one step, then paused again
     qtbot.waitUntil(lambda: int(w.loss_plot.steps[-1]) == paused_at + 1, timeout=5_000)  # the point is shown
     g_before = [p.clone() for p in w.worker.run.trainer.g.parameters()]
     w.controls.step_d_button.click()
@@ -214,7 +228,6 @@ def test_worker_events_reach_the_window_in_the_gui_thread(qtbot, window):
 
 
 def test_the_tensorboard_toggle_writes_event_files_beside_the_run(qtbot, window):
-    pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     w = window
