@@ -26,6 +26,7 @@ def _window():
     w = build_window()
     w.resize(1280, 800)
     w.show()
+    _wait(300)  # shown and laid out: a repaint before that paints nothing
     return w
 
 

@@ -40,6 +40,37 @@ def pytest_configure(config):
                                 "(or pip install -e '.[test]')")
 
 
+# Seconds each file's tests take together on the 2-core host (benchmarks/suite_durations.py; measure again when
+# a file's cost changes). A file not named here counts a second a test.
+FILE_SECONDS = {"test_sweep.py": 79, "test_distributed_cli.py": 59, "test_guard.py": 40, "test_cli_features.py": 36,
+                "test_faults.py": 30, "test_live_fork.py": 25, "test_quality_view.py": 24, "test_explore.py": 23,
+                "test_branch_cli.py": 21, "test_fastcpu.py": 20, "test_window.py": 19, "test_fail_paths.py": 19,
+                "test_autotune.py": 19, "test_control.py": 19, "test_distributed.py": 17, "test_metrics.py": 16}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the run for `-n 2 --dist worksteal`, which gives each worker one half of the collection (by count)
+    and lets an idle worker steal the far end of the other's queue. The heavy files are shared out so the
+    halves weigh the same, and each half starts with its heaviest: what is left to steal at the end is
+    short, and neither worker waits alone on a long test."""
+    by_file: dict[str, list] = {}
+    for item in items:
+        by_file.setdefault(item.path.name, []).append(item)
+    weight = {name: FILE_SECONDS.get(name, len(tests)) for name, tests in by_file.items()}
+    halves: tuple[list, list] = ([], [])
+    loads = [0.0, 0.0]
+    for name in sorted(by_file, key=lambda n: (-weight[n], n)):  # the heaviest first, each to the lighter half
+        side = 0 if loads[0] <= loads[1] else 1
+        halves[side].extend(by_file[name])
+        loads[side] += weight[name]
+    # xdist splits by count: move the lightest tests from the longer half's end to the other's end.
+    while len(halves[0]) - len(halves[1]) > 1:
+        halves[1].append(halves[0].pop())
+    while len(halves[1]) - len(halves[0]) > 1:
+        halves[0].append(halves[1].pop())
+    items[:] = halves[0] + halves[1]
+
+
 @pytest.fixture(scope="session")
 def tiny_mnist():
     """512 real MNIST test images: enough for a few steps of any preset."""
@@ -86,6 +117,35 @@ def cli_here(capsys):
         captured = capsys.readouterr()
         return rc, captured.out, captured.err
     return run
+
+
+def _quiet_main(argv: list[str]) -> None:
+    """`cgan-studio ARGV` in a child process, its output discarded."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    from cgan_core.cli.main import main
+
+    os._exit(main(argv))
+
+
+@pytest.fixture(scope="session")
+def forked_cli():
+    """Start `cgan-studio ARGV` as a real process for a test to kill -9, forked from a server that imported torch,
+    optuna and the engine once (a fresh interpreter spends 4-5 s of CPU on imports alone). The entry point as a
+    shell starts it is tested by real subprocesses (test_cli.py, test_control.py, test_sweep.py). Returns a
+    started multiprocessing.Process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "torch._dynamo", "optuna", "cgan_core.cli.main",
+                                    "cgan_core.run.training_run", "cgan_core.compare.optuna_sweep"])
+
+    def start(*argv):
+        process = context.Process(target=_quiet_main, args=([str(a) for a in argv],), daemon=True)
+        process.start()
+        return process
+    return start
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ import csv
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -48,9 +49,15 @@ def new_run_dir(preset: str) -> Path:
     return claim_new_dir(paths.runs_dir() / f"{datetime.now():%Y%m%d-%H%M%S}-{preset}")
 
 
+# The names the writer gives checkpoints: anything else in checkpoints/ (a user's copy, "step-10.bak.pt") is
+# not the run's, never read as a step and never pruned.
+CHECKPOINT_NAME = re.compile(r"step-(\d{9})\.pt")
+
+
 def checkpoint_files(run_dir: Path) -> list[Path]:
-    """A run's checkpoints of healthy states, newest first (never temp files or diverged states)."""
-    files = [p for p in (Path(run_dir) / "checkpoints").glob("step-*.pt") if ckpt.TMP_MARK not in p.name]
+    """A run's checkpoints of healthy states, newest first (never temp files, diverged states or names the
+    run did not write)."""
+    files = [p for p in (Path(run_dir) / "checkpoints").glob("step-*.pt") if CHECKPOINT_NAME.fullmatch(p.name)]
     return sorted(files, reverse=True)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from cgan_core.errors import CheckpointError, ConfigError, UsageError
 from cgan_core.run.budget import Budget
 from cgan_core.run.events import Reason, RolledBack
-from cgan_core.run.folder_writer import RunFiles, latest_checkpoint
+from cgan_core.run.folder_writer import RunFiles, holds_run, latest_checkpoint
 from cgan_core.step.config import LIVE_FIELDS, BestBy, TrainConfig
 from cgan_core.step.distributed import World
 from cgan_core.step.trainer import Trainer
@@ -36,7 +36,12 @@ def resume_point(resume: Path, out: Path | None, overrides: dict, world: World |
     """(configuration, run folder, checkpoint state) to go on from."""
     path, state = latest_checkpoint(resume, warn)  # the newest healthy checkpoint
     config = resumed_config(state["config"], overrides)
-    folder = Path(out) if out else (path.parent.parent if Path(resume).is_file() else Path(resume))
+    own = path.parent.parent  # the run the checkpoint belongs to
+    if out is not None and Path(out).resolve() != own.resolve() and holds_run(out):
+        # One writer, on every path: a resume written into another run's folder would rewrite that run.
+        raise UsageError(f"--out {out}: that folder already holds another run; resume {resume} into a new "
+                         f"folder, or --resume {out} to continue that one")
+    folder = Path(out) if out else own
     saved, now = int(state.get("world_size", 1)), world.size if world is not None else 1
     if saved != now:
         batch = state["config"].get("batch_size")

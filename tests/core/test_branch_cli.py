@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,12 +15,21 @@ TINY = ["--preset", "mlp-label-concat", "--batch-size", "16"]
 IN_TURN = ["--processes", "1"]  # variants in turn in this process; one test below runs them in processes
 
 
-@pytest.fixture
-def run_dir(tmp_path, cli_here):
-    out = tmp_path / "run"
-    rc, _, err = cli_here("train", *TINY, "--steps", 12, "--out", out)
-    assert rc == 0, err
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from cgan_core.cli.main import main
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    assert main(["train", *TINY, "--steps", "12", "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture
+def run_dir(trained, tmp_path):
+    """A copy of the module's 12-step run, for a test to fork as it likes."""
+    import shutil
+
+    return Path(shutil.copytree(trained, tmp_path / "run"))
 
 
 def rows(folder) -> list[dict]:

@@ -77,7 +77,7 @@ def test_autotune_forks_on_its_cadence_and_the_run_goes_on_from_each_choice(tmp_
 
 
 def test_evaluate_scores_a_generator_with_every_figure(measured_run, cli_here):
-    rc, out, err = cli_here("evaluate", measured_run, "--per-class", 20, "--draws", 1)
+    rc, out, err = cli_here("evaluate", measured_run, "--per-class", 10, "--draws", 1)
     assert rc == 0, err
     figures = json.loads(out)
     assert 0 <= figures["accuracy"] <= 1 and set(figures["per_class_accuracy"]) == {str(i) for i in range(10)}
@@ -85,6 +85,6 @@ def test_evaluate_scores_a_generator_with_every_figure(measured_run, cli_here):
     independent = figures["independent"]  # --figures all: in a random network's features, beside its real floor
     for name in ("kid", "precision", "recall", "density", "coverage", "cas", "memorised"):
         assert name in independent["generated"] and name in independent["real_floor"], name
-    rc, out, err = cli_here("evaluate", measured_run / "best", "--figures", "classifier", "--per-class", 20, "--draws", 1)
+    rc, out, err = cli_here("evaluate", measured_run / "best", "--figures", "classifier", "--per-class", 10, "--draws", 1)
     assert rc == 0, err
     assert "independent" not in json.loads(out) and "accuracy" in json.loads(out)

@@ -92,13 +92,25 @@ def test_an_lr_change_lands_on_both_ranks_and_a_killed_rank_ends_the_run_resumab
 
 
 def test_a_two_rank_run_resumes_exactly(tmp_path):
+    """12 steps straight on two ranks, against the same run resumed (on two ranks) from its checkpoint of step 6:
+    the same weights at step 12. Two launches, not three: the resume starts from the straight run's own
+    earlier checkpoint, in a copy (the checkpoints past it are set aside, as any resume from an older one)."""
+    import shutil
+
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert _train("--steps", 12, "--out", straight).returncode == 0
-    first = _train("--steps", 6, "--out", split)
-    assert first.returncode == 0, first.stderr
-    second = _train("--resume", split, "--steps", 12)
+    config = tmp_path / "every-3.toml"
+    config.write_text("stats_every = 3\ncheckpoint_every = 3\n")
+    done = _train("--steps", 12, "--config", config, "--out", straight)
+    assert done.returncode == 0, done.stderr
+    shutil.copytree(straight, split)
+    middle = split / "checkpoints" / "step-000000006.pt"
+    assert middle.is_file()
+    second = _train("--resume", middle, "--steps", 12)
     assert second.returncode == 0, second.stderr
+    # the copied step 12 was set aside, unread: the step 12 compared below is the resumed run's own
+    assert (split / "abandoned" / "after-step-000000006" / "checkpoints" / "step-000000012.pt").is_file()
     a, b = (load_checkpoint(run / "checkpoints" / "step-000000012.pt") for run in (straight, split))
+    assert not torch.equal(a["g"][next(iter(a["g"]))], load_checkpoint(middle)["g"][next(iter(a["g"]))])
     for part in ("g", "d", "ema"):
         for key, value in a[part].items():
             if "running" not in key and "num_batches" not in key:  # BN statistics are per rank on the CPU

@@ -20,33 +20,6 @@ def train_cmd(out, *extra):
     return [sys.executable, "-m", "cgan_core.cli.main", "train", "--out", str(out), *map(str, extra)]
 
 
-def _quiet_main(argv: list[str]) -> None:
-    """`cgan-studio ARGV` in a child process, its output discarded."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    from cgan_core.cli.main import main
-
-    os._exit(main(argv))
-
-
-@pytest.fixture(scope="module")
-def forked_cli():
-    """Start `cgan-studio ARGV` as a real process that a kill -9 ends, forked from a server that imported torch
-    and the engine once (a fresh interpreter for each kill spent 4-5 s of CPU on imports alone). The entry point
-    as a shell starts it is tested by a real subprocess below and in test_cli.py."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "torch._dynamo", "cgan_core.cli.main", "cgan_core.run.training_run"])
-    return lambda *argv: _started(context.Process(target=_quiet_main, args=([str(a) for a in argv],), daemon=True))
-
-
-def _started(process):
-    process.start()
-    return process
-
-
 def _newest_checkpoint_step(run) -> int:
     files = checkpoint_files(run)
     return ckpt_step(files[0]) if files else -1
@@ -113,7 +86,7 @@ def test_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
     assert rc == 1 and "No space left on device" in err[-1] and "Traceback" not in "\n".join(err)
 
 
-def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path, cli_here):
+def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path, cli_here, forked_cli):
     """Whatever the preset's speed, a kill -9 resumes from a checkpoint at most one cadence old."""
     import json
 
@@ -122,8 +95,8 @@ def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path, cli_here):
     cadence = 1.8
     config.write_text(f"checkpoint_minutes = {cadence / 60}\n")  # the step cadence (1,000) never comes
     # The slowest preset's networks (at a small batch, so the test waits seconds, not minutes).
-    proc = subprocess.Popen(train_cmd(run, "--preset", "dcgan-label-channel", "--batch-size", 8, "--config", config,
-                                      "--max-seconds", 1000), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = forked_cli("train", "--out", run, "--preset", "dcgan-label-channel", "--batch-size", 8, "--config", config,
+                      "--max-seconds", 1000)
 
     def written() -> list[float]:
         events = run / "events.jsonl"
@@ -134,11 +107,11 @@ def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path, cli_here):
     while len(written()) < 3 or time.time() - written()[-1] < 0.7 * cadence:
         # the cadence is under way (the first at the first stats, then every 1.8 s), and the kill lands most
         # of a cadence after the last checkpoint
-        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoints by the clock"
+        assert proc.is_alive() and time.monotonic() < deadline, "no checkpoints by the clock"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGKILL)
     killed_at = time.time()
-    proc.wait(timeout=30)
+    proc.join(timeout=30)
     times = written()
     slow_steps = 3.0  # a step or two of the slowest preset, on a busy host
     assert all(b - a <= cadence + slow_steps for a, b in zip(times, times[1:])), times

@@ -84,3 +84,34 @@ def test_claim_new_dir_never_hands_out_a_folder_twice(tmp_path):
     made = [claim_new_dir(tmp_path / "trial-003") for _ in range(3)]
     assert [p.name for p in made] == ["trial-003", "trial-003-2", "trial-003-3"]
     assert all(Path(p).is_dir() for p in made)
+
+
+def test_a_resume_into_a_folder_that_holds_another_run_is_refused_and_leaves_it_as_it_was(tmp_path, cli_here):
+    a, b = tmp_path / "A", tmp_path / "B"
+    for run in (a, b):
+        rc, _, err = cli_here("train", "--preset", "mlp-label-product", "--batch-size", 8, "--steps", 6, "--out", run)
+        assert rc == 0, err
+    before = {p.relative_to(b): p.read_bytes() for p in b.rglob("*") if p.is_file() and p.name != LOCK_FILE}
+    rc, _, err = cli_here("train", "--resume", a, "--out", b, "--steps", 8)
+    assert rc == 2 and "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert f"--out {b}: that folder already holds another run" in line
+    after = {p.relative_to(b): p.read_bytes() for p in b.rglob("*") if p.is_file() and p.name != LOCK_FILE}
+    assert after == before
+    rc, _, err = cli_here("train", "--resume", a, "--out", a, "--steps", 8)  # its own folder, named: fine
+    assert rc == 0, err
+
+
+def test_a_file_the_run_did_not_write_in_checkpoints_is_neither_read_nor_pruned(tmp_path, cli_here):
+    run = tmp_path / "R"
+    config = tmp_path / "c.toml"
+    config.write_text("checkpoint_every = 2\nstats_every = 2\n")
+    rc, _, err = cli_here("train", "--preset", "mlp-label-product", "--batch-size", 8, "--steps", 4, "--config", config,
+                          "--out", run)
+    assert rc == 0, err
+    copy = run / "checkpoints" / "step-000000010.bak.pt"  # a user's copy, named after a later step
+    copy.write_bytes((run / "checkpoints" / "step-000000004.pt").read_bytes())
+    rc, out, err = cli_here("train", "--resume", run, "--steps", 12)  # the keep-3 pruning runs on the way
+    assert rc == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["steps"] == 12  # resumed from step 4, not the copy's "10"
+    assert copy.is_file()  # never pruned

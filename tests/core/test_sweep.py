@@ -88,7 +88,7 @@ def _quiet_for(folder, seconds: float, timeout: float = 60) -> None:
 
 @pytest.mark.parametrize("journal", [False, True], ids=["sqlite", "journal-file"])
 def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_running(tmp_path, small_mnist, journal,
-                                                                                   cli_here, monkeypatch):
+                                                                                   cli_here, monkeypatch, forked_cli):
     """On the default SQLite storage (Optuna's heartbeats) and on a journal file (none: the trial's run folder
     has no live writer and has gone quiet), the dead process's trial is failed and run again."""
     import os
@@ -100,20 +100,19 @@ def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_runn
     # Quality once, at each trial's end (the interval is longer than a trial): what is under test is the retry.
     args = ["--dataset", str(small_mnist), "--param", "lr_g=1e-4:1e-3:log", "--quality-every", "1000", "--trials", "2",
             "--out", str(out), *(["--storage", storage] if journal else [])]
-    monkeypatch.setenv("CGAN_SWEEP_HEARTBEAT", "1")  # a dead trial is stale after 3 s instead of 60 ...
-    monkeypatch.setattr(sweep_module, "HEARTBEAT_SECONDS", 1)  # ... in the child and in this process
-    process = subprocess.Popen([sys.executable, "-m", "cgan_core", "sweep", *args, "--steps", "100000"],
-                               stderr=subprocess.DEVNULL)
+    monkeypatch.setattr(sweep_module, "HEARTBEAT_SECONDS", 1)  # a dead trial is stale after 3 s instead of 60
+    process = forked_cli("sweep", *args, "--steps", "100000")
     try:
         metrics = out / "trial-000" / "metrics.csv"
         deadline = time.monotonic() + 120
         while not metrics.is_file():
-            assert process.poll() is None and time.monotonic() < deadline, "the first trial never started"
+            assert process.is_alive() and time.monotonic() < deadline, "the first trial never started"
             time.sleep(0.1)
         os.kill(process.pid, signal.SIGKILL)  # the sweep dies in the middle of trial 0
-        process.wait(30)
+        process.join(30)
     finally:
         process.kill()
+    assert process.exitcode == -signal.SIGKILL
     _quiet_for(metrics.parent, 3 * 1 + 0.5)  # past the grace period: trial 0's run folder has stopped moving
     rc, _, err = cli_here("sweep", *args, "--steps", "10")
     assert rc == 0, err

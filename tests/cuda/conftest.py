@@ -14,7 +14,7 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="CUDA is not available (torch.cuda.is_available() is False)")
     for item in items:
-        if "cuda" in item.keywords and not torch.cuda.is_available():
+        if item.get_closest_marker("cuda") is not None and not torch.cuda.is_available():
             item.add_marker(skip)
 
 
