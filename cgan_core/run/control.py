@@ -15,6 +15,7 @@ with an event that names it, moved into control/refused/ and never read again; i
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import secrets
@@ -185,8 +186,10 @@ def _set_aside(folder: Path, name: str) -> None:
             refused.mkdir()
         except OSError:
             pass
-    target = refused / f"{time.time_ns():020d}-{name}" if _not_a_plain_folder(refused) is None \
-        else folder / f"{name}.refused-{time.time_ns()}"
+    # A name too long to take the prefix (the limit is 255 bytes) is set aside under a short one instead.
+    kept = name if len(name.encode()) <= 200 else f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.long-name"
+    target = refused / f"{time.time_ns():020d}-{kept}" if _not_a_plain_folder(refused) is None \
+        else folder / f"{kept}.refused-{time.time_ns()}"
     try:
         os.rename(folder / name, target)  # rename moves a link itself, never what it points to
     except OSError:

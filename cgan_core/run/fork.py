@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -50,6 +51,8 @@ def _value(name: str, text: str, current: dict):
             value = float(text)
     except ValueError:
         raise UsageError(f"--vary {name}={text}: not a number or a multiple such as 0.5x") from None
+    if not math.isfinite(value):  # inf and nan parse as floats; neither is a setting
+        raise UsageError(f"--vary {name}={text}: not a finite number")
     return max(1, round(value)) if name == "d_steps" else value
 
 
@@ -65,7 +68,13 @@ def parse_vary(options: list[str], current: dict) -> list[VariantSpec]:
             raise UsageError(f"--vary {option}: {name} is not a live hyperparameter ({', '.join(LIVE_FIELDS)})")
         if any(name == other for other, _ in axes):
             raise UsageError(f"--vary {option}: {name} is varied twice")
-        axes.append((name, [(text.strip(), _value(name, text.strip(), current)) for text in values.split(",")]))
+        texts = values.split(",")
+        if len(texts) > MAX_VARIANTS:  # before any product of the lists: thousands of values each would hang
+            raise UsageError(f"--vary {name}: {len(texts)} values; a fork compares 2 to {MAX_VARIANTS} variants")
+        axes.append((name, [(text.strip(), _value(name, text.strip(), current)) for text in texts]))
+    if math.prod(len(values) for _, values in axes) > MAX_VARIANTS:
+        count = math.prod(len(values) for _, values in axes)
+        raise UsageError(f"--vary: {count} variant(s); a fork compares 2 to {MAX_VARIANTS}")
     specs = []
     for combination in itertools.product(*(values for _, values in axes)):
         changes = {name: value for (name, _), (_, value) in zip(axes, combination)}

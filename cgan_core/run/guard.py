@@ -128,6 +128,16 @@ class GuardConfig:
         return config
 
     def validate(self) -> None:
+        # Types first: a value from a control file or a settings file may be anything JSON holds.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise ConfigError(f"guard: {f.name} must be a finite number, got {value!r}")
+            if f.type == "bool" and not isinstance(value, bool):
+                raise ConfigError(f"guard: {f.name} must be true or false, got {value!r}")
+            if f.type == "str" and not isinstance(value, str):
+                raise ConfigError(f"guard: {f.name} must be one of {', '.join(REMEDIES)}, got {value!r}")
         for name, most in INTEGER_BOUNDS.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -116,3 +117,78 @@ def test_a_command_refused_when_applied_is_kept_aside_too(tmp_path, tiny_mnist):
     assert refused_names(run.run_dir) == ["1-huge.json", "2-steps.json"]  # kept for the user to read
     assert not list(control.glob("*.json"))  # the applied one went
     assert run.trainer.hparams["lr_g"] == 4e-4 and run.trainer.hparams["lr_d"] == 1e-4
+
+
+@pytest.mark.parametrize("setting, why", [
+    ({"backoff": "0.5"}, "backoff must be a finite number, got '0.5'"),
+    ({"g_ceiling": "6"}, "g_ceiling must be a finite number"),
+    ({"d_loss_floor": [0.1]}, "d_loss_floor must be a finite number"),
+    ({"spike_floor": float("inf")}, "spike_floor must be a finite number"),
+    ({"g_ceiling": float("nan")}, "g_ceiling must be a finite number"),
+    ({"backoff": True}, "backoff must be a finite number"),
+    ({"enabled": 1}, "enabled must be true or false"),
+    ({"remedy": 3}, "remedy must be one of"),
+    ({"warmup": 2.5}, "warmup must be a whole number"),
+])
+def test_guard_settings_of_the_wrong_type_are_refused_by_name(setting, why):
+    """Issue 43: a string backoff or g_ceiling from a control file crashed the run (TypeError), or was saved into
+    the checkpoint's guard settings and crashed every resume."""
+    with pytest.raises(ConfigError, match=re.escape(f"guard: {why}")):
+        GuardConfig().replace(**setting)
+
+
+@pytest.mark.parametrize("vary, why", [
+    (["d_steps=inf,1x"], "d_steps=inf: not a finite number"),
+    (["lr_d=nan,1x"], "lr_d=nan: not a finite number"),
+    (["lr_d=" + ",".join(["1x"] * 5000)], "5000 values"),
+    (["lr_d=1x,2x,3x", "lr_g=1x,2x,3x", "beta1=1x,0.9x,0.8x"], "27 variant(s)"),
+])
+def test_variants_that_cannot_be_trained_are_refused_before_any_product(vary, why):
+    """Issue 43: d_steps=inf killed the run (OverflowError); thousands of values a name built ~10^10 combinations
+    before the count was checked."""
+    from cgan_core.errors import UsageError
+    from cgan_core.run.fork import parse_vary
+
+    current = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "d_steps": 1, "label_smoothing": 0.0}
+    with pytest.raises(UsageError, match=re.escape(why)):
+        parse_vary(vary, current)
+
+
+def test_ill_typed_guard_and_fork_commands_from_files_are_refused_and_the_run_goes_on(tmp_path, tiny_mnist):
+    from cgan_core.run.events import ControlApplied, ControlRefused, RunFinished
+    from cgan_core.run.loop import RunLoop
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step.config import TrainConfig
+
+    run = TrainingRun(TrainConfig(batch_size=8, steps=6), out=tmp_path / "run", dataset=tiny_mnist)
+    control = run.run_dir / "control"
+    control.mkdir(exist_ok=True)
+    (control / "1-backoff.json").write_text(json.dumps({"command": "set_guard", "values": {"backoff": "0.5"}}))
+    (control / "2-ceiling.json").write_text(json.dumps({"command": "set_guard", "values": {"g_ceiling": [1]}}))
+    (control / "3-vary.json").write_text(json.dumps({"command": "try_variants", "vary": ["d_steps=inf,1x"],
+                                                     "steps": 10}))
+    (control / "4-fine.json").write_text(json.dumps({"command": "set_guard", "values": {"window": 80}}))
+    try:
+        events = list(RunLoop(run, inbox=ControlInbox(run.run_dir)).events())
+        saved = run.guard.config
+    finally:
+        run.close()
+    assert {e.file for e in events if isinstance(e, ControlRefused)} >= {"1-backoff.json", "2-ceiling.json"}
+    assert [e.file for e in events if isinstance(e, ControlApplied)][-1] == "4-fine.json"
+    assert saved.backoff == 0.5 and saved.window == 80 and saved.g_ceiling == GuardConfig().g_ceiling
+    assert isinstance(events[-1], RunFinished) and events[-1].step == 6  # trained on to its end
+
+
+def test_a_refused_file_whose_name_is_too_long_to_set_aside_is_set_aside_under_a_short_one(tmp_path):
+    """Issue 43: a ~245-byte name could not take the set-aside prefix (ENAMETOOLONG), stayed, and was refused again
+    at every poll."""
+    control = tmp_path / "run" / "control"
+    control.mkdir(parents=True)
+    name = "x" * 240 + ".json"
+    (control / name).write_text("{oops")
+    inbox = ControlInbox(tmp_path / "run")
+    [(seen, command, _)] = inbox.poll(force=True)
+    assert seen == name and command is None
+    assert inbox.poll(force=True) == []  # refused once, not at every poll
+    [kept] = (control / "refused").iterdir()
+    assert kept.name.endswith(".long-name") and kept.read_text() == "{oops"
