@@ -16,6 +16,7 @@ from cgan_core.run.guard import Action, GuardConfig
 from cgan_core.run.loop import train
 from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import TrainConfig
+from tests.runs import straight_and_resumed
 
 FAST_GUARD = dict(window=10, snapshot_every=10, ring_size=3, warmup=10)
 
@@ -201,15 +202,7 @@ def test_run_level_resume_is_exact(tmp_path, tiny_mnist):
         with open(run_dir / "metrics.csv") as f:
             return [(r["step"], r["d1"], r["d2"], r["g"]) for r in csv.DictReader(f)]
 
-    straight = TrainingRun(config(20), out=tmp_path / "a", dataset=tiny_mnist)
-    train(straight)
-    straight.close()
-    half = TrainingRun(config(10), out=tmp_path / "b", dataset=tiny_mnist)
-    train(half)
-    half.close()
-    rest = TrainingRun(config(20), resume=tmp_path / "b", dataset=tiny_mnist, overrides={"steps": 20})
-    train(rest)
-    rest.close()
+    straight, rest = straight_and_resumed(config, tmp_path, tiny_mnist)
     assert losses(tmp_path / "a") == losses(tmp_path / "b")
     for a, b in zip(straight.trainer.d.parameters(), rest.trainer.d.parameters()):
         assert torch.equal(a, b)

@@ -17,6 +17,7 @@ from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import TrainConfig
 from cgan_core.step.presets import PRESETS
 from cgan_core.step.trainer import Trainer
+from tests.runs import straight_and_resumed
 
 pytestmark = pytest.mark.cuda
 
@@ -56,16 +57,8 @@ def test_exact_resume_on_cuda(tmp_path, tiny_mnist, deterministic):
     def config(steps):
         return TrainConfig(preset="studio-fast", device="cuda", batch_size=16, steps=steps, seed=4, stats_every=5)
 
-    straight = TrainingRun(config(20), out=tmp_path / "a", dataset=tiny_mnist)
-    train(straight)
-    straight.close()
-    half = TrainingRun(config(10), out=tmp_path / "b", dataset=tiny_mnist)
-    train(half)
-    half.close()
-    assert "cuda_rng" in load_checkpoint(sorted((tmp_path / "b" / "checkpoints").glob("step-*.pt"))[-1])
-    rest = TrainingRun(config(20), resume=tmp_path / "b", dataset=tiny_mnist, overrides={"steps": 20})
-    train(rest)
-    rest.close()
+    straight, rest = straight_and_resumed(config, tmp_path, tiny_mnist)
+    assert "cuda_rng" in load_checkpoint(tmp_path / "b" / "checkpoints" / "step-000000010.pt")
     for net in ("g", "d"):
         for a, b in zip(getattr(straight.trainer, net).parameters(), getattr(rest.trainer, net).parameters()):
             assert torch.equal(a, b), net
