@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import zipfile
 from pathlib import Path
@@ -61,11 +62,18 @@ def truncate_csv_after(path: Path, step: int | None) -> None:
     path = Path(path)
     if not path.exists():
         return
-    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines(keepends=True)
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    # Lines end at "\n" only (str.splitlines also splits at a form feed or a line separator, which a class
+    # name in quality.csv's header may hold); the header is one CSV record, quoted newlines and all.
+    physical = re.split(r"(?<=\n)", text)
+    read: list[str] = []
+    header = next(csv.reader(_recording(physical, read)), None)
+    lines = ["".join(read), *physical[len(read):]] if header is not None else []
+    lines = [line for line in lines if line]
     if not lines or not lines[0].endswith("\n"):
         atomic_write_text(path, "")  # not even a whole header: the writer starts the file again
         return
-    fields = len(next(csv.reader([lines[0]])))
+    fields = len(header)
     rows = [line for line in lines[1:] if _complete_row(line, fields, None)]
     steps = [int(line.split(",", 1)[0]) for line in rows]
     # Earlier branches' rows (before the last step that goes back) are history, kept whatever `step` is.
@@ -74,6 +82,13 @@ def truncate_csv_after(path: Path, step: int | None) -> None:
     if len(kept) == len(lines):
         return  # nothing to drop: the file is left as it is
     atomic_write_text(path, "".join(kept))
+
+
+def _recording(lines: list[str], read: list[str]):
+    """The lines, each added to `read` as the CSV reader takes it: the header record's own lines."""
+    for line in lines:
+        read.append(line)
+        yield line
 
 
 def _complete_row(line: str, fields: int, step: int | None) -> bool:

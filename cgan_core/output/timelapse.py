@@ -38,7 +38,7 @@ def _read(path: Path) -> np.ndarray | None:
     try:
         with Image.open(path) as image:
             array = np.asarray(image.convert("L" if image.mode in ("L", "P", "1") else "RGB"))
-    except OSError:
+    except (OSError, Image.DecompressionBombError):  # unreadable, or a PNG that would decode to gigabytes
         return None
     return array[:, :, None] if array.ndim == 2 else array
 

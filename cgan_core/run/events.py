@@ -289,13 +289,15 @@ def from_line(line: str):
     """The event one line of events.jsonl holds; None for a line cut short by a crash or an unknown kind."""
     try:
         return from_record(json.loads(line))
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
 
 
 def from_record(record: dict):
-    """The event a line of events.jsonl holds, or None for a kind this version does not read."""
-    cls = RECORDED.get(record.get("event"))
+    """The event a line of events.jsonl holds, or None for a kind this version does not read (or a record
+    that is not an object with a kind's name)."""
+    kind = record.get("event") if isinstance(record, dict) else None
+    cls = RECORDED.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return None
     names = {f.name for f in fields(cls)}

@@ -66,3 +66,25 @@ def test_class_names_with_commas_newlines_and_odd_bytes_keep_quality_csv_readabl
     assert all(len(r) == len(header) for r in rows)
     assert [r.per_class for r in load_reports(tmp_path)] == [(0.1, 0.2, 0.3, 0.4)] * 2
     assert np.isclose(load_reports(tmp_path)[0].frechet, 12.0)
+
+
+def test_class_names_with_a_form_feed_or_a_quoted_newline_keep_their_header(tmp_path):
+    """Issue 43: str.splitlines split quality.csv's header inside a quoted class name (a form feed, a newline),
+    judged the header cut, and emptied the file on the next resume or promote."""
+    import csv
+
+    from cgan_core.output.checkpoint import truncate_csv_after
+
+    path = tmp_path / "quality.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["step", "accuracy", "acc_a\fb", "acc_c\nd", "acc_e\u2028f"])
+        for step in range(1, 6):
+            writer.writerow([step, 0.5, 0.1, 0.2, 0.3])
+    before = path.read_text()
+    truncate_csv_after(path, 3)
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["step", "accuracy", "acc_a\fb", "acc_c\nd", "acc_e\u2028f"]
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert path.read_text() == "".join(before.split("\n4,")[0]) + "\n"
