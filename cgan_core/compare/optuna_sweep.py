@@ -23,13 +23,13 @@ import csv
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from cgan_core.errors import CganError, ConfigError, UsageError
+from cgan_core.processes import end_with
 from cgan_core.run.folder_writer import writer_alive
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 
@@ -184,18 +184,9 @@ def start_workers(argv: list[str], count: int) -> list[subprocess.Popen]:
 
 
 def _end_with(parent: int):
-    """A worker ends with the sweep that started it, even when that one is killed by kill -9: Linux sends
-    it SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG); its trial is then retried as a dead one's."""
-    def arrange() -> None:
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
-        except (OSError, AttributeError):  # not Linux: the worker outlives a killed parent, as before
-            return
-        if os.getppid() != parent:  # the parent died before the request took effect
-            os._exit(1)
-    return arrange
+    """A worker ends with the sweep that started it, even when that one is killed by kill -9; its trial is then
+    retried as a dead one's."""
+    return lambda: end_with(parent)
 
 
 def ranking(study) -> list[dict]:

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from cgan_core.data import load_dataset
+from cgan_core.processes import end_with
 from cgan_core.run.fork import CHUNK, Fork, Variant, VariantSpec
 from cgan_core.step.config import TrainConfig
 from cgan_core.step.device import threads_each
@@ -56,7 +57,9 @@ def run_in_processes(fork: Fork, state: dict, processes: int, guard=None, on_don
     what is sent), and put each one's outcome back into the fork's variants."""
     threads = threads_each(processes)
     config = fork.variants[0].trainer.config.to_dict()
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # Each process ends with this one (a kill -9 of `branch` leaves no variant training on).
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=end_with,
+                             initargs=(os.getpid(),)) as pool:
         jobs = [pool.submit(_train_variant, config, v.spec, state, fork.horizon, v.base_seconds, guard,
                             fork.variants[0].diversity, threads) for v in fork.variants]
         for variant, job in zip(fork.variants, jobs):

@@ -35,3 +35,44 @@ def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
     while alive(child) and time.monotonic() < end:
         time.sleep(0.1)
     assert not alive(child)
+
+
+POOL_PARENT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from cgan_core.processes import end_with
+
+def nap(path):
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+
+if __name__ == "__main__":
+    # As branch's variant processes are started (cgan_core/run/fork_processes.py).
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=end_with,
+                               initargs=(os.getpid(),))
+    pool.submit(nap, sys.argv[1])
+    time.sleep(120)
+"""
+
+
+def test_a_variant_process_ends_when_branch_is_killed(tmp_path):
+    """Issue 43: branch's spawn pool had no parent-death signal: killed, its children trained on."""
+    script, marker = tmp_path / "parent.py", tmp_path / "child.pid"
+    script.write_text(POOL_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(marker)], cwd=os.getcwd())
+    try:
+        end = time.monotonic() + 60
+        while not (marker.is_file() and marker.read_text()):
+            assert parent.poll() is None and time.monotonic() < end, "the pool's process never started"
+            time.sleep(0.05)
+        child = int(marker.read_text())
+        assert alive(child)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+    finally:
+        parent.kill()
+    end = time.monotonic() + 20
+    while alive(child) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not alive(child)
