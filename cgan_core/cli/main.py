@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -255,6 +256,10 @@ def _parse_labels(text: str, num_classes: int) -> torch.Tensor:
     return torch.tensor(labels, dtype=torch.int64)
 
 
+SAMPLE_BATCH = 256  # images a forward: `sample` of many classes at a large size stays within memory
+MAX_SAMPLE_BYTES = 2 * 2**30  # the uint8 images one `sample` writes
+
+
 def cmd_sample(args) -> int:
     from cgan_core.output.checkpoint import generator_path, load_generator
     from cgan_core.output.sampling import make_grid, save_png, to_uint8
@@ -264,13 +269,18 @@ def cmd_sample(args) -> int:
         raise UsageError(f"argument --out: must end in .png or .npz, got {args.out}")
     g, info = load_generator(generator_path(args.generator))
     k = g.num_classes
-    if args.labels:
-        labels = _parse_labels(args.labels, k)
-    else:
+    labels = _parse_labels(args.labels, k) if args.labels else None
+    count = len(labels) if labels is not None else k * (args.per_class or 8)
+    size = count * math.prod(g.image_shape)
+    if size > MAX_SAMPLE_BYTES:  # before drawing anything: the images would not fit in memory or a file
+        raise UsageError(f"argument --per-class/--labels: {count:,} images of {list(g.image_shape)} are "
+                         f"{size / 2**30:.1f} GiB; at most {MAX_SAMPLE_BYTES // 2**30} GiB in one file")
+    if labels is None:
         labels = torch.arange(k).repeat_interleave(args.per_class or 8)
     z = torch.randn(len(labels), g.latent_dim, generator=torch.Generator().manual_seed(args.seed))
-    with torch.no_grad():
-        images = to_uint8(g(z, labels).float(), info["output_range"]).numpy()
+    with torch.no_grad():  # a bounded batch a forward, whatever the count asked for
+        images = np.concatenate([to_uint8(g(z[i:i + SAMPLE_BATCH], labels[i:i + SAMPLE_BATCH]).float(),
+                                          info["output_range"]).numpy() for i in range(0, len(labels), SAMPLE_BATCH)])
     if suffix == ".npz":
         pixels = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
         np.savez_compressed(args.out, images=pixels, labels=labels.numpy().astype(np.int64))

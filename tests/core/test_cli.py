@@ -189,3 +189,22 @@ def test_checkpoints_come_by_the_clock_too(tmp_path, tiny_mnist):
     gaps = [b - a for a, b in zip(saved, saved[1:])]
     assert len(saved) >= 4, saved
     assert all(3.0 <= gap <= 3.0 + 0.25 for gap in gaps), gaps  # every 3 s, late by one step at most
+
+
+def test_sample_draws_many_images_in_bounded_batches_and_refuses_a_count_too_large(trained_run, tmp_path, cli_here):
+    """Issue 43: `sample` drew every image asked for in one forward (8 x num_classes at the header's size)."""
+    import torch
+
+    from cgan_core.output.checkpoint import load_generator
+    from cgan_core.output.sampling import to_uint8
+
+    out, _ = trained_run
+    rc, _, err = cli_here("sample", out, "--per-class", 30, "--out", tmp_path / "s.npz")  # 300 images: two batches
+    assert rc == 0, err
+    g, info = load_generator(out / "generator.safetensors")
+    z = torch.randn(300, g.latent_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # the same images as one forward of all 300
+        whole = to_uint8(g(z, torch.arange(10).repeat_interleave(30)).float(), info["output_range"]).numpy()[:, 0]
+    assert np.array_equal(np.load(tmp_path / "s.npz")["images"], whole)
+    rc, _, err = cli_here("sample", out, "--per-class", 10**7, "--out", tmp_path / "big.npz")
+    assert rc == 2 and "GiB" in err and "Traceback" not in err and not (tmp_path / "big.npz").exists()
