@@ -20,6 +20,7 @@ and has been quiet for a minute (reclaim_dead_trials).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import os
@@ -179,14 +180,8 @@ def start_workers(argv: list[str], count: int) -> list[subprocess.Popen]:
         if gpus > count:
             env["CUDA_VISIBLE_DEVICES"] = str(i + 1)
         workers.append(subprocess.Popen([sys.executable, "-m", "cgan_core", *argv], env=env,
-                                        preexec_fn=_end_with(os.getpid())))
+                                        preexec_fn=functools.partial(end_with, os.getpid())))
     return workers
-
-
-def _end_with(parent: int):
-    """A worker ends with the sweep that started it, even when that one is killed by kill -9; its trial is then
-    retried as a dead one's."""
-    return lambda: end_with(parent)
 
 
 def ranking(study) -> list[dict]:

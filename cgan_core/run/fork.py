@@ -72,8 +72,8 @@ def parse_vary(options: list[str], current: dict) -> list[VariantSpec]:
         if len(texts) > MAX_VARIANTS:  # before any product of the lists: thousands of values each would hang
             raise UsageError(f"--vary {name}: {len(texts)} values; a fork compares 2 to {MAX_VARIANTS} variants")
         axes.append((name, [(text.strip(), _value(name, text.strip(), current)) for text in texts]))
-    if math.prod(len(values) for _, values in axes) > MAX_VARIANTS:
-        count = math.prod(len(values) for _, values in axes)
+    count = math.prod(len(values) for _, values in axes)  # one variant a combination: counted before any is built
+    if not 2 <= count <= MAX_VARIANTS:
         raise UsageError(f"--vary: {count} variant(s); a fork compares 2 to {MAX_VARIANTS}")
     specs = []
     for combination in itertools.product(*(values for _, values in axes)):
@@ -84,8 +84,6 @@ def parse_vary(options: list[str], current: dict) -> list[VariantSpec]:
             raise UsageError(f"--vary {', '.join(options)}: {exc}") from None
         labels = [f"{name} {text}" for (name, _), (text, _) in zip(axes, combination)]
         specs.append(VariantSpec(", ".join(labels), {k: v for k, v in changes.items() if v != current[k]}))
-    if not 2 <= len(specs) <= MAX_VARIANTS:
-        raise UsageError(f"--vary: {len(specs)} variant(s); a fork compares 2 to {MAX_VARIANTS}")
     return specs
 
 

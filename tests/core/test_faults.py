@@ -14,6 +14,7 @@ import pytest
 from cgan_core.output import checkpoint as ckpt
 from cgan_core.run.folder_writer import checkpoint_files, latest_checkpoint
 from cgan_core.run.folder_writer import checkpoint_step as ckpt_step
+from tests import waiting
 
 
 def train_cmd(out, *extra):
@@ -35,13 +36,11 @@ def test_kill_9_during_checkpoint_writes_always_resumes(tmp_path, cli_here, fork
     for kill in range(6):  # benchmarks/bench_faults.py kills 50 times
         before = _newest_checkpoint_step(run)
         proc = forked_cli("train", "--resume", run, "--steps", 100_000)
-        deadline = time.monotonic() + 120
         # The resumed run writes a checkpoint every step: the kill lands as soon as 1 to 4 new ones are there,
         # at whatever point of the next write or step that is.
         more = rng.randint(1, 4)
-        while (seen := _newest_checkpoint_step(run)) < before + more:
-            assert proc.is_alive() and time.monotonic() < deadline, "the resumed run wrote no checkpoint"
-            time.sleep(0.01)
+        seen = waiting.until(lambda least=before + more: (s := _newest_checkpoint_step(run)) >= least and s, 120,
+                             "the resumed run's checkpoints", proc.is_alive, poll=0.01)
         os.kill(proc.pid, signal.SIGKILL)
         proc.join(timeout=30)
         assert proc.exitcode == -signal.SIGKILL
@@ -103,12 +102,10 @@ def test_kill_9_loses_no_more_than_the_time_cadence(tmp_path, cli_here, forked_c
         lines = events.read_text().splitlines() if events.is_file() else []
         return [json.loads(line)["time"] for line in lines if '"checkpoint"' in line and line.endswith("}")]
 
-    deadline = time.monotonic() + 180
-    while len(written()) < 3 or time.time() - written()[-1] < 0.7 * cadence:
-        # the cadence is under way (the first at the first stats, then every 1.8 s), and the kill lands most
-        # of a cadence after the last checkpoint
-        assert proc.is_alive() and time.monotonic() < deadline, "no checkpoints by the clock"
-        time.sleep(0.05)
+    # The cadence is under way (the first at the first stats, then every 1.8 s), and the kill lands most of a
+    # cadence after the last checkpoint.
+    waiting.until(lambda: len(times := written()) >= 3 and time.time() - times[-1] >= 0.7 * cadence, 180,
+                  "checkpoints by the clock", proc.is_alive)
     os.kill(proc.pid, signal.SIGKILL)
     killed_at = time.time()
     proc.join(timeout=30)

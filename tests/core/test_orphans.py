@@ -5,12 +5,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
+
+from tests import waiting
 
 PARENT = """
 import os, subprocess, sys, time
-from cgan_core.compare.optuna_sweep import _end_with
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], preexec_fn=_end_with(os.getpid()))
+import functools
+from cgan_core.processes import end_with
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
+                         preexec_fn=functools.partial(end_with, os.getpid()))
 print(child.pid, flush=True)
 time.sleep(120)
 """
@@ -31,28 +34,27 @@ def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
     assert alive(child)
     parent.send_signal(signal.SIGKILL)
     parent.wait(30)
-    end = time.monotonic() + 20
-    while alive(child) and time.monotonic() < end:
-        time.sleep(0.1)
-    assert not alive(child)
+    assert waiting.exited(child, 20)
 
 
 POOL_PARENT = """
-import multiprocessing, os, sys, time
+import multiprocessing, os, signal, sys
 from concurrent.futures import ProcessPoolExecutor
 from cgan_core.processes import end_with
 
 def nap(path):
     with open(path, "w") as f:
         f.write(str(os.getpid()))
-    time.sleep(120)
+    signal.alarm(120)  # waits to be ended, two minutes at most
+    signal.pause()
 
 if __name__ == "__main__":
     # As branch's variant processes are started (cgan_core/run/fork_processes.py).
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=end_with,
                                initargs=(os.getpid(),))
     pool.submit(nap, sys.argv[1])
-    time.sleep(120)
+    signal.alarm(120)
+    signal.pause()
 """
 
 
@@ -62,17 +64,12 @@ def test_a_variant_process_ends_when_branch_is_killed(tmp_path):
     script.write_text(POOL_PARENT)
     parent = subprocess.Popen([sys.executable, str(script), str(marker)], cwd=os.getcwd())
     try:
-        end = time.monotonic() + 60
-        while not (marker.is_file() and marker.read_text()):
-            assert parent.poll() is None and time.monotonic() < end, "the pool's process never started"
-            time.sleep(0.05)
+        waiting.until(lambda: marker.is_file() and marker.read_text(), 60, "the pool's process to start",
+                      lambda: parent.poll() is None)
         child = int(marker.read_text())
         assert alive(child)
         parent.send_signal(signal.SIGKILL)
         parent.wait(30)
     finally:
         parent.kill()
-    end = time.monotonic() + 20
-    while alive(child) and time.monotonic() < end:
-        time.sleep(0.1)
-    assert not alive(child)
+    assert waiting.exited(child, 20)

@@ -10,6 +10,7 @@ import pytest
 
 from cgan_core.compare import optuna_sweep as sweep_module
 from cgan_core.compare.optuna_sweep import open_study
+from tests import waiting
 
 
 @pytest.fixture
@@ -80,10 +81,8 @@ def _quiet_for(folder, seconds: float, timeout: float = 60) -> None:
     trial (optuna_sweep.reclaim_dead_trials)."""
     import time
 
-    deadline = time.monotonic() + timeout
-    while time.time() - max(p.stat().st_mtime for p in folder.iterdir() if p.is_file()) < seconds:
-        assert time.monotonic() < deadline, f"{folder} kept changing"
-        time.sleep(0.1)
+    waiting.until(lambda: time.time() - max(p.stat().st_mtime for p in folder.iterdir() if p.is_file()) >= seconds,
+                  timeout, f"{folder} to go quiet", poll=0.1)
 
 
 @pytest.mark.parametrize("journal", [False, True], ids=["sqlite", "journal-file"])
@@ -93,7 +92,6 @@ def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_runn
     has no live writer and has gone quiet), the dead process's trial is failed and run again."""
     import os
     import signal
-    import time
 
     out = tmp_path / "sweep"
     storage = str(tmp_path / "study.journal") if journal else None
@@ -104,10 +102,7 @@ def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_runn
     process = forked_cli("sweep", *args, "--steps", "100000")
     try:
         metrics = out / "trial-000" / "metrics.csv"
-        deadline = time.monotonic() + 120
-        while not metrics.is_file():
-            assert process.is_alive() and time.monotonic() < deadline, "the first trial never started"
-            time.sleep(0.1)
+        waiting.until(metrics.is_file, 120, "the first trial to start", process.is_alive, poll=0.1)
         os.kill(process.pid, signal.SIGKILL)  # the sweep dies in the middle of trial 0
         process.join(30)
     finally:
