@@ -11,13 +11,15 @@ import secrets
 import zipfile
 from pathlib import Path
 
+import msgspec
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from cgan_core.errors import CheckpointError
+from cgan_core import records
+from cgan_core.errors import CheckpointError, ConfigError
 from cgan_core.output.safe_pickle import check_checkpoint_pickle
 from cgan_core.step.presets import ARCHITECTURES
 
@@ -147,7 +149,14 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(state, dict) or state.get("schema") != CHECKPOINT_SCHEMA:
         schema = state.get("schema") if isinstance(state, dict) else None
         raise CheckpointError(f"{path}: not a cgan-studio checkpoint (schema {schema})")
-    return state
+    try:  # its settings and counters, by their schema: past here, nothing is checked again
+        header = records.convert({k: state[k] for k in records.HEADER_KEYS if k in state}, records.CheckpointHeader,
+                                 str(path))
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+    return {**state, "hparams": header.hparams.given(), "guard_settings": header.guard_settings.given(),
+            "guard": msgspec.structs.asdict(header.guard), "step": header.step, "seconds": header.seconds,
+            "world_size": header.world_size, "images_seen": header.images_seen}
 
 
 def generator_metadata(g: nn.Module, class_names: list[str], extra: dict | None = None) -> dict[str, str]:
@@ -202,26 +211,13 @@ def load_generator(path: Path) -> tuple[nn.Module, dict]:
 
 
 GENERATORS = {name: cls for name, cls in ARCHITECTURES.items() if name.endswith("Generator")}
-# What a generator file may ask to be built: within these, the largest model is a few hundred MB.
-KWARG_BOUNDS = {"latent_dim": (1, 4096), "num_classes": (1, 10_000), "width": (1, 1024), "max_width": (1, 1024)}
-CHANNELS, SIDES = (1, 3), (8, 1024)
-
-
 def _checked_kwargs(kwargs, source: str) -> dict:
-    """A generator's architecture arguments, each checked against its bound before anything is built."""
-    if not isinstance(kwargs, dict) or set(kwargs) - {*KWARG_BOUNDS, "image_shape"}:
-        raise ValueError(f"kwargs must be an object with some of {', '.join([*KWARG_BOUNDS, 'image_shape'])}")
-    for name, (least, most) in KWARG_BOUNDS.items():
-        value = kwargs.get(name, least)
-        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= most:
-            raise ValueError(f"{name} must be a whole number from {least} to {most}, got {value!r}")
-    shape = kwargs.get("image_shape")
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                                  for v in shape)
-            and shape[0] in CHANNELS and all(SIDES[0] <= v <= SIDES[1] for v in shape[1:])):
-        raise ValueError(f"image_shape must be [channels 1 or 3, height, width] with sides {SIDES[0]} to "
-                         f"{SIDES[1]}, got {shape!r}")
-    return kwargs
+    """A generator's architecture arguments, by their schema (records.GeneratorKwargs), before anything is built."""
+    try:
+        checked = records.convert(kwargs, records.GeneratorKwargs, "kwargs").given()
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return {**checked, "image_shape": list(checked["image_shape"])}
 
 
 def generator_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, str], source: str) -> tuple[nn.Module, dict]:
@@ -231,15 +227,15 @@ def generator_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, str
         raise CheckpointError(f"{source}: not a cgan-studio generator (architecture {meta.get('architecture')!r})")
     try:
         kwargs = _checked_kwargs(json.loads(meta["kwargs"]), source)
-        class_names = json.loads(meta["class_names"])
-        if not isinstance(class_names, list) or len(class_names) != kwargs.get("num_classes"):
+        class_names = list(records.decode_json(meta["class_names"], records.ClassNames, "class_names"))
+        if len(class_names) != kwargs.get("num_classes"):
             raise ValueError("class_names must list num_classes names")
         architecture = GENERATORS[meta["architecture"]]
         # Sized on the meta device first: nothing is allocated until the file's tensors match it, so the
         # model built for real is no larger than what the file itself holds.
         with torch.device("meta"):
             expected = architecture(**kwargs).state_dict()
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, ConfigError) as exc:
         raise CheckpointError(f"{source}: bad generator metadata ({exc})") from None
     if set(tensors) != set(expected):
         missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))

@@ -8,13 +8,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cgan_core import records
 from cgan_core.errors import ConfigError
+from cgan_core.records import MAX_GRID_INTERVAL, MAX_STEP, MAX_VARIANT_STEPS
 
 if TYPE_CHECKING:
     from cgan_core.step.trainer import StepStats, Trainer
 
-MAX_GRID_INTERVAL = 1_000_000
-MAX_VARIANT_STEPS = 1_000_000
 
 
 def _check_whole(name: str, value, least: int, most: int) -> None:
@@ -25,16 +25,24 @@ def _check_whole(name: str, value, least: int, most: int) -> None:
 
 @dataclass(frozen=True)
 class SetHParams:
-    """Live hyperparameters (lr_g, lr_d, beta1, beta2, d_steps, label_smoothing)."""
+    """Live hyperparameters (lr_g, lr_d, beta1, beta2, d_steps, label_smoothing), checked when built
+    (records.HParams): whatever sent it, the run is given only values it can apply."""
 
     values: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", records.hparams(self.values, "set_hparams"))
 
 
 @dataclass(frozen=True)
 class SetGuard:
-    """Divergence-guard settings (see GuardConfig), e.g. {"enabled": False} or {"window": 80}."""
+    """Divergence-guard settings (see GuardConfig), e.g. {"enabled": False} or {"window": 80}, checked
+    when built (records.GuardSettings); how they combine with the rest is the guard's to judge."""
 
     values: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", records.guard_settings(self.values, "set_guard"))
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class RollBack:
     step: int
 
     def __post_init__(self) -> None:
-        _check_whole("rollback step", self.step, 0, 10**12)
+        _check_whole("rollback step", self.step, 0, MAX_STEP)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ import os
 import secrets
 import stat
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
+from cgan_core import records
 from cgan_core.errors import CganError, ConfigError
 from cgan_core.output.checkpoint import TMP_MARK, atomic_write_text
 from cgan_core.run import commands as cmd
@@ -33,12 +34,18 @@ REFUSED = "refused"  # control/refused/: the files a run would not apply, kept f
 POLL_SECONDS = 0.25
 MAX_BYTES = 64 * 1024  # a command is a few dozen bytes
 MAX_FILES_A_POLL = 64
-NAMES = {"set_hparams": cmd.SetHParams, "set_guard": cmd.SetGuard, "pause": cmd.Pause, "resume": cmd.Resume,
-         "step": cmd.Step, "rollback": cmd.RollBack, "grid_interval": cmd.SetGridInterval, "stop": cmd.Stop,
-         "try_variants": cmd.TryVariants, "choose_variant": cmd.ChooseVariant}
-_NAME_OF = {cls: name for name, cls in NAMES.items()}
-FIELD_TYPES = {"values": dict, "update_d": bool, "update_g": bool, "step": int, "every": int, "reason": str,
-               "vary": list, "steps": int, "label": str}
+# Each kind of control file (records.py holds its schema) and the command it becomes, by type.
+_COMMAND_OF = {
+    records.SetHParamsRecord: lambda r: cmd.SetHParams(r.values.given()),
+    records.SetGuardRecord: lambda r: cmd.SetGuard(r.values.given()),
+    records.PauseRecord: lambda r: cmd.Pause(), records.ResumeRecord: lambda r: cmd.Resume(),
+    records.StopRecord: lambda r: cmd.Stop(r.reason), records.StepRecord: lambda r: cmd.Step(r.update_d, r.update_g),
+    records.RollBackRecord: lambda r: cmd.RollBack(r.step), records.GridIntervalRecord: lambda r: cmd.SetGridInterval(r.every),
+    records.TryVariantsRecord: lambda r: cmd.TryVariants(r.vary, r.steps),
+    records.ChooseVariantRecord: lambda r: cmd.ChooseVariant(r.label)}
+_NAME_OF = {cmd.SetHParams: "set_hparams", cmd.SetGuard: "set_guard", cmd.Pause: "pause", cmd.Resume: "resume",
+            cmd.Stop: "stop", cmd.Step: "step", cmd.RollBack: "rollback", cmd.SetGridInterval: "grid_interval",
+            cmd.TryVariants: "try_variants", cmd.ChooseVariant: "choose_variant"}
 
 
 def to_json(command) -> dict:
@@ -48,29 +55,13 @@ def to_json(command) -> dict:
     return {"command": _NAME_OF[type(command)], **fields_}
 
 
-def parse(text: str) -> object:
-    """A command from a file's text; ValueError says what is wrong with it."""
+def parse(data: bytes | str) -> object:
+    """A command from a file's bytes, parsed once by its schema; ConfigError names the field at fault."""
+    record = records.decode_control(data.encode() if isinstance(data, str) else data)
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("command") not in NAMES:
-        raise ValueError(f"'command' must be one of {', '.join(NAMES)}")
-    cls = NAMES[data.pop("command")]
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)} for {_NAME_OF[cls]}")
-    for name, value in data.items():
-        wanted = FIELD_TYPES[name]
-        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
-            raise ValueError(f"{name} must be a {wanted.__name__}, got {value!r}")
-    try:
-        return cls(**data)
-    except TypeError as exc:  # a required field is missing
-        raise ValueError(str(exc).replace("__init__() ", "")) from None
-    except ValueError as exc:  # fields that cannot go together
-        raise ValueError(str(exc)) from None
+        return _COMMAND_OF[type(record)](record)
+    except ValueError as exc:  # fields that cannot go together (a step that updates neither network)
+        raise ConfigError(str(exc)) from None
 
 
 def send(run_dir: Path, command) -> Path:
@@ -168,12 +159,8 @@ def _read_command(path: Path) -> tuple[object | None, str]:
     if len(data) > MAX_BYTES:
         return None, f"more than {MAX_BYTES} bytes: a command file holds at most that"
     try:
-        return parse(data.decode("utf-8")), ""
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text"
-    except RecursionError:
-        return None, "nested too deeply"
-    except (ValueError, TypeError, CganError) as exc:
+        return parse(data), ""
+    except CganError as exc:
         return None, str(exc)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+import msgspec
 import numpy as np
 
 
@@ -300,8 +301,7 @@ def from_record(record: dict):
     cls = RECORDED.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return None
-    names = {f.name for f in fields(cls)}
-    try:
-        return cls(**{k: v for k, v in record.items() if k in names})
-    except TypeError:  # a record from another version, missing a field
+    try:  # each field by the event's own annotations (strict: a step is a whole number, a path a string)
+        return msgspec.convert(record, cls, strict=True)
+    except (msgspec.ValidationError, RecursionError, ValueError, TypeError):  # another version's, or not ours
         return None

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
+from msgspec import Meta
+
+from cgan_core import records
 from cgan_core.data import DATASETS, check_size_and_color
 from cgan_core.errors import ConfigError, DataError
+from cgan_core.records import MAX_BATCH, MAX_LATENT, Count, DSteps, Fraction, LearningRate, Positive
 from cgan_core.step.augment import parse_policy
 from cgan_core.step.losses import LOSSES
 from cgan_core.step.presets import DEFAULT_PRESET, canonical_name, get_preset
@@ -31,35 +35,43 @@ class BestBy(Enum):
     INDEPENDENT = "independent"
 
 
+Batch = Annotated[int, Meta(ge=1, le=MAX_BATCH)]
+Latent = Annotated[int, Meta(ge=1, le=MAX_LATENT)]
+Seed = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+
+
 @dataclass
 class TrainConfig:
-    preset: str = DEFAULT_PRESET
-    dataset: str = "mnist"  # a name in DATASETS, or a folder (IDX files, CIFAR-10 binary, images by class)
+    """A run's settings. The annotations are the schema (records.py's bounds): config.json, a TOML file, a
+    checkpoint's settings and the CLI's flags are all parsed by them (`from_dict`, `validate`)."""
+
+    preset: records.Text = DEFAULT_PRESET
+    dataset: records.Text = "mnist"  # a name in DATASETS, or a folder (IDX files, CIFAR-10 binary, images by class)
     image_size: int | None = None  # 28, 32 or 64: resize; None keeps the data's size (32 for image folders)
-    color: str = "keep"  # keep, grey or rgb
-    steps: int | None = None
-    epochs: float | None = None
-    max_seconds: float | None = None
-    batch_size: int | None = None
-    latent_dim: int | None = None
-    loss: str | None = None
-    precision: str | None = None  # auto, fp32 or bf16 (the forwards under autocast); None: the preset's
-    augment: str | None = None  # D's differentiable augmentation: none or e.g. "color,translation,cutout"; None: the preset's
-    lr_g: float | None = None
-    lr_d: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    d_steps: int | None = None
-    label_smoothing: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    sample_every: int = 100
-    checkpoint_every: int = 1000
+    color: records.Text = "keep"  # keep, grey or rgb
+    steps: Count | None = None
+    epochs: Positive | None = None
+    max_seconds: Positive | None = None
+    batch_size: Batch | None = None
+    latent_dim: Latent | None = None
+    loss: records.Text | None = None
+    precision: records.Text | None = None  # auto, fp32 or bf16 (the forwards under autocast); None: the preset's
+    augment: records.Text | None = None  # D's augmentation: none or e.g. "color,translation,cutout"; None: the preset's
+    lr_g: LearningRate | None = None
+    lr_d: LearningRate | None = None
+    beta1: Fraction | None = None
+    beta2: Fraction | None = None
+    d_steps: DSteps | None = None
+    label_smoothing: Fraction | None = None
+    seed: Seed = 0
+    device: records.Text = "auto"
+    sample_every: Count = 100
+    checkpoint_every: Count = 1000
     # Also a checkpoint every this many minutes of wall time, whatever the preset's speed: a crash or a
     # kill -9 loses minutes, not the 1,000 steps a slow preset takes ~5 minutes for.
-    checkpoint_minutes: float = 2.0
-    stats_every: int = 10
-    best_by: str = BestBy.CLASSIFIER.value  # a BestBy value; fixed for a run (its best is compared by one rule)
+    checkpoint_minutes: Positive = 2.0
+    stats_every: Count = 10
+    best_by: records.Text = BestBy.CLASSIFIER.value  # a BestBy value; fixed for a run (its best is compared by one rule)
 
     @property
     def selection(self) -> BestBy:
@@ -75,6 +87,8 @@ class TrainConfig:
         return config
 
     def validate(self) -> None:
+        # Types and bounds by the annotations (a TOML file or a checkpoint may hold anything); then the names.
+        records.convert(dataclasses.asdict(self), TrainConfig, "config", flags=True)
         get_preset(self.preset)
         if self.dataset not in DATASETS and not _looks_like_path(self.dataset):
             raise ConfigError(f"--dataset: unknown dataset {self.dataset!r} (available: {', '.join(DATASETS)}, "
@@ -99,16 +113,6 @@ class TrainConfig:
                 raise ConfigError(f"--augment: {exc}") from None
         if self.loss is not None and self.loss not in LOSSES:
             raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(LOSSES)}")
-        _check_positive("steps", self.steps, allow_none=True)
-        _check_positive("epochs", self.epochs, allow_none=True)
-        _check_positive("max-seconds", self.max_seconds, allow_none=True)
-        _check_positive("checkpoint-minutes", self.checkpoint_minutes)
-        for name in ("batch_size", "latent_dim", "d_steps", "sample_every", "checkpoint_every", "stats_every"):
-            _check_positive(name.replace("_", "-"), getattr(self, name), allow_none=True, integer=True)
-        for name, most in SIZE_BOUNDS.items():  # a checkpoint's config too: nothing huge is built from a file
-            if getattr(self, name) is not None:
-                _check_at_most(name.replace("_", "-"), getattr(self, name), most)
-        check_hparams({name: getattr(self, name) for name in LIVE_FIELDS if getattr(self, name) is not None})
 
     def hparams(self) -> dict:
         return {name: getattr(self, name) for name in LIVE_FIELDS}
@@ -118,11 +122,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict, source: str = "config") -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
-        return cls(**values)
+        """Settings from a file (config.json, TOML, a checkpoint), parsed by the annotations' schema."""
+        if isinstance(values, dict):
+            unknown = sorted(str(name)[:40] for name in set(values) - {f.name for f in fields(cls)})
+            if unknown:
+                raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
+        return records.convert(values, cls, source)
 
     @classmethod
     def read_toml(cls, path: Path) -> dict:
@@ -141,37 +146,6 @@ def _looks_like_path(name: str) -> bool:
     return Path(name).expanduser().exists() or any(ch in name for ch in "/\\.~")
 
 
-def _check_positive(name: str, value, allow_none: bool = False, integer: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    if integer:
-        ok = ok and float(value).is_integer()
-    if not ok:
-        raise ConfigError(f"--{name}: must be a positive {'integer' if integer else 'number'}, got {value!r}")
-
-
-MAX_LR = 1.0
-MAX_D_STEPS = 100
-SIZE_BOUNDS = {"batch_size": 65_536, "latent_dim": 4_096}
-
-
-def _check_at_most(name: str, value, most: float) -> None:
-    if value > most:
-        raise ConfigError(f"--{name}: must be at most {most:g}, got {value!r}")
-
-
 def check_hparams(values: dict) -> None:
-    """Validate live hyperparameters; raises ConfigError naming the first bad one."""
-    for name, value in values.items():
-        if name not in LIVE_FIELDS:
-            raise ConfigError(f"{name}: not a hyperparameter that can change during a run")
-        if name in ("lr_g", "lr_d"):
-            _check_positive(name.replace("_", "-"), value)
-            _check_at_most(name.replace("_", "-"), value, MAX_LR)
-        elif name == "d_steps":
-            _check_positive("d-steps", value, integer=True)
-            _check_at_most("d-steps", value, MAX_D_STEPS)  # one step must stay short: Stop is seen between steps
-        elif name in ("beta1", "beta2", "label_smoothing"):
-            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
-                raise ConfigError(f"--{name.replace('_', '-')}: must be in [0, 1), got {value!r}")
+    """Live hyperparameters checked by their schema (records.HParams); ConfigError names the flag at fault."""
+    records.hparams(values, "hyperparameters", flags=True)

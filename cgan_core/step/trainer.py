@@ -15,7 +15,7 @@ from torch import nn
 from cgan_core.data import ImageDataset, load_dataset
 from cgan_core.step import losses
 from cgan_core.step.augment import Augmentation, augment_inputs, parse_policy
-from cgan_core.step.config import TrainConfig, check_hparams
+from cgan_core.step.config import TrainConfig
 from cgan_core.step.device import native_bf16, pick_device
 from cgan_core.step.fastcpu import use_fast_cpu_paths
 from cgan_core.step.inputs import StepInputs
@@ -116,9 +116,9 @@ class Trainer:
         """Change live hyperparameters; returns {name: (old, new)} for those that changed.
 
         Learning rates and betas are written into the live optimizers' param groups, so their
-        moment estimates are kept.
+        moment estimates are kept. The values were checked where they entered (a command checks itself
+        when built, a checkpoint's when loaded): records.HParams.
         """
-        check_hparams(changes)
         changed = {k: (self.hparams[k], v) for k, v in changes.items() if self.hparams[k] != v}
         self.hparams.update(changes)
         for opt, lr in ((self.opt_g, self.hparams["lr_g"]), (self.opt_d, self.hparams["lr_d"])):

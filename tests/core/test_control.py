@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from cgan_core.errors import ConfigError
 from cgan_core.run import commands as cmd
 from cgan_core.run.control import ControlInbox, parse, send, to_json
 
@@ -27,16 +28,16 @@ def test_every_command_survives_its_file_round_trip(tmp_path):
 @pytest.mark.parametrize("text, why", [
     ("{not json", "not JSON"),
     ('{"command": "explode"}', "'command' must be one of"),
-    ('{"command": "set_hparams", "values": {"lr_d": 1e-5}, "extra": 1}', "unknown field(s) extra"),
-    ('{"command": "rollback", "step": "300"}', "step must be a int"),
-    ('{"command": "rollback"}', "missing 1 required"),
+    ('{"command": "set_hparams", "values": {"lr_d": 1e-5}, "extra": 1}', "unknown field `extra`"),
+    ('{"command": "rollback", "step": "300"}', "step: must be a whole number, got a string"),
+    ('{"command": "rollback"}', "missing required field `step`"),
 ])
 def test_a_malformed_file_is_refused_with_its_reason(tmp_path, text, why):
     (tmp_path / "control").mkdir()
     (tmp_path / "control" / "bad.json").write_text(text)
     [(name, command, reason)] = ControlInbox(tmp_path).poll(force=True)
     assert name == "bad.json" and command is None and why in reason
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         parse(text)
     with pytest.raises(TypeError):
         to_json(cmd.PreviewSnapshot(3))  # only what makes sense from outside the process

@@ -51,12 +51,12 @@ def test_hostile_entries_are_refused_once_and_kept(tmp_path):
     arrived = inbox.poll(force=True)
     reasons = {name: why for name, command, why in arrived}
     assert all(command is None for _, command, _ in arrived) and len(arrived) == 8
-    assert "nested too deeply" in reasons["1-deep.json"]
+    assert "must be an object, got a list" in reasons["1-deep.json"]  # refused at its first byte, never recursed
     assert "not a regular file" in reasons["2-fifo.json"] and "not a regular file" in reasons["4-folder.json"]
     assert "symbolic link" in reasons["3-zero.json"]
     assert "at most" in reasons["5-big.json"] and "UTF-8" in reasons["6-latin1.json"]
-    assert "grid interval: must be a whole number from 1" in reasons["7-grid.json"]
-    assert "rollback step" in reasons["8-back.json"]
+    assert "every: must be at least 1" in reasons["7-grid.json"]
+    assert "step: must be at least 0" in reasons["8-back.json"]
     assert inbox.poll(force=True) == []  # never read again
     assert not list(control.glob("*.json"))
     assert refused_names(run) == sorted(reasons)  # moved aside, never deleted
