@@ -72,10 +72,10 @@ class GuardSettings(Record):
     enabled: bool | UnsetType = UNSET
     warmup: _whole(0, 10_000_000) | UnsetType = UNSET
     window: _whole(1, 100_000) | UnsetType = UNSET
-    d_loss_floor: _number(0, 1e6) | UnsetType = UNSET
+    d_loss_floor: _number(-1e6, 1e6) | UnsetType = UNSET  # a hinge loss may go below 0
     d_real_ceiling: _number(0, 1) | UnsetType = UNSET
     d_fake_floor: _number(0, 1) | UnsetType = UNSET
-    g_ceiling: _number(0, 1e6, above=True) | UnsetType = UNSET
+    g_ceiling: _number(-1e6, 1e6) | UnsetType = UNSET
     spike_factor: _number(0, 1e6, above=True) | UnsetType = UNSET
     spike_steps: _whole(1, 1_000) | UnsetType = UNSET
     spike_floor: _number(0, 1e6) | UnsetType = UNSET

@@ -114,4 +114,4 @@ def _promote(files: RunFiles, variant: Variant, state: dict) -> None:
         files.log(HParamChange(step, name, float(state["hparams"][name]), float(new)))
     files.write_metrics(variant.rows)
     files.save_checkpoint(variant_record(variant, state), variant.step)
-    write_generator(files.generator, variant.trainer)
+    write_generator(files.generator, variant.trainer, root=files.run_dir)

@@ -19,6 +19,7 @@ import numpy as np
 from cgan_core.errors import UsageError
 from cgan_core.output.quality import QualityReport
 from cgan_core.output.quality_file import load_reports
+from cgan_core.output.safe_files import make_folder
 from cgan_core.output.timelapse import load_timelapse
 from cgan_core.run.events import GuardAdvice, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid
 
@@ -49,6 +50,9 @@ class TensorBoardLog:
 
     def __init__(self, run_dir: Path, config: dict) -> None:
         self.folder = Path(run_dir) / FOLDER
+        check_available()
+        # SummaryWriter opens its files by path: the folder is made (or checked) first, never a link.
+        make_folder(Path(run_dir).resolve() / FOLDER, Path(run_dir).resolve(), exist_ok=True)
         self.writer = _writer(self.folder)
         self.config = dict(config)
         # Learning-rate changes in the order they happened: (the step after which it applies, value). The

@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import secrets
 import zipfile
 from pathlib import Path
 
@@ -20,51 +18,31 @@ from torch import nn
 
 from cgan_core import records
 from cgan_core.errors import CheckpointError, ConfigError
+from cgan_core.output.safe_files import TMP_MARK, atomic_write_bytes, names, read_bytes, remove
 from cgan_core.output.safe_pickle import check_checkpoint_pickle
 from cgan_core.step.presets import ARCHITECTURES
 
 CHECKPOINT_SCHEMA = 1
 GENERATOR_FORMAT = "cgan-studio-generator"
-TMP_MARK = ".tmp-"
 
 
 ZIP_MAGIC = b"PK\x03\x04"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash leaves either the old file or the new one, never a mix:
-    a temp file in the same folder, flushed and fsynced, then os.replace, then an fsync of the folder."""
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}{TMP_MARK}{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def atomic_write_text(path: Path, text: str, root: Path | None = None) -> None:
+    atomic_write_bytes(path, text.encode(), root)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def truncate_csv_after(path: Path, step: int | None) -> None:
+def truncate_csv_after(path: Path, step: int | None, root: Path | None = None) -> None:
     """On resume, keep a step-indexed CSV's header and the rows up to `step` (the later steps are
     trained again). Only complete rows stay: a row cut short by a kill or a full disk (no newline, or fewer
     fields than the header) goes, so the next row written cannot be glued onto it ("12" + "41,..." would
     read as step 1241)."""
     path = Path(path)
-    if not path.exists():
+    data = read_bytes(path, root)
+    if data is None:
         return
-    text = path.read_bytes().decode("utf-8", errors="replace")
+    text = data.decode("utf-8", errors="replace")
     # Lines end at "\n" only (str.splitlines also splits at a form feed or a line separator, which a class
     # name in quality.csv's header may hold); the header is one CSV record, quoted newlines and all.
     physical = re.split(r"(?<=\n)", text)
@@ -73,7 +51,7 @@ def truncate_csv_after(path: Path, step: int | None) -> None:
     lines = ["".join(read), *physical[len(read):]] if header is not None else []
     lines = [line for line in lines if line]
     if not lines or not lines[0].endswith("\n"):
-        atomic_write_text(path, "")  # not even a whole header: the writer starts the file again
+        atomic_write_text(path, "", root)  # not even a whole header: the writer starts the file again
         return
     fields = len(header)
     rows = [line for line in lines[1:] if _complete_row(line, fields, None)]
@@ -83,7 +61,7 @@ def truncate_csv_after(path: Path, step: int | None) -> None:
     kept = lines[:1] + rows[:live] + [line for line, s in zip(rows[live:], steps[live:]) if step is None or s <= step]
     if len(kept) == len(lines):
         return  # nothing to drop: the file is left as it is
-    atomic_write_text(path, "".join(kept))
+    atomic_write_text(path, "".join(kept), root)
 
 
 def _recording(lines: list[str], read: list[str]):
@@ -115,18 +93,18 @@ def generator_path(path: Path) -> Path:
     return path
 
 
-def remove_stale_temps(folder: Path) -> list[Path]:
+def remove_stale_temps(folder: Path, root: Path) -> list[Path]:
     """Delete temp files a crashed writer left behind; they are never taken for real files."""
-    stale = [p for p in Path(folder).glob(f"*{TMP_MARK}*") if p.is_file()]
+    stale = [Path(folder) / name for name in names(Path(folder), root) if TMP_MARK in name]
     for p in stale:
-        p.unlink(missing_ok=True)
+        remove(p, root)
     return stale
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict, root: Path | None = None) -> None:
     buffer = io.BytesIO()
     torch.save({"schema": CHECKPOINT_SCHEMA, **state}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), root)
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -175,9 +153,10 @@ def generator_metadata(g: nn.Module, class_names: list[str], extra: dict | None 
     return meta
 
 
-def save_generator(path: Path, g: nn.Module, class_names: list[str], extra: dict | None = None) -> None:
+def save_generator(path: Path, g: nn.Module, class_names: list[str], extra: dict | None = None,
+                   root: Path | None = None) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in g.state_dict().items()}
-    atomic_write_bytes(path, st_save(tensors, metadata=generator_metadata(g, class_names, extra)))
+    atomic_write_bytes(path, st_save(tensors, metadata=generator_metadata(g, class_names, extra)), root)
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -6,10 +6,12 @@ as NaN, and a resume of it goes on writing rows of its own layout, so one file n
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
 from cgan_core.output.quality import QualityReport
+from cgan_core.output.safe_files import open_append, read_bytes
 
 QUALITY_FILE = "quality.csv"
 CLASSIFIER_COLUMNS = ("step", "accuracy", "frechet", "floor", "diversity", "seconds")
@@ -37,7 +39,7 @@ class QualityColumns:
 
     def report(self, r: list[str]) -> QualityReport | None:
         """One row as a report, or None for a row cut short by a crash (or otherwise unreadable)."""
-        if len(r) != self.width:
+        if len(r) != self.width or self.width < len(CLASSIFIER_COLUMNS) or not r[0].isascii() or not r[0].isdigit():
             return None
         try:
             numbers = [float(x) for x in r[1:]]
@@ -63,21 +65,23 @@ class QualityColumns:
                 + [f"{d:.4f}" for d in intra])
 
 
-def _header_of(path: Path) -> list[str] | None:
+def _header_of(path: Path, root: Path | None) -> list[str] | None:
+    data = read_bytes(path, root)
+    if not data:
+        return None
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as f:
-            return next(csv.reader(f), None)
-    except FileNotFoundError:
+        return next(csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline="")), None)
+    except csv.Error:
         return None
 
 
-def append_report(run_dir: Path, report: QualityReport, class_names: list[str]) -> None:
+def append_report(run_dir: Path, report: QualityReport, class_names: list[str], root: Path | None = None) -> None:
     """One row, in the file's own layout; a new file's header names the classes, CSV-quoted (a class folder
     may be called "cats, big") and in UTF-8 whatever bytes the folder's name had (undecodable ones become
     U+FFFD)."""
     path = Path(run_dir) / QUALITY_FILE
-    header = _header_of(path)
-    with open(path, "a", newline="", encoding="utf-8", errors="replace") as f:
+    header = _header_of(path, root)
+    with open_append(path, root) as f:
         writer = csv.writer(f, lineterminator="\n")
         if not header:
             # A folder's name that was not UTF-8 reaches Python as surrogate escapes: its bytes, decoded

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cgan_core.output.checkpoint import atomic_write_bytes
+from cgan_core.output.safe_files import atomic_write_bytes, make_folder
 
 FOLDER = "grids"
 _NAME = re.compile(r"step-(\d{9})\.png$")
@@ -22,10 +22,10 @@ def grid_path(run_dir: Path, step: int) -> Path:
 def save_grid_image(run_dir: Path, step: int, image: np.ndarray) -> Path:
     """uint8 (H, W, C) at its native size (a few kB), written atomically."""
     path = grid_path(run_dir, step)
-    path.parent.mkdir(exist_ok=True)
+    make_folder(path.parent, Path(run_dir), exist_ok=True)  # never through a link inside the run folder
     buffer = io.BytesIO()
     Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue(), Path(run_dir))
     return path
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from pathlib import Path
 from cgan_core import paths
 from cgan_core.errors import CheckpointError, RunBusyError
 from cgan_core.output import checkpoint as ckpt
+from cgan_core.output import safe_files as safe
 from cgan_core.output import timelapse
 from cgan_core.output.quality import QualityReport
 from cgan_core.output.quality_file import QUALITY_FILE, append_report
@@ -57,8 +59,12 @@ CHECKPOINT_NAME = re.compile(r"step-(\d{9})\.pt")
 def checkpoint_files(run_dir: Path) -> list[Path]:
     """A run's checkpoints of healthy states, newest first (never temp files, diverged states or names the
     run did not write)."""
-    files = [p for p in (Path(run_dir) / "checkpoints").glob("step-*.pt") if CHECKPOINT_NAME.fullmatch(p.name)]
-    return sorted(files, reverse=True)
+    folder = Path(run_dir) / "checkpoints"
+    try:  # listed through its descriptor: a checkpoints/ that is a link is not looked into
+        listed = safe.names(folder, Path(run_dir))
+    except CheckpointError:
+        listed = []
+    return sorted((folder / name for name in listed if CHECKPOINT_NAME.fullmatch(name)), reverse=True)
 
 
 def checkpoint_step(path: Path) -> int:
@@ -87,11 +93,11 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
     raise CheckpointError(f"{path}: no loadable checkpoint in {path / 'checkpoints'}{detail}")
 
 
-def _header_of(path: Path) -> tuple[str, ...]:
+def _header_of(path: Path, root: Path) -> tuple[str, ...]:
     """The columns of an existing metrics.csv, when it has every column but those added since: a run
     an older version began keeps its table. Otherwise (a file that is not one) this version's columns."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        header = tuple(f.readline().strip().split(","))
+    data = safe.read_bytes(path, root) or b""
+    header = tuple(data.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(","))
     return header if set(METRIC_COLUMNS) - ADDED_COLUMNS <= set(header) else METRIC_COLUMNS
 
 
@@ -121,36 +127,39 @@ class CheckpointClock:
 
 
 class RunFiles:
+    """The one writer of a run folder. Every file is opened relative to the folder without following a
+    link (safe_files: `root` is the run folder), so nothing outside it is ever written."""
+
     def __init__(self, run_dir: Path) -> None:
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        self.run_dir = Path(run_dir).resolve()  # the folder itself may be reached through a link; nothing inside it
         self.lock = RunLock(self.run_dir)  # before anything is written or cleaned: one writer at a time
         self.checkpoints = self.run_dir / "checkpoints"
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
-        ckpt.remove_stale_temps(self.run_dir)
-        ckpt.remove_stale_temps(self.checkpoints)
+        safe.make_folder(self.checkpoints, self.run_dir, exist_ok=True)
+        ckpt.remove_stale_temps(self.run_dir, self.run_dir)
+        ckpt.remove_stale_temps(self.checkpoints, self.run_dir)
         self._metrics = None
         self._columns = METRIC_COLUMNS  # metrics.csv's own columns once it is open (an older run keeps its own)
 
     # ---- config and logs ---------------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
         with _writing(self.run_dir / "config.json"):
-            ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2))
+            ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2), self.run_dir)
 
     def truncate_after(self, step: int | None) -> None:
         """On resume: rows past the checkpoint are trained again, so they go (None: a branch starts, and
         every row stays); a row a crash cut short goes in both cases."""
         for name in ("metrics.csv", QUALITY_FILE):
-            ckpt.truncate_csv_after(self.run_dir / name, step)
+            ckpt.truncate_csv_after(self.run_dir / name, step, self.run_dir)
 
     def write_metrics(self, rows: list[dict]) -> None:
         path = self.run_dir / "metrics.csv"
         with _writing(path):
             if self._metrics is None:
-                new = not path.exists() or path.stat().st_size == 0
+                self._metrics = safe.open_append(path, self.run_dir)
+                new = os.fstat(self._metrics.fileno()).st_size == 0
                 # A run an older version began keeps its columns (r_t came later): its rows stay one table.
-                self._columns = METRIC_COLUMNS if new else _header_of(path)
-                self._metrics = open(path, "a", newline="")
+                self._columns = METRIC_COLUMNS if new else _header_of(path, self.run_dir)
                 if new:
                     self._metrics.write(",".join(METRIC_COLUMNS) + "\n")
             for row in rows:
@@ -159,12 +168,12 @@ class RunFiles:
 
     def last_metrics(self) -> dict[str, float]:
         """The last row of metrics.csv, as floats (for the run's summary)."""
-        path = self.run_dir / "metrics.csv"
-        if not path.is_file():
+        data = safe.read_bytes(self.run_dir / "metrics.csv", self.run_dir)
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8", "replace")))) if data else []
+        try:
+            return {k: float(v) for k, v in rows[-1].items() if k in ("d1", "d2", "g")} if rows else {}
+        except (TypeError, ValueError):  # a last row cut short
             return {}
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        return {k: float(v) for k, v in rows[-1].items() if k in ("d1", "d2", "g")} if rows else {}
 
     def summary(self, steps: int, images: int, seconds: float) -> dict:
         """The one-line JSON summary of a run, with its last losses."""
@@ -175,27 +184,27 @@ class RunFiles:
 
     def log(self, event) -> None:
         """One event (a dataclass of events.RECORDED) as a line of events.jsonl."""
-        with _writing(self.run_dir / "events.jsonl"), open(self.run_dir / "events.jsonl", "a") as f:
+        with _writing(self.run_dir / "events.jsonl"), safe.open_append(self.run_dir / "events.jsonl", self.run_dir) as f:
             f.write(json.dumps(to_record(event)) + "\n")
 
     def append_quality(self, report: QualityReport, class_names: list[str]) -> None:
         with _writing(self.run_dir / QUALITY_FILE):
-            append_report(self.run_dir, report, class_names)
+            append_report(self.run_dir, report, class_names, self.run_dir)
 
     # ---- checkpoints -------------------------------------------------------------------------------------
     def save_checkpoint(self, state: dict, step: int) -> Path:
         path = self.checkpoints / f"step-{step:09d}.pt"
         with _writing(path):
-            ckpt.save_checkpoint(path, state)
+            ckpt.save_checkpoint(path, state, self.run_dir)
         for old in checkpoint_files(self.run_dir)[KEEP_CHECKPOINTS:]:
-            old.unlink(missing_ok=True)
+            safe.remove(old, self.run_dir)
         return path
 
     def new_variants_folder(self, step: int, results: str) -> Path:
         """RUN/variants/step-N/ for a fork's variants (each a run folder with its own writer), holding
         results.md: how each did. A second fork at the same step gets step-N-2."""
-        folder = claim_new_dir(self.run_dir / VARIANTS / f"step-{step}")
-        ckpt.atomic_write_text(folder / "results.md", results)
+        folder = claim_new_dir(self.run_dir / VARIANTS / f"step-{step}", self.run_dir)
+        ckpt.atomic_write_text(folder / "results.md", results, self.run_dir)
         return folder
 
     def has_checkpoint(self, step: int) -> bool:
@@ -205,7 +214,7 @@ class RunFiles:
         """The state the guard gave up on, for inspection; `--resume` never picks it."""
         path = self.checkpoints / f"{DIVERGED_PREFIX}step-{step:09d}.pt"
         with _writing(path):
-            ckpt.save_checkpoint(path, state)
+            ckpt.save_checkpoint(path, state, self.run_dir)
         return path
 
     def set_aside_after(self, step: int) -> int | None:
@@ -218,12 +227,12 @@ class RunFiles:
         grids = timelapse.grids_after(self.run_dir, step)
         if not later and not grids:
             return None
-        folder = claim_new_dir(self.run_dir / ABANDONED / f"after-step-{step:09d}")
+        folder = claim_new_dir(self.run_dir / ABANDONED / f"after-step-{step:09d}", self.run_dir)
         for paths_, sub in ((later, "checkpoints"), (grids, timelapse.FOLDER)):
             if paths_:
-                (folder / sub).mkdir()
+                safe.make_folder(folder / sub, self.run_dir, exist_ok=True)
             for path in paths_:
-                os.replace(path, folder / sub / path.name)
+                safe.move(path, folder / sub / path.name, self.run_dir)
         return max((checkpoint_step(p) for p in later), default=None)
 
     def has_checkpoint_after(self, step: int) -> bool:
@@ -334,15 +343,20 @@ def holds_run(folder: Path) -> bool:
             or any((folder / "checkpoints").glob("*")))
 
 
-def claim_new_dir(path: Path) -> Path:
+def claim_new_dir(path: Path, root: Path | None = None) -> Path:
     """Create `path`, or `path-2`, `path-3`, ... when it exists: an atomic mkdir, so two runs started in
-    the same second (or two sweeps' trials of one number) never share a folder."""
+    the same second (or two sweeps' trials of one number) never share a folder. Inside a run folder
+    (`root`), no folder on the way is a link."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if root is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
         candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
         try:
-            candidate.mkdir()
+            if root is None:
+                candidate.mkdir()
+            else:
+                safe.make_folder(candidate, root)
             return candidate
         except FileExistsError:
             continue

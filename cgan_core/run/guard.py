@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cgan_core import records
 from cgan_core.errors import CheckpointError, ConfigError
 from cgan_core.run.events import Reason
 from cgan_core.run.guard_rules import SUSTAINED, CollapseMonitor, Finding, HealthMonitor, SnapshotRing
@@ -77,9 +78,6 @@ class Action(Enum):
 
 
 REMEDIES = tuple(Remedy)
-# The largest value of each whole-number setting: a ring of full-state snapshots must fit in memory.
-INTEGER_BOUNDS = {"window": 100_000, "snapshot_every": 1_000_000, "ring_size": 20, "max_rollbacks": 1_000,
-                  "rollback_window": 10_000_000, "spike_steps": 1_000}
 DIVERSITY_CEILING = 1.5  # x the real diversity: above it, samples are still noise, not a learnt class
 __all__ = ["REMEDIES", "Action", "Decision", "DivergenceGuard", "Finding", "GuardConfig", "Reason", "Remedy"]
 
@@ -119,7 +117,7 @@ class GuardConfig:
 
     def replace(self, **overrides) -> GuardConfig:
         known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
+        unknown = sorted(str(name)[:40] for name in set(overrides) - known)
         if unknown:
             raise ConfigError(f"guard: unknown setting(s) {', '.join(unknown)}")
         values = {**asdict(self), **overrides}
@@ -128,34 +126,14 @@ class GuardConfig:
         return config
 
     def validate(self) -> None:
-        # Types first: a value from a control file or a settings file may be anything JSON holds.
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
-                raise ConfigError(f"guard: {f.name} must be a finite number, got {value!r}")
-            if f.type == "bool" and not isinstance(value, bool):
-                raise ConfigError(f"guard: {f.name} must be true or false, got {value!r}")
-            if f.type == "str" and not isinstance(value, str):
-                raise ConfigError(f"guard: {f.name} must be one of {', '.join(REMEDIES)}, got {value!r}")
-        for name, most in INTEGER_BOUNDS.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
-                raise ConfigError(f"guard: {name} must be an integer from 1 to {most:,}, got {value!r}")
-        if not isinstance(self.warmup, int) or isinstance(self.warmup, bool) or self.warmup < 0:
-            raise ConfigError(f"guard: warmup must be a whole number of steps, got {self.warmup!r}")
-        if not self.spike_floor >= 0:
-            raise ConfigError(f"guard: spike_floor must be >= 0, got {self.spike_floor!r}")
-        if not 0 < self.backoff <= 1:
-            raise ConfigError(f"guard: backoff must be in (0, 1], got {self.backoff!r}")
-        if not 0 <= self.collapse_fraction < self.diversity_reached <= 1.5:
-            raise ConfigError("guard: need 0 <= collapse_fraction < diversity_reached <= 1.5, got "
+        """Each setting by its schema (records.GuardSettings: types and bounds), then how they combine."""
+        records.guard_settings(asdict(self))
+        if not self.collapse_fraction < self.diversity_reached:
+            raise ConfigError("guard: need collapse_fraction < diversity_reached, got "
                               f"{self.collapse_fraction!r} and {self.diversity_reached!r}")
-        if not 0 <= self.accuracy_floor < self.accuracy_reached <= 1:
-            raise ConfigError("guard: need 0 <= accuracy_floor < accuracy_reached <= 1, got "
+        if not self.accuracy_floor < self.accuracy_reached:
+            raise ConfigError("guard: need accuracy_floor < accuracy_reached, got "
                               f"{self.accuracy_floor!r} and {self.accuracy_reached!r}")
-        if self.remedy not in REMEDIES:
-            raise ConfigError(f"guard: remedy must be one of {', '.join(REMEDIES)}, got {self.remedy!r}")
 
     @staticmethod
     def read_overrides(path: Path) -> dict:
@@ -171,9 +149,10 @@ class GuardConfig:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{path}: not a valid guard configuration ({exc})") from None
         try:
+            values = records.guard_settings(values, str(path))
             GuardConfig().replace(**values)
-        except (ConfigError, TypeError) as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from None
         return values
 
 

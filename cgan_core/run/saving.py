@@ -23,12 +23,13 @@ def checkpoint_record(trainer_state: dict, config: dict, seconds: float, guard_s
             "guard_settings": json.loads(json.dumps(guard_settings))}  # plain types only
 
 
-def write_generator(path: Path, trainer: Trainer, extra: dict | None = None) -> Path:
-    """The generator to sample from (the EMA where there is one), with what it is, as safetensors."""
+def write_generator(path: Path, trainer: Trainer, extra: dict | None = None, root: Path | None = None) -> Path:
+    """The generator to sample from (the EMA where there is one), with what it is, as safetensors (inside the
+    run folder `root`, never through a link)."""
     config = trainer.config
     info = {"preset": config.preset, "dataset": config.dataset, "step": trainer.step_count,
             "ema": trainer.ema is not None, **(extra or {})}
-    save_generator(Path(path), trainer.sampler, trainer.dataset.class_names, info)
+    save_generator(Path(path), trainer.sampler, trainer.dataset.class_names, info, root)
     return Path(path)
 
 
@@ -68,7 +69,9 @@ class RunSaves:
 
     def generator(self, path: Path | None = None, extra: dict | None = None) -> Path:
         """The newest healthy generator (generator.safetensors), or `path`."""
-        return write_generator(Path(path) if path else self.files.generator, self.trainer, extra)
+        if path is None:  # the run's own: written as every file of the run is
+            return write_generator(self.files.generator, self.trainer, extra, self.files.run_dir)
+        return write_generator(Path(path), self.trainer, extra)
 
     def best(self, report: QualityReport) -> BestSaved:
         """The generator that scored best so far, as best.safetensors."""
@@ -76,7 +79,7 @@ class RunSaves:
                  "intra_frechet": f"{report.intra_mean:.4f}", "kid": f"{report.kid:.6g}",
                  "best_by": self.trainer.config.best_by}
         start = time.perf_counter()
-        self.generator(self.files.best, extra)
+        write_generator(self.files.best, self.trainer, extra, self.files.run_dir)
         self.seconds_writing += time.perf_counter() - start
         event = BestSaved(report.step, report.accuracy, report.frechet, str(self.files.best))
         self.files.log(event)

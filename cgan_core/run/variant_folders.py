@@ -56,6 +56,6 @@ def _save_variant(folder: Path, variant: Variant, state: dict) -> None:
         files.write_metrics(variant.rows)
         if variant.diverged_at is None:
             files.save_checkpoint(variant_record(variant, state), variant.step)
-            write_generator(files.generator, t, {"variant": variant.spec.label})
+            write_generator(files.generator, t, {"variant": variant.spec.label}, files.run_dir)
     finally:
         files.close()

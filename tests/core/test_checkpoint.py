@@ -45,7 +45,7 @@ def test_damaged_checkpoint_names_the_file(tmp_path, damage):
 def test_stale_temps_are_removed(tmp_path):
     (tmp_path / f"step-1.pt{ckpt.TMP_MARK}abcd").write_bytes(b"half")
     (tmp_path / "keep.pt").write_bytes(b"x")
-    assert len(ckpt.remove_stale_temps(tmp_path)) == 1
+    assert len(ckpt.remove_stale_temps(tmp_path, tmp_path)) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["keep.pt"]
 
 

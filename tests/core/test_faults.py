@@ -61,7 +61,7 @@ def test_full_disk_gives_clear_error_and_keeps_previous_checkpoint(tmp_path, tin
     good = run.save_checkpoint()
     run.step()
 
-    def full_disk(src, dst):
+    def full_disk(src, dst, **descriptors):
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
     monkeypatch.setattr(os, "replace", full_disk)
     with pytest.raises(OSError, match="No space left"):
@@ -77,7 +77,7 @@ def test_full_disk_gives_clear_error_and_keeps_previous_checkpoint(tmp_path, tin
 def test_cli_reports_a_full_disk_in_one_line(tmp_path, monkeypatch, capsys):
     from cgan_core.cli import main as cli
 
-    def full_disk(src, dst):
+    def full_disk(src, dst, **descriptors):
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
     monkeypatch.setattr(os, "replace", full_disk)
     rc = cli.main(["train", "--preset", "mlp-label-concat", "--batch-size", "8", "--steps", "2", "--out", str(tmp_path / "r")])

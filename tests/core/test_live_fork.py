@@ -148,7 +148,7 @@ def test_a_fork_from_the_control_folder_and_a_hostile_one(tmp_path, tiny_mnist):
         if isinstance(event, VariantsReady):
             send(folder, cmd.ChooseVariant("lr_g 2x"))
     refused = [e for e in events if isinstance(e, ControlRefused)]
-    assert len(refused) == 1 and "vary must be a list" in refused[0].reason
+    assert len(refused) == 1 and "vary: must be a list, got a string" in refused[0].reason
     assert next(e for e in events if isinstance(e, Forked)).promoted == "lr_g 2x"
     assert run.trainer.hparams["lr_g"] == 2 * config().resolved().lr_g
     run.close()

@@ -1,0 +1,165 @@
+"""Files inside a run folder, opened relative to it without following a link.
+
+Every write of a run (RunFiles, the one writer) names its run folder as `root`: each folder on the way is
+opened with O_DIRECTORY | O_NOFOLLOW from the one above it, and the file itself with O_NOFOLLOW, so a
+symbolic link anywhere inside the run folder (events.jsonl -> ~/.bashrc, checkpoints/ -> /tmp) is refused
+in one line, never followed: nothing outside the run folder is written through it. Without `root` (a file
+the user named: an export, a sample grid) the path is taken as given.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cgan_core.errors import CheckpointError
+
+TMP_MARK = ".tmp-"
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _refused(path: Path, exc: OSError) -> CheckpointError | OSError:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+        return CheckpointError(f"{path}: a symbolic link (or not a folder) inside the run folder: not followed, "
+                               "nothing is written through it")
+    return exc
+
+
+def _parts(root: Path, path: Path) -> tuple[str, ...]:
+    try:
+        return Path(path).relative_to(root).parts
+    except ValueError:
+        raise CheckpointError(f"{path}: outside the run folder {root}") from None
+
+
+@contextmanager
+def folder(path: Path, root: Path | None = None, create: bool = False) -> Iterator[int]:
+    """A descriptor of the folder `path`: walked from `root` one name at a time, none of them a link
+    (made where missing when `create`). Without `root`, `path` as given."""
+    path = Path(path)
+    try:
+        if root is None:
+            if create:
+                path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        else:
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+            for name in _parts(root, path):
+                if create:
+                    try:
+                        os.mkdir(name, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                try:
+                    inner = os.open(name, _DIR, dir_fd=fd)
+                finally:
+                    os.close(fd)
+                fd = inner
+    except OSError as exc:
+        raise _refused(path, exc) from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _open(path: Path, root: Path | None, flags: int, mode: int = 0o644) -> int:
+    """A file's descriptor, opened in its folder without following a link; only regular files."""
+    path = Path(path)
+    with folder(path.parent, root) as parent:
+        try:
+            fd = os.open(path.name, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode, dir_fd=parent)
+        except OSError as exc:
+            raise _refused(path, exc) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CheckpointError(f"{path}: not a regular file inside the run folder: not read or written")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def open_append(path: Path, root: Path | None = None):
+    """A text file to append to (created when missing), in UTF-8 with newlines as written."""
+    fd = _open(path, root, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    return os.fdopen(fd, "a", newline="", encoding="utf-8", errors="replace")
+
+
+def read_bytes(path: Path, root: Path | None = None) -> bytes | None:
+    """A file's bytes, or None when it is missing."""
+    try:
+        fd = _open(path, root, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def atomic_write_bytes(path: Path, data: bytes, root: Path | None = None) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new one, never a mix:
+    a temp file in the same folder (O_EXCL, never a link), flushed and fsynced, then a rename within the
+    folder's descriptor, then an fsync of the folder."""
+    path = Path(path)
+    tmp = f"{path.name}{TMP_MARK}{secrets.token_hex(4)}"
+    with folder(path.parent, root) as parent:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path.name, src_dir_fd=parent, dst_dir_fd=parent)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=parent)
+                except OSError:
+                    pass
+                raise
+            os.fsync(parent)
+        except OSError as exc:  # a full disk names the file it was writing, whole
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _refused(path, exc) from None
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
+def move(source: Path, target: Path, root: Path) -> None:
+    """Rename within the run folder: both folders by descriptor, the entry itself (a link too) never followed."""
+    with folder(source.parent, root) as src, folder(target.parent, root) as dst:
+        try:
+            os.replace(source.name, target.name, src_dir_fd=src, dst_dir_fd=dst)
+        except OSError as exc:
+            raise _refused(source, exc) from None
+
+
+def make_folder(path: Path, root: Path, exist_ok: bool = False) -> None:
+    """mkdir inside the run folder, its parents opened without following a link."""
+    with folder(path.parent, root, create=True) as parent:
+        try:
+            os.mkdir(path.name, 0o755, dir_fd=parent)
+        except FileExistsError:
+            if not exist_ok:
+                raise
+        except OSError as exc:
+            raise _refused(path, exc) from None
+
+
+def remove(path: Path, root: Path) -> None:
+    """Unlink a file inside the run folder (a link is removed itself); missing is fine."""
+    with folder(path.parent, root) as parent:
+        try:
+            os.unlink(path.name, dir_fd=parent)
+        except FileNotFoundError:
+            pass
+
+
+def names(path: Path, root: Path) -> list[str]:
+    """The entries of a folder inside the run folder ([] when it is missing), read through its descriptor."""
+    try:
+        with folder(path, root) as fd:
+            return sorted(os.listdir(fd))
+    except FileNotFoundError:
+        return []
