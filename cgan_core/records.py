@@ -169,6 +169,20 @@ class CheckpointHeader(Struct, frozen=True):
 HEADER_KEYS = tuple(CheckpointHeader.__struct_fields__)
 
 
+class Intent(Record):
+    """journal.json: a multi-step change to a run folder, written before its first step and cleared after
+    its last, so the next open completes it (or rolls it back) whatever point a kill hit. "branch": the
+    stretch past `step` goes to `folder` and `events` are logged. "adopt": the run goes on from a variant;
+    its checkpoint at `commit_step` commits it, then `events` are logged."""
+
+    kind: Literal["branch", "adopt"]
+    id: Annotated[str, Meta(pattern=r"^[0-9a-f]{16}$")]
+    step: StepNumber
+    folder: Annotated[str, Meta(pattern=r"^(abandoned/after-step-\d{9}(-\d{1,4})?)?$")] = ""
+    commit_step: StepNumber = 0
+    events: Annotated[tuple[dict[Text, Any], ...], Meta(max_length=64)] = ()
+
+
 class GeneratorKwargs(Record):
     """What a generator file asks to be built: within these, the largest model is a few hundred MB."""
 

@@ -77,10 +77,12 @@ def _branch(args, files: RunFiles, warn) -> int:
     print(results_table(results, scores))
     folder = save_variants(files, fork, state, scores)
     promoted = _choose(args.promote, fork, scores)
+    forked = Forked(step, args.steps, tuple(s.label for s in specs), str(folder),
+                    promoted.spec.label if promoted is not None else None)
     if promoted is not None:
-        _promote(files, promoted, state)
-    files.log(Forked(step, args.steps, tuple(s.label for s in specs), str(folder),
-                     promoted.spec.label if promoted is not None else None))
+        _promote(files, promoted, state, forked)
+    else:
+        files.log(forked)
     print(json.dumps({"variants": str(folder), "promoted": promoted.spec.label if promoted else None,
                       "step": promoted.step if promoted else step}))
     return 0
@@ -104,14 +106,19 @@ def _choose(promote: str | None, fork: Fork, scores: list) -> Variant | None:
         raise UsageError(f"--promote {exc}") from None
 
 
-def _promote(files: RunFiles, variant: Variant, state: dict) -> None:
-    """The run goes on from the variant: its rows, its hyperparameters and its state become the run's."""
+def _promote(files: RunFiles, variant: Variant, state: dict, forked: Forked) -> None:
+    """The run goes on from the variant: its rows, its hyperparameters and its state become the run's, as
+    one journaled change (RunFiles.adopt): the checkpoint commits it, then the history says so."""
     if variant.diverged_at is not None:
         raise UsageError(f"--promote {variant.spec.label}: that variant diverged at step {variant.diverged_at}")
     step = int(state["step"])
     files.truncate_after(step)  # rows past the checkpoint were the old branch's; the variant trained them anew
-    for name, new in variant.spec.changes.items():
-        files.log(HParamChange(step, name, float(state["hparams"][name]), float(new)))
-    files.write_metrics(variant.rows)
-    files.save_checkpoint(variant_record(variant, state), variant.step)
-    write_generator(files.generator, variant.trainer, root=files.run_dir)
+    changes = [HParamChange(step, name, float(state["hparams"][name]), float(new))
+               for name, new in variant.spec.changes.items()]
+
+    def write() -> None:
+        files.write_metrics(variant.rows)
+        files.save_checkpoint(variant_record(variant, state), variant.step)
+        write_generator(files.generator, variant.trainer, root=files.run_dir)
+
+    files.adopt(variant.step, [*changes, forked], write)

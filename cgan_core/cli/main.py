@@ -199,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"cgan-studio: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_FILE
+    except KeyboardInterrupt:  # `train` stops at a step and checkpoints itself; any other command ends here
+        print("cgan-studio: interrupted (Ctrl-C): stopped; the run folder keeps what it had written "
+              "(its newest checkpoint)", file=sys.stderr)
+        return 130
     except Exception as exc:  # a bug: one line, and the traceback only with --debug
         if debug:
             traceback.print_exc()

@@ -98,6 +98,9 @@ def download_file(url: str, dest: Path, md5: str, progress: Progress | None = No
         return _download(url, dest, md5, progress)
 
 
+MAX_BYTES = 512 * 2**20  # the largest file a source serves is CIFAR-10's archive, 170 MB
+
+
 def _download(url: str, dest: Path, md5: str, progress: Progress | None) -> Path:
     part = dest.with_name(dest.name + ".part")
     offset = part.stat().st_size if part.is_file() else 0
@@ -105,12 +108,20 @@ def _download(url: str, dest: Path, md5: str, progress: Progress | None) -> Path
         response = _open(url, offset)
         with response:
             resumed = offset and response.status == 206
-            total = int(response.headers.get("Content-Length") or 0) + (offset if resumed else 0)
+            length = response.headers.get("Content-Length") or "0"
+            total = (int(length) if length.isascii() and length.isdigit() else 0) + (offset if resumed else 0)
+            if total > MAX_BYTES:
+                raise DataError(f"{url}: the server offers {total:,} bytes; no dataset file is over {MAX_BYTES:,}")
             with open(part, "ab" if resumed else "wb") as f:
                 done = offset if resumed else 0
                 while block := response.read(CHUNK):
                     f.write(block)
                     done += len(block)
+                    if done > MAX_BYTES:  # a server that sends without end: stopped, never fills the disk
+                        f.close()
+                        part.unlink(missing_ok=True)
+                        raise DataError(f"{url}: more than {MAX_BYTES:,} bytes sent; no dataset file is that large "
+                                        "(deleted, not kept)")
                     if progress is not None and total:
                         progress(dest.name, done / total)
                 f.flush()

@@ -19,6 +19,9 @@ from cgan_core.data.dataset import SIZES, ImageDataset, check_size_and_color
 from cgan_core.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+MAX_IMAGES = 2_000_000  # a folder's images are held decoded in memory: 2 M at 32 px RGB is 6 GB
+MAX_CLASSES = 10_000  # what a generator file may hold (records.MAX_CLASSES)
+MAX_PIXELS = 64 * 2**20  # an image's width x height; larger ones (a decompression bomb, a photo scan) are skipped
 MAX_CORRUPT_FRACTION = 0.05  # corrupt images under this share are skipped and listed; above it, refused
 CIFAR_BATCH = 1 + 32 * 32 * 3  # label byte + 3072 pixel bytes
 
@@ -140,6 +143,9 @@ def scan_image_folder(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
             classes.append(sub.name)
     if not files:
         raise DataError(f"{folder}: no images found (expected one subfolder per class holding png, jpg, bmp or webp files)")
+    if len(files) > MAX_IMAGES or len(classes) > MAX_CLASSES:
+        raise DataError(f"{folder}: {len(files):,} images in {len(classes):,} classes; at most {MAX_IMAGES:,} images "
+                        f"in {MAX_CLASSES:,} classes are held in memory")
     if len(classes) < 2:
         raise DataError(f"{folder}: only one class ({classes[0]}); a conditional GAN needs at least two subfolders of images")
     return classes, files
@@ -159,7 +165,7 @@ def _sizes(files: list[tuple[Path, int]]) -> list[tuple[int, int]]:
     for path, _ in files:
         try:
             with Image.open(path) as image:
-                out.append(image.size)
+                out.append(image.size if image.size[0] * image.size[1] <= MAX_PIXELS else (0, 0))
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             out.append((0, 0))
     return out
@@ -201,13 +207,17 @@ def load_image_folder(folder: Path, size: int | None = None, color: str = "keep"
     classes, files = scan_image_folder(folder)
     if size is None:
         size = _size_as_found(Path(folder), files, warn)
-    decoded, labels, corrupt, all_grey = [], [], [], True
+    # Each image goes straight into one array (never a list of images, then of arrays, then the stack).
+    pixels = np.empty((len(files), 3, size, size), dtype=np.uint8)
+    labels, corrupt, all_grey = [], [], True
     for path, label in files:
         try:
             with Image.open(path) as image:
+                if image.size[0] * image.size[1] > MAX_PIXELS:
+                    raise ValueError(f"{image.size[0]} x {image.size[1]} pixels")
                 image.load()
                 all_grey = all_grey and _is_grey(image)
-                decoded.append(_square(image.convert("RGB"), size))
+                pixels[len(labels)] = np.asarray(_square(image.convert("RGB"), size)).transpose(2, 0, 1)
                 labels.append(label)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             corrupt.append(path)
@@ -217,7 +227,10 @@ def load_image_folder(folder: Path, size: int | None = None, color: str = "keep"
     if corrupt:
         warn(f"{folder}: skipped {len(corrupt)} unreadable image(s): {', '.join(p.name for p in corrupt[:10])}")
     grey = color == "grey" or (color == "keep" and all_grey)
-    arrays = [np.asarray(im.convert("L"))[None] if grey else np.asarray(im).transpose(2, 0, 1) for im in decoded]
     if len(set(labels)) < 2:
         raise DataError(f"{folder}: after skipping unreadable files only one class is left")
-    return _pack(np.stack(arrays), np.array(labels), classes, Path(folder).name)
+    images = pixels[:len(labels)]
+    if grey:  # ITU-R 601 luma in PIL's own fixed point (convert("L")), so the pixels are the same as before
+        rgb = images.astype(np.uint32)
+        images = ((rgb[:, 0:1] * 19595 + rgb[:, 1:2] * 38470 + rgb[:, 2:3] * 7471 + 0x8000) >> 16).astype(np.uint8)
+    return _pack(images, np.array(labels), classes, Path(folder).name)

@@ -27,13 +27,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from cgan_core import paths
+from cgan_core import paths, records
 from cgan_core.errors import CheckpointError, RunBusyError
 from cgan_core.output import checkpoint as ckpt
 from cgan_core.output import safe_files as safe
 from cgan_core.output import timelapse
 from cgan_core.output.quality import QualityReport
 from cgan_core.output.quality_file import QUALITY_FILE, append_report
+from cgan_core.run import journal
 from cgan_core.run.events import to_record
 
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds",
@@ -139,6 +140,9 @@ class RunFiles:
         ckpt.remove_stale_temps(self.run_dir, self.run_dir)
         ckpt.remove_stale_temps(self.checkpoints, self.run_dir)
         self._metrics = None
+        self._branch: records.Intent | None = None  # a branch whose first row is not written yet
+        self.warnings: list[str] = []  # what opening the folder found to say (a journal set aside)
+        self._replay()
         self._columns = METRIC_COLUMNS  # metrics.csv's own columns once it is open (an older run keeps its own)
 
     # ---- config and logs ---------------------------------------------------------------------------
@@ -165,6 +169,9 @@ class RunFiles:
             for row in rows:
                 self._metrics.write(",".join(_fmt(row[c]) if c in row else "" for c in self._columns) + "\n")
             self._metrics.flush()
+        if rows and self._branch is not None:  # the branch's first row marks it: the journal is done
+            journal.clear(self.run_dir)
+            self._branch = None
 
     def last_metrics(self) -> dict[str, float]:
         """The last row of metrics.csv, as floats (for the run's summary)."""
@@ -184,8 +191,11 @@ class RunFiles:
 
     def log(self, event) -> None:
         """One event (a dataclass of events.RECORDED) as a line of events.jsonl."""
+        self._append_event(to_record(event))
+
+    def _append_event(self, record: dict) -> None:
         with _writing(self.run_dir / "events.jsonl"), safe.open_append(self.run_dir / "events.jsonl", self.run_dir) as f:
-            f.write(json.dumps(to_record(event)) + "\n")
+            f.write(json.dumps(record) + "\n")
 
     def append_quality(self, report: QualityReport, class_names: list[str]) -> None:
         with _writing(self.run_dir / QUALITY_FILE):
@@ -217,23 +227,68 @@ class RunFiles:
             ckpt.save_checkpoint(path, state, self.run_dir)
         return path
 
-    def set_aside_after(self, step: int) -> int | None:
+    # ---- multi-step changes, journaled (journal.py) ------------------------------------------------------
+    def branch(self, step: int, event_for: Callable[[int | None], object]) -> object:
         """A run that goes back to `step` (a rollback, an older checkpoint resumed) starts a branch: the
         checkpoints and grids of the stretch past it move to abandoned/after-step-N/, kept for inspection
-        and never resumed from (`--resume RUN` continues the branch trained last). Its metrics rows stay in
-        metrics.csv, where a step that goes back marks the branch (the history greys them). Returns the
-        newest checkpoint step set aside, or None when there was none."""
+        and never resumed from; its metrics rows stay in metrics.csv, where a step that goes back marks the
+        branch (the history greys them). Then `event_for(newest step set aside, or None)` is logged. The
+        change is journaled: a kill at any point is completed by the next open, with no row dropped."""
         later = [p for p in checkpoint_files(self.run_dir) if checkpoint_step(p) > step]
         grids = timelapse.grids_after(self.run_dir, step)
+        event = event_for(max((checkpoint_step(p) for p in later), default=None))
         if not later and not grids:
-            return None
+            self.log(event)
+            return event
         folder = claim_new_dir(self.run_dir / ABANDONED / f"after-step-{step:09d}", self.run_dir)
-        for paths_, sub in ((later, "checkpoints"), (grids, timelapse.FOLDER)):
+        intent = records.Intent(kind="branch", id=journal.new_id(), step=step,
+                                folder=folder.relative_to(self.run_dir).as_posix(), events=(to_record(event),))
+        journal.begin(self.run_dir, intent)
+        self._complete_branch(intent)
+        return event
+
+    def _complete_branch(self, intent: records.Intent) -> None:
+        folder = self.run_dir / intent.folder
+        for paths_, sub in (([p for p in checkpoint_files(self.run_dir) if checkpoint_step(p) > intent.step], "checkpoints"),
+                            (timelapse.grids_after(self.run_dir, intent.step), timelapse.FOLDER)):
             if paths_:
                 safe.make_folder(folder / sub, self.run_dir, exist_ok=True)
             for path in paths_:
                 safe.move(path, folder / sub / path.name, self.run_dir)
-        return max((checkpoint_step(p) for p in later), default=None)
+        self.truncate_after(None)  # only rows a crash cut short go
+        self._log_intent(intent)
+        self._branch = intent  # the journal stays until the branch's first row: until then no row past it goes
+
+    @property
+    def branch_pending(self) -> bool:
+        """A branch was begun and no row of it is written yet: the rows past its step are history, kept."""
+        return self._branch is not None
+
+    def adopt(self, commit_step: int, events: list, write: Callable[[], object]) -> None:
+        """The run goes on from another state (a variant): `write()` writes its rows and its checkpoint at
+        `commit_step`, which commits the change; then `events` (its hyperparameters, the fork) are logged.
+        Killed before the checkpoint, the next open drops the change; after it, it logs what is missing."""
+        intent = records.Intent(kind="adopt", id=journal.new_id(), step=commit_step, commit_step=commit_step,
+                                events=tuple(to_record(e) for e in events))
+        journal.begin(self.run_dir, intent)
+        write()
+        self._log_intent(intent)
+        journal.clear(self.run_dir)
+
+    def _replay(self) -> None:
+        intent = journal.read(self.run_dir, self.warnings.append)
+        if intent is None:
+            return
+        if intent.kind == "branch":
+            self._complete_branch(intent)
+            return
+        if self.has_checkpoint(intent.commit_step):  # an adoption whose checkpoint was written: committed
+            self._log_intent(intent)
+        journal.clear(self.run_dir)
+
+    def _log_intent(self, intent: records.Intent) -> None:
+        for record in intent.events[journal.logged(self.run_dir, intent.id):]:
+            self._append_event({**record, "intent": intent.id})
 
     def has_checkpoint_after(self, step: int) -> bool:
         return any(checkpoint_step(p) > step for p in checkpoint_files(self.run_dir))

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 import torch
 
@@ -47,6 +49,13 @@ def _train_variant(config: dict, spec: VariantSpec, state: dict, horizon: int, s
             "guard": variant.guard.state_dict()}
 
 
+def _child_of(parent: int) -> None:
+    """A variant's process ends with `parent`, and leaves Ctrl-C (sent to the terminal's whole process group)
+    to it: the parent ends them and says so in one line, with no traceback from each child."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    end_with(parent)
+
+
 def _take_back(variant: Variant, done: dict) -> None:
     variant.restore(done["state"], done["rows"], done["chunks"], done["seconds"], done["guard"])
     variant.diverged_at, variant.stopped_by, variant.advice = done["diverged_at"], done["stopped_by"], done["advice"]
@@ -57,11 +66,25 @@ def run_in_processes(fork: Fork, state: dict, processes: int, guard=None, on_don
     what is sent), and put each one's outcome back into the fork's variants."""
     threads = threads_each(processes)
     config = fork.variants[0].trainer.config.to_dict()
-    # Each process ends with this one (a kill -9 of `branch` leaves no variant training on).
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=end_with,
-                             initargs=(os.getpid(),)) as pool:
+    with child_pool(processes) as pool:
         jobs = [pool.submit(_train_variant, config, v.spec, state, fork.horizon, v.base_seconds, guard,
                             fork.variants[0].diversity, threads) for v in fork.variants]
         for variant, job in zip(fork.variants, jobs):
             _take_back(variant, job.result())
             on_done(variant.spec.label)
+
+
+@contextmanager
+def child_pool(processes: int):
+    """A spawn pool whose processes end with this one (a kill -9 of `branch` leaves none training on) and
+    leave Ctrl-C to it; on Ctrl-C or a failure they are ended at once, not at their horizon."""
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_child_of,
+                               initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        for process in list(getattr(pool, "_processes", None) or {}):
+            pool._processes[process].terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

@@ -95,13 +95,13 @@ class LiveFork:
         as it was at the fork). Chosen before the horizon, the variants are measured and kept as they are."""
         events = [] if self.ready is not None else [self._finish()]
         variant = self._variant(label)
-        if variant is not None:
-            # Every variant's training time counts: a budget in seconds covers what the fork cost.
-            events += _adopt(self.run, variant, sum(v.seconds for v in self.fork.variants))
         forked = Forked(self.fork.start_step, self.fork.horizon, tuple(v.spec.label for v in self.fork.variants),
                         self.ready.folder, variant.spec.label if variant is not None else None)
-        self.run.log(forked)
-        return events + [forked]
+        if variant is None:
+            self.run.log(forked)
+            return events + [forked]
+        # Every variant's training time counts: a budget in seconds covers what the fork cost.
+        return events + _adopt(self.run, variant, sum(v.seconds for v in self.fork.variants), forked) + [forked]
 
     def _variant(self, label: str) -> Variant | None:
         if label == "":
@@ -121,20 +121,21 @@ class LiveFork:
         return variant
 
 
-def _adopt(run: TrainingRun, variant: Variant, spent: float) -> list:
+def _adopt(run: TrainingRun, variant: Variant, spent: float, forked: Forked) -> list:
     """The run goes on from `variant`: its state with its RNG streams, its hyperparameters, its rows since
     the fork and its guard's history; a snapshot and a checkpoint of it at once. `spent`: the seconds
-    every variant trained, the run's training time from the fork on."""
+    every variant trained, the run's training time from the fork on. On disk it is one journaled change
+    (RunFiles.adopt): the rows and the checkpoint, then the hyperparameter events and `forked`."""
     fork_step, old = run.step_count, dict(run.trainer.hparams)
     run.trainer.load_state_dict(variant.state_dict())
     run.seconds = variant.base_seconds + spent
-    run.files.write_metrics(variant.rows)
     events = [HParamChange(fork_step, k, float(old[k]), float(v)) for k, v in variant.spec.changes.items()]
-    for event in events:
-        run.files.log(event)
     run.guard.load_state_dict(variant.guard.state_dict())
     run.stats = StatsBuffer(run.seconds, run.trainer.images_seen, run.config.stats_every, run.report_seconds)
     run.guard.take_snapshot(run.trainer.state_dict())
+    saved = []
+    run.files.adopt(run.step_count, [*events, forked],
+                    lambda: (run.files.write_metrics(variant.rows), saved.append(run.save_checkpoint())))
     losses = variant.losses()
     return [*([losses] if losses is not None else []), *events, SnapshotTaken(run.step_count, run.snapshot_steps),
-            run.save_checkpoint()]
+            *saved]

@@ -40,10 +40,10 @@ class Recovery:
         backoff = 1.0 if manual else self.guard.config.backoff
         hp = trainer.hparams
         trainer.set_hparams(lr_g=hp["lr_g"] * backoff, lr_d=hp["lr_d"] * backoff)
-        self.files.set_aside_after(trainer.step_count)  # the stretch past it is kept aside, never deleted
         gave_up = self.guard.rolled_back(from_step, trainer.step_count, manual, reason)
-        event = RolledBack(from_step, trainer.step_count, reason, hp["lr_g"], hp["lr_d"], manual, detail)
-        self.files.log(event)
+        # The stretch past it is kept aside, never deleted, and the rollback recorded: one journaled change.
+        event = self.files.branch(trainer.step_count, lambda _: RolledBack(from_step, trainer.step_count, reason,
+                                                                         hp["lr_g"], hp["lr_d"], manual, detail))
         self.saves.clock.moved_to(trainer.step_count)
         return [event, self.give_up(reason, current, gave_up, seconds)] if gave_up else [event]
 

@@ -79,10 +79,9 @@ def start_from_checkpoint(files: RunFiles, trainer: Trainer) -> None:
     greyed in the history, and a rollback event records the branch."""
     step = trainer.step_count
     if not files.has_checkpoint_after(step):
-        files.truncate_after(step)
+        # A branch begun and killed before its first row: the rows past it are the abandoned stretch, kept.
+        files.truncate_after(None if files.branch_pending else step)
         return
-    newest = files.set_aside_after(step)
-    files.truncate_after(None)  # only rows a crash cut short go
     hp = trainer.hparams
-    files.log(RolledBack(newest, step, Reason.MANUAL, hp["lr_g"], hp["lr_d"], True,
-                         f"resumed from the checkpoint at step {step}"))
+    files.branch(step, lambda newest: RolledBack(newest, step, Reason.MANUAL, hp["lr_g"], hp["lr_d"], True,
+                                                 f"resumed from the checkpoint at step {step}"))

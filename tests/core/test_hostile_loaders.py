@@ -72,7 +72,8 @@ def test_a_header_that_asks_for_a_huge_model_is_refused_without_allocating_it(tm
 @pytest.mark.parametrize("kwargs, why", [
     ({"latent_dim": 10**9, "num_classes": 10, "image_shape": [1, 28, 28]}, "latent_dim: must be at most 4096"),
     ({"latent_dim": 16, "num_classes": 10, "image_shape": [7, 28, 28]}, r"image_shape\[0\]: invalid enum value 7"),
-    ({"latent_dim": 16, "num_classes": 10, "image_shape": [1, 28, 28], "evil": 1}, "kwargs: object contains unknown field `evil`"),
+    ({"latent_dim": 16, "num_classes": 10, "image_shape": [1, 28, 28], "evil": 1},
+     "kwargs: object contains unknown field `evil`"),
     ([1, 2, 3], "kwargs: must be an object, got a list"),
 ])
 def test_architecture_arguments_are_bounded(tmp_path, kwargs, why):

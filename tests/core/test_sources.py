@@ -43,7 +43,7 @@ class FixtureServer:
     """Serves bytes on 127.0.0.1 with Range support; `cut_after` drops the first answer mid-way."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
-        self.files, self.cut_after, self.ranges = files, None, []
+        self.files, self.cut_after, self.ranges, self.headers_lie = files, None, [], False
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -60,7 +60,8 @@ class FixtureServer:
                     server.ranges.append(header)
                     start = int(header.split("=")[1].split("-")[0])
                 self.send_response(206 if start else 200)
-                self.send_header("Content-Length", str(len(data) - start))
+                if not server.headers_lie:  # a server may send no length at all
+                    self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
                 body = data[start:]
                 if server.cut_after is not None:
@@ -221,3 +222,33 @@ def test_three_processes_fetching_one_file_download_it_once(server, tmp_path):
     results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 and out.strip() == "ok" for p, (out, _) in zip(procs, results)), results
     assert (tmp_path / name).read_bytes() == data and len(gets) == 1
+
+
+def test_a_download_is_bounded_in_size(server, tmp_path, monkeypatch):
+    """Issue 43: a download had no size bound (the MD5 was checked only at the end): a server that offers, or
+    sends, more than any dataset file holds is refused in one line and nothing is kept."""
+    import cgan_core.data.download as download
+
+    name = "train-images-idx3-ubyte.gz"
+    monkeypatch.setattr(download, "MAX_BYTES", len(server.files[name]) - 1)
+    with pytest.raises(DataError, match=f"offers {len(server.files[name]):,} bytes"):
+        download_file(f"{server.url}/{name}", tmp_path / name, md5(server.files[name]))
+    server.files["endless"] = b"x" * (2 * download.MAX_BYTES)
+    server.headers_lie = True
+    with pytest.raises(DataError, match="more than .* bytes sent"):
+        download_file(f"{server.url}/endless", tmp_path / "endless", md5(b""))
+    assert not [p for p in tmp_path.iterdir() if p.suffix != ".lock"]
+
+
+def test_an_oversized_image_is_skipped_and_counts_are_bounded(tmp_path, monkeypatch):
+    import cgan_core.data.folders as folders
+
+    folder = write_images(tmp_path / "imgs", per_class=20)
+    Image.new("RGB", (300, 300)).save(folder / "cat" / "huge.png")
+    monkeypatch.setattr(folders, "MAX_PIXELS", 200 * 200)
+    warnings = []
+    assert len(load_dataset(str(folder), image_size=32, warn=warnings.append)) == 40
+    assert any("huge.png" in w for w in warnings)
+    monkeypatch.setattr(folders, "MAX_IMAGES", 30)
+    with pytest.raises(DataError, match="41 images in 2 classes; at most 30 images"):
+        load_dataset(str(folder))
