@@ -5,6 +5,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -128,7 +129,8 @@ def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:
     run = TrainingRun(config, out=claim_new_dir(args.out / f"trial-{trial.number:03d}"), dataset=train)
     run.enable_quality(live, args.quality_every)
     trial.set_user_attr("run_dir", str(run.run_dir))
-    state = {"best": None, "pruned": False, "stop_sent": False}
+    sweep.beat(trial)
+    state = {"best": None, "pruned": False, "stop_sent": False, "beat": time.monotonic()}
 
     def next_command(block: bool):
         if state["pruned"] and not state["stop_sent"]:
@@ -137,6 +139,9 @@ def _trial(trial, base: TrainConfig, params: list, args, train, live) -> float:
         return None
     try:
         for event in RunLoop(run, next_command).events():
+            if time.monotonic() - state["beat"] >= sweep.HEARTBEAT_SECONDS:
+                sweep.beat(trial)
+                state["beat"] = time.monotonic()
             if isinstance(event, QualityReport):
                 _report(trial, event, state, config.selection)
         if state["best"] is None:  # shorter than one measurement interval: measure once at the end

@@ -26,6 +26,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,7 @@ SWEEPABLE = (*LIVE_FIELDS, "batch_size", "latent_dim")
 MARKER = "sweep.json"
 # A running trial's heartbeat; one silent for three beats was left by a process that died. (Tests shorten it.)
 HEARTBEAT_SECONDS = int(os.environ.get("CGAN_SWEEP_HEARTBEAT", "20"))
+HEARTBEAT = "heartbeat"  # the user attribute a running trial refreshes every HEARTBEAT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -126,20 +128,30 @@ def _rdb(url: str):
                                    **retry)
 
 
-def reclaim_dead_trials(study, quiet_seconds: float) -> list[int]:
-    """Trials left running by a process that died, on a storage without heartbeats (a journal file): the
-    trial's run folder has no live writer (the kernel drops a dead process's lock, even after kill -9) and
-    nothing in it moved for `quiet_seconds`. Each is marked failed and queued again with its settings, once."""
-    import time
+def beat(trial) -> None:
+    """A running trial's heartbeat in the study's own storage, which every machine of the sweep sees."""
+    trial.set_user_attr(HEARTBEAT, time.time())
 
+
+def reclaim_dead_trials(study, quiet_seconds: float) -> list[int]:
+    """Trials left running by a process that died, on a storage without heartbeats of its own (a journal
+    file): no heartbeat in the storage for `quiet_seconds` (a trial of another machine sharing the storage
+    beats, so it is never taken for dead here), its run folder has no live writer (the kernel drops a dead
+    process's lock, even after kill -9) and nothing in it moved. Each is marked failed and queued again
+    with its settings, once."""
     from optuna.trial import TrialState
 
     reclaimed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        run_dir = trial.user_attrs.get("run_dir")
-        if run_dir is not None and writer_alive(Path(run_dir)):
+        last = trial.user_attrs.get(HEARTBEAT)
+        if isinstance(last, (int, float)) and not isinstance(last, bool) and time.time() - last < quiet_seconds:
             continue
-        moved = [p.stat().st_mtime for p in (Path(run_dir).glob("*") if run_dir else []) if p.is_file()]
+        run_dir = trial.user_attrs.get("run_dir")
+        run_dir = Path(run_dir) if isinstance(run_dir, str) and run_dir else None
+        if run_dir is not None and run_dir.is_dir() and writer_alive(run_dir):
+            continue
+        moved = [p.stat().st_mtime for p in (run_dir.glob("*") if run_dir is not None and run_dir.is_dir() else [])
+                 if p.is_file()]
         started = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         if time.time() - max([started, *moved]) < quiet_seconds:
             continue  # a trial that is still starting, or a writer that closed its run a moment ago

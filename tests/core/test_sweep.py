@@ -59,7 +59,7 @@ def test_a_sweep_ranks_its_trials_prunes_a_hopeless_one_and_takes_a_second_proce
     (["--param", "lr_q=1e-5:1e-3"], 2, "unknown hyperparameter 'lr_q'"),
     (["--param", "lr_g=1e-3:1e-5:log"], 2, "needs LOW < HIGH"),
     (["--param", "lr_g=0:1e-3:log"], 2, "LOW > 0 on a log scale"),
-    (["--param", "beta1=0.5:1.5"], 2, "must be in [0, 1)"),
+    (["--param", "beta1=0.5:1.5"], 2, "--beta1: must be below 1"),
     (["--param", "lr_g=1e-5:1e-3", "--storage", "sqlite:////no/such/folder/study.db"], 1, "cannot open the study"),
     (["--param", "lr_g=1e-5:1e-3", "--storage", "postgresql://nobody@127.0.0.1:1/none"], 1, "cannot open the study"),
 ])
@@ -116,3 +116,21 @@ def test_an_interrupted_sweep_keeps_its_trials_and_retries_the_one_that_was_runn
     assert states[0] == "FAIL" and list(states.values()).count("COMPLETE") == 2
     retried = study.get_trials()[1]
     assert retried.params == study.get_trials()[0].params  # the same settings, tried again
+
+
+def test_a_trial_of_another_machine_is_never_failed_while_it_beats(tmp_path):
+    """Issue 43: two sweeps on different machines sharing one storage failed each other's running trials (the
+    test looked for a run folder that exists only on the other machine). The trial's heartbeat in the storage
+    is what every machine sees; without one, past the quiet time, a trial is failed as before."""
+    import time
+
+    study = open_study("sweep", str(tmp_path / "study.journal"), tmp_path, create=True)
+    elsewhere, dead = study.ask(), study.ask()
+    for trial in (elsewhere, dead):
+        trial.set_user_attr("run_dir", "/another/machine/sweep/trial-000")
+    started = time.time()
+    waiting.until(lambda: time.time() - started > 1.0, 5, "both trials to be a second old", poll=0.05)
+    sweep_module.beat(elsewhere)  # the other machine's worker is alive and beating
+    assert sweep_module.reclaim_dead_trials(study, quiet_seconds=1.0) == [dead.number]
+    states = {t.number: t.state.name for t in study.get_trials()}
+    assert states[elsewhere.number] == "RUNNING" and states[dead.number] == "FAIL"
