@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.fault_files import HOSTILE_CONTROL, hostile_model_files
+from benchmarks.fault_files import HOSTILE_CONTROL, generated_control_files, hostile_model_files
 from cgan_core.errors import CganError
 from cgan_core.output import checkpoint as ckpt
 from cgan_core.run.folder_writer import checkpoint_files, checkpoint_step, latest_checkpoint
@@ -235,6 +235,34 @@ def second_writer_and_hostile_control(c: Campaign, target: int) -> None:
              refused=len(refused), left_in_control=len(left), learning_rates_seen=learning_rates(run))
 
 
+def generated_control(c: Campaign, count: int, target: int, seed: int) -> None:
+    """A live run receives `count` control files generated from the schemas, a few a second: each is refused
+    in one line (or applied), none stops the run or raises an internal error; a stop and a resume finish it."""
+    run, before = c.runs / "generated", c.fingerprint()
+    proc = c.train(run, 100_000, resume=False)
+    wait_for(lambda: newest_step(run) >= 20, 300, proc)
+    control = run / "control"
+    for i, data in enumerate(generated_control_files(count, seed)):
+        tmp = control / f".{i:05d}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, control / f"{time.time_ns():020d}-{i:05d}.json")  # whole, as `control` writes one
+        if i % 20 == 19:
+            time.sleep(0.25)  # a few a second: the run reads its folder every 0.25 s
+            assert proc.poll() is None, f"the run ended after {i + 1} generated control files"
+    wait_for(lambda: not [p for p in control.iterdir() if p.suffix == ".json"], 600, proc)
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    refused = sum(e["event"] == "control_refused" for e in events)
+    applied = sum(e["event"] == "control_applied" for e in events)
+    internal = sum("internal error" in json.dumps(e) for e in events)
+    step_then = newest_step(run)
+    wait_for(lambda: newest_step(run) >= step_then + 20, 300, proc)  # it trained on
+    os.killpg(proc.pid, signal.SIGINT)
+    rc_stop, err_stop = c.finish(proc)
+    rc, _ = c.run_cli("train", "--resume", run, "--steps", max(target, newest_step(run) + 20), "--config", c.config)
+    c.record("generated control files", count, run, rc == 0 and rc_stop == 0, before, refused=refused,
+             applied=applied, internal_errors=internal + err_stop.count("internal error"))
+
+
 def hostile_models(c: Campaign) -> None:
     """Hostile generator and checkpoint files, each loaded by the CLI under a memory limit: one line, exit 1,
     nothing executed, nothing allocated past the limit."""
@@ -261,13 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=int, default=4000, help="the step every faulted run finishes at")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--only", nargs="*", choices=["kills", "disk", "writers", "files"], help="some stages only")
+    parser.add_argument("--generated", type=int, default=1000, help="control files generated from the schemas")
+    parser.add_argument("--only", nargs="*", choices=["kills", "disk", "writers", "files", "generated"],
+                        help="some stages only")
     args = parser.parse_args(argv)
     c = Campaign(args.out.resolve())
     start = time.monotonic()
     c.run_cli("train", "--out", c.runs / "warm-up", "--steps", 20, "--config", c.config)  # the cache, once
     stages = {"kills": lambda: kills(c, args.kills, args.target, args.seed), "disk": lambda: full_disk(c, 200),
-              "writers": lambda: second_writer_and_hostile_control(c, 200), "files": lambda: hostile_models(c)}
+              "writers": lambda: second_writer_and_hostile_control(c, 200), "files": lambda: hostile_models(c),
+              "generated": lambda: generated_control(c, args.generated, 200, args.seed)}
     for name in args.only or list(stages):
         stages[name]()
     summary = {"rows": c.rows, "tracebacks": c.tracebacks, "minutes": round((time.monotonic() - start) / 60, 1)}

@@ -132,3 +132,45 @@ def hostile_model_files(folder: Path, marker: Path) -> list[tuple[Path, list[str
         (_safetensors(folder / "latent-1e9.safetensors",
                       kwargs=json.dumps({"latent_dim": 10**9, "num_classes": 10, "image_shape": [1, 28, 28]})), sample),
     ]
+
+
+def generated_control_files(count: int, seed: int) -> list[bytes]:
+    """`count` hostile control files built from the schemas (cgan_core/records.py): each record kind, one of its
+    fields (or an unknown name) given a wrong type, a non-finite or huge number, a huge string or deep nesting,
+    as the suite's Hypothesis strategies build them. Those that would parse into a command that ends, pauses
+    or forks the run are left out: the campaign asks whether a control file can stop a run by accident."""
+    import math
+    import random
+
+    import msgspec
+
+    from cgan_core import records
+    from cgan_core.errors import CganError
+    from cgan_core.run import commands as cmd
+    from cgan_core.run import control
+
+    rng = random.Random(seed)
+    hostile = [None, True, False, -1, 0, 2**70, -(2**70), math.nan, math.inf, -math.inf, 1e308, 5e-324, "0.5", "",
+               "x" * 5_000, "../../etc/passwd", [], [1, 2], {}, {"a": 1}, 1.5, 3]
+    kinds = {r.__struct_config__.tag: r for r in records.CONTROL_RECORDS}
+    inner = {"set_hparams": records.HParams, "set_guard": records.GuardSettings}
+    out: list[bytes] = []
+    while len(out) < count:
+        kind = rng.choice(sorted(kinds))
+        schema = inner.get(kind) if kind in inner and rng.random() < 0.7 else kinds[kind]
+        names = [f.name for f in msgspec.inspect.type_info(schema).fields] + ["an_unknown_name"]
+        values = {rng.choice(names): rng.choice(hostile)}
+        record = {"command": kind, "values": values} if schema is inner.get(kind) else {"command": kind, **values}
+        text = json.dumps(record)
+        if rng.random() < 0.1:
+            depth = rng.choice([100, 10_000, 100_000])
+            text = text.replace("null", "[" * depth + "]" * depth, 1) if "null" in text else "[" * depth
+        data = text.encode()
+        try:
+            parsed = control.parse(data)
+        except CganError:
+            parsed = None
+        if isinstance(parsed, (cmd.Stop, cmd.Pause, cmd.TryVariants, cmd.ChooseVariant, cmd.RollBack, cmd.Step)):
+            continue
+        out.append(data)
+    return out

@@ -38,7 +38,8 @@ def _train_config(args) -> tuple[TrainConfig, dict, bool]:
                                             "batch_size", "lr_g", "lr_d", "latent_dim", "seed", "device", "precision",
                                             "checkpoint_minutes", "best_by", "augment")}
     given = {k: v for k, v in flags.items() if v is not None}
-    return TrainConfig.from_dict({**values, **given}), given, "preset" in {**values, **given}
+    # The TOML file's settings were checked as its own (read_toml); what is refused here is a flag's.
+    return TrainConfig.from_dict({**values, **given}, source="", flags=True), given, "preset" in {**values, **given}
 
 
 def preset_for_data(config: TrainConfig) -> TrainConfig:

@@ -121,13 +121,14 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, source: str = "config") -> TrainConfig:
-        """Settings from a file (config.json, TOML, a checkpoint), parsed by the annotations' schema."""
+    def from_dict(cls, values: dict, source: str = "config", flags: bool = False) -> TrainConfig:
+        """Settings from a file (config.json, TOML, a checkpoint), parsed by the annotations' schema; `flags`:
+        they are the CLI's, and a refusal names the flag (--lr-d)."""
         if isinstance(values, dict):
             unknown = sorted(str(name)[:40] for name in set(values) - {f.name for f in fields(cls)})
             if unknown:
                 raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}")
-        return records.convert(values, cls, source)
+        return records.convert(values, cls, source, flags)
 
     @classmethod
     def read_toml(cls, path: Path) -> dict:
