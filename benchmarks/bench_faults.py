@@ -20,6 +20,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,11 +59,19 @@ class Campaign:
             os.setsid()
             if limit:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        return subprocess.Popen(self.cli(*args), cwd=self.outside, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
+        # Output into a file, not a pipe: a run that prints a line per refused control file would fill a
+        # pipe nobody reads until it ends, and block.
+        log = tempfile.TemporaryFile("w+")
+        proc = subprocess.Popen(self.cli(*args), cwd=self.outside, env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=log, text=True, preexec_fn=preexec)
+        proc.log = log
+        return proc
 
     def finish(self, proc: subprocess.Popen, timeout: float = 900) -> tuple[int, str]:
-        _, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
+        proc.log.seek(0)
+        err = proc.log.read()
+        proc.log.close()
         if "Traceback" in err:
             self.tracebacks += 1
             print(err[-2000:], file=sys.stderr)
@@ -238,9 +247,10 @@ def second_writer_and_hostile_control(c: Campaign, target: int) -> None:
 def generated_control(c: Campaign, count: int, target: int, seed: int) -> None:
     """A live run receives `count` control files generated from the schemas, a few a second: each is refused
     in one line (or applied), none stops the run or raises an internal error; a stop and a resume finish it."""
-    run, before = c.runs / "generated", c.fingerprint()
+    run = c.runs / "generated"
     proc = c.train(run, 100_000, resume=False)
     wait_for(lambda: newest_step(run) >= 20, 300, proc)
+    before = c.fingerprint()  # with the run's own folder in the runs folder's listing
     control = run / "control"
     for i, data in enumerate(generated_control_files(count, seed)):
         tmp = control / f".{i:05d}.tmp"
