@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pickle
 import zipfile
@@ -134,12 +135,16 @@ def hostile_model_files(folder: Path, marker: Path) -> list[tuple[Path, list[str
     ]
 
 
+# A record field's hostile values: wrong types, non-finite, huge and tiny numbers, a huge string, a path.
+HOSTILE_VALUES = [None, True, False, -1, 0, 2**70, -(2**70), math.nan, math.inf, -math.inf, 1e308, 5e-324, "0.5", "",
+                  "x" * 5_000, "../../etc/passwd", [], [1, 2], {}, {"a": 1}, 1.5, 3]
+
+
 def generated_control_files(count: int, seed: int) -> list[bytes]:
     """`count` hostile control files built from the schemas (cgan_core/records.py): each record kind, one of its
     fields (or an unknown name) given a wrong type, a non-finite or huge number, a huge string or deep nesting,
     as the suite's Hypothesis strategies build them. Those that would parse into a command that ends, pauses
     or forks the run are left out: the campaign asks whether a control file can stop a run by accident."""
-    import math
     import random
 
     import msgspec
@@ -150,17 +155,16 @@ def generated_control_files(count: int, seed: int) -> list[bytes]:
     from cgan_core.run import control
 
     rng = random.Random(seed)
-    hostile = [None, True, False, -1, 0, 2**70, -(2**70), math.nan, math.inf, -math.inf, 1e308, 5e-324, "0.5", "",
-               "x" * 5_000, "../../etc/passwd", [], [1, 2], {}, {"a": 1}, 1.5, 3]
     kinds = {r.__struct_config__.tag: r for r in records.CONTROL_RECORDS}
     inner = {"set_hparams": records.HParams, "set_guard": records.GuardSettings}
     out: list[bytes] = []
     while len(out) < count:
         kind = rng.choice(sorted(kinds))
-        schema = inner.get(kind) if kind in inner and rng.random() < 0.7 else kinds[kind]
+        nested = kind in inner and rng.random() < 0.7  # a bad value inside set_hparams' or set_guard's values
+        schema = inner[kind] if nested else kinds[kind]
         names = [f.name for f in msgspec.inspect.type_info(schema).fields] + ["an_unknown_name"]
-        values = {rng.choice(names): rng.choice(hostile)}
-        record = {"command": kind, "values": values} if schema is inner.get(kind) else {"command": kind, **values}
+        values = {rng.choice(names): rng.choice(HOSTILE_VALUES)}
+        record = {"command": kind, "values": values} if nested else {"command": kind, **values}
         text = json.dumps(record)
         if rng.random() < 0.1:
             depth = rng.choice([100, 10_000, 100_000])

@@ -9,7 +9,7 @@ as a ConfigError; past this module no code checks a value again, and none can cr
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -140,9 +140,7 @@ class ChooseVariantRecord(ControlRecord, tag="choose_variant"):
 
 CONTROL_RECORDS = (SetHParamsRecord, SetGuardRecord, PauseRecord, ResumeRecord, StopRecord, StepRecord,
                    RollBackRecord, GridIntervalRecord, TryVariantsRecord, ChooseVariantRecord)
-_CONTROL_DECODER = msgspec.json.Decoder(
-    SetHParamsRecord | SetGuardRecord | PauseRecord | ResumeRecord | StopRecord | StepRecord | RollBackRecord
-    | GridIntervalRecord | TryVariantsRecord | ChooseVariantRecord)
+_CONTROL_DECODER = msgspec.json.Decoder(Union[CONTROL_RECORDS])  # noqa: UP007 (a Union of a tuple of types)
 
 
 class GuardState(Struct, frozen=True):

@@ -86,10 +86,10 @@ def small_mnist_folder():
     """An IDX folder of 3,000 real MNIST training and 500 test images, shared by both workers: `--dataset` for
     CLI runs that measure quality (its domain classifier trains in seconds, once a test run, then is cached)."""
     import fcntl
-    import gzip
     from pathlib import Path
 
     from cgan_core.data import load_mnist
+    from cgan_core.data.idx import write_idx
 
     folder = Path(_SHARED) / "small-mnist"
     with open(Path(_SHARED) / "small-mnist.lock", "w") as lock:
@@ -99,8 +99,7 @@ def small_mnist_folder():
             for split, prefix, n in (("train", "train", 3000), ("test", "t10k", 500)):
                 data = load_mnist(split)
                 for kind, array in (("images-idx3", data.images[:n, 0].numpy()), ("labels-idx1", data.labels[:n].numpy())):
-                    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-                    (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(header + array.astype("uint8").tobytes()))
+                    write_idx(folder / f"{prefix}-{kind}-ubyte.gz", array, compress=True)
     return folder
 
 

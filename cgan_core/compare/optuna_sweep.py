@@ -32,7 +32,7 @@ from pathlib import Path
 
 from cgan_core.errors import CganError, ConfigError, UsageError
 from cgan_core.processes import end_with
-from cgan_core.run.folder_writer import writer_alive
+from cgan_core.run.run_lock import writer_alive
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 
 INT_PARAMS = ("d_steps", "batch_size", "latent_dim")
@@ -147,11 +147,10 @@ def reclaim_dead_trials(study, quiet_seconds: float) -> list[int]:
         if isinstance(last, (int, float)) and not isinstance(last, bool) and time.time() - last < quiet_seconds:
             continue
         run_dir = trial.user_attrs.get("run_dir")
-        run_dir = Path(run_dir) if isinstance(run_dir, str) and run_dir else None
-        if run_dir is not None and run_dir.is_dir() and writer_alive(run_dir):
+        here = Path(run_dir) if isinstance(run_dir, str) and run_dir and Path(run_dir).is_dir() else None
+        if here is not None and writer_alive(here):
             continue
-        moved = [p.stat().st_mtime for p in (run_dir.glob("*") if run_dir is not None and run_dir.is_dir() else [])
-                 if p.is_file()]
+        moved = [p.stat().st_mtime for p in (here.glob("*") if here is not None else []) if p.is_file()]
         started = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
         if time.time() - max([started, *moved]) < quiet_seconds:
             continue  # a trial that is still starting, or a writer that closed its run a moment ago

@@ -49,10 +49,11 @@ class TensorBoardLog:
     """One run's event files. `write(event)` takes the engine's events as the loop yields them."""
 
     def __init__(self, run_dir: Path, config: dict) -> None:
-        self.folder = Path(run_dir) / FOLDER
+        root = Path(run_dir).resolve()
+        self.folder = root / FOLDER
         check_available()
         # SummaryWriter opens its files by path: the folder is made (or checked) first, never a link.
-        make_folder(Path(run_dir).resolve() / FOLDER, Path(run_dir).resolve(), exist_ok=True)
+        make_folder(self.folder, root, exist_ok=True)
         self.writer = _writer(self.folder)
         self.config = dict(config)
         # Learning-rate changes in the order they happened: (the step after which it applies, value). The

@@ -11,8 +11,9 @@ CIFAR-10 binary, folders of images or checksummed downloads, and a seeded on-dev
 """
 from cgan_core.data.dataset import COLORS, SIZES, ImageDataset, check_size_and_color, convert
 from cgan_core.data.mnist import load_mnist
-from cgan_core.data.registry import DATASETS, load_dataset
+from cgan_core.data.registry import DATASETS, dataset_folder, load_dataset
 from cgan_core.data.stream import BatchStream
 
 __all__ = ["COLORS", "DATASETS", "SIZES", "BatchStream", "ImageDataset", "check_size_and_color", "convert",
+           "dataset_folder",
            "load_dataset", "load_mnist"]

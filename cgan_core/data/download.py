@@ -118,8 +118,7 @@ def _download(url: str, dest: Path, md5: str, progress: Progress | None) -> Path
                     f.write(block)
                     done += len(block)
                     if done > MAX_BYTES:  # a server that sends without end: stopped, never fills the disk
-                        f.close()
-                        part.unlink(missing_ok=True)
+                        part.unlink(missing_ok=True)  # the open file goes with its name; nothing is kept
                         raise DataError(f"{url}: more than {MAX_BYTES:,} bytes sent; no dataset file is that large "
                                         "(deleted, not kept)")
                     if progress is not None and total:

@@ -17,10 +17,10 @@ from PIL import Image, UnidentifiedImageError
 from cgan_core.data import idx
 from cgan_core.data.dataset import SIZES, ImageDataset, check_size_and_color
 from cgan_core.errors import DataError
+from cgan_core.records import MAX_CLASSES  # what a generator file may hold
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 MAX_IMAGES = 2_000_000  # a folder's images are held decoded in memory: 2 M at 32 px RGB is 6 GB
-MAX_CLASSES = 10_000  # what a generator file may hold (records.MAX_CLASSES)
 MAX_PIXELS = 64 * 2**20  # an image's width x height; larger ones (a decompression bomb, a photo scan) are skipped
 MAX_CORRUPT_FRACTION = 0.05  # corrupt images under this share are skipped and listed; above it, refused
 CIFAR_BATCH = 1 + 32 * 32 * 3  # label byte + 3072 pixel bytes
@@ -159,13 +159,17 @@ def found_size(sides: list[int]) -> int:
     return fitting[-1] if fitting else SIZES[0]
 
 
+def _too_large(size: tuple[int, int]) -> bool:
+    return size[0] * size[1] > MAX_PIXELS
+
+
 def _sizes(files: list[tuple[Path, int]]) -> list[tuple[int, int]]:
     """Each readable image's (width, height) from its header (no decoding); (0, 0) for one that is not."""
     out = []
     for path, _ in files:
         try:
             with Image.open(path) as image:
-                out.append(image.size if image.size[0] * image.size[1] <= MAX_PIXELS else (0, 0))
+                out.append((0, 0) if _too_large(image.size) else image.size)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
             out.append((0, 0))
     return out
@@ -213,7 +217,7 @@ def load_image_folder(folder: Path, size: int | None = None, color: str = "keep"
     for path, label in files:
         try:
             with Image.open(path) as image:
-                if image.size[0] * image.size[1] > MAX_PIXELS:
+                if _too_large(image.size):
                     raise ValueError(f"{image.size[0]} x {image.size[1]} pixels")
                 image.load()
                 all_grey = all_grey and _is_grey(image)
@@ -229,8 +233,15 @@ def load_image_folder(folder: Path, size: int | None = None, color: str = "keep"
     grey = color == "grey" or (color == "keep" and all_grey)
     if len(set(labels)) < 2:
         raise DataError(f"{folder}: after skipping unreadable files only one class is left")
-    images = pixels[:len(labels)]
-    if grey:  # ITU-R 601 luma in PIL's own fixed point (convert("L")), so the pixels are the same as before
-        rgb = images.astype(np.uint32)
-        images = ((rgb[:, 0:1] * 19595 + rgb[:, 1:2] * 38470 + rgb[:, 2:3] * 7471 + 0x8000) >> 16).astype(np.uint8)
+    images = _luma(pixels[:len(labels)]) if grey else pixels[:len(labels)]
     return _pack(images, np.array(labels), classes, Path(folder).name)
+
+
+def _luma(rgb: np.ndarray, block: int = 4096) -> np.ndarray:
+    """(N, 3, H, W) -> (N, 1, H, W): ITU-R 601 luma in PIL's own fixed point (convert("L")), so the pixels
+    are what PIL gives; a block of images at a time, so the wide intermediate stays small."""
+    out = np.empty((len(rgb), 1, *rgb.shape[2:]), dtype=np.uint8)
+    for i in range(0, len(rgb), block):
+        c = rgb[i:i + block].astype(np.uint32)
+        out[i:i + block] = (c[:, 0:1] * 19595 + c[:, 1:2] * 38470 + c[:, 2:3] * 7471 + 0x8000) >> 16
+    return out

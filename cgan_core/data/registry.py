@@ -36,8 +36,16 @@ def load_dataset(name: str, split: str = "train", image_size: int | None = None,
             data = folders.load_idx_folder(folder, split, names)
         data.name = name
     else:
-        data = _load_folder(Path(name).expanduser(), split, image_size, color, warn)
+        data = _load_folder(dataset_folder(name), split, image_size, color, warn)
     return convert(data, image_size, color)
+
+
+def dataset_folder(name: str) -> Path:
+    """A folder given as --dataset, with ~ expanded; a ~user that has no home is refused in one line."""
+    try:
+        return Path(name).expanduser()
+    except RuntimeError:  # "Could not determine home directory"
+        raise DataError(f"--dataset {name}: no such user's home folder") from None
 
 
 # The embedded and downloadable sets as they are: (channels, size, classes).
@@ -52,7 +60,7 @@ def planned_images(name: str, image_size: int | None = None, color: str = "keep"
     if name in KNOWN_SHAPES:
         channels, size, classes = KNOWN_SHAPES[name]
     else:
-        folder = Path(name).expanduser()
+        folder = dataset_folder(name)
         if not (folder.is_dir() and not folders.has_idx(folder) and not folders.is_cifar_binary(folder)):
             data = load_dataset(name, image_size=image_size, color=color)
             return data.image_shape, data.num_classes

@@ -6,12 +6,11 @@ as NaN, and a resume of it goes on writing rows of its own layout, so one file n
 from __future__ import annotations
 
 import csv
-import io
 import math
 from pathlib import Path
 
 from cgan_core.output.quality import QualityReport
-from cgan_core.output.safe_files import open_append, read_bytes
+from cgan_core.output.safe_files import open_append, open_text
 
 QUALITY_FILE = "quality.csv"
 CLASSIFIER_COLUMNS = ("step", "accuracy", "frechet", "floor", "diversity", "seconds")
@@ -66,22 +65,24 @@ class QualityColumns:
 
 
 def _header_of(path: Path, root: Path | None) -> list[str] | None:
-    data = read_bytes(path, root)
-    if not data:
+    """The file's first CSV record (quoted newlines and all), read without the rows after it."""
+    f = open_text(path, root)
+    if f is None:
         return None
-    try:
-        return next(csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline="")), None)
-    except csv.Error:
-        return None
+    with f:
+        try:
+            return next(csv.reader(f), None)
+        except csv.Error:
+            return None
 
 
-def append_report(run_dir: Path, report: QualityReport, class_names: list[str], root: Path | None = None) -> None:
+def append_report(run_dir: Path, report: QualityReport, class_names: list[str]) -> None:
     """One row, in the file's own layout; a new file's header names the classes, CSV-quoted (a class folder
     may be called "cats, big") and in UTF-8 whatever bytes the folder's name had (undecodable ones become
     U+FFFD)."""
     path = Path(run_dir) / QUALITY_FILE
-    header = _header_of(path, root)
-    with open_append(path, root) as f:
+    header = _header_of(path, Path(run_dir))  # opened from the run folder, never through a link
+    with open_append(path, Path(run_dir)) as f:
         writer = csv.writer(f, lineterminator="\n")
         if not header:
             # A folder's name that was not UTF-8 reaches Python as surrogate escapes: its bytes, decoded

@@ -41,25 +41,25 @@ def folder(path: Path, root: Path | None = None, create: bool = False) -> Iterat
     """A descriptor of the folder `path`: walked from `root` one name at a time, none of them a link
     (made where missing when `create`). Without `root`, `path` as given."""
     path = Path(path)
+    parts = () if root is None else _parts(root, path)
     try:
-        if root is None:
-            if create:
-                path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        else:
-            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-            for name in _parts(root, path):
-                if create:
-                    try:
-                        os.mkdir(name, 0o755, dir_fd=fd)
-                    except FileExistsError:
-                        pass
-                try:
-                    inner = os.open(name, _DIR, dir_fd=fd)
-                finally:
-                    os.close(fd)
-                fd = inner
+        if root is None and create:
+            path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path if root is None else root, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
+        raise _refused(path, exc) from None
+    try:
+        for name in parts:
+            if create:
+                try:
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            inner = os.open(name, _DIR, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except OSError as exc:
+        os.close(fd)
         raise _refused(path, exc) from None
     try:
         yield fd
@@ -88,14 +88,24 @@ def open_append(path: Path, root: Path | None = None):
     return os.fdopen(fd, "a", newline="", encoding="utf-8", errors="replace")
 
 
-def read_bytes(path: Path, root: Path | None = None) -> bytes | None:
-    """A file's bytes, or None when it is missing."""
+def read_bytes(path: Path, root: Path | None = None, limit: int | None = None) -> bytes | None:
+    """A file's bytes (at most `limit` + 1 of them: more than `limit` says it is too large), or None when
+    it is missing."""
     try:
         fd = _open(path, root, os.O_RDONLY)
     except FileNotFoundError:
         return None
     with os.fdopen(fd, "rb") as f:
-        return f.read()
+        return f.read() if limit is None else f.read(limit + 1)
+
+
+def open_text(path: Path, root: Path | None = None):
+    """A UTF-8 text file to read as a stream (a CSV's header without the rest), or None when it is missing."""
+    try:
+        fd = _open(path, root, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    return os.fdopen(fd, "r", newline="", encoding="utf-8", errors="replace")
 
 
 def atomic_write_bytes(path: Path, data: bytes, root: Path | None = None) -> None:
@@ -120,9 +130,10 @@ def atomic_write_bytes(path: Path, data: bytes, root: Path | None = None) -> Non
                     pass
                 raise
             os.fsync(parent)
-        except OSError as exc:  # a full disk names the file it was writing, whole
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise _refused(path, exc) from None
+        except OSError as exc:  # a link is refused; a full disk names the file it was writing, whole
+            refused = _refused(path, exc)
+            if refused is not exc:
+                raise refused from None
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
@@ -135,14 +146,19 @@ def move(source: Path, target: Path, root: Path) -> None:
             raise _refused(source, exc) from None
 
 
-def make_folder(path: Path, root: Path, exist_ok: bool = False) -> None:
-    """mkdir inside the run folder, its parents opened without following a link."""
+def make_folder(path: Path, root: Path | None, exist_ok: bool = False) -> None:
+    """mkdir inside the run folder, its parents (made where missing) opened without following a link;
+    without `root`, as given."""
     with folder(path.parent, root, create=True) as parent:
         try:
             os.mkdir(path.name, 0o755, dir_fd=parent)
         except FileExistsError:
             if not exist_ok:
                 raise
+            try:  # what exists must be a folder itself, not a link to one
+                os.close(os.open(path.name, _DIR, dir_fd=parent))
+            except OSError as exc:
+                raise _refused(path, exc) from None
         except OSError as exc:
             raise _refused(path, exc) from None
 

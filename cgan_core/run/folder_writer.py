@@ -15,12 +15,10 @@ Every file that must survive a crash is written atomically.
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import os
 import re
-import socket
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -28,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cgan_core import paths, records
-from cgan_core.errors import CheckpointError, RunBusyError
+from cgan_core.errors import CheckpointError
 from cgan_core.output import checkpoint as ckpt
 from cgan_core.output import safe_files as safe
 from cgan_core.output import timelapse
@@ -36,6 +34,7 @@ from cgan_core.output.quality import QualityReport
 from cgan_core.output.quality_file import QUALITY_FILE, append_report
 from cgan_core.run import journal
 from cgan_core.run.events import to_record
+from cgan_core.run.run_lock import RunLock
 
 METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds",
                   "r_t", "aug_p")
@@ -97,8 +96,11 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
 def _header_of(path: Path, root: Path) -> tuple[str, ...]:
     """The columns of an existing metrics.csv, when it has every column but those added since: a run
     an older version began keeps its table. Otherwise (a file that is not one) this version's columns."""
-    data = safe.read_bytes(path, root) or b""
-    header = tuple(data.split(b"\n", 1)[0].decode("utf-8", "replace").strip().split(","))
+    f = safe.open_text(path, root)
+    if f is None:
+        return METRIC_COLUMNS
+    with f:
+        header = tuple(f.readline().strip().split(","))
     return header if set(METRIC_COLUMNS) - ADDED_COLUMNS <= set(header) else METRIC_COLUMNS
 
 
@@ -152,7 +154,12 @@ class RunFiles:
 
     def truncate_after(self, step: int | None) -> None:
         """On resume: rows past the checkpoint are trained again, so they go (None: a branch starts, and
-        every row stays); a row a crash cut short goes in both cases."""
+        every row stays); a row a crash cut short goes in both cases. While a branch has no row yet, the rows
+        past it are the abandoned stretch's: they stay whatever `step` is."""
+        step = None if self._branch is not None else step
+        if self._metrics is not None:  # the file may be replaced: the next row opens it again
+            self._metrics.close()
+            self._metrics = None
         for name in ("metrics.csv", QUALITY_FILE):
             ckpt.truncate_csv_after(self.run_dir / name, step, self.run_dir)
 
@@ -199,7 +206,7 @@ class RunFiles:
 
     def append_quality(self, report: QualityReport, class_names: list[str]) -> None:
         with _writing(self.run_dir / QUALITY_FILE):
-            append_report(self.run_dir, report, class_names, self.run_dir)
+            append_report(self.run_dir, report, class_names)
 
     # ---- checkpoints -------------------------------------------------------------------------------------
     def save_checkpoint(self, state: dict, step: int) -> Path:
@@ -244,10 +251,11 @@ class RunFiles:
         intent = records.Intent(kind="branch", id=journal.new_id(), step=step,
                                 folder=folder.relative_to(self.run_dir).as_posix(), events=(to_record(event),))
         journal.begin(self.run_dir, intent)
-        self._complete_branch(intent)
+        self._complete_branch(intent, 0)
         return event
 
-    def _complete_branch(self, intent: records.Intent) -> None:
+    def _complete_branch(self, intent: records.Intent, logged: int) -> None:
+        """The branch's moves (those a killed process did not make) and its events from the `logged`-th on."""
         folder = self.run_dir / intent.folder
         for paths_, sub in (([p for p in checkpoint_files(self.run_dir) if checkpoint_step(p) > intent.step], "checkpoints"),
                             (timelapse.grids_after(self.run_dir, intent.step), timelapse.FOLDER)):
@@ -256,7 +264,7 @@ class RunFiles:
             for path in paths_:
                 safe.move(path, folder / sub / path.name, self.run_dir)
         self.truncate_after(None)  # only rows a crash cut short go
-        self._log_intent(intent)
+        self._log_intent(intent, logged)
         self._branch = intent  # the journal stays until the branch's first row: until then no row past it goes
 
     @property
@@ -270,9 +278,10 @@ class RunFiles:
         Killed before the checkpoint, the next open drops the change; after it, it logs what is missing."""
         intent = records.Intent(kind="adopt", id=journal.new_id(), step=commit_step, commit_step=commit_step,
                                 events=tuple(to_record(e) for e in events))
+        self._branch = None  # a branch still without a row is done (moved, logged): this intent replaces its journal
         journal.begin(self.run_dir, intent)
         write()
-        self._log_intent(intent)
+        self._log_intent(intent, 0)
         journal.clear(self.run_dir)
 
     def _replay(self) -> None:
@@ -280,14 +289,15 @@ class RunFiles:
         if intent is None:
             return
         if intent.kind == "branch":
-            self._complete_branch(intent)
+            self._complete_branch(intent, journal.logged(self.run_dir, intent.id))
             return
         if self.has_checkpoint(intent.commit_step):  # an adoption whose checkpoint was written: committed
-            self._log_intent(intent)
+            self._log_intent(intent, journal.logged(self.run_dir, intent.id))
         journal.clear(self.run_dir)
 
-    def _log_intent(self, intent: records.Intent) -> None:
-        for record in intent.events[journal.logged(self.run_dir, intent.id):]:
+    def _log_intent(self, intent: records.Intent, logged: int) -> None:
+        """The intent's events from the `logged`-th on (a replay counts those a killed process wrote)."""
+        for record in intent.events[logged:]:
             self._append_event({**record, "intent": intent.id})
 
     def has_checkpoint_after(self, step: int) -> bool:
@@ -315,9 +325,6 @@ class RunFiles:
 
 
 # ---- one writer per run folder ---------------------------------------------------------------------
-LOCK_FILE = "writer.lock"
-
-
 @contextmanager
 def _writing(path: Path):
     """An OSError that names no file (a full disk on write or flush, a failed zip write inside torch.save)
@@ -328,66 +335,6 @@ def _writing(path: Path):
         if exc.filename:
             raise
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-
-
-class RunLock:
-    """This process is the run folder's one writer for as long as it holds the lock.
-
-    fcntl.flock on a file inside the folder: the kernel drops the lock when the process dies, even by
-    kill -9, so it never goes stale; the file names the holder (pid, host, start time) only so that the
-    refusal can say who writes. Over NFS, Linux emulates flock with fcntl locks."""
-
-    _fd: int | None = None
-
-    def __init__(self, run_dir: Path) -> None:
-        path = Path(run_dir) / LOCK_FILE
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        except OSError as exc:
-            raise CheckpointError(f"{path}: cannot open the run's lock file ({exc.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = _holder(fd)
-            os.close(fd)
-            raise RunBusyError(f"{run_dir}: another process writes this run ({holder}); follow it with "
-                               "File > Attach to run…, or train into another folder") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "started": datetime.now().isoformat(timespec="seconds")}).encode())
-        self._fd: int | None = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the lock
-            self._fd = None
-
-    def __del__(self) -> None:
-        self.release()
-
-
-def _holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
-        return f"pid {int(info['pid'])} on {str(info['host'])[:64]}, since {str(info['started'])[:32]}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "its details are unreadable"
-
-
-def writer_alive(run_dir: Path) -> bool:
-    """Whether a process holds the run folder's lock now (a reader's question: it takes the lock only for an
-    instant, on a descriptor it opens read-only, and never writes the lock file)."""
-    try:
-        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False  # no lock file: no writer has started there
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # refused while a writer holds its exclusive lock
-        return False
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # drops the instant's lock too
 
 
 def holds_run(folder: Path) -> bool:
@@ -403,15 +350,10 @@ def claim_new_dir(path: Path, root: Path | None = None) -> Path:
     the same second (or two sweeps' trials of one number) never share a folder. Inside a run folder
     (`root`), no folder on the way is a link."""
     path = Path(path)
-    if root is None:
-        path.parent.mkdir(parents=True, exist_ok=True)
     for n in range(1, 10_000):
         candidate = path if n == 1 else path.with_name(f"{path.name}-{n}")
         try:
-            if root is None:
-                candidate.mkdir()
-            else:
-                safe.make_folder(candidate, root)
+            safe.make_folder(candidate, root)  # its parents made where missing
             return candidate
         except FileExistsError:
             continue

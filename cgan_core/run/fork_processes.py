@@ -83,8 +83,8 @@ def child_pool(processes: int):
     try:
         yield pool
     except BaseException:
-        for process in list(getattr(pool, "_processes", None) or {}):
-            pool._processes[process].terminate()
+        for process in list((pool._processes or {}).values()):  # the executor's own table of its processes
+            process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

@@ -148,11 +148,11 @@ class GuardConfig:
             raise ConfigError(f"{path}: no such file") from None
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{path}: not a valid guard configuration ({exc})") from None
+        values = records.guard_settings(values, str(path))  # its one line names the file
         try:
-            values = records.guard_settings(values, str(path))
-            GuardConfig().replace(**values)
+            GuardConfig().replace(**values)  # how the settings combine
         except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}" if str(path) not in str(exc) else str(exc)) from None
+            raise ConfigError(f"{path}: {exc}") from None
         return values
 
 

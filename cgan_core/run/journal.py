@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 
 from cgan_core import records
-from cgan_core.errors import ConfigError
+from cgan_core.errors import CheckpointError, ConfigError
 from cgan_core.output import safe_files as safe
 from cgan_core.output.checkpoint import atomic_write_text
 
@@ -29,14 +29,14 @@ def begin(root: Path, intent: records.Intent) -> None:
 
 
 def read(root: Path, warn) -> records.Intent | None:
-    data = safe.read_bytes(root / FILE, root)
-    if data is None:
-        return None
     try:
+        data = safe.read_bytes(root / FILE, root, limit=MAX_BYTES)
+        if data is None:
+            return None
         if len(data) > MAX_BYTES:
-            raise ConfigError(f"{len(data)} bytes, more than a journal holds")
+            raise ConfigError(f"more than {MAX_BYTES} bytes, more than a journal holds")
         return records.decode_json(data, records.Intent, "")
-    except ConfigError as exc:
+    except (ConfigError, CheckpointError) as exc:  # not ours, or not a file (a link, a FIFO): set aside
         aside = root / f"{FILE}.refused-{time.time_ns()}"
         safe.move(root / FILE, aside, root)
         warn(f"{root / FILE}: not a journal this version wrote ({exc}); set aside as {aside.name}")

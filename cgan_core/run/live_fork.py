@@ -134,8 +134,11 @@ def _adopt(run: TrainingRun, variant: Variant, spent: float, forked: Forked) -> 
     run.stats = StatsBuffer(run.seconds, run.trainer.images_seen, run.config.stats_every, run.report_seconds)
     run.guard.take_snapshot(run.trainer.state_dict())
     saved = []
-    run.files.adopt(run.step_count, [*events, forked],
-                    lambda: (run.files.write_metrics(variant.rows), saved.append(run.save_checkpoint())))
+
+    def write() -> None:  # the variant's rows, then the checkpoint that commits the adoption
+        run.files.write_metrics(variant.rows)
+        saved.append(run.save_checkpoint())
+    run.files.adopt(run.step_count, [*events, forked], write)
     losses = variant.losses()
     return [*([losses] if losses is not None else []), *events, SnapshotTaken(run.step_count, run.snapshot_steps),
             *saved]

@@ -11,7 +11,7 @@ from typing import Annotated
 from msgspec import Meta
 
 from cgan_core import records
-from cgan_core.data import DATASETS, check_size_and_color
+from cgan_core.data import DATASETS, check_size_and_color, dataset_folder
 from cgan_core.errors import ConfigError, DataError
 from cgan_core.records import MAX_BATCH, MAX_LATENT, Count, DSteps, Fraction, LearningRate, Positive
 from cgan_core.step.augment import parse_policy
@@ -90,11 +90,18 @@ class TrainConfig:
         # Types and bounds by the annotations (a TOML file or a checkpoint may hold anything); then the names.
         records.convert(dataclasses.asdict(self), TrainConfig, "config", flags=True)
         get_preset(self.preset)
-        if self.dataset not in DATASETS and not _looks_like_path(self.dataset):
-            raise ConfigError(f"--dataset: unknown dataset {self.dataset!r} (available: {', '.join(DATASETS)}, "
-                              "or a folder)")
-        if self.dataset not in DATASETS and not Path(self.dataset).expanduser().exists():
-            raise ConfigError(f"{self.dataset}: no such folder (--dataset)")
+        if self.dataset not in DATASETS:
+            try:
+                exists = dataset_folder(self.dataset).exists()
+            except DataError as exc:
+                raise ConfigError(str(exc)) from None
+            except OSError:  # a name longer than a file name may be
+                exists = False
+            if not exists and not any(ch in self.dataset for ch in "/\\.~"):
+                raise ConfigError(f"--dataset: unknown dataset {self.dataset!r} (available: {', '.join(DATASETS)}, "
+                                  "or a folder)")
+            if not exists:
+                raise ConfigError(f"{self.dataset}: no such folder (--dataset)")
         try:
             check_size_and_color(self.image_size, self.color)  # the one check, shared with the data package
         except DataError as exc:
@@ -141,10 +148,6 @@ class TrainConfig:
             raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
         cls.from_dict(values, str(path))  # an unknown setting is refused, naming the file
         return values
-
-
-def _looks_like_path(name: str) -> bool:
-    return Path(name).expanduser().exists() or any(ch in name for ch in "/\\.~")
 
 
 def check_hparams(values: dict) -> None:

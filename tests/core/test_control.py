@@ -5,13 +5,13 @@ import csv
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
 from cgan_core.errors import ConfigError
 from cgan_core.run import commands as cmd
 from cgan_core.run.control import ControlInbox, parse, send, to_json
+from tests import waiting
 
 
 def test_every_command_survives_its_file_round_trip(tmp_path):
@@ -47,15 +47,6 @@ def cli(*args):
     return [sys.executable, "-m", "cgan_core", *map(str, args)]
 
 
-def wait_for(predicate, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def last_step(run) -> int:
     with open(run / "metrics.csv") as f:
         return max((int(r["step"]) for r in csv.DictReader(f)), default=0)
@@ -71,20 +62,21 @@ def test_a_live_cli_run_applies_an_lr_change_at_the_acknowledged_step_and_stops(
     proc = subprocess.Popen(cli("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--max-seconds", 120,
                                 "--out", run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: (run / "metrics.csv").is_file() and (run / "metrics.csv").stat().st_size > 500, 60)
+        waiting.until(lambda: (run / "metrics.csv").is_file() and (run / "metrics.csv").stat().st_size > 500, 60,
+                      "rows in metrics.csv")
         (run / "control" / "zz-bad.json").write_text("{oops")
         rc, _, err = cli_here("control", run, "--lr-d", 1e-5)  # the sender needs no process of its own
         assert rc == 0, err
-        assert wait_for(lambda: any(e["event"] == "control_applied" for e in events_of(run)), 30)
+        waiting.until(lambda: any(e["event"] == "control_applied" for e in events_of(run)), 30, "the command to be applied")
         # Variants of the live run: it waits for them, keeps them, then goes on from the one chosen.
         rc, _, err = cli_here("control", run, "--vary", "lr_d=0.5x,1x", "--steps", 8)
         assert rc == 0, err
-        assert wait_for(lambda: list((run / "variants").glob("step-*/results.md")), 60)
+        waiting.until(lambda: list((run / "variants").glob("step-*/results.md")), 60, "the variants' results")
         rc, _, err = cli_here("control", run, "--choose", "lr_d 0.5x")
         assert rc == 0, err
-        assert wait_for(lambda: any(e["event"] == "forked" for e in events_of(run)), 30)
+        waiting.until(lambda: any(e["event"] == "forked" for e in events_of(run)), 30, "the fork to be recorded")
         fork_step = next(e["step"] for e in events_of(run) if e["event"] == "forked")
-        assert wait_for(lambda: last_step(run) > fork_step + 8, 30)  # the run's own steps past the variant's
+        waiting.until(lambda: last_step(run) > fork_step + 8, 30, "the run's own steps past the variant's")
         assert cli_here("control", run, "--stop")[0] == 0
         out, err = proc.communicate(timeout=60)
     finally:

@@ -16,6 +16,7 @@ import torch
 from cgan_core.output.checkpoint import load_checkpoint
 from cgan_core.run import commands as cmd
 from cgan_core.run.control import send
+from tests import waiting
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 TINY = ["--preset", "studio-fast", "--batch-size", "8", "--seed", "3"]
@@ -24,16 +25,6 @@ TINY = ["--preset", "studio-fast", "--batch-size", "8", "--seed", "3"]
 def _train(*args, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cgan_core", "train", "--nproc", "2", *TINY, *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=ENV)
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _rows(run: Path) -> list[dict]:
@@ -68,14 +59,14 @@ def test_an_lr_change_lands_on_both_ranks_and_a_killed_rank_ends_the_run_resumab
                                  "120", "--out", str(run), "--dist-timeout", "20"],
                                 stderr=subprocess.PIPE, text=True, env=ENV)
     try:
-        _wait_for(lambda: len(_rows(run)) >= 20, 90, "20 steps in metrics.csv")
+        waiting.until(lambda: len(_rows(run)) >= 20, 90, "20 steps in metrics.csv")
         send(run, cmd.SetHParams({"lr_g": 1e-3}))
-        step = _wait_for(lambda: _acknowledged(run), 30, "the run to acknowledge the lr change")["step"]
-        _wait_for(lambda: int(_rows(run)[-1]["step"]) > step + 5, 30, "steps after the change")
+        step = waiting.until(lambda: _acknowledged(run), 30, "the run to acknowledge the lr change")["step"]
+        waiting.until(lambda: int(_rows(run)[-1]["step"]) > step + 5, 30, "steps after the change")
         lr = {int(r["step"]): float(r["lr_g"]) for r in _rows(run)}
         assert lr[step] == 4e-4 and lr[step + 1] == 1e-3 and lr[step + 5] == 1e-3  # from the acknowledged step on
-        _wait_for(lambda: list((run / "checkpoints").glob("step-*.pt")), 60, "a checkpoint")
-        os.kill(_wait_for(lambda: _rank_pid(launcher.pid, 1), 10, "rank 1's process"), signal.SIGKILL)
+        waiting.until(lambda: list((run / "checkpoints").glob("step-*.pt")), 60, "a checkpoint")
+        os.kill(waiting.until(lambda: _rank_pid(launcher.pid, 1), 10, "rank 1's process"), signal.SIGKILL)
         started = time.monotonic()
         _, err = launcher.communicate(timeout=60)
     finally:
@@ -123,7 +114,7 @@ def _interrupt_when_training(command: list[str], run: Path) -> subprocess.Comple
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
                                start_new_session=True)
     try:
-        _wait_for(lambda: len(_rows(run)) >= 10, 90, "10 steps in metrics.csv")
+        waiting.until(lambda: len(_rows(run)) >= 10, 90, "10 steps in metrics.csv")
         os.killpg(process.pid, signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from cgan_core.errors import RunBusyError
-from cgan_core.run.folder_writer import LOCK_FILE, claim_new_dir
+from cgan_core.run.folder_writer import claim_new_dir
 from cgan_core.run.loop import train
+from cgan_core.run.run_lock import LOCK_FILE
 from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import TrainConfig
 
@@ -40,12 +41,12 @@ def test_a_second_writer_is_refused_and_the_first_is_untouched(tmp_path, tiny_mn
 
 def test_the_lock_dies_with_its_process(tmp_path):
     """kill -9 leaves no stale lock: the kernel drops a flock with its process."""
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from cgan_core.run.folder_writer import RunLock; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from cgan_core.run.run_lock import RunLock; "
                                f"lock = RunLock({str(tmp_path)!r}); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        from cgan_core.run.folder_writer import RunLock
+        from cgan_core.run.run_lock import RunLock
 
         with pytest.raises(RunBusyError, match=f"pid {holder.pid} "):
             RunLock(tmp_path)
