@@ -60,10 +60,7 @@ def checkpoint_files(run_dir: Path) -> list[Path]:
     """A run's checkpoints of healthy states, newest first (never temp files, diverged states or names the
     run did not write)."""
     folder = Path(run_dir) / "checkpoints"
-    try:  # listed through its descriptor: a checkpoints/ that is a link is not looked into
-        listed = safe.names(folder, Path(run_dir))
-    except CheckpointError:
-        listed = []
+    listed = safe.names(folder, Path(run_dir))  # through its descriptor: a checkpoints/ that is a link is refused
     return sorted((folder / name for name in listed if CHECKPOINT_NAME.fullmatch(name)), reverse=True)
 
 
@@ -144,7 +141,7 @@ class RunFiles:
         self._metrics = None
         self._branch: records.Intent | None = None  # a branch whose first row is not written yet
         self.warnings: list[str] = []  # what opening the folder found to say (a journal set aside)
-        self._replay()
+        self.replayed = self._replay()  # a change a kill cut short was completed (or dropped) here
         self._columns = METRIC_COLUMNS  # metrics.csv's own columns once it is open (an older run keeps its own)
 
     # ---- config and logs ---------------------------------------------------------------------------
@@ -284,16 +281,17 @@ class RunFiles:
         self._log_intent(intent, 0)
         journal.clear(self.run_dir)
 
-    def _replay(self) -> None:
+    def _replay(self) -> bool:
         intent = journal.read(self.run_dir, self.warnings.append)
         if intent is None:
-            return
+            return False
         if intent.kind == "branch":
             self._complete_branch(intent, journal.logged(self.run_dir, intent.id))
-            return
+            return True
         if self.has_checkpoint(intent.commit_step):  # an adoption whose checkpoint was written: committed
             self._log_intent(intent, journal.logged(self.run_dir, intent.id))
         journal.clear(self.run_dir)
+        return True
 
     def _log_intent(self, intent: records.Intent, logged: int) -> None:
         """The intent's events from the `logged`-th on (a replay counts those a killed process wrote)."""

@@ -60,7 +60,11 @@ class TrainingRun:
         # The folder's lock first: a second writer is refused before it builds anything or touches a file.
         self.files = RunFiles(Path(out) if out else new_run_dir(canonical_name(config.preset)))
         self.run_dir = self.files.run_dir
+        for message in self.files.warnings:
+            warn(message)
         try:
+            if resume is not None and self.files.replayed:  # a change a kill cut short, completed: pick again
+                config, _, state = resume_point(resume, out, overrides, world, warn)
             self._build(config, dataset, state, overrides, guard, world, warn)
         except BaseException:
             self.files.close()  # a refused or failed start leaves the folder to the next writer

@@ -140,3 +140,49 @@ def test_a_hostile_journal_is_set_aside_in_one_line(tmp_path):
     assert not (run / journal.FILE).exists() and list(run.glob("journal.json.refused-*"))
     assert not (tmp_path / "outside").exists()
     files.close()
+
+
+def test_a_resume_after_a_killed_branch_goes_on_from_the_branch(tmp_path, tiny_mnist):
+    """The resume picks its checkpoint after the folder's journal is replayed: a branch to step 4 killed before
+    it moved anything resumes from step 4, not from the abandoned stretch's newest checkpoint."""
+    from cgan_core.run.training_run import TrainingRun
+    from cgan_core.step.config import TrainConfig
+
+    run = TrainingRun(TrainConfig(batch_size=8, preset="mlp-label-concat"), out=tmp_path / "run", dataset=tiny_mnist)
+    for _ in range(3):
+        run.step(), run.step()
+        run.save_checkpoint()  # steps 2, 4, 6
+    run.close()
+    files = RunFiles(run.run_dir)
+    with pytest.MonkeyPatch.context() as m:
+        kill_at(m, 2)  # the folder claimed (0) and the journal written (1), no checkpoint moved yet
+        with pytest.raises(Killed):
+            files.branch(4, lambda newest: RolledBack(newest, 4, "manual", 1e-4, 1e-4, True))
+    files.close()
+    warnings = []
+    resumed = TrainingRun(TrainConfig(batch_size=8, preset="mlp-label-concat"), resume=run.run_dir, dataset=tiny_mnist,
+                          warn=warnings.append)
+    assert resumed.step_count == 4 and [checkpoint_step(p) for p in checkpoint_files(run.run_dir)] == [4, 2]
+    assert len([e for e in read_events(run.run_dir) if isinstance(e, RolledBack)]) == 1
+    resumed.close()
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "metrics.csv", "checkpoints"])
+def test_a_link_inside_the_run_folder_is_refused_and_nothing_outside_is_written(tmp_path, tiny_mnist, cli_here, name):
+    """Issue 43: with RUN/events.jsonl (or metrics.csv) a link to a file outside, `train --resume` appended the
+    run's events (or rows) to it; checkpoints/ was entered without a check."""
+    run, outside = tmp_path / "run", tmp_path / "outside"
+    rc, _, err = cli_here("train", "--preset", "mlp-label-concat", "--batch-size", 8, "--steps", 3, "--out", run)
+    assert rc == 0, err
+    outside.mkdir()
+    (outside / "target").write_text("mine\n")
+    target = outside / "target" if name != "checkpoints" else outside
+    moved = run / f"{name}.moved"
+    (run / name).rename(moved)
+    (run / name).symlink_to(target)
+    before = {p.name: p.read_bytes() for p in outside.iterdir()}
+    rc, _, err = cli_here("train", "--resume", run, "--steps", 6)
+    assert rc != 0 and "Traceback" not in err
+    said = err.strip().splitlines()[-1]
+    assert said.startswith("cgan-studio: error: ") and "symbolic link" in said and name in said, err
+    assert {p.name: p.read_bytes() for p in outside.iterdir()} == before
