@@ -8,8 +8,9 @@ and the run acknowledges it in events.jsonl with the step at which it took effec
     {"command": "rollback", "step": 300} / {"command": "grid_interval", "every": 50}
     {"command": "set_guard", "values": {"window": 80}}
 
-The run reads the folder between steps (at most a few times a second), oldest file first, and removes
-each file it has applied. A file that is malformed, too large, not a regular file or a link is refused
+The run reads the folder between steps (at most a few times a second), oldest file first, marks each
+command it applies (NAME.json.applying) and removes it once applied: a run killed in between refuses the
+marked file when it starts again, so no command is applied twice. A file that is malformed, too large, not a regular file or a link is refused
 with an event that names it, moved into control/refused/ and never read again; it never stops the run.
 """
 from __future__ import annotations
@@ -34,6 +35,7 @@ REFUSED = "refused"  # control/refused/: the files a run would not apply, kept f
 POLL_SECONDS = 0.25
 MAX_BYTES = 64 * 1024  # a command is a few dozen bytes
 MAX_FILES_A_POLL = 64
+APPLYING = ".applying"  # NAME.json.applying: handed to the loop; a run killed before it finished never reapplies it
 # Each kind of control file (records.py holds its schema) and the command it becomes, by type.
 _COMMAND_OF = {
     records.SetHParamsRecord: lambda r: cmd.SetHParams(r.values.given()),
@@ -105,26 +107,34 @@ class ControlInbox:
             said, self._folder_refused = self._folder_refused, True
             return [] if said else [(FOLDER, None, f"{FOLDER}/ {problem}: not followed, nothing in it is read")]
         with os.scandir(self.folder) as entries:
-            names = sorted(e.name for e in entries if e.name.endswith(".json") and TMP_MARK not in e.name)
-        arrived = []
-        for name in [n for n in names if n not in self._handed_out][:MAX_FILES_A_POLL]:
+            listed = sorted(e.name for e in entries if TMP_MARK not in e.name)
+        # Left by a run killed while it applied them: never applied twice (the kill may have lost their effect
+        # with the steps since the last checkpoint; the user sends them again).
+        arrived = [(name.removesuffix(APPLYING), None, "the run stopped while applying it: not applied again")
+                   for name in listed if name.endswith(APPLYING) and name.removesuffix(APPLYING) not in self._handed_out]
+        for name, _, _ in arrived:
+            _set_aside(self.folder, name + APPLYING, name)
+        for name in [n for n in listed if n.endswith(".json") and n not in self._handed_out][:MAX_FILES_A_POLL]:
             command, why = _read_command(self.folder / name)
             if command is None:
                 _set_aside(self.folder, name)
-            else:
+            elif _rename(self.folder, name, name + APPLYING):  # applied at most once, whatever stops the run
                 self._handed_out.add(name)  # not read again while the loop applies it
+            else:  # a name too long to take the mark, or a file gone meanwhile: not applied
+                command, why = None, "cannot be marked as being applied (its name is too long, or it went)"
+                _set_aside(self.folder, name)
             arrived.append((name, command, why))
         return arrived
 
     def applied(self, name: str) -> None:
         """A command that was applied: its file goes (the loop acknowledges it in events.jsonl)."""
         self._handed_out.discard(name)
-        _remove(self.folder / name)
+        _remove(self.folder / (name + APPLYING))
 
     def refused(self, name: str) -> None:
         """A command that parsed but was refused when applied (a value out of bounds): set aside, kept."""
         self._handed_out.discard(name)
-        _set_aside(self.folder, name)
+        _set_aside(self.folder, name + APPLYING, name)
 
 
 def _not_a_plain_folder(folder: Path) -> str | None:
@@ -164,9 +174,18 @@ def _read_command(path: Path) -> tuple[object | None, str]:
         return None, str(exc)
 
 
-def _set_aside(folder: Path, name: str) -> None:
-    """Move a refused entry (a file, a link, a FIFO, a folder) into control/refused/, where it is never
-    read again; where that is not a plain folder, rename it in place out of the *.json pattern."""
+def _rename(folder: Path, name: str, new: str) -> bool:
+    try:
+        os.rename(folder / name, folder / new)  # rename moves a link itself, never what it points to
+        return True
+    except OSError:
+        return False
+
+
+def _set_aside(folder: Path, name: str, kept_as: str | None = None) -> None:
+    """Move a refused entry (a file, a link, a FIFO, a folder) into control/refused/ (as `kept_as`, its name
+    when it arrived), where it is never read again; where that is not a plain folder, rename it in place out
+    of the *.json pattern."""
     refused = folder / REFUSED
     if not os.path.lexists(refused):
         try:
@@ -174,7 +193,8 @@ def _set_aside(folder: Path, name: str) -> None:
         except OSError:
             pass
     # A name too long to take the prefix (the limit is 255 bytes) is set aside under a short one instead.
-    kept = name if len(name.encode()) <= 200 else f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.long-name"
+    kept = kept_as or name
+    kept = kept if len(kept.encode()) <= 200 else f"{hashlib.sha256(kept.encode()).hexdigest()[:16]}.long-name"
     target = refused / f"{time.time_ns():020d}-{kept}" if _not_a_plain_folder(refused) is None \
         else folder / f"{kept}.refused-{time.time_ns()}"
     try:

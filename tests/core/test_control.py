@@ -111,3 +111,24 @@ def test_control_off_ignores_the_folder(tmp_path, cli_here):
     assert json.loads(out.strip().splitlines()[-1])["steps"] == 300  # not stopped by the file
     assert not any(e["event"].startswith("control") for e in events_of(run))
     assert len(list((run / "control").iterdir())) == 1
+
+
+def test_a_command_is_applied_at_most_once_whatever_stops_the_run(tmp_path):
+    """Issue 43: killed between applying a command and deleting its file, the next start applied it again (a
+    try_variants would open a second fork). Now the file is marked while the loop applies it; a marked file
+    left by a killed run is refused when the folder is next read, kept in control/refused/ under its name."""
+    run = tmp_path / "run"
+    send(run, cmd.SetGridInterval(7))
+    inbox = ControlInbox(run)
+    [(name, command, _)] = inbox.poll(force=True)
+    assert command == cmd.SetGridInterval(7)
+    assert [p.name for p in (run / "control").iterdir()] == [name + ".applying"]  # handed out: marked
+    # ... and the run is killed here. The next start:
+    [(again, command, why)] = ControlInbox(run).poll(force=True)
+    assert again == name and command is None and "stopped while applying it: not applied again" in why
+    assert [p.name.split("-", 1)[1] for p in (run / "control" / "refused").iterdir()] == [name]
+    send(run, cmd.SetGridInterval(9))
+    inbox = ControlInbox(run)
+    [(name, command, _)] = inbox.poll(force=True)
+    inbox.applied(name)
+    assert not [p for p in (run / "control").iterdir() if p.name != "refused"]
