@@ -10,8 +10,9 @@ and the run acknowledges it in events.jsonl with the step at which it took effec
 
 The run reads the folder between steps (at most a few times a second), oldest file first, marks each
 command it applies (NAME.json.applying) and removes it once applied: a run killed in between refuses the
-marked file when it starts again, so no command is applied twice. A file that is malformed, too large, not a regular file or a link is refused
-with an event that names it, moved into control/refused/ and never read again; it never stops the run.
+marked file when it starts again, so no command is applied twice. A file that is malformed, too large,
+not a regular file or a link is refused with an event that names it, moved into control/refused/ and
+never read again; it never stops the run.
 """
 from __future__ import annotations
 
