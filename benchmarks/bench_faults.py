@@ -17,6 +17,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -156,7 +157,8 @@ def wait_for(condition, timeout: float, proc: subprocess.Popen | None = None, po
     deadline = time.monotonic() + timeout
     while not condition():
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the run ended early (rc {proc.returncode}): {proc.stderr.read()[-500:]}")
+            proc.log.seek(0)
+            raise RuntimeError(f"the run ended early (rc {proc.returncode}): {proc.log.read()[-500:]}")
         if time.monotonic() > deadline:
             raise TimeoutError("gave up waiting")
         time.sleep(poll)
@@ -273,6 +275,66 @@ def generated_control(c: Campaign, count: int, target: int, seed: int) -> None:
              applied=applied, internal_errors=internal + err_stop.count("internal error"))
 
 
+def journal_kills(c: Campaign) -> None:
+    """kill -9 at each file operation of a journaled change, in a real process (benchmarks/journal_kills.py): a
+    branch (an older checkpoint resumed) and a promote (`branch --promote`), each from a copy of one run; after
+    each kill a plain `--resume` must finish, lose no row, log the change at most once and keep its history
+    and its state telling one story."""
+    base = c.runs / "journal-base"
+    c.run_cli("train", "--out", base, "--steps", 60, "--config", c.config)
+    base_steps, _ = metrics_steps(base / "metrics.csv")
+    before = c.fingerprint()
+    for change in ("branch", "promote"):
+        n, broken, runs = 0, [], []
+        while True:
+            run = c.runs / f"journal-{change}-{n:02d}"
+            shutil.copytree(base, run)
+            act = (["train", "--resume", run / "checkpoints" / "step-000000020.pt", "--steps", 80, "--config", c.config]
+                   if change == "branch" else ["branch", run, "--vary", "lr_d=1x,2x", "--steps", 10,
+                                                "--promote", "lr_d 2x", "--processes", 1])
+            proc = subprocess.Popen([sys.executable, "-m", "benchmarks.journal_kills", str(n), *map(str, act)],
+                                    cwd=c.outside, env={**c.env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            _, err = proc.communicate(timeout=900)
+            c.tracebacks += "Traceback" in err
+            rc, _ = c.run_cli("train", "--resume", run, "--steps", 120, "--config", c.config)
+            problem = _journal_problem(run, base_steps, rc, change)
+            if problem:
+                broken.append(f"kill at {n}: {problem}")
+            runs.append(run)
+            if proc.returncode != -signal.SIGKILL:  # the change ended before the n-th operation: all tried
+                break
+            n += 1
+        print("\n".join(broken), file=sys.stderr)
+        c.record(f"kill -9 at each step of a {change}", n, runs[-1], not broken, before, broken=len(broken))
+
+
+def _journal_problem(run: Path, base_steps: list[int], rc: int, change: str) -> str:
+    from cgan_core.run.events import Forked, RolledBack
+    from cgan_core.run.folder_reader import changes_in_force, read_events
+
+    steps, cut = metrics_steps(run / "metrics.csv")
+    events = read_events(run)
+    if rc != 0:
+        return f"the resume exited {rc}"
+    if cut or steps[:len(base_steps)] != base_steps:
+        return "rows of the first stretch were lost or cut"
+    if change == "branch":
+        rollbacks = [e for e in events if isinstance(e, RolledBack)]
+        aside = sorted(p.parent.parent.name for p in (run / "abandoned").glob("*/checkpoints/step-*.pt"))
+        if len(rollbacks) > 1 or len(set(aside)) > 1 or (rollbacks and len(aside) != 2):
+            return f"{len(rollbacks)} rollbacks logged, abandoned checkpoints in {sorted(set(aside))}"
+        return ""
+    forks = [e for e in events if isinstance(e, Forked)]
+    in_force = [c.new for c in changes_in_force(events) if c.name == "lr_d"]
+    _, state = latest_checkpoint(run)
+    told = in_force[-1] if in_force else None
+    trained = state["hparams"]["lr_d"]
+    if len(forks) > 1 or (told is not None and abs(told - trained) > 1e-12) or (told is None and forks):
+        return f"{len(forks)} forks logged; the history says lr_d {told}, the state trains with {trained}"
+    return ""
+
+
 def hostile_models(c: Campaign) -> None:
     """Hostile generator and checkpoint files, each loaded by the CLI under a memory limit: one line, exit 1,
     nothing executed, nothing allocated past the limit."""
@@ -300,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--generated", type=int, default=1000, help="control files generated from the schemas")
-    parser.add_argument("--only", nargs="*", choices=["kills", "disk", "writers", "files", "generated"],
+    parser.add_argument("--only", nargs="*", choices=["kills", "disk", "writers", "files", "generated", "journal"],
                         help="some stages only")
     args = parser.parse_args(argv)
     c = Campaign(args.out.resolve())
@@ -308,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     c.run_cli("train", "--out", c.runs / "warm-up", "--steps", 20, "--config", c.config)  # the cache, once
     stages = {"kills": lambda: kills(c, args.kills, args.target, args.seed), "disk": lambda: full_disk(c, 200),
               "writers": lambda: second_writer_and_hostile_control(c, 200), "files": lambda: hostile_models(c),
-              "generated": lambda: generated_control(c, args.generated, 200, args.seed)}
+              "generated": lambda: generated_control(c, args.generated, 200, args.seed),
+              "journal": lambda: journal_kills(c)}
     for name in args.only or list(stages):
         stages[name]()
     summary = {"rows": c.rows, "tracebacks": c.tracebacks, "minutes": round((time.monotonic() - start) / 60, 1)}

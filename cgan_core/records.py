@@ -181,6 +181,14 @@ class Intent(Record):
     events: Annotated[tuple[dict[Text, Any], ...], Meta(max_length=64)] = ()
 
 
+class TrialAttributes(Struct, frozen=True):
+    """What a sweep reads back of a trial from the study's storage (shared with other machines and versions);
+    the other attributes are the trial's figures, shown as they are."""
+
+    heartbeat: Annotated[float, Meta(ge=0, le=1e11)] | None = None  # seconds since the epoch
+    run_dir: Annotated[str, Meta(min_length=1, max_length=4096)] | None = None
+
+
 class GeneratorKwargs(Record):
     """What a generator file asks to be built: within these, the largest model is a few hundred MB."""
 

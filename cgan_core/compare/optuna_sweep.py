@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cgan_core import records
 from cgan_core.errors import CganError, ConfigError, UsageError
 from cgan_core.processes import end_with
 from cgan_core.run.run_lock import writer_alive
@@ -133,6 +134,14 @@ def beat(trial) -> None:
     trial.set_user_attr(HEARTBEAT, time.time())
 
 
+def _folder_here(run_dir: str | None) -> Path | None:
+    """A trial's run folder when it is on this machine (another machine's path, or no path: None)."""
+    try:
+        return Path(run_dir) if run_dir is not None and Path(run_dir).is_dir() else None
+    except OSError:  # a name no file system here takes
+        return None
+
+
 def reclaim_dead_trials(study, quiet_seconds: float) -> list[int]:
     """Trials left running by a process that died, on a storage without heartbeats of its own (a journal
     file): no heartbeat in the storage for `quiet_seconds` (a trial of another machine sharing the storage
@@ -143,11 +152,14 @@ def reclaim_dead_trials(study, quiet_seconds: float) -> list[int]:
 
     reclaimed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        last = trial.user_attrs.get(HEARTBEAT)
-        if isinstance(last, (int, float)) and not isinstance(last, bool) and time.time() - last < quiet_seconds:
+        try:  # the storage is shared: what it holds is parsed like any record from outside
+            attrs = records.convert({k: trial.user_attrs.get(k) for k in (HEARTBEAT, "run_dir")},
+                                    records.TrialAttributes, f"trial {trial.number}")
+        except ConfigError:
+            attrs = records.TrialAttributes()  # no heartbeat, no folder: judged by its start alone
+        if attrs.heartbeat is not None and time.time() - attrs.heartbeat < quiet_seconds:
             continue
-        run_dir = trial.user_attrs.get("run_dir")
-        here = Path(run_dir) if isinstance(run_dir, str) and run_dir and Path(run_dir).is_dir() else None
+        here = _folder_here(attrs.run_dir)
         if here is not None and writer_alive(here):
             continue
         moved = [p.stat().st_mtime for p in (here.glob("*") if here is not None else []) if p.is_file()]
