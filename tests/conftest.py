@@ -46,7 +46,7 @@ FILE_SECONDS = {"test_sweep.py": 79, "test_distributed_cli.py": 59, "test_guard.
                 "test_faults.py": 30, "test_live_fork.py": 25, "test_quality_view.py": 24, "test_explore.py": 23,
                 "test_branch_cli.py": 21, "test_fastcpu.py": 20, "test_window.py": 19, "test_fail_paths.py": 19,
                 "test_autotune.py": 19, "test_control.py": 19, "test_distributed.py": 17, "test_metrics.py": 16,
-                "test_fuzz_records.py": 10, "test_orphans.py": 10}
+                "test_fuzz_records.py": 10, "test_orphans.py": 10, "test_journal.py": 10}
 
 
 def pytest_collection_modifyitems(config, items):
