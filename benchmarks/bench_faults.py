@@ -31,7 +31,7 @@ from cgan_core.output import checkpoint as ckpt
 from cgan_core.run.folder_writer import checkpoint_files, checkpoint_step, latest_checkpoint
 
 CONFIG = "checkpoint_every = 20\n"  # everything else as the preset and the CLI set it
-OWN_RUNS = ("warm-up", "killed", "shared")  # the campaign's own run folders; nothing else may appear in runs/
+OWN_RUNS = ("warm-up", "killed", "shared", "generated", "journal-")  # the campaign's own run folders (by prefix)
 MEMORY_LIMIT = 6 * 1024**3  # address space of a loader under test: a memory bomb fails, the machine stays up
 
 
@@ -95,7 +95,7 @@ class Campaign:
                     seen[str(path)] = "link:" + os.readlink(path)
                 elif path.is_file():
                     seen[str(path)] = hashlib.sha1(path.read_bytes()).hexdigest()
-        seen["runs/"] = ",".join(sorted(p.name for p in self.runs.iterdir() if p.name not in OWN_RUNS))
+        seen["runs/"] = ",".join(sorted(p.name for p in self.runs.iterdir() if not p.name.startswith(OWN_RUNS)))
         return seen
 
     def verdict(self, run: Path) -> dict:
@@ -283,13 +283,14 @@ def journal_kills(c: Campaign) -> None:
     base = c.runs / "journal-base"
     c.run_cli("train", "--out", base, "--steps", 60, "--config", c.config)
     base_steps, _ = metrics_steps(base / "metrics.csv")
+    oldest = checkpoint_files(base)[-1].name  # resumed with newer ones beside it: a branch
     before = c.fingerprint()
     for change in ("branch", "promote"):
         n, broken, runs = 0, [], []
         while True:
             run = c.runs / f"journal-{change}-{n:02d}"
             shutil.copytree(base, run)
-            act = (["train", "--resume", run / "checkpoints" / "step-000000020.pt", "--steps", 80, "--config", c.config]
+            act = (["train", "--resume", run / "checkpoints" / oldest, "--steps", 80, "--config", c.config]
                    if change == "branch" else ["branch", run, "--vary", "lr_d=1x,2x", "--steps", 10,
                                                 "--promote", "lr_d 2x", "--processes", 1])
             proc = subprocess.Popen([sys.executable, "-m", "benchmarks.journal_kills", str(n), *map(str, act)],
@@ -297,6 +298,8 @@ def journal_kills(c: Campaign) -> None:
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             _, err = proc.communicate(timeout=900)
             c.tracebacks += "Traceback" in err
+            if proc.returncode not in (0, -signal.SIGKILL):
+                broken.append(f"the {change} itself exited {proc.returncode}: {err.strip()[-300:]}")
             rc, _ = c.run_cli("train", "--resume", run, "--steps", 120, "--config", c.config)
             problem = _journal_problem(run, base_steps, rc, change)
             if problem:
