@@ -22,7 +22,7 @@ from cgan_core.run.events import RECORDED, from_line
 from cgan_core.run.guard import GuardConfig
 from cgan_core.step.config import TrainConfig
 
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 HOSTILE = st.one_of(  # the campaign's own list (bench_faults), and Hypothesis's search around it
     st.sampled_from(HOSTILE_VALUES + [-0.0]), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
@@ -143,7 +143,7 @@ def live_run(tmp_path_factory, tiny_mnist):
     run.close()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(control_files())
 def test_a_live_run_applies_or_refuses_any_control_file_and_trains_on(live_run, data):
     from cgan_core.run.control import ControlInbox

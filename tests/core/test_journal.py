@@ -167,23 +167,28 @@ def test_a_resume_after_a_killed_branch_goes_on_from_the_branch(tmp_path, tiny_m
     resumed.close()
 
 
-def test_a_link_inside_the_run_folder_is_refused_and_nothing_outside_is_written(tmp_path, cli_here):
+def test_a_link_inside_the_run_folder_is_refused_and_nothing_outside_is_written(tmp_path):
     """Issue 43: with RUN/events.jsonl (or metrics.csv) a link to a file outside, `train --resume` appended the
-    run's events (or rows) to it; checkpoints/ was entered without a check."""
-    import shutil
+    run's events (or rows) to it; checkpoints/ was entered without a check. The writer now refuses each in one
+    line (a CheckpointError: the CLI's one-line error), naming the file, and writes nothing through it."""
+    from cgan_core.errors import CheckpointError
 
-    trained, outside = tmp_path / "trained", tmp_path / "outside"
-    rc, _, err = cli_here("train", "--preset", "mlp-label-concat", "--batch-size", 8, "--steps", 3, "--out", trained)
-    assert rc == 0, err
+    outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "target").write_text("mine\n")
-    for name in ("events.jsonl", "metrics.csv", "checkpoints"):
-        run = shutil.copytree(trained, tmp_path / name)
-        (run / name).rename(run / f"{name}.moved")
+    writes = {"events.jsonl": lambda f: f.log(RolledBack(3, 2, "manual", 1e-4, 1e-4, True)),
+              "metrics.csv": lambda f: f.write_metrics([row(4)]),
+              "checkpoints": lambda f: f.save_checkpoint({"step": 4, "hparams": {}}, 4)}
+    for name, write in writes.items():
+        run = tmp_path / name
+        files = trained(run)
+        files.close()
+        if (run / name).exists():
+            (run / name).rename(run / f"{name}.moved")
         (run / name).symlink_to(outside / "target" if name != "checkpoints" else outside)
         before = {p.name: p.read_bytes() for p in outside.iterdir()}
-        rc, _, err = cli_here("train", "--resume", run, "--steps", 6)
-        assert rc != 0 and "Traceback" not in err, name
-        said = err.strip().splitlines()[-1]
-        assert said.startswith("cgan-studio: error: ") and "symbolic link" in said and name in said, err
+        with pytest.raises(CheckpointError) as refused:
+            write(RunFiles(run))  # a resume's first writes (RunFiles lists checkpoints/ when it opens)
+        said = str(refused.value)
+        assert "\n" not in said and "symbolic link" in said and name in said, said
         assert {p.name: p.read_bytes() for p in outside.iterdir()} == before, name
