@@ -105,10 +105,12 @@ def test_control_off_ignores_the_folder(tmp_path, cli_here):
     run = tmp_path / "run"
     (run / "control").mkdir(parents=True)
     send(run, cmd.Stop())
-    rc, out, err = cli_here("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--steps", 300,
+    # A run that reads its folder reads it before its first step (ControlInbox polls at once): 30 steps are
+    # as many as 300 to show the stop was never read.
+    rc, out, err = cli_here("train", "--preset", "mlp-label-concat", "--batch-size", 16, "--steps", 30,
                             "--control", "off", "--out", run)
     assert rc == 0, err
-    assert json.loads(out.strip().splitlines()[-1])["steps"] == 300  # not stopped by the file
+    assert json.loads(out.strip().splitlines()[-1])["steps"] == 30  # not stopped by the file
     assert not any(e["event"].startswith("control") for e in events_of(run))
     assert len(list((run / "control").iterdir())) == 1
 
