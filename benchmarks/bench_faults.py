@@ -1,6 +1,6 @@
 """Fault campaign: real runs of the default preset (studio-fast on MNIST, default settings but a checkpoint every
 20 steps, so kills land during checkpoint writes) under kill -9, a full disk, a second writer, hostile control
-files and hostile generator and checkpoint files (loaded under a memory limit).
+files, hostile generator and checkpoint files (loaded under a memory limit) and links in place of run files.
 
     .venv/bin/python -m benchmarks.bench_faults --kills 50 --out /tmp/faults
 
@@ -26,12 +26,13 @@ import time
 from pathlib import Path
 
 from benchmarks.fault_files import HOSTILE_CONTROL, generated_control_files, hostile_model_files
+from benchmarks.link_faults import links
 from cgan_core.errors import CganError
 from cgan_core.output import checkpoint as ckpt
 from cgan_core.run.folder_writer import checkpoint_files, checkpoint_step, latest_checkpoint
 
 CONFIG = "checkpoint_every = 20\n"  # everything else as the preset and the CLI set it
-OWN_RUNS = ("warm-up", "killed", "shared", "generated", "journal-")  # the campaign's own run folders (by prefix)
+OWN_RUNS = ("warm-up", "killed", "shared", "generated", "journal-", "links-")  # the campaign's own run folders (by prefix)
 MEMORY_LIMIT = 6 * 1024**3  # address space of a loader under test: a memory bomb fails, the machine stays up
 
 
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--generated", type=int, default=1000, help="control files generated from the schemas")
-    parser.add_argument("--only", nargs="*", choices=["kills", "disk", "writers", "files", "generated", "journal"],
+    parser.add_argument("--only", nargs="*", choices=["kills", "disk", "writers", "files", "generated", "journal", "links"],
                         help="some stages only")
     args = parser.parse_args(argv)
     c = Campaign(args.out.resolve())
@@ -374,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = {"kills": lambda: kills(c, args.kills, args.target, args.seed), "disk": lambda: full_disk(c, 200),
               "writers": lambda: second_writer_and_hostile_control(c, 200), "files": lambda: hostile_models(c),
               "generated": lambda: generated_control(c, args.generated, 200, args.seed),
-              "journal": lambda: journal_kills(c)}
+              "journal": lambda: journal_kills(c), "links": lambda: links(c)}
     for name in args.only or list(stages):
         stages[name]()
     summary = {"rows": c.rows, "tracebacks": c.tracebacks, "minutes": round((time.monotonic() - start) / 60, 1)}

@@ -1,13 +1,16 @@
 """The boundary: one schema for each record that comes from outside the process, and every bound stated once.
 
 A control file, a line of events.jsonl, config.json, a TOML or guard settings file, a checkpoint's
-settings and a generator file's header are parsed here, where they enter, into frozen typed values
-(msgspec, strict: a string is never taken for a number, nor a float for a count). Each bound below is
-also the CLI flag's. A record that does not fit is refused in one line naming its source and the field,
-as a ConfigError; past this module no code checks a value again, and none can crash on one.
+settings, a generator file's header and the rows of metrics.csv and quality.csv are parsed here, where
+they enter, into frozen typed values (msgspec, strict: a string is never taken for a number, nor a float
+for a count; a CSV row's numbers are read from their text). Each bound below is also the CLI flag's. A
+record that does not fit is refused in one line naming its source and the field, as a ConfigError (a CSV
+row is left out: a kill may have cut it); past this module no code checks a value again, and none can
+crash on one.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, Union
 
@@ -200,6 +203,39 @@ class GeneratorKwargs(Record):
 
 
 ClassNames = Annotated[tuple[Text, ...], Meta(min_length=1, max_length=MAX_CLASSES)]
+
+
+# ---- rows of a run's CSV files: each number read from its text (a NaN loss is a value, not an error) ----
+class MetricsRow(Struct, frozen=True):
+    """A metrics.csv row, by column name; the fields' order is the file's columns. A column a run begun by an
+    older version lacks (r_t, aug_p) reads as NaN: unknown, never 0."""
+
+    step: StepNumber
+    epoch: float = math.nan
+    d1: float = math.nan
+    d2: float = math.nan
+    g: float = math.nan
+    lr_g: float = math.nan
+    lr_d: float = math.nan
+    d_real: float = math.nan
+    d_fake: float = math.nan
+    grad_d: float = math.nan
+    grad_g: float = math.nan
+    seconds: float = math.nan
+    r_t: float = math.nan
+    aug_p: float = math.nan
+
+
+QualityFigures = Annotated[list[float], Meta(max_length=8 + 2 * MAX_CLASSES)]  # a quality.csv row past its step
+
+
+def csv_row(fields: object, schema: Any):
+    """A CSV row (a dict by column, or a list) as `schema`, or None for a row that is not one: cut short by
+    a kill or a full disk, or hostile (a step past MAX_STEP, a number that is not one)."""
+    try:
+        return msgspec.convert(fields, schema, strict=False)
+    except (msgspec.ValidationError, RecursionError):
+        return None
 
 
 _KINDS = {"int": "a whole number", "float": "a number", "str": "a string", "bool": "true or false",

@@ -71,6 +71,6 @@ class AttachedRun(QObject):
 def _class_names(run_dir: Path) -> list[str]:
     """From the run's generator file, when it has one yet; MNIST's digits otherwise."""
     try:
-        return [str(n) for n in json.loads(read_generator_metadata(run_dir / "generator.safetensors")["class_names"])]
+        return [str(n) for n in json.loads(read_generator_metadata(run_dir / "generator.safetensors", run_dir)["class_names"])]
     except (CganError, KeyError, ValueError):
         return [str(i) for i in range(10)]

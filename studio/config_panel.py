@@ -289,8 +289,8 @@ class ConfigPanel(QWidget):
             self.precision.setCurrentIndex(max(0, self.precision.findData(values.get("precision"))))
             for key, widget in [("latent_dim", self.latent_dim), ("batch_size", self.batch_size),
                                 ("seed", self.seed), ("steps", self.steps), *self.live_widgets.items()]:
-                if values.get(key) is not None:
-                    widget.setValue(type(widget.value())(values[key]))
+                if values.get(key) is not None:  # of its type (folder_reader.read_config), maybe past the box's range
+                    widget.setValue(min(max(type(widget.value())(values[key]), widget.minimum()), widget.maximum()))
         finally:
             self._loading = False
 

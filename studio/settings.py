@@ -6,6 +6,8 @@ import json
 
 from PySide6.QtCore import QSettings
 
+from cgan_core.step.config import written_settings
+
 
 def restore(window) -> None:
     settings = QSettings()
@@ -14,9 +16,13 @@ def restore(window) -> None:
     if settings.value("splitter") is not None:
         window.splitter.restoreState(settings.value("splitter"))
     try:
-        window.config_panel.load(json.loads(settings.value("config", "{}")))
-    except (TypeError, ValueError):
-        pass
+        saved = json.loads(settings.value("config", "{}"))
+    except (TypeError, ValueError, RecursionError):
+        saved = {}
+    values = written_settings(saved)  # each setting by its schema, as a run's config.json: what does not fit is left out
+    if isinstance(saved, dict) and isinstance(saved.get("preset_named"), bool):
+        values["preset_named"] = saved["preset_named"]
+    window.config_panel.load(values)
 
 
 def save(window) -> None:

@@ -7,12 +7,14 @@ reads one run's smoothed-ready losses, quality and markers; `differences(runs)` 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from cgan_core.errors import CganError
 from cgan_core.output.quality import objective
 from cgan_core.output.quality_file import load_reports
 from cgan_core.run.events import GuardGaveUp, HParamChange, RolledBack, RunFinished
@@ -28,7 +30,7 @@ class RunSummary:
     run_dir: Path
     config: dict
     steps: int
-    status: str  # running, finished, stopped, stopped by the guard, interrupted
+    status: str  # running, finished, stopped, stopped by the guard, interrupted, unreadable: why
     last_accuracy: float | None
     best_accuracy: float | None
     best_frechet: float | None
@@ -66,15 +68,21 @@ def scan(folder: Path) -> list[RunSummary]:
 
 
 def summarise(run_dir: Path) -> RunSummary:
+    """A run's row in the Runs view and `compare`; a run with a file that cannot be read (a link in its place)
+    is listed with the reason as its status."""
     config = read_config(run_dir)
-    events = read_events(run_dir)
     steps = last_step(run_dir)
-    reports = load_reports(run_dir)
+    try:
+        events = read_events(run_dir)
+        reports = load_reports(run_dir)
+    except CganError as exc:
+        return RunSummary(run_dir, config, steps, f"unreadable: {exc}", None, None, None, None,
+                          os.lstat(run_dir / "config.json").st_mtime, None)
     by = _rule(config)
     best = max(reports, key=lambda r: objective(r, by), default=None)
     return RunSummary(run_dir, config, steps, _status(run_dir, events), reports[-1].accuracy if reports else None,
                       best.accuracy if best else None, best.frechet if best else None, best.floor if best else None,
-                      (run_dir / "config.json").stat().st_mtime, objective(best, by) if best else None)
+                      os.lstat(run_dir / "config.json").st_mtime, objective(best, by) if best else None)
 
 
 def _rule(config: dict) -> BestBy:

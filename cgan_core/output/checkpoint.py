@@ -107,20 +107,20 @@ def save_checkpoint(path: Path, state: dict, root: Path | None = None) -> None:
     atomic_write_bytes(path, buffer.getvalue(), root)
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint with torch.load(weights_only=True); never falls back to full unpickling."""
+def load_checkpoint(path: Path, root: Path | None = None) -> dict:
+    """Load a checkpoint with torch.load(weights_only=True); never falls back to full unpickling. Its bytes
+    are read once (inside the run folder `root`, never through a link): what is scanned is what is loaded."""
     path = Path(path)
-    if not path.is_file():
+    data = read_bytes(path, root)
+    if data is None:
         raise CheckpointError(f"{path}: no such checkpoint")
-    with open(path, "rb") as f:
-        magic = f.read(4)
     # torch.load takes a file for a zip by its first bytes; zipfile.is_zipfile finds an archive anywhere
     # (one appended to a legacy pickle would pass it and then be loaded by torch's legacy, unscanned path).
-    if magic != ZIP_MAGIC or not zipfile.is_zipfile(path):
+    if data[:4] != ZIP_MAGIC or not zipfile.is_zipfile(io.BytesIO(data)):
         raise CheckpointError(f"{path}: not a checkpoint (truncated or corrupt)")
-    check_checkpoint_pickle(path)  # hostile pickles are refused before any unpickler runs
+    check_checkpoint_pickle(path, data)  # hostile pickles are refused before any unpickler runs
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files
         first_line = str(exc).splitlines()[0][:200]
         raise CheckpointError(f"{path}: cannot be loaded safely ({type(exc).__name__}: {first_line})") from None
@@ -159,10 +159,10 @@ def save_generator(path: Path, g: nn.Module, class_names: list[str], extra: dict
     atomic_write_bytes(path, st_save(tensors, metadata=generator_metadata(g, class_names, extra)), root)
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    if not path.is_file():
+def _read_safetensors(path: Path, root: Path | None) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    data = read_bytes(path, root)
+    if data is None:
         raise CheckpointError(f"{path}: no such generator file")
-    data = path.read_bytes()
     try:
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8 : 8 + header_len])
@@ -177,15 +177,17 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     return tensors, meta
 
 
-def read_generator_metadata(path: Path) -> dict[str, str]:
-    """A generator file's metadata only (step, preset, best accuracy, ...)."""
-    return _read_safetensors(Path(path))[1]
+def read_generator_metadata(path: Path, root: Path | None = None) -> dict[str, str]:
+    """A generator file's metadata only (step, preset, best accuracy, ...); inside the run folder `root`,
+    never read through a link."""
+    return _read_safetensors(Path(path), root)[1]
 
 
-def load_generator(path: Path) -> tuple[nn.Module, dict]:
-    """Rebuild a generator from its safetensors file alone, validating it before use."""
+def load_generator(path: Path, root: Path | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild a generator from its safetensors file alone, validating it before use (inside the run folder
+    `root`, never read through a link)."""
     path = Path(path)
-    tensors, meta = _read_safetensors(path)
+    tensors, meta = _read_safetensors(path, root)
     return generator_from_tensors(tensors, meta, str(path))
 
 

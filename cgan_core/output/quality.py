@@ -224,7 +224,7 @@ def best_so_far(path: Path, by: BestBy = BestBy.CLASSIFIER) -> tuple[float, floa
     if not path.is_file():
         return None
     try:
-        meta = read_generator_metadata(path)
+        meta = read_generator_metadata(path, path.parent)  # never through a link in the run folder
         return float(meta["accuracy"]), float(meta[BEST_DISTANCE_KEYS[by]])
     except (CheckpointError, KeyError, ValueError):
         return None

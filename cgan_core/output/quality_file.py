@@ -9,6 +9,7 @@ import csv
 import math
 from pathlib import Path
 
+from cgan_core import records
 from cgan_core.output.quality import QualityReport
 from cgan_core.output.safe_files import open_append, open_text
 
@@ -37,19 +38,19 @@ class QualityColumns:
         self.width = len(header)
 
     def report(self, r: list[str]) -> QualityReport | None:
-        """One row as a report, or None for a row cut short by a crash (or otherwise unreadable)."""
-        if len(r) != self.width or self.width < len(CLASSIFIER_COLUMNS) or not r[0].isascii() or not r[0].isdigit():
+        """One row as a report (its step and figures parsed by their schema), or None for a row cut short by
+        a crash or otherwise unreadable."""
+        if len(r) != self.width or self.width < len(CLASSIFIER_COLUMNS):
             return None
-        try:
-            numbers = [float(x) for x in r[1:]]
-        except ValueError:
+        step, numbers = records.csv_row(r[0], records.StepNumber), records.csv_row(r[1:], records.QualityFigures)
+        if step is None or numbers is None:
             return None
         accuracy, frechet, floor, diversity, seconds = numbers[:5]
         if not self.independent:
-            return QualityReport(int(r[0]), accuracy, tuple(numbers[5:]), frechet, floor, diversity, seconds)
+            return QualityReport(step, accuracy, tuple(numbers[5:]), frechet, floor, diversity, seconds)
         kid, kid_spread, intra_floor = numbers[5:8]
         k = self.classes
-        return QualityReport(int(r[0]), accuracy, tuple(numbers[8:8 + k]), frechet, floor, diversity, seconds,
+        return QualityReport(step, accuracy, tuple(numbers[8:8 + k]), frechet, floor, diversity, seconds,
                              kid, kid_spread, tuple(numbers[8 + k:8 + 2 * k]), intra_floor)
 
     def row(self, report: QualityReport) -> list[str]:
@@ -96,10 +97,14 @@ def append_report(run_dir: Path, report: QualityReport, class_names: list[str]) 
 def load_reports(run_dir: Path) -> list[QualityReport]:
     """A run's quality.csv as reports; [] when it has none. Rows a rollback abandoned stay in."""
     path = Path(run_dir) / QUALITY_FILE
-    if not path.is_file():
+    f = open_text(path, Path(run_dir))  # never through a link inside the run folder
+    if f is None:
         return []
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = list(csv.reader(f))
+    with f:
+        try:
+            rows = list(csv.reader(f))
+        except csv.Error:  # a field past the csv module's limit: not a file this version wrote
+            return []
     if not rows:
         return []
     columns = QualityColumns(rows[0])

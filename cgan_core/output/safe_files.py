@@ -1,14 +1,16 @@
 """Files inside a run folder, opened relative to it without following a link.
 
-Every write of a run (RunFiles, the one writer) names its run folder as `root`: each folder on the way is
-opened with O_DIRECTORY | O_NOFOLLOW from the one above it, and the file itself with O_NOFOLLOW, so a
-symbolic link anywhere inside the run folder (events.jsonl -> ~/.bashrc, checkpoints/ -> /tmp) is refused
-in one line, never followed: nothing outside the run folder is written through it. Without `root` (a file
-the user named: an export, a sample grid) the path is taken as given.
+Every write of a run (RunFiles, the one writer) and every read of one (folder_reader, the checkpoints and
+grids it loads) names its run folder as `root`: each folder on the way is opened with O_DIRECTORY |
+O_NOFOLLOW from the one above it, and the file itself with O_NOFOLLOW, so a symbolic link anywhere inside
+the run folder (events.jsonl -> ~/.bashrc, checkpoints/ -> /tmp) is refused in one line, never followed:
+nothing outside the run folder is read or written through it. Without `root` (a file the user named: an
+export, a generator to sample) a read takes the path as given; a write still refuses a link as the file.
 """
 from __future__ import annotations
 
 import errno
+import io
 import os
 import secrets
 import stat
@@ -25,7 +27,7 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 def _refused(path: Path, exc: OSError) -> CheckpointError | OSError:
     if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
         return CheckpointError(f"{path}: a symbolic link (or not a folder) inside the run folder: not followed, "
-                               "nothing is written through it")
+                               "nothing is read or written through it")
     return exc
 
 
@@ -88,24 +90,33 @@ def open_append(path: Path, root: Path | None = None):
     return os.fdopen(fd, "a", newline="", encoding="utf-8", errors="replace")
 
 
+def open_binary(path: Path, root: Path | None = None):
+    """A file to read in binary (seekable, fstat-able), or None when it is missing. Inside a run folder
+    (`root`): never through a link, and only a regular file. Without `root`: the path the user named."""
+    try:
+        if root is None:
+            return open(path, "rb")  # noqa: SIM115 (the caller closes it)
+        return os.fdopen(_open(path, root, os.O_RDONLY), "rb")
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: a folder, not a file") from None
+
+
 def read_bytes(path: Path, root: Path | None = None, limit: int | None = None) -> bytes | None:
     """A file's bytes (at most `limit` + 1 of them: more than `limit` says it is too large), or None when
     it is missing."""
-    try:
-        fd = _open(path, root, os.O_RDONLY)
-    except FileNotFoundError:
+    f = open_binary(path, root)
+    if f is None:
         return None
-    with os.fdopen(fd, "rb") as f:
+    with f:
         return f.read() if limit is None else f.read(limit + 1)
 
 
 def open_text(path: Path, root: Path | None = None):
     """A UTF-8 text file to read as a stream (a CSV's header without the rest), or None when it is missing."""
-    try:
-        fd = _open(path, root, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    return os.fdopen(fd, "r", newline="", encoding="utf-8", errors="replace")
+    f = open_binary(path, root)
+    return None if f is None else io.TextIOWrapper(f, encoding="utf-8", errors="replace", newline="")
 
 
 def atomic_write_bytes(path: Path, data: bytes, root: Path | None = None) -> None:

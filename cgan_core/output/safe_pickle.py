@@ -7,6 +7,7 @@ picklescan does; a global it cannot resolve is refused too.
 """
 from __future__ import annotations
 
+import io
 import pickletools
 import zipfile
 from pathlib import Path
@@ -66,11 +67,12 @@ def _check_members(path: Path, members: list[zipfile.ZipInfo]) -> None:
             raise CheckpointError(f"{path}: refused, its pickle is {m.file_size:,} bytes; nothing was loaded")
 
 
-def check_checkpoint_pickle(path: Path) -> None:
-    """Raise CheckpointError naming `path` and the global when its pickle steps outside the allow-list."""
+def check_checkpoint_pickle(path: Path, data: bytes | None = None) -> None:
+    """Raise CheckpointError naming `path` and the global when its pickle steps outside the allow-list
+    (the file's `data` when it was read already)."""
     path = Path(path)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as archive:
             members = archive.infolist()
             _check_members(path, members)
             pickles = [m for m in members if m.filename.endswith(".pkl")]

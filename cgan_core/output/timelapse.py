@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cgan_core.output.safe_files import atomic_write_bytes, make_folder
+from cgan_core.errors import CganError
+from cgan_core.output.safe_files import atomic_write_bytes, make_folder, read_bytes
+from cgan_core.output.safe_files import names as names_in
 
 FOLDER = "grids"
-_NAME = re.compile(r"step-(\d{9})\.png$")
+_NAME = re.compile(r"step-(\d{9})\.png")
+MAX_GRID_BYTES = 64 * 1024 * 1024  # a grid is a few kB; a PNG is never read whole past this
 
 
 def grid_path(run_dir: Path, step: int) -> Path:
@@ -29,27 +32,37 @@ def save_grid_image(run_dir: Path, step: int, image: np.ndarray) -> Path:
     return path
 
 
+def _steps(run_dir: Path) -> list[int]:
+    """The steps of the saved grids, in order: names the run did not write are ignored, and grids/ is read
+    through its descriptor (a grids/ that is a link is refused)."""
+    names = names_in(Path(run_dir) / FOLDER, Path(run_dir))
+    return sorted(int(m.group(1)) for name in names if (m := _NAME.fullmatch(name)))
+
+
 def grids_after(run_dir: Path, step: int) -> list[Path]:
     """The grids of the stretch past `step` (a rollback or an older checkpoint resumed abandons them)."""
-    return [p for p in (Path(run_dir) / FOLDER).glob("step-*.png") if (m := _NAME.search(p.name)) and int(m.group(1)) > step]
+    return [grid_path(run_dir, s) for s in _steps(run_dir) if s > step]
 
 
-def _read(path: Path) -> np.ndarray | None:
+def _read(run_dir: Path, step: int) -> np.ndarray | None:
+    """A grid as uint8 (H, W, C); None when it is unreadable, a link, or a PNG that would decode to gigabytes."""
     try:
-        with Image.open(path) as image:
+        data = read_bytes(grid_path(run_dir, step), Path(run_dir), limit=MAX_GRID_BYTES)
+        if data is None or len(data) > MAX_GRID_BYTES:
+            return None
+        with Image.open(io.BytesIO(data)) as image:
             array = np.asarray(image.convert("L" if image.mode in ("L", "P", "1") else "RGB"))
-    except (OSError, Image.DecompressionBombError):  # unreadable, or a PNG that would decode to gigabytes
+    except (OSError, CganError, Image.DecompressionBombError):
         return None
     return array[:, :, None] if array.ndim == 2 else array
 
 
 def newest_grid(run_dir: Path, after: int = -1) -> tuple[int, np.ndarray] | None:
     """The newest saved grid, if it is newer than step `after` (a live run being followed)."""
-    steps = sorted(int(m.group(1)) for p in (Path(run_dir) / FOLDER).glob("step-*.png") if (m := _NAME.search(p.name)))
-    for step in reversed(steps):
+    for step in reversed(_steps(run_dir)):
         if step <= after:
             return None
-        array = _read(grid_path(run_dir, step))
+        array = _read(run_dir, step)
         if array is not None:
             return step, array
     return None
@@ -59,14 +72,11 @@ def load_timelapse(run_dir: Path) -> list[tuple[int, np.ndarray]]:
     """(step, uint8 (H, W, C)) in step order; unreadable files are skipped. All frames share the
     size of the first (a grid of another size, e.g. after a change of N per class, is left out)."""
     frames = []
-    for path in sorted((Path(run_dir) / FOLDER).glob("step-*.png")):
-        match = _NAME.search(path.name)
-        if not match:
-            continue
-        array = _read(path)
+    for step in _steps(run_dir):
+        array = _read(run_dir, step)
         if array is None:
             continue
         if frames and array.shape != frames[0][1].shape:
             continue
-        frames.append((int(match.group(1)), array))
+        frames.append((step, array))
     return frames

@@ -8,21 +8,26 @@ import io
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cgan_core.errors import DataError
+from cgan_core import records
+from cgan_core.errors import CganError, DataError
 from cgan_core.output.checkpoint import load_generator
 from cgan_core.output.quality_file import QUALITY_FILE, QualityColumns
+from cgan_core.output.safe_files import open_binary, open_text, read_bytes
 from cgan_core.output.sampling import make_grid, to_uint8
 from cgan_core.output.timelapse import newest_grid
 from cgan_core.run.events import BestSaved, Forked, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
+from cgan_core.step.config import written_settings
 from cgan_core.step.trainer import STAT_NAMES
 
 LOSS_NAMES = ("d1", "d2", "g")
+MAX_CONFIG_BYTES = 1024 * 1024  # config.json is about 1 kB
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,10 @@ def split_branches(steps: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     return np.array(live, dtype=np.int64), abandoned
 
 
-def generator_grid(path: Path, per_class: int = 8, seed: int = 0) -> SampleGrid:
-    """A one-row-per-class grid from a generator file, with fixed noise from `seed`."""
-    g, info = load_generator(path)
+def generator_grid(path: Path, per_class: int = 8, seed: int = 0, root: Path | None = None) -> SampleGrid:
+    """A one-row-per-class grid from a generator file (inside the run folder `root`: never through a link),
+    with fixed noise from `seed`."""
+    g, info = load_generator(path, root)
     z = torch.randn(per_class, g.latent_dim, generator=torch.Generator().manual_seed(seed)).repeat(g.num_classes, 1)
     labels = torch.arange(g.num_classes).repeat_interleave(per_class)
     with torch.no_grad():
@@ -70,35 +76,44 @@ def generator_grid(path: Path, per_class: int = 8, seed: int = 0) -> SampleGrid:
 def read_metrics(path: Path, names: tuple[str, ...] = LOSS_NAMES, optional: tuple[str, ...] = ("seconds",)
                  ) -> tuple[np.ndarray, dict]:
     """(steps, {name: values}) of a metrics.csv as written, branches included: the one reader of the file
-    for the history, the Runs view and exports. A row that a kill or a full disk cut short (its last one,
-    or any row with a field missing or unreadable) is left out; a file without the `names` columns is
-    refused; an `optional` column an older run lacks reads as 0."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+    for the history, the Runs view and exports. Each row is parsed by its schema (records.MetricsRow); a row
+    that a kill or a full disk cut short (its last one, or any row with a field missing or unreadable) is
+    left out; a file without the `names` columns is refused; an `optional` column an older run lacks reads
+    as 0. The file is opened in its folder without following a link."""
+    path = Path(path)
+    f = open_text(path, path.parent)
+    if f is None:
+        raise DataError(f"{path}: no such metrics file")
+    with f:
         reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [n for n in ("step", *names) if n not in header]
-        if missing:
-            raise DataError(f"{path}: malformed metrics file (no {', '.join(missing)} column)")
-        wanted = (*names, *(n for n in optional if n in header))
-        steps, values = [], []
-        for row in reader:
-            try:
-                parsed = [float(row[n]) for n in wanted]
-                step = int(row["step"])
-            except (TypeError, ValueError):
-                continue
-            steps.append(step)
-            values.append(parsed)
+        try:
+            header = reader.fieldnames or []
+            missing = [n for n in ("step", *names) if n not in header]
+            if missing:
+                raise DataError(f"{path}: malformed metrics file (no {', '.join(missing)} column)")
+            wanted = (*names, *(n for n in optional if n in header))
+            rows = [row for row in map(_metrics_row, reader) if row is not None]
+        except csv.Error as exc:  # a field past the csv module's limit: not a file a run wrote
+            raise DataError(f"{path}: malformed metrics file ({exc})") from None
+    steps = [row.step for row in rows]
+    values = [[getattr(row, n) for n in wanted] for row in rows]
     table = np.array(values, dtype=np.float64).reshape(len(values), len(wanted))
     columns = {n: table[:, i] for i, n in enumerate(wanted)}
     columns.update({n: np.zeros(len(steps)) for n in optional if n not in columns})
     return np.array(steps, dtype=np.int64), columns
 
 
+def _metrics_row(row: dict) -> records.MetricsRow | None:
+    """A row by its schema; an empty field is a figure not written (NaN), a key None: more fields than columns."""
+    if None in row:
+        return None
+    return records.csv_row({name: text for name, text in row.items() if text != ""}, records.MetricsRow)
+
+
 def load_history(run_dir: Path) -> RunHistory:
     run_dir = Path(run_dir)
     metrics = run_dir / "metrics.csv"
-    if not metrics.is_file():
+    if not os.path.lexists(metrics):
         raise DataError(f"{run_dir}: not a run directory (no metrics.csv)")
     steps, read = read_metrics(metrics)
     columns = {k: read[k].astype(np.float32) for k in LOSS_NAMES}
@@ -111,8 +126,7 @@ def load_history(run_dir: Path) -> RunHistory:
     changes = changes_in_force(events)
     rollbacks = [e for e in events if isinstance(e, RolledBack)]
     best = [e.step for e in events if isinstance(e, BestSaved)]
-    config_file = run_dir / "config.json"
-    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    config = read_config(run_dir)
     for change in changes:  # the hyperparameters in force at the end, not those the run began with
         config[change.name] = change.new
     for event in rollbacks[-1:]:  # the last rollback's learning rates (with its backoff), unless changed since
@@ -120,7 +134,7 @@ def load_history(run_dir: Path) -> RunHistory:
             if not any(c.name == name and c.step > event.to_step for c in changes):
                 config[name] = getattr(event, name)
     generator = run_dir / "generator.safetensors"
-    grid = generator_grid(generator) if generator.is_file() else None
+    grid = generator_grid(generator, root=run_dir) if os.path.lexists(generator) else None
     return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks,
                       best[-1] if best and (run_dir / "best.safetensors").is_file() else None, recorded, tuple(events))
 
@@ -155,40 +169,47 @@ def changes_in_force(events: list) -> list[HParamChange]:
 
 
 def read_events(run_dir: Path) -> list:
-    """A run's events.jsonl as event dataclasses (the schema RunFiles writes); unknown kinds and lines
-    cut short by a crash are skipped."""
-    path = Path(run_dir) / "events.jsonl"
-    if not path.is_file():
+    """A run's events.jsonl as event dataclasses (each line parsed by its schema, events.from_line);
+    unknown kinds and lines cut short by a crash are skipped."""
+    data = read_bytes(Path(run_dir) / "events.jsonl", Path(run_dir))  # never through a link
+    if data is None:
         return []
-    return [event for event in map(from_line, path.read_text().splitlines()) if event is not None]
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    return [event for event in map(from_line, lines) if event is not None]
 
 
 def is_run(folder: Path) -> bool:
-    return (Path(folder) / "config.json").is_file()
+    """Whether `folder` holds a run: its config.json is a file (a link in its place is not one)."""
+    try:
+        return stat.S_ISREG(os.lstat(Path(folder) / "config.json").st_mode)
+    except OSError:
+        return False
 
 
 def read_config(run_dir: Path) -> dict:
-    """config.json as written when the run started; {} when it is missing or unreadable."""
+    """config.json as written when the run started, each setting parsed by its schema (written_settings:
+    one that does not fit is left out); {} when it is missing or unreadable."""
     try:
-        config = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_bytes(Path(run_dir) / "config.json", Path(run_dir), limit=MAX_CONFIG_BYTES)
+        return written_settings(json.loads(data)) if data and len(data) <= MAX_CONFIG_BYTES else {}
+    except (CganError, OSError, ValueError, RecursionError):
         return {}
-    return config if isinstance(config, dict) else {}
 
 
 def last_step(run_dir: Path) -> int:
     """The last complete row's step, read from the file's end (a long run's metrics.csv has ~10^5 rows)."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file():
+    try:
+        f = open_binary(Path(run_dir) / "metrics.csv", Path(run_dir))
+    except CganError:
         return 0
-    with open(path, "rb") as f:
+    if f is None:
+        return 0
+    with f:
         f.seek(0, 2)
         f.seek(max(0, f.tell() - 4096))
-        lines = [line for line in f.read().decode(errors="replace").split("\n")[:-1] if line and line[0].isdigit()]
-    try:
-        return int(lines[-1].split(",")[0]) if lines else 0
-    except ValueError:
-        return 0
+        lines = f.read().decode(errors="replace").split("\n")[:-1]
+    steps = [records.csv_row(line.split(",", 1)[0], records.StepNumber) for line in lines]
+    return next((step for step in reversed(steps) if step is not None), 0)
 
 
 # ---- following a live run ----------------------------------------------------------------------------------
@@ -201,21 +222,25 @@ class _Appended:
     resume truncates metrics.csv and quality.csv past its checkpoint, atomically) is read again from its
     start, and `rewound` says so."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.offset, self.inode, self.rewound = path, 0, None, False
+    def __init__(self, path: Path, root: Path) -> None:
+        self.path, self.root, self.offset, self.inode, self.rewound = path, root, 0, None, False
 
     def lines(self) -> list[str]:
+        """The new whole lines; none while the file is missing, or is a link (never read through)."""
         try:
-            with open(self.path, "rb") as f:
-                info = os.fstat(f.fileno())
-                self.rewound = self.inode is not None and (info.st_ino != self.inode or info.st_size < self.offset)
-                if self.rewound:
-                    self.offset = 0
-                self.inode = info.st_ino
-                f.seek(self.offset)
-                data = f.read()
-        except FileNotFoundError:
+            f = open_binary(self.path, self.root)
+        except CganError:
             return []
+        if f is None:
+            return []
+        with f:
+            info = os.fstat(f.fileno())
+            self.rewound = self.inode is not None and (info.st_ino != self.inode or info.st_size < self.offset)
+            if self.rewound:
+                self.offset = 0
+            self.inode = info.st_ino
+            f.seek(self.offset)
+            data = f.read()
         end = data.rfind(b"\n") + 1
         self.offset += end
         return data[:end].decode("utf-8", errors="replace").splitlines()
@@ -227,9 +252,9 @@ class RunTail:
         if not is_run(self.run_dir):
             raise DataError(f"{self.run_dir}: not a run directory (no config.json)")
         self.config = read_config(self.run_dir)
-        self._metrics = _Appended(self.run_dir / "metrics.csv")
-        self._events = _Appended(self.run_dir / "events.jsonl")
-        self._quality = _Appended(self.run_dir / QUALITY_FILE)
+        self._metrics = _Appended(self.run_dir / "metrics.csv", self.run_dir)
+        self._events = _Appended(self.run_dir / "events.jsonl", self.run_dir)
+        self._quality = _Appended(self.run_dir / QUALITY_FILE, self.run_dir)
         self._header: list[str] | None = None
         self._quality_columns: QualityColumns | None = None
         self._grid_step = -1
@@ -242,7 +267,10 @@ class RunTail:
             found.append(chunk)
         found += [e for e in map(from_line, self._events.lines()) if e is not None]
         found += self._new_reports()
-        grid = newest_grid(self.run_dir, self._grid_step)
+        try:
+            grid = newest_grid(self.run_dir, self._grid_step)
+        except CganError:  # grids/ is a link: never read through
+            grid = None
         if grid is not None:
             self._grid_step = grid[0]
             found.append(grid)
@@ -263,26 +291,19 @@ class RunTail:
             self._header = None
         if self._header is None and lines:
             self._header, lines = lines[0].split(","), lines[1:]
-        rows = [r for r in csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=self._header)] if lines else []
-        steps, values, last = [], [], None
-        for row in rows:  # a row this version cannot read is skipped, never the whole look
-            try:
-                # A column an older version did not write (r_t) reads as NaN: shown as unknown, never as 0.
-                parsed = [float(row[n]) if n in self._header else math.nan for n in STAT_NAMES]
-                steps.append(int(row["step"]))
-            except (KeyError, TypeError, ValueError):
-                continue
-            values.append(parsed)
-            last = row
-        if last is None:
+        try:  # a row this version cannot read is skipped, never the whole look
+            rows = [r for r in map(_metrics_row, csv.DictReader(io.StringIO("\n".join(lines)), fieldnames=self._header))
+                    if r is not None] if lines else []
+        except csv.Error:
+            rows = []
+        if not rows:
             return None
-        return LossChunk(np.array(steps, dtype=np.int64), np.array(values, dtype=np.float32), STAT_NAMES,
-                         _number(last.get("epoch")), 0, _number(last.get("seconds")), 0.0)
+        # A column an older version did not write (r_t) reads as NaN: shown as unknown, never as 0.
+        values = [[getattr(row, n) for n in STAT_NAMES] for row in rows]
+        last = rows[-1]
+        return LossChunk(np.array([row.step for row in rows], dtype=np.int64), np.array(values, dtype=np.float32),
+                         STAT_NAMES, _known(last.epoch), 0, _known(last.seconds), 0.0)
 
 
-
-def _number(text) -> float:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return 0.0
+def _known(value: float) -> float:
+    return value if math.isfinite(value) else 0.0

@@ -36,8 +36,7 @@ from cgan_core.run import journal
 from cgan_core.run.events import to_record
 from cgan_core.run.run_lock import RunLock
 
-METRIC_COLUMNS = ("step", "epoch", "d1", "d2", "g", "lr_g", "lr_d", "d_real", "d_fake", "grad_d", "grad_g", "seconds",
-                  "r_t", "aug_p")
+METRIC_COLUMNS = records.MetricsRow.__struct_fields__  # its schema is what the reader parses each row by
 ADDED_COLUMNS = {"r_t", "aug_p"}  # columns a run begun by an older version lacks
 KEEP_CHECKPOINTS = 3
 GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
@@ -82,7 +81,7 @@ def latest_checkpoint(path: Path, warn: Callable[[str], None] = lambda msg: None
         if before is not None and checkpoint_step(candidate) > before:
             continue
         try:
-            return candidate, ckpt.load_checkpoint(candidate)
+            return candidate, ckpt.load_checkpoint(candidate, path)  # never through a link in the run folder
         except CheckpointError as exc:
             problems.append(str(exc))
             warn(f"{exc}; trying the previous checkpoint")

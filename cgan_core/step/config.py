@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import typing
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 from msgspec import Meta
 
 from cgan_core import records
@@ -47,7 +49,8 @@ class TrainConfig:
 
     preset: records.Text = DEFAULT_PRESET
     dataset: records.Text = "mnist"  # a name in DATASETS, or a folder (IDX files, CIFAR-10 binary, images by class)
-    image_size: int | None = None  # 28, 32 or 64: resize; None keeps the data's size (32 for image folders)
+    # 28, 32 or 64: resize; None keeps the data's size (32 for image folders)
+    image_size: Annotated[int, Meta(ge=8, le=1024)] | None = None
     color: records.Text = "keep"  # keep, grey or rgb
     steps: Count | None = None
     epochs: Positive | None = None
@@ -148,6 +151,28 @@ class TrainConfig:
             raise ConfigError(f"{path}: not a valid TOML file ({exc})") from None
         cls.from_dict(values, str(path))  # an unknown setting is refused, naming the file
         return values
+
+
+# What a run writes into config.json beside its settings (training_run.py).
+WRITTEN_FIELDS = {"world_size": Annotated[int, Meta(ge=1, le=65_536)],
+                  "global_batch_size": Annotated[int, Meta(ge=1, le=MAX_BATCH * 65_536)]}
+
+
+def written_settings(values: object) -> dict:
+    """config.json as a viewer reads it (the history, the Runs view, Attach): each setting parsed alone by its
+    schema, TrainConfig's annotations and WRITTEN_FIELDS. One that is unknown (a setting an older version
+    had) or does not fit is left out and the rest is shown; what is kept is of its type, within its bounds."""
+    if not isinstance(values, dict):
+        return {}
+    schemas = {**typing.get_type_hints(TrainConfig, include_extras=True), **WRITTEN_FIELDS}
+    kept = {}
+    for name, value in values.items():
+        if name in schemas:
+            try:
+                kept[name] = msgspec.convert(value, schemas[name], strict=True)
+            except (msgspec.ValidationError, RecursionError):
+                continue
+    return kept
 
 
 def check_hparams(values: dict) -> None:

@@ -156,3 +156,45 @@ def test_a_live_run_applies_or_refuses_any_control_file_and_trains_on(live_run, 
     assert not [e for e in events if type(e).__name__ == "RunFinished"]
     live_run.step()  # and the run trains on
     assert not list((live_run.run_dir / "control").glob("*.json"))  # each file applied or set aside
+
+
+@pytest.fixture(scope="module")
+def written_run(tmp_path_factory):
+    """A run folder as a run writes it, and its two CSV files' text."""
+    from tests.core.test_hostile_records import _real_run
+
+    run = tmp_path_factory.mktemp("rows")
+    _real_run(run)
+    (run / "generator.safetensors").unlink()  # rebuilding it each example would take most of the test's time
+    return run, {name: (run / name).read_text(encoding="utf-8") for name in ("metrics.csv", "quality.csv")}
+
+
+CSV_TEXT = st.one_of(st.sampled_from(["", "nan", "-inf", "1e400", "9" * 40, "-1", "1.5", "0x10", " 3", '"', "a,b"]),
+                     st.integers(-(2**70), 2**70).map(str), st.floats().map(repr), st.text(max_size=8))
+
+
+@FUZZ
+@given(st.sampled_from(["metrics.csv", "quality.csv"]), st.lists(CSV_TEXT, min_size=1, max_size=40))
+@example("metrics.csv", ["9" * 30] + ["0.5"] * 13)  # a step past int64: np.array raised OverflowError
+@example("quality.csv", ["9" * 30] + ["0.5"] * 28)
+def test_a_hostile_csv_row_is_left_out_never_raised(written_run, name, fields):
+    """Issue 43: metrics.csv and quality.csv rows were read by hand, field by field; a step past int64 crashed
+    the history, the Runs view and Attach. Each row is now parsed by its schema (records.MetricsRow, the
+    quality row's step and figures): a hostile row is left out, the others read."""
+    import csv
+    import io
+
+    from cgan_core.compare.summary import summarise
+    from cgan_core.output.quality_file import load_reports
+    from cgan_core.run.folder_reader import RunTail, last_step, load_history
+    run, pristine = written_run
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(fields)
+    (run / name).write_text(pristine[name] + line.getvalue(), encoding="utf-8")
+    (run / ({"metrics.csv", "quality.csv"} - {name}).pop()).write_text(pristine[({"metrics.csv", "quality.csv"} - {name}).pop()])
+    history = load_history(run)
+    assert history.steps[:2].tolist() == [1, 2] and all(0 <= s <= records.MAX_STEP for s in history.steps.tolist())
+    assert 0 <= last_step(run) <= records.MAX_STEP
+    assert [r.step for r in load_reports(run)][:1] == [2]
+    assert summarise(run).steps == last_step(run)
+    RunTail(run).poll()

@@ -97,11 +97,16 @@ def test_intra_class_frechet_is_per_class():
     assert per_class[0] < 0.2 and per_class[1] > 3.5
 
 
-def test_independent_figures_on_mnist_read_the_known_cases(small_sets):
+def test_independent_figures_on_mnist_read_the_known_cases(small_sets, monkeypatch):
     """Random-CNN features on real digits: unseen real images sit at the floor, replayed training images
     are flagged, one image a class is precise but covers nothing, noise is bad on every figure."""
     from cgan_core.data import load_mnist
+    from cgan_core.output import independent
     from cgan_core.output.independent import RandomFeatures, features, independent_figures, set_figures
+
+    # CAS's classifiers see 4,000 images instead of 10,000: real digits still score about 0.8, well clear of
+    # the 0.7 asked below, in 40% of the time.
+    monkeypatch.setattr(independent, "CAS_IMAGES", 4_000)
 
     train, test = small_sets
     names, n = train.class_names, 300

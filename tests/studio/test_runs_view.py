@@ -55,6 +55,25 @@ def test_the_runs_view_lists_overlays_and_compares(qtbot, runs_folder):
     assert opened == [runs_folder / "fast"]
 
 
+def test_a_run_whose_config_json_is_hostile_opens_with_what_fits(qtbot, window, tmp_path):
+    """Issue 43: config.json was read without a schema; a seed past 2^31 (one the CLI allows) or a string
+    learning rate raised from the config panel and the Runs view. Each setting is now parsed alone: what
+    does not fit is left out, the rest shown."""
+    from studio.runs_view import RunsWindow, _cells
+
+    run = _run(tmp_path, "hostile", 1e-4)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "seed": 2**40, "lr_g": "abc", "lr_d": 3e-4, "world_size": "x",
+                                                 "batch_size": [1], "preset": {"a": 1}, "latent_dim": 1e300}))
+    window.files.open_run(run)
+    panel = window.config_panel
+    assert not window.errors and window.resume_dir == run
+    assert panel.seed.value() == panel.seed.maximum() and panel.lr_d.value() == pytest.approx(3e-4)
+    view = RunsWindow(folders=[tmp_path])
+    qtbot.addWidget(view)
+    assert _cells(view.runs[0])[1:5] == ["?", "mnist", "0", "0.0003"]
+
+
 def test_a_sweep_folder_is_ranked(qtbot, tmp_path):
     from studio.runs_view import RunsWindow
 
