@@ -23,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cgan_core.data import load_mnist  # noqa: E402
-from cgan_core.output.evaluate import within_class_diversity  # noqa: E402
+from cgan_core.output.metrics import within_class_diversity  # noqa: E402
 from cgan_core.run.guard import GuardConfig  # noqa: E402
 from cgan_core.step.presets import PRESETS, get_preset  # noqa: E402
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
@@ -48,6 +49,17 @@ def _whole(least: int, most: int) -> Any:
 
 def _number(least: float, most: float, above: bool = False) -> Any:
     return Annotated[float, Meta(gt=least, le=most)] if above else Annotated[float, Meta(ge=least, le=most)]
+
+
+class FinishReason(StrEnum):
+    """Why a run ended (RunFinished.reason, as events.jsonl writes it): a limit reached, a stop asked for, or
+    the guard's giving up (the CLI then exits 1)."""
+
+    STEPS = "steps"
+    EPOCHS = "epochs"
+    SECONDS = "seconds"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
 
 
 class Record(Struct, frozen=True, forbid_unknown_fields=True):
@@ -116,7 +128,7 @@ class ResumeRecord(ControlRecord, tag="resume"):
 
 
 class StopRecord(ControlRecord, tag="stop"):
-    reason: Text = "stopped"
+    reason: FinishReason = FinishReason.STOPPED
 
 
 class StepRecord(ControlRecord, tag="step"):

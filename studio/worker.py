@@ -22,7 +22,7 @@ from cgan_core.compare.tensorboard import check_available as check_tensorboard
 from cgan_core.errors import CganError
 from cgan_core.run import commands as cmd
 from cgan_core.run.events import Forked, LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken
-from cgan_core.run.loop import RunLoop
+from cgan_core.run.loop import OnGiveUp, RunLoop
 from cgan_core.run.prepare import fetch_dataset
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 
@@ -113,7 +113,7 @@ class TrainWorker(QObject):
             post(Busy(""))
             self._post_grid_now(self.run.sample_grid())
             self.quality_control.start(self.run)
-            loop = RunLoop(self.run, self._next_command, paused=self.start_paused, on_give_up="pause")
+            loop = RunLoop(self.run, self._next_command, paused=self.start_paused, on_give_up=OnGiveUp.PAUSE)
             for event in loop.events():
                 self._handle(event)
                 if board is not None:

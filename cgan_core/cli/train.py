@@ -10,6 +10,7 @@ import time
 
 from cgan_core.errors import UsageError
 from cgan_core.output.quality import QualityReport
+from cgan_core.records import FinishReason
 from cgan_core.run.autotune import Autotune
 from cgan_core.run.events import (
     BestSaved,
@@ -159,7 +160,7 @@ def _train(args, config: TrainConfig, given: dict, preset_named: bool, world) ->
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print(json.dumps(finished.summary))
-    return 1 if finished.reason == "diverged" else 0
+    return 1 if finished.reason is FinishReason.DIVERGED else 0
 
 
 def _tensorboard(run):

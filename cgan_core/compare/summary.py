@@ -17,6 +17,7 @@ import numpy as np
 from cgan_core.errors import CganError
 from cgan_core.output.quality import objective
 from cgan_core.output.quality_file import load_reports
+from cgan_core.records import FinishReason
 from cgan_core.run.events import GuardGaveUp, HParamChange, RolledBack, RunFinished
 from cgan_core.run.folder_reader import is_run, last_step, read_config, read_events, read_metrics, split_branches
 from cgan_core.step.config import BestBy
@@ -96,9 +97,9 @@ def _rule(config: dict) -> BestBy:
 def _status(run_dir: Path, events: list) -> str:
     finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
     if finished is not None:
-        if finished.reason == "diverged" or any(isinstance(e, GuardGaveUp) for e in events):
+        if finished.reason is FinishReason.DIVERGED or any(isinstance(e, GuardGaveUp) for e in events):
             return "stopped by the guard"
-        return "stopped" if finished.reason == "stopped" else "finished"
+        return "stopped" if finished.reason is FinishReason.STOPPED else "finished"
     metrics = run_dir / "metrics.csv"
     if metrics.is_file() and time.time() - metrics.stat().st_mtime < LIVE_SECONDS:
         return "running"

@@ -10,36 +10,20 @@ import numpy as np
 import torch
 
 from cgan_core.data import ImageDataset, load_dataset
-from cgan_core.output.classifier import DomainClassifier, load_or_train_on
+from cgan_core.output.classifier import DomainClassifier, load_or_train_on, to_input
+from cgan_core.output.independent import independent_figures
+from cgan_core.output.metrics import frechet_distance, within_class_diversity
 from cgan_core.output.sampling import to_uint8
-
-
-def within_class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
-    """Mean per-pixel standard deviation across the samples of each class, (num_classes,)."""
-    return np.array([float(images[labels == c].float().std(0).mean()) if int((labels == c).sum()) > 1 else 0.0
-                     for c in range(num_classes)])
 
 
 @torch.no_grad()
 def features_and_predictions(model: DomainClassifier, images: torch.Tensor, batch: int = 1000):
-    from cgan_core.output.classifier import to_input
-
     feats, preds = [], []
     for i in range(0, len(images), batch):
         f = model.features(to_input(images[i : i + batch]))
         feats.append(f.double())
         preds.append(model.head(f).argmax(1))
     return torch.cat(feats), torch.cat(preds)
-
-
-def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """|mu_a - mu_b|^2 + tr(Sa + Sb - 2 (Sa^1/2 Sb Sa^1/2)^1/2), in float64, via symmetric eigendecompositions."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
-    vals, vecs = torch.linalg.eigh(cov_a)
-    root_a = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
-    middle = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
-    return float((mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * middle)
 
 
 def evaluate_images(images: torch.Tensor, labels: torch.Tensor, classifier: DomainClassifier,
@@ -96,8 +80,6 @@ def evaluate_generator(g: torch.nn.Module, info: dict, per_class: int = 100, see
         results.append(evaluate_images(images, labels, classifier, test, list(info["class_names"]),
                                        train.images[picks], real_feats))
         if independent and not extra:
-            from cgan_core.output.independent import independent_figures
-
             extra = {"independent": independent_figures(images, labels, train, test, picks, list(info["class_names"]),
                                                          draw_seed)}
     return {**mean_of_draws(results), "classifier_test_accuracy": round(test_accuracy, 4), "seed": seed,

@@ -8,18 +8,35 @@
 - density_coverage (Naeem et al. 2020): density counts how many real balls hold each sample (robust to
   real outliers, and above 1 when samples crowd the dense regions); coverage is the share of real points
   whose ball holds at least one sample (diversity that the generator's outliers cannot fake).
+- frechet_distance: the Fréchet distance between two sets of features (the FID's formula, any features).
 - intra_class_frechet: the Fréchet distance within each class, the standard figure of a conditional GAN.
+- within_class_diversity: the spread of each class's samples in pixels.
 - memorised: the share of samples closer to a training image than all but 1% of real unseen images are
   (copy_threshold).
 
-Pure torch, float64 distances, no weights: what the features are is the caller's choice (independent.py).
+Pure torch, float64 distances, no weights: what the features are is the caller's choice (evaluate.py's
+classifier, independent.py's random network). Nothing here imports the rest of output/.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from cgan_core.output.evaluate import frechet_distance
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """|mu_a - mu_b|^2 + tr(Sa + Sb - 2 (Sa^1/2 Sb Sa^1/2)^1/2), in float64, via symmetric eigendecompositions."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    vals, vecs = torch.linalg.eigh(cov_a)
+    root_a = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
+    middle = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp_min(0).sqrt().sum()
+    return float((mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * middle)
+
+
+def within_class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Mean per-pixel standard deviation across the samples of each class, (num_classes,)."""
+    return np.array([float(images[labels == c].float().std(0).mean()) if int((labels == c).sum()) > 1 else 0.0
+                     for c in range(num_classes)])
 
 
 def _kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,9 @@ from cgan_core.data import ImageDataset
 from cgan_core.errors import CheckpointError
 from cgan_core.output.checkpoint import read_generator_metadata
 from cgan_core.output.classifier import DomainClassifier, cache_path, load_or_train_on
-from cgan_core.output.evaluate import features_and_predictions, frechet_distance, within_class_diversity
+from cgan_core.output.evaluate import features_and_predictions
 from cgan_core.output.independent import LiveIndependent
+from cgan_core.output.metrics import frechet_distance, within_class_diversity
 from cgan_core.output.sampling import to_uint8
 from cgan_core.step.config import BestBy
 

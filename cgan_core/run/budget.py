@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cgan_core.records import FinishReason
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -14,14 +16,14 @@ class Budget:
     start_epoch: float = 0.0
     start_seconds: float = 0.0
 
-    def reached(self, step: int, epoch: float, seconds: float) -> str | None:
-        """"steps", "epochs" or "seconds" once that limit is reached, else None."""
+    def reached(self, step: int, epoch: float, seconds: float) -> FinishReason | None:
+        """The limit reached (steps, epochs or seconds), else None."""
         if self.steps is not None and step >= self.steps:
-            return "steps"
+            return FinishReason.STEPS
         if self.epochs is not None and epoch - self.start_epoch >= self.epochs:
-            return "epochs"
+            return FinishReason.EPOCHS
         if self.seconds is not None and seconds - self.start_seconds >= self.seconds:
-            return "seconds"
+            return FinishReason.SECONDS
         return None
 
     def fraction(self, step: int, epoch: float, seconds: float) -> float | None:

@@ -162,9 +162,9 @@ class ChooseVariant:
 
 @dataclass(frozen=True)
 class Stop:
-    """End the run; `reason` is what its RunFinished records ("stopped", or a limit rank 0 reached)."""
+    """End the run; `reason` is what its RunFinished records (stopped, or a limit rank 0 reached)."""
 
-    reason: str = "stopped"
+    reason: records.FinishReason = records.FinishReason.STOPPED
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from enum import StrEnum
 import msgspec
 import numpy as np
 
+from cgan_core.records import FinishReason
+
 
 @dataclass(frozen=True)
 class LossChunk:
@@ -186,7 +188,7 @@ class CheckpointSaved:
 @dataclass(frozen=True)
 class RunFinished:
     step: int
-    reason: str  # "steps", "epochs", "seconds", "stopped"
+    reason: FinishReason
     summary: dict
 
 

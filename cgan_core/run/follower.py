@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from cgan_core.data import ImageDataset
+from cgan_core.records import FinishReason
 from cgan_core.run import commands as cmd
 from cgan_core.run.budget import Budget
 from cgan_core.run.events import RunFinished
@@ -73,6 +74,6 @@ class FollowerRun:
     def log(self, event) -> None:
         return None
 
-    def finish(self, reason: str) -> list:
+    def finish(self, reason: FinishReason) -> list:
         self.world.barrier()  # rank 0 has written the run directory
         return [RunFinished(self.step_count, reason, {})]

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from cgan_core.output.checkpoint import generator_metadata
-from cgan_core.output.evaluate import within_class_diversity
+from cgan_core.output.metrics import within_class_diversity
 from cgan_core.output.sampling import make_grid, to_uint8
 from cgan_core.run.events import GeneratorCopy, SampleGrid
 from cgan_core.step.trainer import Trainer

@@ -19,9 +19,11 @@ command that cannot be applied is answered by a VariantsRefused event (ControlRe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from cgan_core.errors import CganError, ConfigError
+from cgan_core.records import FinishReason
 from cgan_core.run import commands as cmd
 from cgan_core.run.autotune import Autotune, Autotuner
 from cgan_core.run.budget import Budget
@@ -53,26 +55,33 @@ class DrivenRun(Protocol):
     def due_commands(self) -> list: ...
     def flush(self) -> object | None: ...
     def sample_grid(self) -> object | None: ...
-    def limit_reached(self) -> str | None: ...
+    def limit_reached(self) -> FinishReason | None: ...
     def progress(self) -> float | None: ...
     def log(self, event: object) -> None: ...
-    def finish(self, reason: str) -> list: ...
+    def finish(self, reason: FinishReason) -> list: ...
 
 
 def no_commands(block: bool) -> None:
     return None
 
 
+class OnGiveUp(Enum):
+    """What the loop does when the guard gives up: STOP ends the run (the CLI exits 1); PAUSE pauses it and
+    waits for the user (the studio)."""
+
+    STOP = "stop"
+    PAUSE = "pause"
+
+
 class RunLoop:
     """Owns what only the loop knows: paused or not, the single steps asked for, a stop requested.
 
-    on_give_up: "stop" ends the run when the guard gives up (the CLI exits 1); "pause" pauses it and
-    waits for the user (the studio). channel: a distributed run's World (share_commands() gives rank 0's list to
-    every rank); None in a single process.
+    on_give_up: what the guard's giving up does (OnGiveUp). channel: a distributed run's World
+    (share_commands() gives rank 0's list to every rank); None in a single process.
     """
 
     def __init__(self, run: DrivenRun, next_command: NextCommand = no_commands, paused: bool = False,
-                 on_give_up: str = "stop", inbox: ControlInbox | None = None, channel=None,
+                 on_give_up: OnGiveUp = OnGiveUp.STOP, inbox: ControlInbox | None = None, channel=None,
                  autotune: Autotune | None = None) -> None:
         """autotune: fork and keep the best variant on that schedule (autotune.py); one process only."""
         if autotune is not None and channel is not None:
@@ -83,7 +92,7 @@ class RunLoop:
         self.channel = channel
         self.paused = paused
         self.on_give_up = on_give_up
-        self.stop_reason: str | None = None  # set when a Stop is applied: the loop ends this turn
+        self.stop_reason: FinishReason | None = None  # set when a Stop is applied: the loop ends this turn
         self._give_up_due = False
         self._single_steps: list[cmd.Step] = []
         self.fork: LiveFork | None = None  # an open fork: the run waits while its variants train, then for a choice
@@ -130,7 +139,7 @@ class RunLoop:
     def _after_step(self, events: list) -> Iterator:
         yield from events
         if any(isinstance(e, GuardGaveUp) for e in events):
-            if self.on_give_up == "stop":
+            if self.on_give_up is OnGiveUp.STOP:
                 self._give_up_due = True  # ends the run at the next turn, on every rank
             else:
                 self.paused = True
@@ -169,7 +178,7 @@ class RunLoop:
     def _end_due(self) -> list:
         """A Stop for every rank when the guard gave up or a limit is reached (rank 0 decides)."""
         if self._give_up_due:
-            return [(None, cmd.Stop("diverged"), "")]
+            return [(None, cmd.Stop(FinishReason.DIVERGED), "")]
         reason = None if self.paused or self._single_steps else self.run.limit_reached()
         return [(None, cmd.Stop(reason), "")] if reason else []
 

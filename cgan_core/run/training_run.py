@@ -12,6 +12,7 @@ from cgan_core.data import ImageDataset
 from cgan_core.errors import UsageError
 from cgan_core.output import timelapse
 from cgan_core.output.quality import LiveQuality, QualityTracker, best_so_far
+from cgan_core.records import FinishReason
 from cgan_core.run import commands as cmd
 from cgan_core.run import grids as samples
 from cgan_core.run.budget import Budget
@@ -281,7 +282,7 @@ class TrainingRun:
     def save_generator(self, path: Path | None = None) -> Path:
         return self.saves.generator(path)
 
-    def finish(self, reason: str) -> list:
+    def finish(self, reason: FinishReason) -> list:
         """Flush, write the final checkpoint and generator (unless the state diverged), and summarise."""
         events: list = [e for e in [self.flush()] if e is not None]
         if not self.recovery.diverged and not self.files.has_checkpoint(self.step_count):

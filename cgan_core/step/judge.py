@@ -5,26 +5,12 @@ The trainer owns the optimizers and the order of the updates; this owns how one 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from cgan_core.step import losses
+from cgan_core.step.losses import DLosses
 from cgan_core.step.presets import Preset
-
-
-@dataclass(frozen=True)
-class DLosses:
-    """What one D update measured: d1 (D on real), d2 (D on fake) and D's logits on each."""
-
-    d1: torch.Tensor
-    d2: torch.Tensor
-    out_real: torch.Tensor
-    out_fake: torch.Tensor
-
-    def detached(self) -> DLosses:
-        return DLosses(self.d1.detach(), self.d2.detach(), self.out_real.detach(), self.out_fake.detach())
 
 
 def bf16_autocast(device: torch.device, enabled: bool) -> torch.autocast:

@@ -13,6 +13,19 @@ import torch
 import torch.nn.functional as F
 
 
+@dataclass(frozen=True)
+class DLosses:
+    """What one D update measured: d1 (D on real), d2 (D on fake) and D's logits on each."""
+
+    d1: torch.Tensor
+    d2: torch.Tensor
+    out_real: torch.Tensor
+    out_fake: torch.Tensor
+
+    def detached(self) -> DLosses:
+        return DLosses(self.d1.detach(), self.d2.detach(), self.out_real.detach(), self.out_fake.detach())
+
+
 class LossKind(StrEnum):
     """The loss types a preset or a configuration may name (a StrEnum: "bce" in a TOML file is LossKind.BCE)."""
 

@@ -9,18 +9,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
-if TYPE_CHECKING:
-    from cgan_core.step.judge import DLosses
-    from cgan_core.step.trainer import Trainer
-
-Step = Callable[["Trainer"], "tuple[DLosses, torch.Tensor]"]
+from cgan_core.step.inputs import StepInputs
+from cgan_core.step.losses import DLosses
 
 
-def joint_reuse(t: Trainer) -> tuple[DLosses, torch.Tensor]:
+class Learner(Protocol):
+    """What a scheme needs of the trainer (trainer.Trainer is the one): its batches, a G forward, and the
+    three updates. Schemes import no trainer, so the trainer, the presets and the schemes form no circle."""
+
+    inputs: StepInputs
+    g_is_deterministic: bool
+
+    @property
+    def d_steps(self) -> int: ...
+    @property
+    def d_batch(self) -> int: ...
+    @property
+    def g_batch(self) -> int: ...
+    def forward_g(self, z: torch.Tensor, labels: torch.Tensor, graph: bool = True) -> torch.Tensor: ...
+    def learn_d_joint(self, real, y_real, fake, y_fake) -> DLosses: ...
+    def learn_d_separate(self, real, y_real, fake, y_fake) -> DLosses: ...
+    def learn_g(self, fake: torch.Tensor, y_fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor: ...
+
+
+Step = Callable[[Learner], "tuple[DLosses, torch.Tensor]"]
+
+
+def joint_reuse(t: Learner) -> tuple[DLosses, torch.Tensor]:
     """studio-fast: D on real and fake in one pass, then G through the very same fakes (one G forward a step)."""
     n = t.d_batch
     for i in range(t.d_steps):
@@ -31,7 +50,7 @@ def joint_reuse(t: Trainer) -> tuple[DLosses, torch.Tensor]:
     return d, t.learn_g(fake, y, z)
 
 
-def joint_regenerate(t: Trainer) -> tuple[DLosses, torch.Tensor]:
+def joint_regenerate(t: Learner) -> tuple[DLosses, torch.Tensor]:
     """seed 002 (PyTorch): D on real and fake together, then G regenerates its fakes from the same z and labels.
 
     A G with no dropout or BatchNorm regenerates exactly the same images and gradients with unchanged weights,
@@ -48,7 +67,7 @@ def joint_regenerate(t: Trainer) -> tuple[DLosses, torch.Tensor]:
     return d, t.learn_g(fake, y, z)
 
 
-def joint_fresh_data_labels(t: Trainer) -> tuple[DLosses, torch.Tensor]:
+def joint_fresh_data_labels(t: Learner) -> tuple[DLosses, torch.Tensor]:
     """seeds 000/003 (Keras): D on real and fake together, the fakes drawn for the real batch's labels; then
     G on fresh noise and random labels."""
     n = t.d_batch
@@ -56,11 +75,11 @@ def joint_fresh_data_labels(t: Trainer) -> tuple[DLosses, torch.Tensor]:
         real, y_real = t.inputs.real_batch(n)
         z, _ = t.inputs.latent(n)  # its random labels are drawn and set aside: the fakes take the data's
         d = t.learn_d_joint(real, y_real, t.forward_g(z, y_real, graph=False), y_real)
-    z, y = t.inputs.latent(t.config.batch_size)
+    z, y = t.inputs.latent(t.g_batch)
     return d, t.learn_g(t.forward_g(z, y), y, z)
 
 
-def separate_fresh(t: Trainer) -> tuple[DLosses, torch.Tensor]:
+def separate_fresh(t: Learner) -> tuple[DLosses, torch.Tensor]:
     """seeds 001/004 (Keras): train_on_batch on the real half, then on the fake half, then the combined model
     on fresh noise and random labels."""
     n = t.d_batch
@@ -68,7 +87,7 @@ def separate_fresh(t: Trainer) -> tuple[DLosses, torch.Tensor]:
         real, y_real = t.inputs.real_batch(n)
         z, y = t.inputs.latent(n)
         d = t.learn_d_separate(real, y_real, t.forward_g(z, y, graph=False), y)
-    z, y = t.inputs.latent(t.config.batch_size)
+    z, y = t.inputs.latent(t.g_batch)
     return d, t.learn_g(t.forward_g(z, y), y, z)
 
 

@@ -19,7 +19,8 @@ from cgan_core.step.config import TrainConfig
 from cgan_core.step.device import native_bf16, pick_device
 from cgan_core.step.fastcpu import use_fast_cpu_paths
 from cgan_core.step.inputs import StepInputs
-from cgan_core.step.judge import DLosses, Judge, bf16_autocast
+from cgan_core.step.judge import Judge, bf16_autocast
+from cgan_core.step.losses import DLosses
 from cgan_core.step.presets import get_preset
 
 if TYPE_CHECKING:
@@ -195,6 +196,11 @@ class Trainer:
     def d_batch(self) -> int:
         """The images of each kind that one D update sees: the batch, or the recipe's fraction of it."""
         return max(1, int(self.config.batch_size * self.preset.scheme.d_batch_fraction))
+
+    @property
+    def g_batch(self) -> int:
+        """G's batch: the configured one (D's may be a half of it)."""
+        return self.config.batch_size
 
     def forward_g(self, z: torch.Tensor, labels: torch.Tensor, graph: bool = True) -> torch.Tensor:
         """A training forward of G (in bf16 when the run asks; D then reads bf16 images). Without a graph

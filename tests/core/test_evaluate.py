@@ -6,7 +6,8 @@ import torch
 
 from cgan_core.data import ImageDataset
 from cgan_core.output.classifier import cache_path, load_or_train_on
-from cgan_core.output.evaluate import evaluate_images, features_and_predictions, frechet_distance, mean_of_draws
+from cgan_core.output.evaluate import evaluate_images, features_and_predictions, mean_of_draws
+from cgan_core.output.metrics import frechet_distance
 
 
 def test_ranks_real_above_shuffled_above_noise(classifier, small_sets):

@@ -163,16 +163,18 @@ def test_every_cli_loading_path_refuses_hostile_files(tmp_path, cli_here):
     assert not (tmp_path / "c.pt").exists()
 
 
-def test_hostile_classifier_cache_is_rebuilt_not_loaded(tmp_path, small_sets, classifier, monkeypatch):
+def test_hostile_classifier_cache_is_rebuilt_not_loaded(tmp_path, small_sets, monkeypatch):
+    from cgan_core.data import ImageDataset
     from cgan_core.output.classifier import cache_path, load_or_train_on
 
     marker = tmp_path / "MARKER"
     train, test = small_sets
+    train = ImageDataset("mnist-3000", train.images[:3000], train.labels[:3000], train.class_names)  # trains in ~3 s
     shared = cache_path(train)
     monkeypatch.setenv("CGAN_STUDIO_CACHE", str(tmp_path / "cache"))  # a private cache: the other worker's stays
     path = cache_path(train)
-    assert path != shared and shared.is_file()
+    assert path != shared
     hostile_checkpoint(path, marker)
     model, accuracy = load_or_train_on(train, test, epochs=1)
-    assert not marker.exists() and accuracy > 0.8
+    assert not marker.exists() and accuracy > 0.7  # a classifier trained here (about 0.8), not a file loaded
     assert path.is_file() and path.read_bytes() != b""  # rebuilt in its place
