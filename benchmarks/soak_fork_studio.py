@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from benchmarks.soak_studio import guard_findings, open_window
 from cgan_core.run.folder_reader import read_events
 from cgan_core.step.presets import PRESETS
-from studio.variants_dialog import TryVariantsDialog
+from studio.tools.variants_dialog import TryVariantsDialog
 
 
 def wait(app: QApplication, seconds: float, until=lambda: False) -> bool:

@@ -14,7 +14,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from cgan_core.run.events import LossChunk, Progress
-from studio.stream import Mailbox
+from studio.stream.stream import Mailbox
 
 NAMES = ("d1", "d2", "g", "p_real", "p_fake")
 

@@ -90,7 +90,7 @@ def main() -> int:
             QTimer.singleShot(int(delay * 1000), action)
         return app.exec()
     if SCENARIO == "runs":  # the Runs view on a sweep folder: its three best trials compared, then the ranking
-        from studio.runs_view import RunsWindow
+        from studio.tools.runs_view import RunsWindow
 
         runs = RunsWindow(window, [Path(ARGUMENT)])
         best = sorted(runs.runs, key=lambda r: -(r.best_accuracy or 0))[:3]

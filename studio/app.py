@@ -30,7 +30,7 @@ def _application(argv: list[str]) -> QApplication:
 
 def build_window():
     """The main window, built but not shown, without entering the event loop (tests, embedding)."""
-    from .window import MainWindow
+    from .main.window import MainWindow
 
     _application([])
     leave_core_for_ui()  # before the first torch op of training: the UI thread keeps a core

@@ -25,7 +25,7 @@ def _private_settings(tmp_path):
 def _no_dangling_qthreads(qtbot):
     """Fail any test that leaves a training QThread running (as napari's _dangling_qthreads)."""
     yield
-    from studio.worker import LIVE_THREADS
+    from studio.stream.worker import LIVE_THREADS
 
     running = [t for t in list(LIVE_THREADS) if t.isRunning()]
     for thread in running:  # clean up so later tests are not blamed, then fail this one

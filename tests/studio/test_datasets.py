@@ -45,7 +45,7 @@ def test_a_bad_folder_gives_a_dialog_and_the_window_stays_up(qtbot, window, tmp_
 
 def test_colour_images_of_32_px_and_more_pick_the_rgb_preset_until_the_user_names_one(qtbot, tmp_path):
     from cgan_core.step.presets import get_preset
-    from studio.config_panel import ConfigPanel
+    from studio.main.config_panel import ConfigPanel
 
     panel = ConfigPanel()  # as a fresh window has it: no preset named yet
     qtbot.addWidget(panel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cgan_core.run.events import LossChunk
-from studio.frame_pacer import FramePacer
+from studio.plots.frame_pacer import FramePacer
 
 
 class Clock:

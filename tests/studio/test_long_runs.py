@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject
 
 from benchmarks.window_feed import NAMES, chunk, clicks_while_streaming, timed_redraw
 from cgan_core.run.events import LossChunk, Progress
-from studio.series import LossSeries
+from studio.plots.series import LossSeries
 
 
 def test_a_redraw_at_200k_and_1m_steps_hands_pyqtgraph_two_points_a_pixel_column(qtbot, window):

@@ -72,7 +72,7 @@ def test_the_independent_figures_show_kid_with_its_spread_and_each_class_against
     import numpy as np
 
     from cgan_core.output.quality import QualityReport
-    from studio.quality_view import INDEPENDENT, QualityView
+    from studio.plots.quality_view import INDEPENDENT, QualityView
 
     view = QualityView()
     qtbot.addWidget(view)
@@ -97,7 +97,7 @@ def test_the_independent_figures_show_kid_with_its_spread_and_each_class_against
 def test_the_best_label_and_the_floor_label_never_overlap(qtbot):
     """The best generator is often the newest: its label sat on the real floor's, at the plot's bottom right."""
     from cgan_core.output.quality import QualityReport
-    from studio.quality_view import QualityView
+    from studio.plots.quality_view import QualityView
 
     view = QualityView()
     qtbot.addWidget(view)

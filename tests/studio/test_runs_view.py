@@ -34,7 +34,7 @@ def runs_folder(tmp_path):
 
 
 def test_the_runs_view_lists_overlays_and_compares(qtbot, runs_folder):
-    from studio.runs_view import RunsWindow
+    from studio.tools.runs_view import RunsWindow
 
     view = RunsWindow(folders=[runs_folder])
     qtbot.addWidget(view)
@@ -59,7 +59,7 @@ def test_a_run_whose_config_json_is_hostile_opens_with_what_fits(qtbot, window, 
     """Issue 43: config.json was read without a schema; a seed past 2^31 (one the CLI allows) or a string
     learning rate raised from the config panel and the Runs view. Each setting is now parsed alone: what
     does not fit is left out, the rest shown."""
-    from studio.runs_view import RunsWindow, _cells
+    from studio.tools.runs_view import RunsWindow, _cells
 
     run = _run(tmp_path, "hostile", 1e-4)
     config = json.loads((run / "config.json").read_text())
@@ -75,7 +75,7 @@ def test_a_run_whose_config_json_is_hostile_opens_with_what_fits(qtbot, window, 
 
 
 def test_a_sweep_folder_is_ranked(qtbot, tmp_path):
-    from studio.runs_view import RunsWindow
+    from studio.tools.runs_view import RunsWindow
 
     sweep = tmp_path / "sweep"
     for i, lr in enumerate((1e-4, 1e-3)):

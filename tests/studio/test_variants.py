@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
-from studio.variants_dialog import TryVariantsDialog
+from studio.tools.variants_dialog import TryVariantsDialog
 from tests.studio.test_window import wait_started
 
 
@@ -75,7 +75,7 @@ def test_a_variants_status_shows_every_line_it_holds(qtbot):
     and left it one line, so the quality and the "best" mark were cut off."""
     from PySide6.QtWidgets import QApplication
 
-    from studio.variants_view import VariantsWindow
+    from studio.tools.variants_view import VariantsWindow
 
     view = VariantsWindow()
     qtbot.addWidget(view)

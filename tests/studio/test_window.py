@@ -213,7 +213,7 @@ def test_worker_events_reach_the_window_in_the_gui_thread(qtbot, window):
     import threading
 
     from cgan_core.run.events import LossChunk, Progress, SampleGrid
-    from studio.stream import Busy
+    from studio.stream.stream import Busy
 
     w, seen = window, []
     for kind in (Progress, Busy, LossChunk, SampleGrid):

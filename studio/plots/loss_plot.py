@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.overfitting_label import OverfittingLabel
-from studio.plot_placement import CORNERS, emptiest_corner, label_anchor
+from studio.plots.overfitting_label import OverfittingLabel
+from studio.plots.plot_placement import CORNERS, emptiest_corner, label_anchor
 
 from .frame_pacer import FramePacer
 from .series import LossSeries

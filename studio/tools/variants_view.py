@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPush
 
 from cgan_core.run.events import Forked, VariantsReady, VariantTurn
 
-from .loss_plot import cheap_grid
-from .runs_plot import COLOURS
-from .sample_view import SampleGridView
-from .series import LossSeries
+from ..plots.loss_plot import cheap_grid
+from ..plots.runs_plot import COLOURS
+from ..plots.sample_view import SampleGridView
+from ..plots.series import LossSeries
 
 STATS = {"g": "G loss", "d1": "D loss on real", "d2": "D loss on fake"}
 SMOOTH = 25

@@ -30,7 +30,7 @@ class VariantsActions:
 
     def try_variants(self) -> bool:
         """The dialog, then the command; False when nothing was sent (no hosted run, a fork open, cancelled)."""
-        from .variants_dialog import TryVariantsDialog
+        from ..tools.variants_dialog import TryVariantsDialog
 
         if self.controller.worker is None:
             self.show_error("Try variants forks the run training here: start (or continue) a run first. "
@@ -57,7 +57,7 @@ class VariantsActions:
         self.controller.send(cmd.ChooseVariant(label))
 
     def _view(self):
-        from .variants_view import VariantsWindow
+        from ..tools.variants_view import VariantsWindow
 
         if self.window is None:
             self.window = VariantsWindow(self.parent)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QSlid
 
 from cgan_core.output import latent
 
-from .sample_view import to_qimage
+from ..plots.sample_view import to_qimage
 
 DIRECTIONS = 8  # sliders on the Directions tab
 SLIDER_RANGE = 30  # slider units; /10 -> -3..3 standard deviations

@@ -24,7 +24,7 @@ from cgan_core import paths
 from cgan_core.compare.summary import RunSummary, curves, differences, scan
 from cgan_core.errors import CganError
 
-from .runs_plot import RunsPlot
+from ..plots.runs_plot import RunsPlot
 from .sweep_view import SweepView
 
 COLUMNS = ("run", "preset", "dataset", "lr G", "lr D", "batch", "steps", "status", "last acc.", "best acc.", "Fréchet")

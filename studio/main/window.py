@@ -28,18 +28,18 @@ from cgan_core.run.events import (
     reason_label,
 )
 
+from ..plots.loss_plot import LossPlot
+from ..plots.quality_view import QualityView
+from ..plots.sample_view import SampleGridView
+from ..stream.run_controller import RunController
+from ..stream.stream import Busy, Failed, QualityStatus, RunStarted, Snapshots
 from . import settings
 from .config_panel import ConfigPanel
 from .controls import Controls
 from .dialogs import Dialogs
 from .files import FileActions
 from .layout import main_splitter, sample_every_spin
-from .loss_plot import LossPlot
-from .quality_view import QualityView
-from .run_controller import RunController
-from .sample_view import SampleGridView
 from .status_area import StatusArea
-from .stream import Busy, Failed, QualityStatus, RunStarted, Snapshots
 from .timeline import Timeline
 from .tool_windows import ToolWindows
 from .variants import VariantsActions

@@ -97,8 +97,8 @@ class ExplorerExports:
         return self._guard(lambda: save_generator(Path(path), g, info["class_names"], extra))
 
     def export_checkpoint(self, path: Path) -> bool:
-        from cgan_core.output.checkpoint import atomic_write_bytes
-        from cgan_core.run.training_run import latest_checkpoint
+        from cgan_core.output.safe_files import atomic_write_bytes, read_bytes
+        from cgan_core.run.folder_writer import latest_checkpoint
 
         run_dir = self.explorer.run_dir
         if run_dir is None:
@@ -108,7 +108,7 @@ class ExplorerExports:
 
         def copy() -> None:
             source, _ = latest_checkpoint(run_dir)  # validated before it is copied
-            atomic_write_bytes(Path(path), source.read_bytes())
+            atomic_write_bytes(Path(path), read_bytes(source, run_dir))  # never through a link in the run
         return self._guard(copy)
 
     # ---- dialogs ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ class ToolWindows:
 
     def show_runs(self) -> None:
         """The Runs view: the runs folder (and the open run's folder), side by side."""
-        from .runs_view import RunsWindow
+        from ..tools.runs_view import RunsWindow
 
         if self.runs_window is None:
             folders = [paths.runs_dir()]
@@ -39,7 +39,7 @@ class ToolWindows:
 
     def show_explorer(self) -> None:
         """Open the latent explorer on a snapshot of the live generator, or on the open run's file."""
-        from .explorer import ExplorerWindow
+        from ..tools.explorer import ExplorerWindow
 
         if self.explorer is None:
             self.explorer = ExplorerWindow(self.parent)

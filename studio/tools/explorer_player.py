@@ -8,8 +8,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLa
 
 from cgan_core.run.events import SampleGrid
 
+from ..plots.sample_view import SampleGridView
 from .explorer_directions import pixmap as scaled_pixmap
-from .sample_view import SampleGridView
 
 
 class FramePlayer(QWidget):

@@ -1,0 +1,1 @@
+"""Plots and views that draw what they are given: losses, samples, quality. None imports the stream."""
