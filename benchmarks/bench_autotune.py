@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 from benchmarks.bench_fork_case import run
+from cgan_core.run.events import Forked
+from cgan_core.run.folder_reader import last_step, read_events, read_metrics
 
 AUTOTUNE = ["every=1000", "around=lr_g,lr_d"]
 
@@ -39,13 +41,12 @@ def scores(run_dir: Path) -> dict:
 
 
 def decisions(run_dir: Path) -> list[str]:
-    lines = (run_dir / "events.jsonl").read_text().splitlines()
-    return [f"{e['step']}: {e['promoted']}" for e in map(json.loads, lines) if e.get("event") == "forked"]
+    return [f"{e.step}: {e.promoted}" for e in read_events(run_dir) if isinstance(e, Forked)]
 
 
 def final_rates(run_dir: Path) -> tuple[float, float]:
-    last = (run_dir / "metrics.csv").read_text().splitlines()[-1].split(",")
-    return float(last[5]), float(last[6])
+    _, columns = read_metrics(run_dir, ("lr_g", "lr_d"), ())
+    return float(columns["lr_g"][-1]), float(columns["lr_d"][-1])
 
 
 def main() -> None:
@@ -66,7 +67,7 @@ def main() -> None:
                 raise SystemExit(f"a run of seed {seed} failed; see {args.out}/*.log")
         for kind, run_dir in dirs.items():
             s = scores(run_dir)
-            steps = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])["step"]
+            steps = last_step(run_dir)
             lr_g, lr_d = final_rates(run_dir)
             made = "; ".join(decisions(run_dir)) or "-"
             print(f"| {seed} | {kind} | {steps} | {lr_g:.3g}, {lr_d:.3g} | {made} | {s['generator'][0]:.1%}, "

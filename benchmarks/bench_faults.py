@@ -29,6 +29,7 @@ from benchmarks.fault_files import HOSTILE_CONTROL, generated_control_files, hos
 from benchmarks.link_faults import links
 from cgan_core.errors import CganError
 from cgan_core.output import checkpoint as ckpt
+from cgan_core.run import layout
 from cgan_core.run.folder_writer import checkpoint_files, checkpoint_step, latest_checkpoint
 
 CONFIG = "checkpoint_every = 20\n"  # everything else as the preset and the CLI set it
@@ -101,7 +102,7 @@ class Campaign:
 
     def verdict(self, run: Path) -> dict:
         """The run folder after its last process ended: rows, checkpoint and generator."""
-        steps, cut = metrics_steps(run / "metrics.csv")
+        steps, cut = metrics_steps(run / layout.METRICS)
         duplicated = len(steps) - len(set(steps))
         increasing = all(b > a for a, b in zip(steps, steps[1:]))
         try:
@@ -110,7 +111,7 @@ class Campaign:
         except CganError:
             checkpoint_ok, state = False, {"step": -1}
         try:
-            ckpt.load_generator(run / "generator.safetensors")
+            ckpt.load_generator(run / layout.GENERATOR)
             generator_ok = True
         except (CganError, OSError):
             generator_ok = False
@@ -142,7 +143,7 @@ def metrics_steps(path: Path) -> tuple[list[int], int]:
 
 def learning_rates(run: Path) -> list[str]:
     """The distinct (lr_g, lr_d) pairs in metrics.csv: one, when no hostile command changed them."""
-    lines = (run / "metrics.csv").read_text(encoding="utf-8").splitlines()
+    lines = (run / layout.METRICS).read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     g, d = header.index("lr_g"), header.index("lr_d")
     return sorted({f"{row[g]}/{row[d]}" for row in (line.split(",") for line in lines[1:]) if len(row) == len(header)})
@@ -150,7 +151,7 @@ def learning_rates(run: Path) -> list[str]:
 
 def writing(run: Path) -> bool:
     """A checkpoint's temp file is there: a write is under way (or was, when its writer was killed)."""
-    folder = run / "checkpoints"
+    folder = run / layout.CHECKPOINTS
     return folder.is_dir() and any(ckpt.TMP_MARK in p.name for p in folder.iterdir())
 
 
@@ -233,7 +234,7 @@ def second_writer_and_hostile_control(c: Campaign, target: int) -> None:
         if not refused:
             print("second writer:", rc, err[-500:], file=sys.stderr)
     c.record("second writer on a live run", 2, None, refusals == 2, before, refused_in_one_line=refusals)
-    control = run / "control"
+    control = run / layout.CONTROL
     for name, make in HOSTILE_CONTROL.items():
         make(control / name, c.outside)
     step_then = newest_step(run)
@@ -254,7 +255,7 @@ def generated_control(c: Campaign, count: int, target: int, seed: int) -> None:
     proc = c.train(run, 100_000, resume=False)
     wait_for(lambda: newest_step(run) >= 20, 300, proc)
     before = c.fingerprint()  # with the run's own folder in the runs folder's listing
-    control = run / "control"
+    control = run / layout.CONTROL
     for i, data in enumerate(generated_control_files(count, seed)):
         tmp = control / f".{i:05d}.tmp"
         tmp.write_bytes(data)
@@ -263,7 +264,7 @@ def generated_control(c: Campaign, count: int, target: int, seed: int) -> None:
             time.sleep(0.25)  # a few a second: the run reads its folder every 0.25 s
             assert proc.poll() is None, f"the run ended after {i + 1} generated control files"
     wait_for(lambda: not [p for p in control.iterdir() if p.suffix == ".json"], 600, proc)
-    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (run / layout.EVENTS).read_text().splitlines()]
     refused = sum(e["event"] == "control_refused" for e in events)
     applied = sum(e["event"] == "control_applied" for e in events)
     internal = sum("internal error" in json.dumps(e) for e in events)
@@ -283,7 +284,7 @@ def journal_kills(c: Campaign) -> None:
     and its state telling one story."""
     base = c.runs / "journal-base"
     c.run_cli("train", "--out", base, "--steps", 60, "--config", c.config)
-    base_steps, _ = metrics_steps(base / "metrics.csv")
+    base_steps, _ = metrics_steps(base / layout.METRICS)
     oldest = checkpoint_files(base)[-1].name  # resumed with newer ones beside it: a branch
     before = c.fingerprint()
     for change in ("branch", "promote"):
@@ -291,7 +292,7 @@ def journal_kills(c: Campaign) -> None:
         while True:
             run = c.runs / f"journal-{change}-{n:02d}"
             shutil.copytree(base, run)
-            act = (["train", "--resume", run / "checkpoints" / oldest, "--steps", 80, "--config", c.config]
+            act = (["train", "--resume", run / layout.CHECKPOINTS / oldest, "--steps", 80, "--config", c.config]
                    if change == "branch" else ["branch", run, "--vary", "lr_d=1x,2x", "--steps", 10,
                                                 "--promote", "lr_d 2x", "--processes", 1])
             proc = subprocess.Popen([sys.executable, "-m", "benchmarks.journal_kills", str(n), *map(str, act)],
@@ -317,7 +318,7 @@ def _journal_problem(run: Path, base_steps: list[int], rc: int, change: str) -> 
     from cgan_core.run.events import Forked, RolledBack
     from cgan_core.run.folder_reader import changes_in_force, read_events
 
-    steps, cut = metrics_steps(run / "metrics.csv")
+    steps, cut = metrics_steps(run / layout.METRICS)
     events = read_events(run)
     if rc != 0:
         return f"the resume exited {rc}"
@@ -325,7 +326,7 @@ def _journal_problem(run: Path, base_steps: list[int], rc: int, change: str) -> 
         return "rows of the first stretch were lost or cut"
     if change == "branch":
         rollbacks = [e for e in events if isinstance(e, RolledBack)]
-        aside = sorted(p.parent.parent.name for p in (run / "abandoned").glob("*/checkpoints/step-*.pt"))
+        aside = sorted(p.parent.parent.name for p in (run / layout.ABANDONED).glob("*/checkpoints/step-*.pt"))
         if len(rollbacks) > 1 or len(set(aside)) > 1 or (rollbacks and len(aside) != 2):
             return f"{len(rollbacks)} rollbacks logged, abandoned checkpoints in {sorted(set(aside))}"
         return ""

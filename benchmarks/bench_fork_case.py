@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cgan_core.run.folder_reader import read_config
+
 
 def run(*args) -> str:
     done = subprocess.run([sys.executable, "-m", "cgan_core", *map(str, args)], capture_output=True, text=True)
@@ -24,7 +26,7 @@ def run(*args) -> str:
 
 
 def scored(run_dir: Path) -> dict:
-    result = json.loads(run("evaluate", run_dir / "generator.safetensors").strip().splitlines()[-1])
+    result = json.loads(run("evaluate", run_dir).strip().splitlines()[-1])  # a run folder: its generator
     return {"accuracy": result["accuracy"], "frechet_vs_floor": result["frechet_vs_floor"]}
 
 
@@ -36,7 +38,7 @@ def main() -> None:
     shutil.rmtree(args.out, ignore_errors=True)
     forked, plain = args.out / "forked", args.out / "no-fork"
     run("train", "--preset", "studio-fast", "--seed", args.seed, "--steps", 1000, "--out", forked)
-    lr_d = json.loads((forked / "config.json").read_text())["lr_d"]
+    lr_d = read_config(forked)["lr_d"]
     run("train", "--resume", forked, "--lr-d", lr_d * 10, "--steps", 1500)  # D dominance, pushed
     shutil.copytree(forked, plain)
     table = run("branch", forked, "--vary", "lr_d=1x,0.3x,0.1x", "--steps", 500, "--promote", "best")

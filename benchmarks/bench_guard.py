@@ -72,10 +72,11 @@ def recovery(out_png: str, resumed: bool, out: Path) -> dict:
 def best_generator(out: Path) -> dict:
     """A run whose quality peaks and then collapses: RUN/best keeps the peak."""
     from cgan_core.data import load_dataset
-    from cgan_core.output.checkpoint import generator_path, load_generator
+    from cgan_core.output.checkpoint import load_generator
     from cgan_core.output.evaluate import evaluate_generator
     from cgan_core.output.quality import prepare_live_quality
-    from cgan_core.output.quality_file import load_reports
+    from cgan_core.run.folder_reader import generator_path
+    from cgan_core.run.quality_file import load_reports
 
     run = TrainingRun(TrainConfig(), out=out, guard={"enabled": False})
     run.enable_quality(prepare_live_quality(run.dataset, load_dataset("mnist", "test")), every=100)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from benchmarks.bench_fork_case import run
 from benchmarks.pairs import train_side_by_side
+from cgan_core.run.folder_reader import generator_path
 from cgan_core.step.presets import PRESETS
 
 COLUMNS = ("accuracy", "FD/floor", "KID x1e3", "precision", "recall", "density", "coverage", "intra-FD", "CAS",
@@ -94,15 +95,15 @@ def main() -> None:
     print("|---" * (len(COLUMNS) + 3) + "|", flush=True)
     floor = None
     for folder in args.runs:
-        lines, floor = rows(folder.name, {"last": folder / "generator.safetensors", "best": folder / "best.safetensors"},
+        lines, floor = rows(folder.name, {"last": generator_path(folder), "best": generator_path(folder / "best")},
                             args.per_class)
         print("\n".join(lines), flush=True)
     presets = [] if not args.train else list(PRESETS) if args.train == "all" else args.train.split(",")
     args.out.mkdir(parents=True, exist_ok=True)
     for preset, seed in seeds_by_preset(presets, args.seed, args.seeds):
         dirs = train_pair(preset, args.minutes, seed, args.out)
-        generators = {"last": dirs["classifier"] / "generator.safetensors",
-                      **{f"best by {rule}": dirs[rule] / "best.safetensors" for rule in RULES}}
+        generators = {"last": generator_path(dirs["classifier"]),
+                      **{f"best by {rule}": generator_path(dirs[rule] / "best") for rule in RULES}}
         lines, floor = rows(f"{preset} seed {seed}", generators, args.per_class)
         print("\n".join(lines), flush=True)
     if floor is not None:

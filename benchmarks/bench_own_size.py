@@ -10,7 +10,6 @@ resnet-projection with its adaptive augmentation against DiffAugment always on. 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from cgan_core.data import load_mnist
 from cgan_core.output.checkpoint import load_generator
 from cgan_core.output.classifier import load_or_train_on, predict
 from cgan_core.output.sampling import to_uint8
+from cgan_core.run.folder_reader import generator_path, last_step, read_metrics
 from cgan_core.step.config import TrainConfig
 from cgan_core.step.trainer import Trainer
 
@@ -63,11 +63,11 @@ def save_grid(generator: Path, path: Path) -> None:
 
 
 def quality(run_dir: Path, classifier) -> dict:
-    generator = run_dir / "generator.safetensors"
+    generator = generator_path(run_dir)
     figures = json.loads(run("evaluate", generator, "--per-class", 100, "--draws", 1, "--figures", "classifier")
                          .strip().splitlines()[-1])
     save_grid(generator, run_dir.with_suffix(".png"))
-    steps = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1]).get("step")
+    steps = last_step(run_dir)
     return {"steps": steps, "mnist accuracy": mnist_accuracy(generator, classifier),
             "folder-classifier accuracy": figures["accuracy"], "FD/floor": figures["frechet_vs_floor"]}
 
@@ -113,11 +113,10 @@ def main() -> None:
           "r_t over the last 100 steps | its p at the end |\n|---|---|---|---|---|---|")
     for name, run_dir in dirs.items():
         q = quality(run_dir, classifier)
-        with open(run_dir / "metrics.csv", newline="") as f:
-            rows = list(csv.DictReader(f))[-100:]
-        r_t = sum(float(row["r_t"]) for row in rows) / len(rows)
+        _, columns = read_metrics(run_dir, ("r_t", "aug_p"), ())
+        r_t = float(columns["r_t"][-100:].mean())
         print(f"| {name} | {q['steps']} | {q['mnist accuracy']:.1%} | {figure(q['FD/floor'])} | {r_t:.2f} | "
-              f"{float(rows[-1]['aug_p']):.2f} |", flush=True)
+              f"{float(columns['aug_p'][-1]):.2f} |", flush=True)
     print(json.dumps({"sizes": args.sizes, "minutes": args.minutes, "grids": str(args.out / "runs")}))
 
 

@@ -11,7 +11,6 @@ generator (`cgan-studio evaluate`). Prints a markdown table and writes soak.json
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -19,19 +18,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cgan_core.data import load_mnist  # noqa: E402
 from cgan_core.output.metrics import within_class_diversity  # noqa: E402
+from cgan_core.run import folder_reader  # noqa: E402
+from cgan_core.run.events import to_record  # noqa: E402
+from cgan_core.run.folder_writer import METRIC_COLUMNS  # noqa: E402
 from cgan_core.run.guard import GuardConfig  # noqa: E402
+from cgan_core.run.timelapse import load_timelapse  # noqa: E402
 from cgan_core.step.presets import PRESETS, get_preset  # noqa: E402
 
 
 def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
-    with open(run_dir / "metrics.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    """Every column of metrics.csv, the step's too, through the run folder's reader."""
+    steps, columns = folder_reader.read_metrics(run_dir, METRIC_COLUMNS[1:], ())
+    return {"step": steps.astype(np.float64), **columns}
 
 
 def longest(mask: np.ndarray) -> int:
@@ -62,10 +64,10 @@ def grid_diversity(run_dir: Path, real: np.ndarray, warmup: int) -> list[float]:
     """Per-class within-class diversity of each saved grid (8 samples a class) against the real data:
     [lowest class ratio, median, highest], over the grids after the warm-up (the learnt classes)."""
     lows, highs, medians = [], [], []
-    for path in sorted((run_dir / "grids").glob("step-*.png")):
-        if int(path.stem.split("-")[1]) <= warmup:
+    for step, frame in load_timelapse(run_dir):
+        if step <= warmup:
             continue
-        image = np.asarray(Image.open(path), dtype=np.float32) / 255.0
+        image = frame[:, :, 0].astype(np.float32) / 255.0 if frame.shape[2] == 1 else frame.astype(np.float32) / 255.0
         rows, cell = 10, image.shape[0] // 10
         cells = [image[r * cell + 1:(r + 1) * cell - 1, c * cell + 1:(c + 1) * cell - 1]
                  for r in range(rows) for c in range(image.shape[1] // cell)]
@@ -93,7 +95,7 @@ def soak(preset: str, minutes: float, out: Path, guard: str, nproc: int = 1) -> 
     start = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.monotonic() - start
-    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    events = [to_record(e) for e in folder_reader.read_events(run_dir)]
     m = read_metrics(run_dir)
     bounds = GuardConfig.for_loss(get_preset(preset).loss, **get_preset(preset).guard)
     around = []
@@ -162,7 +164,7 @@ if __name__ == "__main__":
     parser.add_argument("--replay", type=Path, help="only read RUN_DIR's recorded stats again with today's rules")
     args = parser.parse_args()
     if args.replay:
-        preset = json.loads((args.replay / "config.json").read_text())["preset"]
+        preset = folder_reader.read_config(args.replay)["preset"]
         print(json.dumps({"run": str(args.replay), "preset": preset, "decisions": replay(args.replay, preset)}))
         sys.exit(0)
     REAL = real_diversity()

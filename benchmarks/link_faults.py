@@ -11,10 +11,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from cgan_core.run import layout
 from cgan_core.run.folder_writer import checkpoint_files
 
-LINKED = ("metrics.csv", "events.jsonl", "config.json", "quality.csv", "generator.safetensors", "grids",
-          "grids/{grid}", "checkpoints", "checkpoints/{checkpoint}")
+LINKED = (layout.METRICS, layout.EVENTS, layout.CONFIG, layout.QUALITY, layout.GENERATOR, layout.GRIDS,
+          f"{layout.GRIDS}/{{grid}}", layout.CHECKPOINTS, f"{layout.CHECKPOINTS}/{{checkpoint}}")
 MARK = 999  # the copy's own step: seen anywhere, the link was read through
 
 
@@ -25,10 +26,10 @@ def _decoy(source: Path, target: Path) -> None:
         shutil.copytree(source, target)
         return
     shutil.copy2(source, target)
-    if target.name == "metrics.csv":
+    if target.name == layout.METRICS:
         with open(target, "a") as f:
             f.write(f"{MARK}" + ",0" * 13 + "\n")
-    elif target.name == "config.json":
+    elif target.name == layout.CONFIG:
         target.write_text(target.read_text().replace('"studio-fast"', '"decoy"'))
 
 
@@ -36,7 +37,7 @@ def _commands(c, run: Path, out: Path) -> list[list]:
     return [["train", "--resume", run, "--steps", 60, "--config", c.config],
             ["export-tensorboard", run, "--out", out / "board"],
             ["sample", run, "--out", out / "sample.png"],
-            ["branch", run, "--vary", "lr_d=1x,2x", "--steps", 5, "--out", out / "variants"]]
+            ["branch", run, "--vary", "lr_d=1x,2x", "--steps", 5, "--out", out / "branched"]]
 
 
 def links(c) -> None:
@@ -44,7 +45,7 @@ def links(c) -> None:
     config.write_text("checkpoint_every = 20\nsample_every = 20\n")  # two checkpoints and grids in 40 steps
     c.run_cli("train", "--out", base, "--steps", 40, "--config", config, "--quality-every", 20)
     tried = clean = shown = 0
-    newest = {"grid": max(p.name for p in (base / "grids").iterdir()),
+    newest = {"grid": max(p.name for p in (base / layout.GRIDS).iterdir()),
               "checkpoint": checkpoint_files(base)[0].name}  # the file a resume and the history read
     for i, name in enumerate(n.format(**newest) for n in LINKED):
         clean_here = 0

@@ -12,12 +12,14 @@ import shutil
 from pathlib import Path
 
 from benchmarks.bench_fork_case import run
+from cgan_core.run.folder_reader import read_metrics
+from cgan_core.run.folder_writer import METRIC_COLUMNS
 from cgan_core.step.presets import PRESETS
 
 
 def last_row(run_dir: Path) -> dict:
-    lines = (run_dir / "metrics.csv").read_text().splitlines()
-    return dict(zip(lines[0].split(","), lines[-1].split(",")))
+    steps, columns = read_metrics(run_dir, METRIC_COLUMNS[1:], ())
+    return {"step": int(steps[-1]), **{name: float(values[-1]) for name, values in columns.items()}}
 
 
 def main() -> None:

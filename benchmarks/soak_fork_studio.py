@@ -23,7 +23,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from benchmarks.soak_studio import guard_findings, open_window
-from cgan_core.run.folder_reader import read_events
+from cgan_core.run.folder_reader import read_events, variant_folders
 from cgan_core.step.presets import PRESETS
 from studio.tools.variants_dialog import TryVariantsDialog
 
@@ -78,11 +78,10 @@ def fork(app: QApplication, preset: str, args: argparse.Namespace) -> dict:
     window.stop()
     wait(app, 300, lambda: not window.running)
     events = read_events(run_dir)
-    folder = run_dir / "variants" / f"step-{fork_step}"
     result = {"preset": preset, "forked_at": fork_step, "ready": ready, "header": view.header.text(),
               "chosen_by": "live quality" if by_quality else "first variant (no quality measured)",
               "lr_d_before": lr_before, "lr_d_after": lr_after, "steps_after_choice": steps_after,
-              "variant_folders": sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else [],
+              "variant_folders": [p.name for p in variant_folders(run_dir, fork_step)],
               "errors": list(window.errors), **guard_findings(events),
               "run_dir": str(run_dir)}
     window.close()

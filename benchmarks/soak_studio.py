@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from cgan_core.run.events import CheckpointSaved, GuardAdvice, GuardGaveUp, RolledBack  # noqa: E402
-from cgan_core.run.folder_reader import read_events  # noqa: E402
+from cgan_core.run.folder_reader import generator_of, read_events  # noqa: E402
 from cgan_core.step.presets import PRESETS  # noqa: E402
 from studio.app import build_window  # noqa: E402
 
@@ -74,7 +74,7 @@ def soak(app: QApplication, preset: str, minutes: float, out: Path, shots: Path 
     result = {"preset": preset, "minutes": minutes, "steps": steps, "paused_by_guard": paused_by_guard,
               "errors": list(window.errors), "notices": len(window.notices), **guard_findings(events),
               "gave_up": any(isinstance(e, GuardGaveUp) for e in events),
-              "generator": (run_dir / "generator.safetensors").is_file(),
+              "generator": generator_of(run_dir) is not None,
               "checkpoints": sum(isinstance(e, CheckpointSaved) for e in events), "run_dir": str(run_dir)}
     window.close()
     window.deleteLater()

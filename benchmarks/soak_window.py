@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cgan_core.run.folder_reader import last_row, read_config
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -212,20 +214,12 @@ class AttachedCli:
         self.batch = None
 
     def position(self) -> tuple[int, int, float] | None:
-        metrics = self.run_dir / "metrics.csv"
-        if not metrics.is_file():
+        row = last_row(self.run_dir)  # the last whole row, read from the file's end
+        if row is None:
             return None
         if self.batch is None:
-            self.batch = int(json.loads((self.run_dir / "config.json").read_text())["batch_size"])
-        with open(metrics, "rb") as f:
-            header = f.readline().decode().strip().split(",")
-            f.seek(max(0, metrics.stat().st_size - 4096))
-            lines = [line for line in f.read().decode().splitlines() if line and line[0].isdigit()]
-        if len(lines) < 2:
-            return None
-        row = dict(zip(header, lines[-2].split(",")))  # the last line may be half written
-        step = int(row["step"])
-        return step, step * self.batch, float(row["seconds"]), step
+            self.batch = int(read_config(self.run_dir)["batch_size"])
+        return row.step, row.step * self.batch, row.seconds, row.step
 
 
 class Views:

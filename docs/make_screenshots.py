@@ -28,6 +28,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from cgan_core.run.folder_reader import generator_path
 from studio.app import build_window
 
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
@@ -40,7 +41,7 @@ def explorer_plan(window, grab) -> list:
     def open_explorer() -> None:
         window.show_explorer()
         ex = window.explorer
-        ex.load_file(Path(ARGUMENT) / "generator.safetensors")
+        ex.load_file(generator_path(Path(ARGUMENT)))
         ex.resize(1000, 640)
         ex.move(0, 0)
         ex.from_combo.setCurrentIndex(6)

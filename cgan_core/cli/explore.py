@@ -62,9 +62,10 @@ def interpolation_frames(g, info: dict, args) -> np.ndarray:
 
 
 def cmd_interpolate(args) -> int:
-    from cgan_core.output.checkpoint import generator_path, load_generator
+    from cgan_core.output.checkpoint import load_generator
     from cgan_core.output.gif import save_gif
     from cgan_core.output.sampling import save_png
+    from cgan_core.run.folder_reader import generator_path
 
     suffix = args.out.suffix.lower()
     if suffix not in (".gif", ".png"):
@@ -82,7 +83,8 @@ def cmd_interpolate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from cgan_core.output.checkpoint import atomic_write_bytes, generator_path, load_generator, save_generator
+    from cgan_core.output.checkpoint import atomic_write_bytes, load_generator, save_generator
+    from cgan_core.run.folder_reader import generator_path
 
     if args.format == "checkpoint":
         from cgan_core.run.training_run import latest_checkpoint

@@ -62,7 +62,8 @@ _interval.__name__ = "'auto' or positive integer"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cgan-studio", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="cgan-studio", description="Train and study class-conditional GANs from the command line. "
+                     "Without a subcommand, cgan-studio opens the desktop app.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("presets", help="list the presets and their sources")
@@ -265,8 +266,9 @@ MAX_SAMPLE_BYTES = 2 * 2**30  # the uint8 images one `sample` writes
 
 
 def cmd_sample(args) -> int:
-    from cgan_core.output.checkpoint import generator_path, load_generator
+    from cgan_core.output.checkpoint import load_generator
     from cgan_core.output.sampling import make_grid, save_png, to_uint8
+    from cgan_core.run.folder_reader import generator_path
 
     suffix = args.out.suffix.lower()
     if suffix not in (".png", ".npz"):
@@ -298,8 +300,9 @@ def cmd_sample(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from cgan_core.output.checkpoint import generator_path, load_generator
+    from cgan_core.output.checkpoint import load_generator
     from cgan_core.output.evaluate import evaluate_generator
+    from cgan_core.run.folder_reader import generator_path
 
     path = generator_path(args.generator)
     g, info = load_generator(path)

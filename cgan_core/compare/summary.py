@@ -7,7 +7,6 @@ reads one run's smoothed-ready losses, quality and markers; `differences(runs)` 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,19 @@ import numpy as np
 
 from cgan_core.errors import CganError
 from cgan_core.output.quality import objective
-from cgan_core.output.quality_file import load_reports
 from cgan_core.records import FinishReason
 from cgan_core.run.events import GuardGaveUp, HParamChange, RolledBack, RunFinished
-from cgan_core.run.folder_reader import is_run, last_step, read_config, read_events, read_metrics, split_branches
+from cgan_core.run.folder_reader import (
+    is_run,
+    last_step,
+    metrics_changed_at,
+    read_config,
+    read_events,
+    read_metrics,
+    split_branches,
+    started_at,
+)
+from cgan_core.run.quality_file import load_reports
 from cgan_core.step.config import BestBy
 
 KEY_SETTINGS = ("preset", "dataset", "batch_size", "lr_g", "lr_d", "beta1", "d_steps", "seed", "precision")
@@ -78,12 +86,12 @@ def summarise(run_dir: Path) -> RunSummary:
         reports = load_reports(run_dir)
     except CganError as exc:
         return RunSummary(run_dir, config, steps, f"unreadable: {exc}", None, None, None, None,
-                          os.lstat(run_dir / "config.json").st_mtime, None)
+                          started_at(run_dir), None)
     by = _rule(config)
     best = max(reports, key=lambda r: objective(r, by), default=None)
     return RunSummary(run_dir, config, steps, _status(run_dir, events), reports[-1].accuracy if reports else None,
                       best.accuracy if best else None, best.frechet if best else None, best.floor if best else None,
-                      os.lstat(run_dir / "config.json").st_mtime, objective(best, by) if best else None)
+                      started_at(run_dir), objective(best, by) if best else None)
 
 
 def _rule(config: dict) -> BestBy:
@@ -100,14 +108,14 @@ def _status(run_dir: Path, events: list) -> str:
         if finished.reason is FinishReason.DIVERGED or any(isinstance(e, GuardGaveUp) for e in events):
             return "stopped by the guard"
         return "stopped" if finished.reason is FinishReason.STOPPED else "finished"
-    metrics = run_dir / "metrics.csv"
-    if metrics.is_file() and time.time() - metrics.stat().st_mtime < LIVE_SECONDS:
+    changed = metrics_changed_at(run_dir)
+    if changed is not None and time.time() - changed < LIVE_SECONDS:
         return "running"
     return "interrupted"
 
 
 def curves(run_dir: Path) -> RunCurves:
-    steps, columns = read_metrics(run_dir / "metrics.csv")
+    steps, columns = read_metrics(run_dir)
     live, _ = split_branches(steps)
     losses = {k: columns[k].astype(np.float32)[live] for k in ("d1", "d2", "g")}
     seconds = columns["seconds"][live]

@@ -18,10 +18,10 @@ import numpy as np
 
 from cgan_core.errors import UsageError
 from cgan_core.output.quality import QualityReport
-from cgan_core.output.quality_file import load_reports
 from cgan_core.output.safe_files import make_folder
-from cgan_core.output.timelapse import load_timelapse
 from cgan_core.run.events import GuardAdvice, HParamChange, LossChunk, RolledBack, RunFinished, SampleGrid
+from cgan_core.run.quality_file import load_reports
+from cgan_core.run.timelapse import load_timelapse
 
 FOLDER = "tensorboard"
 SCALARS = {"d1": "loss/d1", "d2": "loss/d2", "g": "loss/g", "d_real": "d/real_prob", "d_fake": "d/fake_prob",

@@ -78,21 +78,6 @@ def _complete_row(line: str, fields: int, step: int | None) -> bool:
     return len(row) == fields and row[0].isdigit() and (step is None or int(row[0]) <= step)
 
 
-def generator_path(path: Path) -> Path:
-    """A generator file; a run directory's generator.safetensors; RUN/best is the run's best.safetensors
-    (the generator with the best quality measured, kept with live quality on)."""
-    path = Path(path)
-    if path.is_dir():
-        return path / "generator.safetensors"
-    if path.name == "best" and path.parent.is_dir() and not path.exists():
-        best = path.parent / "best.safetensors"
-        if not best.is_file():
-            raise CheckpointError(f"{path}: {path.parent} has no best.safetensors (it is kept when live quality "
-                                  "is on: train --quality-every N|auto)")
-        return best
-    return path
-
-
 def remove_stale_temps(folder: Path, root: Path) -> list[Path]:
     """Delete temp files a crashed writer left behind; they are never taken for real files."""
     stale = [Path(folder) / name for name in names(Path(folder), root) if TMP_MARK in name]

@@ -30,8 +30,9 @@ from cgan_core import records
 from cgan_core.errors import CganError, ConfigError
 from cgan_core.output.checkpoint import TMP_MARK, atomic_write_text
 from cgan_core.run import commands as cmd
+from cgan_core.run import layout
 
-FOLDER = "control"
+FOLDER = layout.CONTROL
 REFUSED = "refused"  # control/refused/: the files a run would not apply, kept for the user to read
 POLL_SECONDS = 0.25
 MAX_BYTES = 64 * 1024  # a command is a few dozen bytes

@@ -16,13 +16,14 @@ import numpy as np
 import torch
 
 from cgan_core import records
-from cgan_core.errors import CganError, DataError
-from cgan_core.output.checkpoint import load_generator
-from cgan_core.output.quality_file import QUALITY_FILE, QualityColumns
+from cgan_core.errors import CganError, CheckpointError, DataError
+from cgan_core.output.checkpoint import load_generator, read_generator_metadata
 from cgan_core.output.safe_files import open_binary, open_text, read_bytes
 from cgan_core.output.sampling import make_grid, to_uint8
-from cgan_core.output.timelapse import newest_grid
+from cgan_core.run import layout
 from cgan_core.run.events import BestSaved, Forked, HParamChange, LossChunk, RolledBack, SampleGrid, from_line
+from cgan_core.run.quality_file import QualityColumns
+from cgan_core.run.timelapse import newest_grid
 from cgan_core.step.config import written_settings
 from cgan_core.step.trainer import STAT_NAMES
 
@@ -73,15 +74,15 @@ def generator_grid(path: Path, per_class: int = 8, seed: int = 0, root: Path | N
     return SampleGrid(step, make_grid(images, per_class), tuple(info["class_names"]), per_class, images.shape[2] + 2)
 
 
-def read_metrics(path: Path, names: tuple[str, ...] = LOSS_NAMES, optional: tuple[str, ...] = ("seconds",)
+def read_metrics(run_dir: Path, names: tuple[str, ...] = LOSS_NAMES, optional: tuple[str, ...] = ("seconds",)
                  ) -> tuple[np.ndarray, dict]:
     """(steps, {name: values}) of a metrics.csv as written, branches included: the one reader of the file
     for the history, the Runs view and exports. Each row is parsed by its schema (records.MetricsRow); a row
     that a kill or a full disk cut short (its last one, or any row with a field missing or unreadable) is
     left out; a file without the `names` columns is refused; an `optional` column an older run lacks reads
     as 0. The file is opened in its folder without following a link."""
-    path = Path(path)
-    f = open_text(path, path.parent)
+    path = Path(run_dir) / layout.METRICS
+    f = open_text(path, Path(run_dir))
     if f is None:
         raise DataError(f"{path}: no such metrics file")
     with f:
@@ -112,10 +113,10 @@ def _metrics_row(row: dict) -> records.MetricsRow | None:
 
 def load_history(run_dir: Path) -> RunHistory:
     run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.csv"
+    metrics = run_dir / layout.METRICS
     if not os.path.lexists(metrics):
         raise DataError(f"{run_dir}: not a run directory (no metrics.csv)")
-    steps, read = read_metrics(metrics)
+    steps, read = read_metrics(run_dir)
     columns = {k: read[k].astype(np.float32) for k in LOSS_NAMES}
     recorded = LossChunk(steps, np.column_stack([columns[k] for k in LOSS_NAMES]).reshape(len(steps), 3),
                          LOSS_NAMES, 0.0, 0, 0.0, 0.0)
@@ -133,10 +134,10 @@ def load_history(run_dir: Path) -> RunHistory:
         for name in ("lr_g", "lr_d"):
             if not any(c.name == name and c.step > event.to_step for c in changes):
                 config[name] = getattr(event, name)
-    generator = run_dir / "generator.safetensors"
+    generator = run_dir / layout.GENERATOR
     grid = generator_grid(generator, root=run_dir) if os.path.lexists(generator) else None
     return RunHistory(run_dir, steps, columns, changes, config, grid, abandoned, rollbacks,
-                      best[-1] if best and (run_dir / "best.safetensors").is_file() else None, recorded, tuple(events))
+                      best[-1] if best and (run_dir / layout.BEST).is_file() else None, recorded, tuple(events))
 
 
 def replay(history: RunHistory, reports: list) -> list:
@@ -171,17 +172,68 @@ def changes_in_force(events: list) -> list[HParamChange]:
 def read_events(run_dir: Path) -> list:
     """A run's events.jsonl as event dataclasses (each line parsed by its schema, events.from_line);
     unknown kinds and lines cut short by a crash are skipped."""
-    data = read_bytes(Path(run_dir) / "events.jsonl", Path(run_dir))  # never through a link
+    data = read_bytes(Path(run_dir) / layout.EVENTS, Path(run_dir))  # never through a link
     if data is None:
         return []
     lines = data.decode("utf-8", errors="replace").split("\n")
     return [event for event in map(from_line, lines) if event is not None]
 
 
+def generator_path(path: Path) -> Path:
+    """A generator file; a run directory's generator.safetensors; RUN/best is the run's best.safetensors
+    (the generator with the best quality measured, kept with live quality on)."""
+    path = Path(path)
+    if path.is_dir():
+        return path / layout.GENERATOR
+    if path.name == "best" and path.parent.is_dir() and not path.exists():
+        best = path.parent / layout.BEST
+        if not best.is_file():
+            raise CheckpointError(f"{path}: {path.parent} has no best.safetensors (it is kept when live quality "
+                                  "is on: train --quality-every N|auto)")
+        return best
+    return path
+
+
+def generator_of(run_dir: Path) -> Path | None:
+    """The run's newest healthy generator file, where it has one yet (the explorer, Attach's class names)."""
+    path = Path(run_dir) / layout.GENERATOR
+    return path if os.path.lexists(path) else None
+
+
+def generator_class_names(run_dir: Path) -> list[str] | None:
+    """The class names the run's generator file holds (by their schema); None before it has one, or when its
+    header cannot be read."""
+    path = generator_of(run_dir)
+    try:
+        meta = read_generator_metadata(path, Path(run_dir)) if path is not None else None
+        return list(records.decode_json(meta["class_names"], records.ClassNames, str(path))) if meta else None
+    except (CganError, KeyError):
+        return None
+
+
+def variant_folders(run_dir: Path, step: int) -> list[Path]:
+    """The run folders of the variants a fork at `step` trained (RUN/variants/step-N/*), by name."""
+    folder = Path(run_dir) / layout.VARIANTS / f"step-{step}"
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()) if folder.is_dir() else []
+
+
+def started_at(run_dir: Path) -> float:
+    """When the run began: its config.json's modification time (the link itself, never its target)."""
+    return os.lstat(Path(run_dir) / layout.CONFIG).st_mtime
+
+
+def metrics_changed_at(run_dir: Path) -> float | None:
+    """When a row was last written (a live run writes one every few seconds); None without metrics.csv."""
+    try:
+        return os.lstat(Path(run_dir) / layout.METRICS).st_mtime
+    except OSError:
+        return None
+
+
 def is_run(folder: Path) -> bool:
     """Whether `folder` holds a run: its config.json is a file (a link in its place is not one)."""
     try:
-        return stat.S_ISREG(os.lstat(Path(folder) / "config.json").st_mode)
+        return stat.S_ISREG(os.lstat(Path(folder) / layout.CONFIG).st_mode)
     except OSError:
         return False
 
@@ -190,26 +242,38 @@ def read_config(run_dir: Path) -> dict:
     """config.json as written when the run started, each setting parsed by its schema (written_settings:
     one that does not fit is left out); {} when it is missing or unreadable."""
     try:
-        data = read_bytes(Path(run_dir) / "config.json", Path(run_dir), limit=MAX_CONFIG_BYTES)
+        data = read_bytes(Path(run_dir) / layout.CONFIG, Path(run_dir), limit=MAX_CONFIG_BYTES)
         return written_settings(json.loads(data)) if data and len(data) <= MAX_CONFIG_BYTES else {}
     except (CganError, OSError, ValueError, RecursionError):
         return {}
 
 
-def last_step(run_dir: Path) -> int:
-    """The last complete row's step, read from the file's end (a long run's metrics.csv has ~10^5 rows)."""
+def last_row(run_dir: Path) -> records.MetricsRow | None:
+    """metrics.csv's last complete row (by its schema), read from the file's end: a long run's file has ~10^5
+    rows, and a live run's last line may be half written. None before the first row."""
     try:
-        f = open_binary(Path(run_dir) / "metrics.csv", Path(run_dir))
+        f = open_binary(Path(run_dir) / layout.METRICS, Path(run_dir))
     except CganError:
-        return 0
+        return None
     if f is None:
-        return 0
+        return None
     with f:
+        header = f.readline().decode(errors="replace").strip().split(",")
         f.seek(0, 2)
         f.seek(max(0, f.tell() - 4096))
-        lines = f.read().decode(errors="replace").split("\n")[:-1]
-    steps = [records.csv_row(line.split(",", 1)[0], records.StepNumber) for line in lines]
-    return next((step for step in reversed(steps) if step is not None), 0)
+        lines = f.read().decode(errors="replace").split("\n")[:-1]  # the text after the last newline is not whole
+    for line in reversed(lines):
+        fields = line.split(",")
+        row = _metrics_row(dict(zip(header, fields))) if len(fields) == len(header) else None
+        if row is not None:
+            return row
+    return None
+
+
+def last_step(run_dir: Path) -> int:
+    """The last complete row's step; 0 before the first."""
+    row = last_row(run_dir)
+    return row.step if row is not None else 0
 
 
 # ---- following a live run ----------------------------------------------------------------------------------
@@ -252,9 +316,9 @@ class RunTail:
         if not is_run(self.run_dir):
             raise DataError(f"{self.run_dir}: not a run directory (no config.json)")
         self.config = read_config(self.run_dir)
-        self._metrics = _Appended(self.run_dir / "metrics.csv", self.run_dir)
-        self._events = _Appended(self.run_dir / "events.jsonl", self.run_dir)
-        self._quality = _Appended(self.run_dir / QUALITY_FILE, self.run_dir)
+        self._metrics = _Appended(self.run_dir / layout.METRICS, self.run_dir)
+        self._events = _Appended(self.run_dir / layout.EVENTS, self.run_dir)
+        self._quality = _Appended(self.run_dir / layout.QUALITY, self.run_dir)
         self._header: list[str] | None = None
         self._quality_columns: QualityColumns | None = None
         self._grid_step = -1

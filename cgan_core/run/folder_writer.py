@@ -1,16 +1,6 @@
-"""A run directory and everything written into it, with one owner:
-
-    config.json            the run's configuration
-    metrics.csv            one row of stats per step (truncated past the checkpoint on resume)
-    quality.csv            live quality measurements
-    events.jsonl           hyperparameter changes, rollbacks, advice, checkpoints, ... (events.RECORDED)
-    checkpoints/step-*.pt  resumable checkpoints of healthy states, the newest KEEP_CHECKPOINTS kept
-    checkpoints/diverged-step-*.pt  the last state of a run the guard gave up on, kept for inspection
-    generator.safetensors  the newest healthy generator
-    best.safetensors       the generator with the best quality measured so far
-    grids/                 the fixed-noise grid over time (timelapse.py)
-
-Every file that must survive a crash is written atomically.
+"""A run directory and everything written into it, with one owner: this module writes the folder (its names
+are layout.py's, its reader folder_reader.py). Every file that must survive a crash is written atomically,
+and every file is opened from the run folder without following a link (output/safe_files.py).
 """
 from __future__ import annotations
 
@@ -29,19 +19,16 @@ from cgan_core import paths, records
 from cgan_core.errors import CheckpointError
 from cgan_core.output import checkpoint as ckpt
 from cgan_core.output import safe_files as safe
-from cgan_core.output import timelapse
 from cgan_core.output.quality import QualityReport
-from cgan_core.output.quality_file import QUALITY_FILE, append_report
-from cgan_core.run import journal
+from cgan_core.run import journal, layout, timelapse
 from cgan_core.run.events import to_record
+from cgan_core.run.quality_file import append_report
 from cgan_core.run.run_lock import RunLock
 
 METRIC_COLUMNS = records.MetricsRow.__struct_fields__  # its schema is what the reader parses each row by
 ADDED_COLUMNS = {"r_t", "aug_p"}  # columns a run begun by an older version lacks
 KEEP_CHECKPOINTS = 3
-GENERATOR_FILE, BEST_FILE = "generator.safetensors", "best.safetensors"
-VARIANTS = "variants"  # a fork's variants, kept as run folders (variant_folders.py)
-ABANDONED = "abandoned"  # abandoned/after-step-N/: the checkpoints and grids of a stretch a branch left
+GENERATOR_FILE, BEST_FILE, VARIANTS, ABANDONED = layout.GENERATOR, layout.BEST, layout.VARIANTS, layout.ABANDONED
 DIVERGED_PREFIX = "diverged-"
 
 
@@ -58,7 +45,7 @@ CHECKPOINT_NAME = re.compile(r"step-(\d{9})\.pt")
 def checkpoint_files(run_dir: Path) -> list[Path]:
     """A run's checkpoints of healthy states, newest first (never temp files, diverged states or names the
     run did not write)."""
-    folder = Path(run_dir) / "checkpoints"
+    folder = Path(run_dir) / layout.CHECKPOINTS
     listed = safe.names(folder, Path(run_dir))  # through its descriptor: a checkpoints/ that is a link is refused
     return sorted((folder / name for name in listed if CHECKPOINT_NAME.fullmatch(name)), reverse=True)
 
@@ -133,7 +120,7 @@ class RunFiles:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         self.run_dir = Path(run_dir).resolve()  # the folder itself may be reached through a link; nothing inside it
         self.lock = RunLock(self.run_dir)  # before anything is written or cleaned: one writer at a time
-        self.checkpoints = self.run_dir / "checkpoints"
+        self.checkpoints = self.run_dir / layout.CHECKPOINTS
         safe.make_folder(self.checkpoints, self.run_dir, exist_ok=True)
         ckpt.remove_stale_temps(self.run_dir, self.run_dir)
         ckpt.remove_stale_temps(self.checkpoints, self.run_dir)
@@ -145,8 +132,8 @@ class RunFiles:
 
     # ---- config and logs ---------------------------------------------------------------------------
     def write_config(self, config: dict) -> None:
-        with _writing(self.run_dir / "config.json"):
-            ckpt.atomic_write_text(self.run_dir / "config.json", json.dumps(config, indent=2), self.run_dir)
+        with _writing(self.run_dir / layout.CONFIG):
+            ckpt.atomic_write_text(self.run_dir / layout.CONFIG, json.dumps(config, indent=2), self.run_dir)
 
     def truncate_after(self, step: int | None) -> None:
         """On resume: rows past the checkpoint are trained again, so they go (None: a branch starts, and
@@ -156,11 +143,11 @@ class RunFiles:
         if self._metrics is not None:  # the file may be replaced: the next row opens it again
             self._metrics.close()
             self._metrics = None
-        for name in ("metrics.csv", QUALITY_FILE):
+        for name in (layout.METRICS, layout.QUALITY):
             ckpt.truncate_csv_after(self.run_dir / name, step, self.run_dir)
 
     def write_metrics(self, rows: list[dict]) -> None:
-        path = self.run_dir / "metrics.csv"
+        path = self.run_dir / layout.METRICS
         with _writing(path):
             if self._metrics is None:
                 self._metrics = safe.open_append(path, self.run_dir)
@@ -178,7 +165,7 @@ class RunFiles:
 
     def last_metrics(self) -> dict[str, float]:
         """The last row of metrics.csv, as floats (for the run's summary)."""
-        data = safe.read_bytes(self.run_dir / "metrics.csv", self.run_dir)
+        data = safe.read_bytes(self.run_dir / layout.METRICS, self.run_dir)
         rows = list(csv.DictReader(io.StringIO(data.decode("utf-8", "replace")))) if data else []
         try:
             return {k: float(v) for k, v in rows[-1].items() if k in ("d1", "d2", "g")} if rows else {}
@@ -197,11 +184,11 @@ class RunFiles:
         self._append_event(to_record(event))
 
     def _append_event(self, record: dict) -> None:
-        with _writing(self.run_dir / "events.jsonl"), safe.open_append(self.run_dir / "events.jsonl", self.run_dir) as f:
+        with _writing(self.run_dir / layout.EVENTS), safe.open_append(self.run_dir / layout.EVENTS, self.run_dir) as f:
             f.write(json.dumps(record) + "\n")
 
     def append_quality(self, report: QualityReport, class_names: list[str]) -> None:
-        with _writing(self.run_dir / QUALITY_FILE):
+        with _writing(self.run_dir / layout.QUALITY):
             append_report(self.run_dir, report, class_names)
 
     # ---- checkpoints -------------------------------------------------------------------------------------
@@ -253,7 +240,7 @@ class RunFiles:
     def _complete_branch(self, intent: records.Intent, logged: int) -> None:
         """The branch's moves (those a killed process did not make) and its events from the `logged`-th on."""
         folder = self.run_dir / intent.folder
-        for paths_, sub in (([p for p in checkpoint_files(self.run_dir) if checkpoint_step(p) > intent.step], "checkpoints"),
+        for paths_, sub in (([p for p in checkpoint_files(self.run_dir) if checkpoint_step(p) > intent.step], layout.CHECKPOINTS),
                             (timelapse.grids_after(self.run_dir, intent.step), timelapse.FOLDER)):
             if paths_:
                 safe.make_folder(folder / sub, self.run_dir, exist_ok=True)
@@ -338,8 +325,8 @@ def holds_run(folder: Path) -> bool:
     """Whether a folder already holds a run's files (a fresh run must not write into it). An empty
     checkpoints folder is what a refused start leaves (RunFiles makes it first): the same --out is free."""
     folder = Path(folder)
-    return (any((folder / name).exists() for name in ("config.json", "metrics.csv", "events.jsonl"))
-            or any((folder / "checkpoints").glob("*")))
+    return (any((folder / name).exists() for name in (layout.CONFIG, layout.METRICS, layout.EVENTS))
+            or any((folder / layout.CHECKPOINTS).glob("*")))
 
 
 def claim_new_dir(path: Path, root: Path | None = None) -> Path:

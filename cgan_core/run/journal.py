@@ -15,8 +15,9 @@ from cgan_core import records
 from cgan_core.errors import CheckpointError, ConfigError
 from cgan_core.output import safe_files as safe
 from cgan_core.output.checkpoint import atomic_write_text
+from cgan_core.run import layout
 
-FILE = "journal.json"
+FILE = layout.JOURNAL
 MAX_BYTES = 1 << 20
 
 
@@ -49,5 +50,5 @@ def clear(root: Path) -> None:
 
 def logged(root: Path, intent_id: str) -> int:
     """How many of the intent's events events.jsonl holds already (they are appended in order)."""
-    data = safe.read_bytes(root / "events.jsonl", root) or b""
+    data = safe.read_bytes(root / layout.EVENTS, root) or b""
     return data.count(f'"intent": "{intent_id}"'.encode())

@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from cgan_core.errors import CheckpointError, RunBusyError
+from cgan_core.run import layout
 
-LOCK_FILE = "writer.lock"
+LOCK_FILE = layout.LOCK
 
 
 class RunLock:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from cgan_core.data import ImageDataset
 from cgan_core.errors import UsageError
-from cgan_core.output import timelapse
 from cgan_core.output.quality import LiveQuality, QualityTracker, best_so_far
 from cgan_core.records import FinishReason
 from cgan_core.run import commands as cmd
 from cgan_core.run import grids as samples
+from cgan_core.run import timelapse
 from cgan_core.run.budget import Budget
 from cgan_core.run.events import (
     CheckpointSaved,
@@ -191,20 +191,29 @@ class TrainingRun:
     # ---- commands ------------------------------------------------------------------------------------
     def apply(self, command) -> list:
         """Apply a run-level command between steps; returns the events it caused."""
-        handlers = {
-            cmd.SetHParams: lambda c: self.set_hparams(**c.values),
-            cmd.SetGuard: lambda c: self.guard.set_bounds(**c.values),
-            cmd.RollBack: lambda c: self.rollback(Reason.MANUAL, c.step + 1, to_step=c.step, manual=True),
-            cmd.SetGridInterval: lambda c: setattr(self.config, "sample_every", int(c.every)),
-            cmd.SetQuality: lambda c: self.enable_quality(c.live, c.every),
-            cmd.PreviewSnapshot: lambda c: [self.sample_grid(snapshot_step=c.step)],
-            cmd.CopyGenerator: lambda c: [samples.weights_copy(self.trainer, str(self.run_dir))],
-            cmd.SaveGenerator: lambda c: self.save_generator(c.path) and None,
-            cmd.ShareState: lambda c: self.world.share(to_cpu(self.trainer.state_dict())) and None,
-        }
-        if type(command) not in handlers:
-            raise TypeError(f"not a run command: {command!r}")
-        return handlers[type(command)](command) or []
+        match command:
+            case cmd.SetHParams():
+                return self.set_hparams(**command.values) or []
+            case cmd.SetGuard():
+                return self.guard.set_bounds(**command.values) or []
+            case cmd.RollBack():
+                return self.rollback(Reason.MANUAL, command.step + 1, to_step=command.step, manual=True)
+            case cmd.SetGridInterval():
+                self.config.sample_every = int(command.every)
+                return []
+            case cmd.SetQuality():
+                return self.enable_quality(command.live, command.every) or []
+            case cmd.PreviewSnapshot():
+                return [self.sample_grid(snapshot_step=command.step)]
+            case cmd.CopyGenerator():
+                return [samples.weights_copy(self.trainer, str(self.run_dir))]
+            case cmd.SaveGenerator():
+                self.save_generator(command.path)
+                return []
+            case cmd.ShareState():
+                self.world.share(to_cpu(self.trainer.state_dict()))
+                return []
+        raise TypeError(f"not a run command: {command!r}")
 
     def due_commands(self) -> list:
         """Commands every rank must apply before the next step: ShareState after rank 0's state changed."""

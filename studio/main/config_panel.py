@@ -224,8 +224,8 @@ class ConfigPanel(QWidget):
     def _on_preset(self, name: str) -> None:
         preset = PRESETS[name]
         self.preset.setToolTip(f"{preset.summary}\nFrom {preset.source}")
-        own = {"auto": "auto: bf16 where native", "fp32": "fp32", "bf16": "bf16"}[preset.precision]
-        self.precision.setItemText(0, f"preset's own ({own})")
+        # Short enough for the panel's width at 1280 px ("auto" is explained by the next item and the tooltip).
+        self.precision.setItemText(0, f"preset's ({preset.precision})")
         was_loading, self._loading = self._loading, True
         try:
             self.latent_dim.setValue(preset.latent_dim)

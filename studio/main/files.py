@@ -10,11 +10,11 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from cgan_core.errors import CganError
-from cgan_core.output.quality_file import load_reports
 from cgan_core.output.sampling import save_png
 from cgan_core.run.commands import SaveGenerator
 from cgan_core.run.folder_reader import RunHistory, load_history, replay
 from cgan_core.run.folder_writer import BEST_FILE, GENERATOR_FILE
+from cgan_core.run.quality_file import load_reports
 
 
 class FileActions:

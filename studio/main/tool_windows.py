@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 from cgan_core import paths
 from cgan_core.run import commands as cmd
 from cgan_core.run.events import GeneratorCopy
+from cgan_core.run.folder_reader import generator_of
 
 
 class ToolWindows:
@@ -54,8 +55,8 @@ class ToolWindows:
         run_dir = self.run_dir()
         if self.controller.running:
             self.controller.send(cmd.CopyGenerator())  # answered by a GeneratorCopy event
-        elif run_dir is not None and (run_dir / "generator.safetensors").is_file():
-            self.explorer.load_file(run_dir / "generator.safetensors")
+        elif run_dir is not None and generator_of(run_dir) is not None:
+            self.explorer.load_file(generator_of(run_dir))
         else:
             self.explorer.source_label.setText("No live run: start training, or open a generator file.")
 

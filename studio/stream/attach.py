@@ -4,17 +4,14 @@ No network port is opened. The run directory is read on a QTimer in the GUI thre
 appends (cgan_core.run.folder_reader), and the views get the same events a run hosted here would send."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from cgan_core.errors import CganError
-from cgan_core.output.checkpoint import read_generator_metadata
 from cgan_core.run.control import send
 from cgan_core.run.events import RunFinished, SampleGrid
-from cgan_core.run.folder_reader import RunTail
+from cgan_core.run.folder_reader import RunTail, generator_class_names
 
 from .stream import Ended
 
@@ -70,7 +67,4 @@ class AttachedRun(QObject):
 
 def _class_names(run_dir: Path) -> list[str]:
     """From the run's generator file, when it has one yet; MNIST's digits otherwise."""
-    try:
-        return [str(n) for n in json.loads(read_generator_metadata(run_dir / "generator.safetensors", run_dir)["class_names"])]
-    except (CganError, KeyError, ValueError):
-        return [str(i) for i in range(10)]
+    return generator_class_names(run_dir) or [str(i) for i in range(10)]

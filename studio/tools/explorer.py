@@ -32,8 +32,9 @@ from cgan_core.errors import CganError
 from cgan_core.output import latent
 from cgan_core.output.checkpoint import generator_from_tensors, load_generator
 from cgan_core.output.sampling import make_grid, to_uint8
-from cgan_core.output.timelapse import load_timelapse
 from cgan_core.run.events import SampleGrid
+from cgan_core.run.folder_reader import is_run
+from cgan_core.run.timelapse import load_timelapse
 
 from .explorer_directions import DirectionsTab
 from .explorer_export import ExplorerExports
@@ -159,7 +160,7 @@ class ExplorerWindow(QWidget):
         except CganError as exc:
             self.failed.emit(str(exc))
             return False
-        run_dir = Path(path).parent if (Path(path).parent / "checkpoints").is_dir() else None
+        run_dir = Path(path).parent if is_run(Path(path).parent) else None  # a run's own generator file
         step = f", step {info['step']}" if info.get("step") else ""
         self.set_generator(g, info, f"{Path(path).name}{step} ({Path(path).parent})", run_dir)
         return True

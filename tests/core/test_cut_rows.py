@@ -8,9 +8,9 @@ import numpy as np
 
 from cgan_core.compare.summary import curves
 from cgan_core.output.quality import QualityReport
-from cgan_core.output.quality_file import append_report, load_reports
 from cgan_core.run.folder_reader import RunTail, load_history
 from cgan_core.run.loop import train
+from cgan_core.run.quality_file import append_report, load_reports
 from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import TrainConfig
 

@@ -8,6 +8,8 @@ import torch
 
 from cgan_core.data.registry import planned_images
 from cgan_core.errors import ConfigError
+from cgan_core.run.folder_writer import holds_run
+from cgan_core.run.run_lock import writer_alive
 from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import TrainConfig
 from cgan_core.step.footprint import _saved_bytes, estimate, measure_step_seconds
@@ -58,8 +60,8 @@ def test_a_run_that_cannot_fit_is_refused_before_any_step(tmp_path):
     assert "--batch-size 65536" in message and "128x128 px" in message and "MB free" in message
     assert "\n" not in message
     assert not (tmp_path / "run" / "metrics.csv").exists()  # nothing trained, nothing written
-    TrainingRun(TrainConfig(preset="resnet-projection", batch_size=2, device="cpu", steps=1), out=tmp_path / "run",
-                dataset=data).close()  # the folder was left to the next writer
+    # The folder was left to the next writer: no run's files in it, and its lock released (what a start checks).
+    assert not holds_run(tmp_path / "run") and not writer_alive(tmp_path / "run")
 
 
 def test_the_cli_refuses_in_one_line(cli_here, tmp_path):

@@ -185,8 +185,8 @@ def test_a_hostile_csv_row_is_left_out_never_raised(written_run, name, fields):
     import io
 
     from cgan_core.compare.summary import summarise
-    from cgan_core.output.quality_file import load_reports
     from cgan_core.run.folder_reader import RunTail, last_step, load_history
+    from cgan_core.run.quality_file import load_reports
     run, pristine = written_run
     line = io.StringIO()
     csv.writer(line, lineterminator="\n").writerow(fields)

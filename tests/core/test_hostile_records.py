@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from cgan_core.output import timelapse
+from cgan_core.run import timelapse
 from cgan_core.run.events import CheckpointSaved, from_line
 
 
@@ -72,9 +72,9 @@ def test_a_link_inside_a_run_folder_is_never_read_through(tmp_path, name):
 
     from cgan_core.compare.summary import summarise
     from cgan_core.errors import CganError
-    from cgan_core.output.quality_file import load_reports
     from cgan_core.run.folder_reader import RunTail, last_step, load_history, read_config, read_events
     from cgan_core.run.folder_writer import latest_checkpoint
+    from cgan_core.run.quality_file import load_reports
 
     run, outside = tmp_path / "run", tmp_path / "outside"
     for folder in (run, outside):

@@ -17,10 +17,10 @@ from cgan_core.output.quality import (
     is_better,
     objective,
 )
-from cgan_core.output.quality_file import QUALITY_FILE, append_report, load_reports
 from cgan_core.run.autotune import clearly_better
 from cgan_core.run.folder_reader import RunTail
 from cgan_core.run.loop import RunLoop
+from cgan_core.run.quality_file import QUALITY_FILE, append_report, load_reports
 from cgan_core.run.resume import resumed_config
 from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import BestBy, TrainConfig

@@ -83,7 +83,7 @@ def test_a_branch_killed_at_any_point_is_completed_and_loses_no_row(tmp_path, mo
         files = reopened(files)
         begun = files.branch_pending or any(isinstance(e, RolledBack) for e in read_events(run))
         rollbacks = [e for e in read_events(run) if isinstance(e, RolledBack)]
-        steps = read_metrics(run / "metrics.csv", ("d1",), ())[0].tolist()
+        steps = read_metrics(run, ("d1",), ())[0].tolist()
         assert steps[:6] == [1, 2, 3, 4, 5, 6], n  # no row of the abandoned stretch is lost
         if begun:
             assert len(rollbacks) == 1 and rollbacks[0].to_step == 2, n  # logged once, however often replayed

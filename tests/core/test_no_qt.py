@@ -65,3 +65,18 @@ def test_studio_uses_only_the_public_engine_api():
         assert ".trainer" not in text, f"{path.name} reaches into the run's trainer"
         private = [m for m in re.findall(r"(\w+)\._[a-z]\w*", text) if m not in ("self", "super", "cls")]
         assert not private, f"{path.name} touches private attributes of {private}"
+
+
+def test_only_the_run_folders_reader_and_writer_name_its_files():
+    """Issue 44: a run folder's files were named and parsed in fifteen places (each new column had to be taught
+    to each). Its names are now layout.py's; the engine, the studio, the benchmarks and the screenshot script
+    ask folder_reader.py (or write through folder_writer.py). An export's default file name is not a run's."""
+    import re
+
+    named = re.compile(r'"(metrics\.csv|events\.jsonl|config\.json|quality\.csv|(generator|best)\.safetensors|journal\.json'
+                       r'|writer\.lock)"|/ "(checkpoints|grids|control|variants|abandoned)"')
+    allowed = {"cgan_core/run/layout.py", "studio/tools/explorer_export.py"}  # the names; a Save dialog's default
+    found = [f"{path.relative_to(ROOT)}:{n}" for folder in ("cgan_core", "studio", "benchmarks", "docs")
+             for path in (ROOT / folder).rglob("*.py") if str(path.relative_to(ROOT)) not in allowed
+             for n, line in enumerate(path.read_text().splitlines(), 1) if named.search(line)]
+    assert not found, f"run files named outside the reader and writer: {found[:8]}"

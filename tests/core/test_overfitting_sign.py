@@ -53,7 +53,7 @@ def test_a_run_an_older_version_began_keeps_its_columns_and_reads_back(tmp_path,
     resumed.close()
     text = metrics.read_text().splitlines()
     assert text[0] + "\n" == OLD_HEADER and all(len(line.split(",")) == 12 for line in text[1:])
-    steps, columns = read_metrics(metrics)
+    steps, columns = read_metrics(tmp_path / "run")
     assert list(steps) == list(range(1, 11))
     [chunk] = [c for c in RunTail(tmp_path / "run").poll() if isinstance(c, LossChunk)]
     assert np.isnan(chunk.column("r_t")).all() and np.isfinite(chunk.column("d1")).all()

@@ -13,10 +13,10 @@ from cgan_core.output.quality import (
     classifier_ready,
     prepare_live_quality,
 )
-from cgan_core.output.quality_file import append_report, load_reports
 from cgan_core.run.events import RolledBack
 from cgan_core.run.guard import CollapseMonitor
 from cgan_core.run.loop import RunLoop
+from cgan_core.run.quality_file import append_report, load_reports
 from cgan_core.run.training_run import TrainingRun
 from cgan_core.step.config import TrainConfig
 
@@ -119,7 +119,8 @@ def test_prepare_trains_once_then_reports_ready(classifier, small_sets):
 
 def test_the_best_generator_is_kept_and_run_best_samples_from_it(tmp_path, tiny_mnist, cli_here):
     from cgan_core.errors import CheckpointError
-    from cgan_core.output.checkpoint import generator_path, load_generator, read_generator_metadata
+    from cgan_core.output.checkpoint import load_generator, read_generator_metadata
+    from cgan_core.run.folder_reader import generator_path
 
     config = TrainConfig(preset="studio-fast", batch_size=16, device="cpu", latent_dim=8, steps=100)
     run = TrainingRun(config, out=tmp_path / "run", dataset=tiny_mnist, guard={"enabled": False})

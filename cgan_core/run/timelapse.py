@@ -12,8 +12,9 @@ from PIL import Image
 from cgan_core.errors import CganError
 from cgan_core.output.safe_files import atomic_write_bytes, make_folder, read_bytes
 from cgan_core.output.safe_files import names as names_in
+from cgan_core.run import layout
 
-FOLDER = "grids"
+FOLDER = layout.GRIDS
 _NAME = re.compile(r"step-(\d{9})\.png")
 MAX_GRID_BYTES = 64 * 1024 * 1024  # a grid is a few kB; a PNG is never read whole past this
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from cgan_core import records
 from cgan_core.output.quality import QualityReport
 from cgan_core.output.safe_files import open_append, open_text
+from cgan_core.run import layout
 
-QUALITY_FILE = "quality.csv"
+QUALITY_FILE = layout.QUALITY
 CLASSIFIER_COLUMNS = ("step", "accuracy", "frechet", "floor", "diversity", "seconds")
 INDEPENDENT_COLUMNS = ("kid", "kid_spread", "intra_floor")
 
