@@ -22,8 +22,14 @@
 """
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
+
+# A fresh settings folder for every take: the window then shows the defaults (a take's own halved lr D was
+# remembered by the next take's idle window), and the user's own settings are never touched.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="cgan-screenshots-")
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication

@@ -27,6 +27,9 @@ class FootprintView(QWidget):
         super().__init__(parent)
         self.config_of = config_of
         self.label = QLabel(objectName="footprintLabel", wordWrap=True)
+        # Three lines kept for it: the scrolling panel did not grow a wrapped label when its text changed, and at
+        # 1280x800 its third line ("MB free on cpu") was cut under the button.
+        self.label.setMinimumHeight(3 * self.label.fontMetrics().lineSpacing() + 4)
         self.time_button = QPushButton("Time a step", objectName="footprintTimeButton")
         self.time_button.setToolTip("Train a few steps of this preset on random images of the chosen size, to see "
                                     "how long a step takes on this device (a few seconds; Start stops it)")
