@@ -48,6 +48,8 @@ def rule_ranges(m: dict[str, np.ndarray], bounds: GuardConfig) -> dict:
     """What each rule reads, after the warm-up: the stats' ranges, the longest stretch each sustained
     condition held, and the largest gradient norm against its running median of 200 steps."""
     after = m["step"] > bounds.warmup
+    if not after.any():  # a run shorter than the guard's warm-up: no rule read anything yet
+        return {"steps_after_warmup": 0}
     d1, d2, g, dr, df = (m[k][after] for k in ("d1", "d2", "g", "d_real", "d_fake"))
     grad = np.maximum(m["grad_d"], m["grad_g"])
     ratios = [grad[i] / np.median(grad[max(0, i - 200):i]) for i in range(len(grad)) if after[i] and i >= 20]

@@ -13,6 +13,8 @@
     make_screenshots.py OUT 0 runs SWEEP_DIR
         Tools > Runs… on a sweep folder: its three best trials overlaid (runs-view), then its ranking and
         quality over two hyperparameters (sweep-view).
+    make_screenshots.py OUT 0 compare FOLDER
+        Tools > Runs… > Compare images on a folder of runs: its first three by name, at the last step all reached.
     make_screenshots.py OUT SECONDS variants [STEPS]
         Try variants… after SECONDS of studio-fast: lr D x0.3, x1 and x3 for STEPS steps each (400), side by
         side once ready (variants-ready), then the run 20 s after going on with lr D x0.3 (variants-promoted).
@@ -104,6 +106,17 @@ def main() -> int:
         plan = [(0.5, lambda: (runs.show(), runs.raise_(), runs.select([r.name for r in best]))),
                 (2.5, lambda: grab(runs, "runs-view")), (3.0, lambda: runs.add_folder(Path(ARGUMENT))),
                 (5.0, lambda: grab(runs, "sweep-view")), (5.5, window.close)]
+        for delay, action in plan:
+            QTimer.singleShot(int(delay * 1000), action)
+        return app.exec()
+    if SCENARIO == "compare":  # Runs… > Compare images on a folder of runs: its first three, side by side
+        from studio.tools.runs_view import RunsWindow
+
+        runs = RunsWindow(window, [Path(ARGUMENT)])
+        names = sorted(r.name for r in runs.runs)[:3]
+        plan = [(0.5, lambda: (runs.show(), runs.raise_(), runs.select(names),
+                               runs.tabs.setCurrentWidget(runs.images))),
+                (2.5, lambda: grab(runs, "compare-images")), (3.0, window.close)]
         for delay, action in plan:
             QTimer.singleShot(int(delay * 1000), action)
         return app.exec()

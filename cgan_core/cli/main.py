@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from cgan_core.cli import branch as cli_branch
+from cgan_core.cli import compare as cli_compare
 from cgan_core.cli import explore as cli_explore
 from cgan_core.cli import sweep as cli_sweep
 from cgan_core.cli import train as cli_train
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_explore.add_commands(sub, _positive_int, _positive_float)
     cli_sweep.add_command(sub, _positive_int, _positive_float)
     cli_branch.add_command(sub, _positive_int)
+    cli_compare.add_command(sub, _positive_int, _positive_float)
     return parser
 
 
@@ -180,11 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
         if args.command is None:
             raise UsageError("a subcommand is required: presets, train, control, branch, sweep, sample, evaluate, "
-                             "interpolate, export or export-tensorboard")
+                             "interpolate, export, export-tensorboard or compare")
         commands = {"presets": cmd_presets, "train": cli_train.cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
                     "control": cmd_control, "export-tensorboard": cmd_export_tensorboard, "sweep": cli_sweep.cmd_sweep,
                     "interpolate": cli_explore.cmd_interpolate, "export": cli_explore.cmd_export,
-                    "branch": cli_branch.cmd_branch}
+                    "branch": cli_branch.cmd_branch, "compare": cli_compare.cmd_compare}
         return commands[args.command](args)
     except UsageError as exc:
         print(f"cgan-studio: error: {exc}", file=sys.stderr)

@@ -66,6 +66,12 @@ def generator_grid(path: Path, per_class: int = 8, seed: int = 0, root: Path | N
     """A one-row-per-class grid from a generator file (inside the run folder `root`: never through a link),
     with fixed noise from `seed`."""
     g, info = load_generator(path, root)
+    return draw_grid(g, info, per_class, seed)
+
+
+def draw_grid(g, info: dict, per_class: int = 8, seed: int = 0) -> SampleGrid:
+    """A loaded generator's one-row-per-class grid on the noise of `seed`: two generators of one latent size
+    draw on the very same z."""
     z = torch.randn(per_class, g.latent_dim, generator=torch.Generator().manual_seed(seed)).repeat(g.num_classes, 1)
     labels = torch.arange(g.num_classes).repeat_interleave(per_class)
     with torch.no_grad():

@@ -33,7 +33,7 @@ def save_grid_image(run_dir: Path, step: int, image: np.ndarray) -> Path:
     return path
 
 
-def _steps(run_dir: Path) -> list[int]:
+def grid_steps(run_dir: Path) -> list[int]:
     """The steps of the saved grids, in order: names the run did not write are ignored, and grids/ is read
     through its descriptor (a grids/ that is a link is refused)."""
     names = names_in(Path(run_dir) / FOLDER, Path(run_dir))
@@ -42,10 +42,10 @@ def _steps(run_dir: Path) -> list[int]:
 
 def grids_after(run_dir: Path, step: int) -> list[Path]:
     """The grids of the stretch past `step` (a rollback or an older checkpoint resumed abandons them)."""
-    return [grid_path(run_dir, s) for s in _steps(run_dir) if s > step]
+    return [grid_path(run_dir, s) for s in grid_steps(run_dir) if s > step]
 
 
-def _read(run_dir: Path, step: int) -> np.ndarray | None:
+def read_grid(run_dir: Path, step: int) -> np.ndarray | None:
     """A grid as uint8 (H, W, C); None when it is unreadable, a link, or a PNG that would decode to gigabytes."""
     try:
         data = read_bytes(grid_path(run_dir, step), Path(run_dir), limit=MAX_GRID_BYTES)
@@ -60,10 +60,10 @@ def _read(run_dir: Path, step: int) -> np.ndarray | None:
 
 def newest_grid(run_dir: Path, after: int = -1) -> tuple[int, np.ndarray] | None:
     """The newest saved grid, if it is newer than step `after` (a live run being followed)."""
-    for step in reversed(_steps(run_dir)):
+    for step in reversed(grid_steps(run_dir)):
         if step <= after:
             return None
-        array = _read(run_dir, step)
+        array = read_grid(run_dir, step)
         if array is not None:
             return step, array
     return None
@@ -73,8 +73,8 @@ def load_timelapse(run_dir: Path) -> list[tuple[int, np.ndarray]]:
     """(step, uint8 (H, W, C)) in step order; unreadable files are skipped. All frames share the
     size of the first (a grid of another size, e.g. after a change of N per class, is left out)."""
     frames = []
-    for step in _steps(run_dir):
-        array = _read(run_dir, step)
+    for step in grid_steps(run_dir):
+        array = read_grid(run_dir, step)
         if array is None:
             continue
         if frames and array.shape != frames[0][1].shape:

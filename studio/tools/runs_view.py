@@ -25,6 +25,7 @@ from cgan_core.compare.summary import RunSummary, curves, differences, scan
 from cgan_core.errors import CganError
 
 from ..plots.runs_plot import RunsPlot
+from .compare_view import CompareImagesView
 from .sweep_view import SweepView
 
 COLUMNS = ("run", "preset", "dataset", "lr G", "lr D", "batch", "steps", "status", "last acc.", "best acc.", "Fréchet")
@@ -77,6 +78,8 @@ class RunsWindow(QWidget):
         self.tabs = QTabWidget(objectName="runsTabs")
         self.tabs.addTab(runs_tab, "Runs")
         self.tabs.addTab(self.sweep, "Sweep")
+        self.images = CompareImagesView(self)
+        self.tabs.addTab(self.images, "Compare images")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
@@ -144,6 +147,7 @@ class RunsWindow(QWidget):
                 continue  # a run with no metrics yet has nothing to draw
         self.plot.show_runs(shown)
         self._show_differences(chosen)
+        self.images.show_runs([r.run_dir for r in chosen], differences(chosen) if len(chosen) > 1 else {})
 
     def _show_differences(self, chosen: list[RunSummary]) -> None:
         diff = differences(chosen) if len(chosen) > 1 else {}

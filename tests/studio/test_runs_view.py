@@ -87,3 +87,26 @@ def test_a_sweep_folder_is_ranked(qtbot, tmp_path):
     view.add_folder(sweep)
     assert view.tabs.currentWidget() is view.sweep
     assert view.sweep.table.rowCount() == 2 and view.sweep.params == ["lr_g"]
+
+
+def test_the_compare_images_tab_moves_every_run_with_one_slider(qtbot, tmp_path):
+    """Issue 46: the selected runs' grids side by side; the slider moves every run to its nearest grid; Same
+    noise draws the generators on one z."""
+    from studio.tools.runs_view import RunsWindow
+    from tests.core.test_compare_images import written_run
+
+    written_run(tmp_path / "fast", 100, steps=(10, 20, 30), seed=1)
+    written_run(tmp_path / "slow", 50, steps=(10, 20), seconds_a_step=3.0, seed=2)
+    view = RunsWindow(folders=[tmp_path])
+    qtbot.addWidget(view)
+    view.select(["fast", "slow"])
+    tab = view.images
+    assert tab.marks == [10, 20, 30] and tab.marks[tab.slider.value()] == 20  # opens where both have a grid
+    assert tab.position.text() == "step 20" and not tab.picture.pixmap().isNull()
+    first = tab.picture.pixmap().toImage()
+    tab.slider.setValue(0)
+    assert tab.position.text() == "step 10" and tab.picture.pixmap().toImage() != first
+    tab.same_noise.setChecked(True)
+    assert not tab.slider.isEnabled() and tab.status.text() == "" and not tab.picture.pixmap().isNull()
+    view.select(["fast"])
+    assert "Select 2 to 6 runs" in tab.status.text()
