@@ -150,9 +150,10 @@ def table(results: list[dict]) -> str:
         rollbacks = ", ".join(f"{e['reason']} @{e['from_step']}" for e in r["rollbacks"]) or "0"
         advice = ", ".join(f"{e['reason']} @{e['step']}" for e in r["advice"]) or "0"
         acc = f"{r['accuracy']:.1%}" if r["accuracy"] is not None else "n/a"
+        read = (f"{fmt(q['d1'])} | {fmt(q['d2'])} | {fmt(q['g'])} | {q['dominance_longest']} / {q['g_high_longest']} | "
+                f"{q['spike_ratio_max']:.1f}" if "d1" in q else "- | - | - | within the warm-up | -")
         lines.append(f"| {r['preset']} | {r['wall_s'] / 60:.1f} | {r['steps']} | {r['exit']} | {rollbacks} | {advice} | "
-                     f"{fmt(q['d1'])} | {fmt(q['d2'])} | {fmt(q['g'])} | {q['dominance_longest']} / "
-                     f"{q['g_high_longest']} | {q['spike_ratio_max']:.1f} | {fmt(r['diversity'])} | {acc} |")
+                     f"{read} | {fmt(r['diversity'])} | {acc} |")
     return "\n".join(lines)
 
 
