@@ -26,7 +26,6 @@ from cgan_core.run.events import (
     VariantsRefused,
     reason_label,
 )
-from cgan_core.run.folder_reader import read_config
 from cgan_core.run.guard import GuardConfig
 from cgan_core.step.config import TrainConfig
 
@@ -118,13 +117,14 @@ def _train(args, config: TrainConfig, given: dict, preset_named: bool, world) ->
     guard = GuardConfig.read_overrides(args.guard_config) if args.guard_config else {}
     guard["enabled"] = args.guard == "on"
     if args.tensorboard:
-        from cgan_core.compare.tensorboard import check_available
+        from cgan_core.run.tensorboard_log import check_available
         check_available()
     if not args.resume:
         fetch_dataset(config.dataset, _download_bar(config.dataset))
         if not preset_named:
             config = preset_for_data(config)
-    run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard, world=world)
+    run = TrainingRun(config, out=args.out, resume=args.resume, overrides=given, warn=warn, guard=guard, world=world,
+                      tensorboard=args.tensorboard)
     if args.quality_every is not False or args.autotune is not None:  # the autotuner picks by live quality
         _enable_quality(run, None if args.quality_every is False else args.quality_every)
     stop = {"requested": False}
@@ -134,7 +134,6 @@ def _train(args, config: TrainConfig, given: dict, preset_named: bool, world) ->
     print(f"training {run.config.preset} on {run.config.dataset} ({run.dataset.image_label}), {run.device_name}{ranks}, "
           f"{run.footprint.describe()}, run dir {run.run_dir}", file=sys.stderr)
     printer, finished = _EventPrinter(run), None
-    board = _tensorboard(run) if args.tensorboard else None
     def next_command(block: bool):
         if stop["requested"]:  # once: the loop asks again until it gets None
             stop["requested"] = False
@@ -146,8 +145,6 @@ def _train(args, config: TrainConfig, given: dict, preset_named: bool, world) ->
     try:
         for event in RunLoop(run, next_command, inbox=inbox, channel=world, autotune=args.autotune).events():
             printer.show(event)
-            if board is not None:
-                board.write(event)
             finished = event if isinstance(event, RunFinished) else finished
     except RuntimeError as exc:
         if world is None:
@@ -155,18 +152,10 @@ def _train(args, config: TrainConfig, given: dict, preset_named: bool, world) ->
         return _rank_failed(run, world, exc)
     finally:
         run.close()
-        if board is not None:
-            board.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print(json.dumps(finished.summary))
     return 1 if finished.reason is FinishReason.DIVERGED else 0
-
-
-def _tensorboard(run):
-    from cgan_core.compare.tensorboard import TensorBoardLog
-
-    return TensorBoardLog(run.run_dir, read_config(run.run_dir))
 
 
 def _rank_failed(run, world, exc: RuntimeError) -> int:

@@ -128,6 +128,7 @@ class RunFiles:
         self._branch: records.Intent | None = None  # a branch whose first row is not written yet
         self.warnings: list[str] = []  # what opening the folder found to say (a journal set aside)
         self.replayed = self._replay()  # a change a kill cut short was completed (or dropped) here
+        self._board = None  # TensorBoardLog, with open_tensorboard
         self._columns = METRIC_COLUMNS  # metrics.csv's own columns once it is open (an older run keeps its own)
 
     # ---- config and logs ---------------------------------------------------------------------------
@@ -301,10 +302,26 @@ class RunFiles:
     def best(self) -> Path:
         return self.run_dir / BEST_FILE
 
+    # ---- TensorBoard, an option of this writer ------------------------------------------------------------
+    def open_tensorboard(self, config: dict) -> None:
+        """Also write the run's events as TensorBoard files in RUN/tensorboard (checked first: a missing
+        package is one line before the run starts)."""
+        from cgan_core.run.tensorboard_log import TensorBoardLog
+
+        self._board = TensorBoardLog(self.run_dir, config)
+
+    def observe(self, event) -> None:
+        """Every event the run's loop yields, for the TensorBoard files when they are open."""
+        if self._board is not None:
+            self._board.write(event)
+
     def close(self) -> None:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        if self._board is not None:
+            board, self._board = self._board, None
+            board.close()
         self.lock.release()
 
 

@@ -74,6 +74,9 @@ class FollowerRun:
     def log(self, event) -> None:
         return None
 
+    def observe(self, event) -> None:
+        return None  # rank 0 writes the run folder
+
     def finish(self, reason: FinishReason) -> list:
         self.world.barrier()  # rank 0 has written the run directory
         return [RunFinished(self.step_count, reason, {})]

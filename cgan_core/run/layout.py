@@ -16,6 +16,7 @@ the studio, the CLI, compare/ and the benchmarks ask the reader.
     abandoned/after-step-N/  the checkpoints and grids of a stretch a branch left
     journal.json           a change of several steps under way (journal.py)
     writer.lock            the one writer's lock (run_lock.py)
+    tensorboard/           TensorBoard event files, when asked for (tensorboard_log.py)
 """
 from __future__ import annotations
 
@@ -32,3 +33,4 @@ VARIANTS = "variants"
 ABANDONED = "abandoned"
 JOURNAL = "journal.json"
 LOCK = "writer.lock"
+TENSORBOARD = "tensorboard"

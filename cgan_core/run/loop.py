@@ -59,6 +59,7 @@ class DrivenRun(Protocol):
     def progress(self) -> float | None: ...
     def log(self, event: object) -> None: ...
     def finish(self, reason: FinishReason) -> list: ...
+    def observe(self, event: object) -> None: ...
 
 
 def no_commands(block: bool) -> None:
@@ -99,7 +100,13 @@ class RunLoop:
         self.autotuner = Autotuner(autotune) if autotune is not None else None
 
     def events(self) -> Iterator:
-        """Train until a limit is reached, a Stop arrives or the guard gives up; then finish the run."""
+        """Train until a limit is reached, a Stop arrives or the guard gives up; then finish the run. Every
+        event is also shown to the run (its writer's TensorBoard files, where they are open)."""
+        for event in self._turns():
+            self.run.observe(event)
+            yield event
+
+    def _turns(self) -> Iterator:
         run = self.run
         while True:
             yield from self._exchange_commands()

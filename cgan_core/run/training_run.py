@@ -49,8 +49,9 @@ class TrainingRun:
     def __init__(self, config: TrainConfig, out: Path | None = None, dataset: ImageDataset | None = None,
                  resume: Path | None = None, overrides: dict | None = None, grid_per_class: int = 8,
                  warn: Callable[[str], None] = lambda msg: None, guard: GuardConfig | dict | None = None,
-                 world: World | None = None, report_seconds: float | None = None) -> None:
-        """report_seconds: read the step stats at least this often (StatsBuffer); None: every stats_every steps."""
+                 world: World | None = None, report_seconds: float | None = None, tensorboard: bool = False) -> None:
+        """report_seconds: read the step stats at least this often (StatsBuffer); None: every stats_every steps.
+        tensorboard: the run's writer also writes TensorBoard files (RUN/tensorboard)."""
         overrides, state = overrides or {}, None
         self.report_seconds = report_seconds
         if resume is not None:
@@ -67,6 +68,8 @@ class TrainingRun:
             if resume is not None and self.files.replayed:  # a change a kill cut short, completed: pick again
                 config, _, state = resume_point(resume, out, overrides, world, warn)
             self._build(config, dataset, state, overrides, guard, world, warn)
+            if tensorboard:  # its settings as config.json holds them
+                self.files.open_tensorboard({**self.config.to_dict(), "world_size": self.ranks})
         except BaseException:
             self.files.close()  # a refused or failed start leaves the folder to the next writer
             raise
@@ -304,6 +307,9 @@ class TrainingRun:
 
     def summary(self) -> dict:
         return self.files.summary(self.step_count, self.trainer.images_seen, self.seconds)
+
+    def observe(self, event) -> None:  # DrivenRun: every event the loop yields
+        self.files.observe(event)
 
     def close(self) -> None:
         self.files.close()

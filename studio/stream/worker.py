@@ -17,13 +17,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from cgan_core.compare.tensorboard import TensorBoardLog
-from cgan_core.compare.tensorboard import check_available as check_tensorboard
 from cgan_core.errors import CganError
 from cgan_core.run import commands as cmd
 from cgan_core.run.events import Forked, LossChunk, Progress, RolledBack, RunFinished, SampleGrid, SnapshotTaken
 from cgan_core.run.loop import OnGiveUp, RunLoop
 from cgan_core.run.prepare import fetch_dataset
+from cgan_core.run.tensorboard_log import check_available as check_tensorboard
 from cgan_core.step.config import LIVE_FIELDS, TrainConfig
 
 from .quality_prep import QualityControl, QualitySettings
@@ -86,7 +85,7 @@ class TrainWorker(QObject):
     # ---- the loop (worker thread) ---------------------------------------------------------------------
     @Slot()
     def run_loop(self) -> None:
-        result, board, post = None, None, self.mailbox.post
+        result, post = None, self.mailbox.post
         try:
             post(Busy("Loading data and building the models…"))
             from cgan_core.run.training_run import TrainingRun
@@ -100,14 +99,13 @@ class TrainWorker(QObject):
             if self.tensorboard:
                 check_tensorboard()  # before the run starts: a missing package is one clear message
             self.run = TrainingRun(self.config, out=self.out, resume=self.resume, overrides=overrides,
-                                   guard=self.guard, report_seconds=REPORT_SECONDS)
+                                   guard=self.guard, report_seconds=REPORT_SECONDS, tensorboard=self.tensorboard)
             if self.stop_requested:  # Stop while the data loaded: the run ends as a stopped one, untrained
                 once = iter([cmd.Stop()])
                 for event in RunLoop(self.run, lambda block: next(once, None)).events():
                     self._handle(event)
                     result = event
                 raise _Stopped
-            board = TensorBoardLog(self.run.run_dir, self.run.config.to_dict()) if self.tensorboard else None
             post(RunStarted(str(self.run.run_dir), self.run.device_name, self.run.state_bytes(),
                             self.run.dataset.image_label))
             post(Busy(""))
@@ -116,8 +114,6 @@ class TrainWorker(QObject):
             loop = RunLoop(self.run, self._next_command, paused=self.start_paused, on_give_up=OnGiveUp.PAUSE)
             for event in loop.events():
                 self._handle(event)
-                if board is not None:
-                    board.write(event)
                 if isinstance(event, RunFinished):
                     result = event
         except _Stopped:
@@ -128,22 +124,21 @@ class TrainWorker(QObject):
             traceback.print_exc()
             post(Failed(f"{type(exc).__name__}: {exc}"))
         finally:
-            self._close(board)
+            self._close()
             post(Busy(""))
             post(Ended(result))  # always: the window and the thread wait for it
             self.done.emit()
 
-    def _close(self, board) -> None:
+    def _close(self) -> None:
         """Close what the run opened; a failure here (a full disk with metrics buffered) is reported, and
         the worker still ends."""
         self.quality_control.abort()
         self.quality_control.join()
-        for closable in (self.run, board):
-            try:
-                if closable is not None:
-                    closable.close()
-            except Exception as exc:
-                self.mailbox.post(Failed(f"closing the run: {type(exc).__name__}: {exc}"))
+        try:
+            if self.run is not None:
+                self.run.close()  # its writer closes the TensorBoard files too
+        except Exception as exc:
+            self.mailbox.post(Failed(f"closing the run: {type(exc).__name__}: {exc}"))
 
     def _download_progress(self, file: str, fraction: float) -> None:
         if self.stop_requested:
