@@ -75,11 +75,12 @@ def _fraction(name: str, tip: str) -> QDoubleSpinBox:
 
 def _precision_combo() -> QComboBox:
     combo = QComboBox(objectName="precisionCombo")
-    for text, value in (("preset's own", None), ("auto (bf16 where native)", "auto"), ("fp32", "fp32"),
-                        ("bf16 (faster)", "bf16")):
+    # Short names: the panel is narrow at 1280 px ("auto (bf16 where native)" was cut); the tooltip says the rest.
+    for text, value in (("preset's own", None), ("auto", "auto"), ("fp32", "fp32"), ("bf16", "bf16")):
         combo.addItem(text, value)
-    combo.setToolTip("The training forwards' arithmetic. bf16 is about 1.5x faster on CPUs with avx512_bf16 and "
-                     "on recent GPUs; weights, optimizer and losses stay fp32")
+    combo.setToolTip("The training forwards' arithmetic. auto: bf16 where the device computes it natively, fp32 "
+                     "elsewhere. bf16 is about 1.5x faster on CPUs with avx512_bf16 and on recent GPUs; weights, "
+                     "optimizer and losses stay fp32")
     return combo
 
 
