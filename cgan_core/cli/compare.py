@@ -43,12 +43,12 @@ def cmd_compare(args) -> int:
         raise UsageError("argument --best: draws each run's best generator, with --same-noise")
     runs = images.expand(args.runs)
     if args.gif:
-        frames = images.timeline_frames(runs)
+        frames = images.timeline_frames([images.read_record(run) for run in runs])
         save_gif(args.out, frames, fps=8)
         shown = len(frames)
     else:
         columns = (images.same_noise_columns(runs, args.best) if args.same_noise
-                   else images.recorded_columns(runs, args.step, args.seconds))
+                   else images.recorded_columns([images.read_record(run) for run in runs], args.step, args.seconds))
         buffer = io.BytesIO()
         Image.fromarray(images.compose(columns)).save(buffer, format="PNG")
         atomic_write_bytes(args.out, buffer.getvalue())

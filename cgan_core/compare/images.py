@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from cgan_core.errors import CganError, ConfigError
+from cgan_core.errors import CganError, ConfigError, DataError
 from cgan_core.output.checkpoint import load_generator
 from cgan_core.run.folder_reader import draw_grid, generator_path, is_run, read_metrics, split_branches
 from cgan_core.run.quality_file import load_reports
@@ -50,50 +50,70 @@ def expand(folders: list[Path]) -> list[Path]:
     return runs
 
 
-def _seconds_at(run: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, training seconds) of the run's rows (its live line and earlier branches alike)."""
-    steps, columns = read_metrics(run, (), ("seconds",))
-    return steps, columns["seconds"]
+@dataclass(frozen=True)
+class RunRecord:
+    """What a comparison reads of one run, once: its grids' steps, its live line's training time by step, and
+    its live quality reports. A slider or a GIF's frames then read only the grid PNGs they show."""
+
+    run_dir: Path
+    grid_steps: tuple[int, ...]
+    steps: np.ndarray  # the live line's steps, increasing
+    seconds: np.ndarray  # the training time at each
+    reports: tuple = ()
+
+    @property
+    def seconds_trained(self) -> float:
+        return float(self.seconds[-1]) if len(self.seconds) else 0.0
+
+    def step_at_seconds(self, seconds: float) -> int:
+        """The last step the run had reached after `seconds` of training."""
+        reached = self.steps[self.seconds <= seconds]
+        return int(reached[-1]) if len(reached) else 0
+
+    def nearest_grid(self, step: int) -> int:
+        """The step of the newest grid at or before `step` (the first, when all come later)."""
+        if not self.grid_steps:
+            raise CganError(f"{self.run_dir}: no sample grids in its grids/ folder")
+        return self.grid_steps[max(0, bisect.bisect_right(self.grid_steps, step) - 1)]
+
+    def caption(self, step: int) -> str:
+        """"step S, m:ss, acc A%": the grid's step, the training time then and the live quality measured
+        last by then, where the run measured it."""
+        parts = [f"step {step}"]
+        if len(self.steps):
+            parts.append(_clock(float(np.interp(step, self.steps, self.seconds))))
+        measured = [r for r in self.reports if r.step <= step]
+        if measured:
+            parts.append(f"acc {measured[-1].accuracy:.0%}")
+        return ", ".join(parts)
 
 
-def seconds_trained(run: Path) -> float:
-    """The run's training time at its last row."""
-    _, spent = _seconds_at(run)
-    return float(spent.max()) if len(spent) else 0.0
+def read_record(run: Path) -> RunRecord:
+    """The run's record; one with no metrics.csv yet has no training times (its grids still compare)."""
+    try:
+        steps, columns = read_metrics(run, (), ("seconds",))
+    except DataError:
+        steps, columns = np.zeros(0, np.int64), {"seconds": np.zeros(0)}
+    live, _ = split_branches(steps)
+    return RunRecord(run, tuple(grid_steps(run)), steps[live], columns["seconds"][live], tuple(load_reports(run)))
 
 
-def step_at_seconds(run: Path, seconds: float) -> int:
-    """The last step the run had reached after `seconds` of training."""
-    steps, spent = _seconds_at(run)
-    reached = steps[spent <= seconds]
-    return int(reached.max()) if len(reached) else 0
-
-
-def nearest_grid(run: Path, step: int) -> int:
-    """The step of the run's newest grid at or before `step` (its first, when all come later)."""
-    steps = grid_steps(run)
-    if not steps:
-        raise CganError(f"{run}: no sample grids in its grids/ folder")
-    i = bisect.bisect_right(steps, step)
-    return steps[max(0, i - 1)]
-
-
-def common_step(runs: list[Path]) -> int:
+def common_step(records: list[RunRecord]) -> int:
     """The last step that every run reached a grid at: where a comparison opens."""
-    return min(max(grid_steps(run), default=0) for run in runs)
+    return min(max(r.grid_steps, default=0) for r in records)
 
 
-def recorded_columns(runs: list[Path], step: int | None = None, seconds: float | None = None) -> list[Column]:
-    """Each run's recorded grid nearest the step asked (or the step it had reached after `seconds`)."""
+def recorded_columns(records: list[RunRecord], step: int | None = None, seconds: float | None = None) -> list[Column]:
+    """Each run's recorded grid nearest the step asked (or the step it had reached after `seconds`; with
+    neither, the last step every run reached)."""
+    at = common_step(records) if step is None and seconds is None else step
     columns = []
-    at = common_step(runs) if step is None and seconds is None else step
-    for run in runs:
-        wanted = step_at_seconds(run, seconds) if seconds is not None else at
-        shown = nearest_grid(run, wanted)
-        image = read_grid(run, shown)
+    for record in records:
+        shown = record.nearest_grid(record.step_at_seconds(seconds) if seconds is not None else at)
+        image = read_grid(record.run_dir, shown)
         if image is None:
-            raise CganError(f"{run}: its grid of step {shown} cannot be read")
-        columns.append(Column(run.name, image, _caption(run, shown)))
+            raise CganError(f"{record.run_dir}: its grid of step {shown} cannot be read")
+        columns.append(Column(record.run_dir.name, image, record.caption(shown)))
     return columns
 
 
@@ -109,27 +129,19 @@ def same_noise_columns(runs: list[Path], best: bool = False, per_class: int = 8,
     return [Column(run.name, grid.image, f"{'best' if best else 'last'}, step {grid.step}") for run, grid in grids.items()]
 
 
-def _caption(run: Path, step: int) -> str:
-    """"step S, m:ss, acc A%": the grid's step, the training time then (the live line's rows) and the live
-    quality measured last by then, where the run measured it."""
-    steps, spent = _seconds_at(run)
-    live, _ = split_branches(steps)
-    parts = [f"step {step}"]
-    if len(live):
-        parts.append(_clock(float(np.interp(step, steps[live], spent[live]))))
-    measured = [r for r in load_reports(run) if r.step <= step]
-    if measured:
-        parts.append(f"acc {measured[-1].accuracy:.0%}")
-    return ", ".join(parts)
-
-
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}:{seconds // 60 % 60:02d} h"
 
 
+def natural_width(columns: list[Column]) -> int:
+    """compose()'s width at scale 1 without the gaps: what each whole zoom multiplies."""
+    return sum(c.image.shape[1] for c in columns)
+
+
 def compose(columns: list[Column], scale: int = 2) -> np.ndarray:
-    """The columns side by side, each under its run's name and caption, on one canvas (uint8 RGB)."""
+    """The columns side by side, each under its run's name and caption, on one canvas (uint8 RGB); its width
+    is scale * natural_width(columns) + GAP * (len(columns) + 1)."""
     images = [np.repeat(c.image, 3, axis=2) if c.image.shape[2] == 1 else c.image for c in columns]
     images = [im.repeat(scale, 0).repeat(scale, 1) for im in images]
     width = sum(im.shape[1] for im in images) + GAP * (len(images) + 1)
@@ -145,13 +157,13 @@ def compose(columns: list[Column], scale: int = 2) -> np.ndarray:
     return np.asarray(canvas)
 
 
-def timeline_frames(runs: list[Path], frames: int = 40) -> np.ndarray:
+def timeline_frames(records: list[RunRecord], frames: int = 40) -> np.ndarray:
     """A GIF's frames (T, H, W, 3): every run stepping together through its recorded grids, up to the last
     step all reached, each frame labelled with each run's step."""
-    end = common_step(runs)
-    first = max(min(grid_steps(run), default=0) for run in runs)
+    end = common_step(records)
+    first = max(min(r.grid_steps, default=0) for r in records)
     marks = sorted({int(s) for s in np.linspace(first, end, num=max(1, frames))})
-    pictures = [compose(recorded_columns(runs, step=mark)) for mark in marks]
+    pictures = [compose(recorded_columns(records, step=mark)) for mark in marks]
     height, width = max(p.shape[0] for p in pictures), max(p.shape[1] for p in pictures)
     out = np.full((len(pictures), height, width, 3), 24, np.uint8)
     for i, picture in enumerate(pictures):  # a grid that changed size (N a class changed) keeps the frame's size

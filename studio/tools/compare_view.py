@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QScroll
 
 from cgan_core.compare import images
 from cgan_core.errors import CganError, ConfigError
-from cgan_core.run.timelapse import grid_steps
 
 BY_STEP, BY_TIME = "by step", "by training time"
 TIME_MARKS = 60
@@ -38,6 +37,8 @@ class CompareImagesView(QWidget):
         self.scroll = scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.picture)
         self._columns: list = []
+        self.records: list = []
+        self.status_note = ""
         controls = QHBoxLayout()
         for widget in (self.axis, self.slider, self.position, self.same_noise, self.which):
             controls.addWidget(widget)
@@ -57,22 +58,25 @@ class CompareImagesView(QWidget):
         self.runs = [Path(r) for r in runs]
         diff = differences or {}
         self.differences.setText("  ·  ".join(f"{name}: {' | '.join(map(str, values))}" for name, values in diff.items()))
+        self.records, self.status_note = [], ""
+        if 2 <= len(self.runs) <= images.MAX_RUNS:  # read once: a slider move reads only the grids it shows
+            try:
+                self.records = [images.read_record(run) for run in self.runs]
+            except CganError as exc:
+                self.status_note = str(exc)
         self._reset_marks()
 
     def _reset_marks(self) -> None:
         """The slider's positions: every step any run saved a grid at (or times), opening at the last step
         every run reached."""
-        try:
-            if self.axis.currentText() == BY_STEP:
-                self.marks = sorted({s for run in self.runs for s in grid_steps(run)})
-                start = images.common_step(self.runs) if len(self.runs) > 1 else 0
-            else:
-                end = min(images.seconds_trained(run) for run in self.runs) if self.runs else 0.0
-                self.marks = list(np.linspace(0.0, end, TIME_MARKS)) if end > 0 else []
-                start = end
-        except CganError as exc:
+        if not self.records:
             self.marks, start = [], 0
-            self.status.setText(str(exc))
+        elif self.axis.currentText() == BY_STEP:
+            self.marks = sorted({s for record in self.records for s in record.grid_steps})
+            start = images.common_step(self.records)
+        else:
+            start = min(record.seconds_trained for record in self.records)
+            self.marks = list(np.linspace(0.0, start, TIME_MARKS)) if start > 0 else []
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, len(self.marks) - 1))
         self.slider.setValue(int(np.searchsorted(self.marks, start, side="right")) - 1 if self.marks else 0)
@@ -114,19 +118,20 @@ class CompareImagesView(QWidget):
     def _recorded(self) -> list:
         """Each run's recorded grid at the slider's step or training time."""
         if not self.marks:
-            raise CganError("no run has a sample grid yet")
+            raise CganError(self.status_note or "no run has a sample grid yet")
         mark = self.marks[self.slider.value()]
         by_step = self.axis.currentText() == BY_STEP
         self.position.setText(f"step {int(mark)}" if by_step else f"{mark:.0f} s")
-        return images.recorded_columns(self.runs, step=int(mark) if by_step else None, seconds=None if by_step else mark)
+        return images.recorded_columns(self.records, step=int(mark) if by_step else None,
+                                       seconds=None if by_step else mark)
 
     def _fit(self) -> None:
         """Every column at one zoom, the largest whole one that fits the tab's width (pixels stay crisp, and the
         labels are drawn at their own size)."""
         if not self._columns:
             return
-        natural = images.compose(self._columns, scale=1).shape[1]
-        scale = max(1, min(4, (self.scroll.viewport().width() - 4) // natural))
+        room = self.scroll.viewport().width() - 4 - images.GAP * (len(self._columns) + 1)
+        scale = max(1, min(4, room // images.natural_width(self._columns)))
         picture = np.ascontiguousarray(images.compose(self._columns, scale=scale))
         height, width, _ = picture.shape
         self.picture.setPixmap(QPixmap.fromImage(QImage(picture.data, width, height, 3 * width,

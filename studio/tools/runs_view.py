@@ -146,11 +146,11 @@ class RunsWindow(QWidget):
             except (OSError, ValueError, KeyError, CganError):
                 continue  # a run with no metrics yet has nothing to draw
         self.plot.show_runs(shown)
-        self._show_differences(chosen)
-        self.images.show_runs([r.run_dir for r in chosen], differences(chosen) if len(chosen) > 1 else {})
-
-    def _show_differences(self, chosen: list[RunSummary]) -> None:
         diff = differences(chosen) if len(chosen) > 1 else {}
+        self._show_differences(chosen, diff)
+        self.images.show_runs([r.run_dir for r in chosen], diff)
+
+    def _show_differences(self, chosen: list[RunSummary], diff: dict) -> None:
         self.diff.setColumnCount(1 + len(chosen))
         self.diff.setHorizontalHeaderLabels(["setting", *(r.name for r in chosen)])
         self.diff.setRowCount(len(diff))

@@ -52,11 +52,12 @@ def fingerprint(*folders) -> dict:
 def test_grids_at_a_matching_step_or_time_and_through_training(two_runs, tmp_path, cli_here):
     root, fast, slow = two_runs
     before = fingerprint(fast, slow)
-    assert images.common_step([fast, slow]) == 20  # the last step both reached a grid at: where it opens
-    assert [c.caption.split(",")[0] for c in images.recorded_columns([fast, slow])] == ["step 20", "step 20"]
-    assert [c.caption.split(",")[0] for c in images.recorded_columns([fast, slow], step=25)] == ["step 20", "step 20"]
+    records = [images.read_record(fast), images.read_record(slow)]
+    assert images.common_step(records) == 20  # the last step both reached a grid at: where it opens
+    assert [c.caption.split(",")[0] for c in images.recorded_columns(records)] == ["step 20", "step 20"]
+    assert [c.caption.split(",")[0] for c in images.recorded_columns(records, step=25)] == ["step 20", "step 20"]
     # After 30 s of training the fast run had reached step 30, the slow one step 10.
-    at_30s = images.recorded_columns([fast, slow], seconds=30)
+    at_30s = images.recorded_columns(records, seconds=30)
     assert [int(c.image[0, 0, 0]) for c in at_30s] == [130, 60]
     rc, out, err = cli_here("compare", fast, slow, "--out", tmp_path / "c.png")
     assert rc == 0, err
