@@ -52,7 +52,10 @@ def links(c) -> None:
         run, decoys = c.runs / f"links-{i}", c.outside / f"decoy-{i}"
         shutil.copytree(base, run)
         _decoy(run / name, decoys / name)
-        shutil.rmtree(run / name) if (run / name).is_dir() else (run / name).unlink()
+        if (run / name).is_dir():
+            shutil.rmtree(run / name)
+        else:
+            (run / name).unlink()
         (run / name).symlink_to(decoys / name)
         before = c.fingerprint()
         for argv in _commands(c, run, c.out / f"links-out-{i}"):
@@ -66,7 +69,10 @@ def links(c) -> None:
         board = c.out / f"links-out-{i}" / "board"
         shown += any(str(MARK) in p.read_bytes().decode("latin-1") for p in board.rglob("*") if p.is_file())
         (run / name).unlink()  # the link taken away and the run's own file put back: a plain resume finishes
-        shutil.copytree(base / name, run / name) if (base / name).is_dir() else shutil.copy2(base / name, run / name)
+        if (base / name).is_dir():
+            shutil.copytree(base / name, run / name)
+        else:
+            shutil.copy2(base / name, run / name)
         rc, _ = c.run_cli("train", "--resume", run, "--steps", 80, "--config", c.config)
         c.record(f"link in place of {name}", len(_commands(c, run, c.out)), run, rc == 0, before,
                  one_line_or_exit_0=clean_here, read_through=shown)

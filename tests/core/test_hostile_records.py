@@ -85,7 +85,10 @@ def test_a_link_inside_a_run_folder_is_never_read_through(tmp_path, name):
     with open(outside / "quality.csv", "a") as f:
         f.write("999" + ",0.9" * 5 + ",nan" * 3 + ",0.9" * 20 + "\n")
     timelapse.save_grid_image(outside, 999, np.zeros((8, 8, 1), np.uint8))
-    shutil.rmtree(run / name) if (run / name).is_dir() else (run / name).unlink()
+    if (run / name).is_dir():
+        shutil.rmtree(run / name)
+    else:
+        (run / name).unlink()
     (run / name).symlink_to(outside / name)
 
     def refused_or(read, absent):
