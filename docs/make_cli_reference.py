@@ -34,11 +34,20 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 def reference() -> str:
-    os.environ["COLUMNS"] = "110"  # argparse wraps at the terminal's width: the same page on any terminal
-    parser = build_parser()
-    parts = [HEADER, "## cgan-studio\n", "```", parser.format_help().rstrip(), "```\n"]
-    for name, sub in subcommands(parser).items():
-        parts += [f"## {name}\n", "```", sub.format_help().rstrip(), "```\n"]
+    # argparse wraps at the terminal's width: the same page on any terminal. Restored after, since the test
+    # imports this into a pytest worker.
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "110"
+    try:
+        parser = build_parser()
+        parts = [HEADER, "## cgan-studio\n", "```", parser.format_help().rstrip(), "```\n"]
+        for name, sub in subcommands(parser).items():
+            parts += [f"## {name}\n", "```", sub.format_help().rstrip(), "```\n"]
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
     return "\n".join(parts)
 
 

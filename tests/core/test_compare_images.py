@@ -64,7 +64,8 @@ def test_grids_at_a_matching_step_or_time_and_through_training(two_runs, tmp_pat
     with Image.open(tmp_path / "c.png") as picture:
         assert picture.width > 2 * 2 * 12
     rc, out, err = cli_here("compare", root, "--gif", "--out", tmp_path / "c.gif")  # a folder of runs, whole
-    assert rc == 0, err and json.loads(out)["runs"] == [str(fast), str(slow)]
+    assert rc == 0, err
+    assert json.loads(out)["runs"] == [str(fast), str(slow)]
     with Image.open(tmp_path / "c.gif") as gif:
         assert gif.n_frames == json.loads(out)["frames"] >= 2
     assert fingerprint(fast, slow) == before  # nothing written into the runs compared
